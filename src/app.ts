@@ -1,0 +1,45 @@
+import express from 'express';
+import helmet from 'helmet';
+import type { Config } from './config';
+import { discoveryRouter } from './http/discovery';
+import { errorHandler, notFound } from './http/error-handler';
+import { healthRouter } from './http/health';
+import { registerRouter } from './http/register';
+import { requestLog } from './http/request-log';
+import { tokenRouter } from './http/token';
+import type { Services } from './services';
+
+/** The HTTP surface. Every dependency comes in through `services`; nothing lives at module level. */
+export function createApp(config: Config, services: Services): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  if (config.trustProxy !== false) app.set('trust proxy', parseTrustProxy(config.trustProxy));
+
+  app.use(requestLog(services.logger));
+  app.use(helmet());
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
+  app.use(express.json({ limit: '16kb', strict: true }));
+
+  app.use(healthRouter(services.readinessChecks));
+  app.use(discoveryRouter({
+    issuer: config.issuer,
+    ring: services.ring,
+    jwksMaxAge: config.jwksMaxAge,
+    scopesSupported: services.scopesSupported,
+  }));
+  app.use(tokenRouter({ clients: services.clients, digester: services.digester, grants: services.grantDeps }));
+  if (config.registration) app.use(registerRouter(services.users));
+
+  app.use(notFound);
+  app.use(errorHandler(services.logger));
+  return app;
+}
+
+/** "true", a hop count, or a comma-separated list of addresses/subnets, as express understands them. */
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}

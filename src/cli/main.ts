@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
+import { DomainError } from '../errors';
+import { startServer } from '../server';
+import { openDatabase, openServices, type Services } from '../services';
+import { migrate } from '../store/migrate';
+import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
+import { printRecord, printRows } from './format';
+import { readPassword } from './password-input';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function loadConfig(): Config {
+  return parseConfig(process.env);
+}
+
+/** Opens the stack for one command and always closes it. */
+async function withServices<T>(fn: (services: Services) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const services = await openServices(config, { logger: undefined });
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
+const list = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
+const seconds = (value: string) => {
+  const parsed = parseDuration(value);
+  if (parsed === undefined) throw new DomainError('invalid', `Not a duration: "${value}" (use 900, 15m, 12h or 14d).`);
+  return parsed;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('authd')
+    .description('authd: an OAuth2 token issuer (password, refresh_token and client_credentials grants; RS256 JWTs; JWKS)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('serve').description('start the HTTP server (migrates the database first)').action(async () => {
+    const running = await startServer(loadConfig());
+    const shutdown = (signal: string) => {
+      running.services.logger.info({ signal }, 'shutting down');
+      running.stop().then(() => process.exit(0), () => process.exit(EXIT_FAILURE));
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+  program.command('migrate').description('apply pending database migrations and exit').action(async () => {
+    const db = await openDatabase(loadConfig());
+    try {
+      const applied = await migrate(db);
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+    } finally {
+      await db.close();
+    }
+  });
+
+  const users = program.command('users').description('manage users');
+  const passwordOptions = (cmd: Command) => cmd
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--generate-password', 'generate a random password and print it once');
+
+  passwordOptions(users.command('create').argument('<username>').description('create a user (asks for a password)'))
+    .option('--role <roles>', 'roles, comma-separated or repeated', list, [])
+    .option('--scope <scopes>', 'scopes the user may be granted, comma-separated or repeated', list, [])
+    .option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      const { password, generated } = await readPassword(opts);
+      const user = await withServices((s) => s.users.create({ username, password, roles: opts.role, scopes: opts.scope }));
+      printRecord({ id: user.id, username: user.username, roles: user.roles, scopes: user.scopes, ...(generated && { password }) }, opts.json);
+      if (generated && !opts.json) process.stderr.write('The password is shown once; it is stored only as a hash.\n');
+    });
+
+  passwordOptions(users.command('set-password').argument('<username>').description('set a new password (ends every session)'))
+    .action(async (username: string, opts) => {
+      const { password, generated } = await readPassword(opts);
+      await withServices((s) => s.users.setPassword(username, password));
+      process.stdout.write(generated ? `password: ${password}\n` : 'password changed; every session of the user was revoked\n');
+    });
+
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    users.command(name).argument('<username>').description(disabled ? 'disable a user (ends every session)' : 'enable a disabled user')
+      .action(async (username: string) => {
+        await withServices((s) => s.users.setDisabled(username, disabled));
+        process.stdout.write(`${username}: ${disabled ? 'disabled' : 'enabled'}\n`);
+      });
+  }
+
+  users.command('set-roles').argument('<username>').argument('[roles...]').description('replace the roles of a user')
+    .action(async (username: string, roles: string[]) => {
+      const user = await withServices((s) => s.users.setRoles(username, roles.flatMap((r) => list(r))));
+      process.stdout.write(`${user.username}: roles ${user.roles.join(' ') || '(none)'}\n`);
+    });
+
+  users.command('set-scopes').argument('<username>').argument('[scopes...]').description('replace the scopes a user may be granted')
+    .action(async (username: string, scopes: string[]) => {
+      const user = await withServices((s) => s.users.setScopes(username, scopes.flatMap((r) => list(r))));
+      process.stdout.write(`${user.username}: scopes ${user.scopes.join(' ') || '(none)'}\n`);
+    });
+
+  users.command('list').description('list users').option('--limit <n>', 'how many', '100').option('--offset <n>', 'skip', '0').option('--json', 'print JSON')
+    .action(async (opts) => {
+      const rows = await withServices((s) => s.users.list(Number(opts.limit), Number(opts.offset)));
+      printRows(rows.map((u) => ({ id: u.id, username: u.username, roles: u.roles, scopes: u.scopes, disabled: u.disabledAt !== null, created: u.createdAt })), opts.json);
+    });
+
+  const clients = program.command('clients').description('manage OAuth clients');
+  clients.command('create').description('create a client; a confidential client\'s secret is printed once')
+    .requiredOption('--name <name>', 'a human-readable name')
+    .option('--id <id>', 'the client_id (default: generated)')
+    .option('--public', 'a public client (no secret: SPA, mobile app, CLI)')
+    .option('--first-party', 'a client of your own, allowed the password grant')
+    .addOption(new Option('--grant <grants>', 'allowed grant types, comma-separated or repeated').argParser(list).makeOptionMandatory())
+    .option('--scope <scopes>', 'scopes the client may request', list, [])
+    .option('--default-scope <scopes>', 'scopes granted when a request names none', list, [])
+    .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
+    .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
+    .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
+    .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const { client, secret } = await withServices((s) => s.clientService.create({
+        id: opts.id,
+        name: opts.name,
+        confidential: !opts.public,
+        firstParty: Boolean(opts.firstParty),
+        grantTypes: opts.grant,
+        scopes: opts.scope,
+        defaultScopes: opts.defaultScope,
+        audience: opts.audience,
+        accessTokenTtl: opts.accessTokenTtl,
+        refreshIdleTtl: opts.refreshIdleTtl,
+        refreshAbsoluteTtl: opts.refreshAbsoluteTtl,
+      }));
+      printRecord({
+        client_id: client.id, name: client.name, type: client.confidential ? 'confidential' : 'public', first_party: client.firstParty,
+        grant_types: client.grantTypes, scopes: client.scopes, default_scopes: client.defaultScopes, audience: client.audience,
+        ...(secret !== undefined && { client_secret: secret }),
+      }, opts.json);
+      if (secret !== undefined && !opts.json) process.stderr.write('The client secret is shown once; authd stores only a keyed digest of it.\n');
+    });
+
+  clients.command('list').description('list clients').option('--json', 'print JSON').action(async (opts) => {
+    const rows = await withServices((s) => s.clientService.list());
+    printRows(rows.map((c) => ({
+      client_id: c.id, name: c.name, type: c.confidential ? 'confidential' : 'public', first_party: c.firstParty,
+      grants: c.grantTypes, scopes: c.scopes, audience: c.audience,
+    })), opts.json);
+  });
+
+  const keys = program.command('keys').description('manage signing keys');
+  keys.command('list').description('list signing keys and their states').option('--json', 'print JSON').action(async (opts) => {
+    const rows = await withServices((s) => listSigningKeys(s.keyManagement));
+    printRows(rows.map((k) => ({ kid: k.kid, state: k.state, created: k.createdAt, activates: k.activatesAt, retires: k.retiresAt, private_key: k.hasPrivateKey ? 'present' : 'MISSING' })), opts.json);
+  });
+  keys.command('rotate').description('add a standby key; it signs once every verifier has had time to fetch it')
+    .option('--immediate', 'emergency: sign with the new key now and retire the others now')
+    .action(async (opts) => {
+      const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate)));
+      process.stdout.write(`new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}\n`);
+    });
+  keys.command('retire').argument('<kid>').description('stop signing with a key; it stays published until its tokens expire')
+    .option('--force', 'retire even the last active key')
+    .action(async (kid: string, opts) => {
+      await withServices((s) => retireSigningKey(s.keyManagement, kid, Boolean(opts.force)));
+      process.stdout.write(`key ${kid} retired\n`);
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (error instanceof ConfigError) {
+      process.stderr.write(`authd: configuration error\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof DomainError) {
+      process.stderr.write(`authd: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    process.stderr.write(`authd: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+if (require.main === module) {
+  runCli(process.argv).then((code) => {
+    // serve keeps running; every other command ends here.
+    if (code !== 0 || !process.argv.includes('serve')) process.exitCode = code;
+  });
+}

@@ -1,0 +1,146 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every setting authd reads, typed and frozen. Environment variables are the only source. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly issuer: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
+  readonly keysDir: string;
+  /** HMAC key for client-secret digests; when unset, a file in keysDir. */
+  readonly clientSecretKey: string | undefined;
+  readonly accessTokenTtl: number;
+  readonly refreshIdleTtl: number;
+  readonly refreshAbsoluteTtl: number;
+  readonly refreshReuseGrace: number;
+  readonly jwksMaxAge: number;
+  readonly keyRingRefresh: number;
+  readonly argon2: { readonly memoryKiB: number; readonly timeCost: number; readonly parallelism: number };
+  readonly registration: boolean;
+  readonly devBootstrap: boolean;
+  readonly logLevel: string;
+  readonly trustProxy: string | false;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Durations are whole seconds ("900") or a number with a unit ("15m", "14d"). */
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * UNITS[match[2] || 's'];
+}
+
+const duration = (min: number) =>
+  z.string().transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 900, 15m, 12h or 14d, got "${value}"` });
+      return z.NEVER;
+    }
+    if (seconds < min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${min} seconds, got "${value}"` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const integer = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'expected true or false')
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`);
+
+const schema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: integer(0, 65535).default(3000),
+  AUTHD_ISSUER: url(['http:', 'https:']).refine((v) => !v.includes('?') && !v.includes('#'), 'must have no query or fragment (RFC 8414 §2)').optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  AUTHD_DATA_DIR: z.string().min(1).default('data'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
+  AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
+  AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTHD_ACCESS_TOKEN_TTL: duration(30).default(900),
+  AUTHD_REFRESH_IDLE_TTL: duration(60).default(14 * 86400),
+  AUTHD_REFRESH_ABSOLUTE_TTL: duration(60).default(30 * 86400),
+  AUTHD_REFRESH_REUSE_GRACE: duration(0).default(10),
+  AUTHD_JWKS_MAX_AGE: duration(0).default(600),
+  AUTHD_KEY_RING_REFRESH: duration(1).default(60),
+  AUTHD_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
+  AUTHD_ARGON2_TIME_COST: integer(1, 100).default(2),
+  AUTHD_ARGON2_PARALLELISM: integer(1, 64).default(1),
+  AUTHD_REGISTRATION: flag.default(false),
+  AUTHD_DEV_BOOTSTRAP: flag.optional(),
+  AUTHD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTHD_TRUST_PROXY: z.string().optional(),
+  NODE_ENV: z.string().optional(),
+});
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment into a Config, or throws a ConfigError listing every problem, one line each. */
+export function parseConfig(env: Env, cwd = process.cwd()): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.AUTHD_REFRESH_ABSOLUTE_TTL < e.AUTHD_REFRESH_IDLE_TTL) {
+    problems.push('AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const isDevelopment = (e.NODE_ENV ?? 'development') === 'development';
+  const issuer = (e.AUTHD_ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    issuer,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(cwd, e.AUTHD_DATA_DIR),
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.AUTHD_REDIS_PREFIX,
+    keysDir: path.resolve(cwd, e.AUTHD_KEYS_DIR),
+    clientSecretKey: e.AUTHD_CLIENT_SECRET_KEY,
+    accessTokenTtl: e.AUTHD_ACCESS_TOKEN_TTL,
+    refreshIdleTtl: e.AUTHD_REFRESH_IDLE_TTL,
+    refreshAbsoluteTtl: e.AUTHD_REFRESH_ABSOLUTE_TTL,
+    refreshReuseGrace: e.AUTHD_REFRESH_REUSE_GRACE,
+    jwksMaxAge: e.AUTHD_JWKS_MAX_AGE,
+    keyRingRefresh: e.AUTHD_KEY_RING_REFRESH,
+    argon2: Object.freeze({
+      memoryKiB: e.AUTHD_ARGON2_MEMORY_KIB,
+      timeCost: e.AUTHD_ARGON2_TIME_COST,
+      parallelism: e.AUTHD_ARGON2_PARALLELISM,
+    }),
+    registration: e.AUTHD_REGISTRATION,
+    // Demo client and user are created only on the embedded database in development.
+    devBootstrap: e.AUTHD_DEV_BOOTSTRAP ?? (isDevelopment && !e.DATABASE_URL),
+    logLevel: e.AUTHD_LOG_LEVEL,
+    trustProxy: e.AUTHD_TRUST_PROXY ?? false,
+  });
+}

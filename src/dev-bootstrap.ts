@@ -1,0 +1,43 @@
+import crypto from 'node:crypto';
+import type { Services } from './services';
+
+export const DEMO_CLIENT_ID = 'demo-cli';
+export const DEMO_USERNAME = 'demo';
+
+export interface DemoAccount {
+  clientId: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * Development only, on an empty embedded database: a first-party public client and a user, so a
+ * newcomer has a token within a minute. The password is random, shown once, stored only hashed.
+ */
+export async function createDemoAccount(services: Services): Promise<DemoAccount | undefined> {
+  if ((await services.userRepository.count()) > 0) return undefined;
+  const password = crypto.randomBytes(12).toString('base64url');
+  await services.clientService.create({
+    id: DEMO_CLIENT_ID,
+    name: 'Demo first-party CLI',
+    confidential: false,
+    firstParty: true,
+    grantTypes: ['password', 'refresh_token'],
+    scopes: ['profile', 'read', 'write'],
+    defaultScopes: ['profile', 'read'],
+  }).catch(() => undefined); // kept from an earlier run
+  await services.users.create({ username: DEMO_USERNAME, password, roles: ['user'], scopes: ['profile', 'read', 'write'] });
+  return { clientId: DEMO_CLIENT_ID, username: DEMO_USERNAME, password };
+}
+
+export function demoInstructions(issuer: string, demo: DemoAccount): string {
+  return [
+    '',
+    'Development mode: created a demo client and user (shown once; the password is stored only as a hash).',
+    `  client_id: ${demo.clientId}   username: ${demo.username}   password: ${demo.password}`,
+    'Get a token:',
+    `  curl -s ${issuer}/oauth/token -d grant_type=password -d client_id=${demo.clientId} \\`,
+    `       -d username=${demo.username} -d password='${demo.password}'`,
+    '',
+  ].join('\n');
+}

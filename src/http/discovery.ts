@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import type { KeyRing } from '../tokens/key-ring';
+import { CLIENT_AUTH_METHODS } from './client-auth';
+import { methodNotAllowed } from './error-handler';
+import { GRANTS } from './token';
+
+export interface DiscoveryDeps {
+  issuer: string;
+  ring: KeyRing;
+  jwksMaxAge: number;
+  /** Scopes any client may request; read through a short cache. */
+  scopesSupported: () => Promise<string[]>;
+}
+
+/** RFC 8414 metadata (also at the OpenID path, where most libraries look first) and the JWKS. */
+export function discoveryRouter(deps: DiscoveryDeps): Router {
+  const router = Router();
+
+  router.get(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'], async (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json({
+      issuer: deps.issuer,
+      token_endpoint: `${deps.issuer}/oauth/token`,
+      jwks_uri: `${deps.issuer}/.well-known/jwks.json`,
+      grant_types_supported: GRANTS.map((g) => g.grantType),
+      // authd has no authorization endpoint, so it supports no response type.
+      response_types_supported: [],
+      scopes_supported: await deps.scopesSupported(),
+      token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    });
+  });
+
+  router.get('/.well-known/jwks.json', (req, res) => {
+    const { body, etag } = deps.ring.jwks();
+    res.set({ 'Cache-Control': `public, max-age=${deps.jwksMaxAge}`, ETag: etag, 'Content-Type': 'application/json' });
+    const candidates = (req.get('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
+    if (candidates.includes(etag) || candidates.includes('*')) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).send(body);
+  });
+  router.all('/.well-known/jwks.json', methodNotAllowed('GET'));
+  return router;
+}

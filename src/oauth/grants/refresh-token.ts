@@ -1,0 +1,91 @@
+import crypto from 'node:crypto';
+import { invalidGrant, invalidRequest, invalidScope } from '../../errors';
+import type { SessionGrant } from '../../sessions/session-repository';
+import { InvalidTokenError } from '../../tokens/jwt';
+import { formatScope, intersect, missingFrom, parseScope } from '../scope';
+import { lifetimesFor, type GrantDeps, type GrantHandler } from './grant';
+
+const INVALID = 'The refresh token is invalid, expired or revoked.';
+
+function grantableScopes(grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): string[] {
+  return intersect(intersect(grant.sessionScopes, grant.userScopes), grant.clientScopes);
+}
+
+function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): void {
+  if (requested && missingFrom(requested, grantableScopes(grant)).length) {
+    throw invalidScope('The requested scope exceeds the scope granted.', { detail: `grantable: ${formatScope(grantableScopes(grant))}` });
+  }
+}
+
+/**
+ * Called when rotation found nothing to consume: works out why. A reuse inside the grace window
+ * gets the family's current token (two tabs, a lost response); a reuse after it revokes the family.
+ * Returns the grant to answer with, undefined to retry the rotation, or throws.
+ */
+async function explainRefusal(jti: string, requested: string[] | null, now: Date, deps: GrantDeps, clientId: string): Promise<SessionGrant | undefined> {
+  const found = await deps.sessions.inspect(jti, now);
+  if (!found) throw invalidGrant(INVALID, { detail: 'unknown refresh token' });
+  if (found.sessionRevoked) throw invalidGrant(INVALID, { detail: 'session revoked' });
+  if (found.userDisabled) throw invalidGrant(INVALID, { detail: 'user disabled' });
+  if (found.sessionExpired) throw invalidGrant(INVALID, { detail: 'session reached its absolute lifetime' });
+  if (found.consumedAt) {
+    const sinceConsumed = now.getTime() - found.consumedAt.getTime();
+    if (sinceConsumed <= deps.lifetimes.refreshReuseGrace * 1000) {
+      const head = await deps.sessions.head(found.sessionId, now);
+      if (!head) throw invalidGrant(INVALID, { detail: 'reuse in grace window, but the family has no live token' });
+      checkScope(requested, head);
+      deps.log('refresh_token_reused_in_grace', { client_id: clientId, sid: found.sessionId, ms_since_consumed: sinceConsumed });
+      return head;
+    }
+    await deps.revoker.revokeSession(found.sessionId, 'refresh_token_reuse');
+    deps.log('refresh_token_reuse_detected', { client_id: clientId, sid: found.sessionId, ms_since_consumed: sinceConsumed });
+    throw invalidGrant(INVALID, { detail: 'refresh token reused after the grace window; session revoked' });
+  }
+  checkScope(requested, found);
+  if (found.expired) throw invalidGrant(INVALID, { detail: 'refresh token idle lifetime passed' });
+  return undefined; // consumable after all: another request changed it in between; try again
+}
+
+/** RFC 6749 §6 with single-use rotation and reuse detection. */
+export const refreshTokenGrant = {
+  grantType: 'refresh_token',
+  parameters: new Set(['refresh_token', 'scope']),
+
+  async handle({ params, client }, deps) {
+    if (!params.refresh_token) throw invalidRequest('The refresh_token parameter is missing.');
+    const requested = params.scope !== undefined ? parseScope(params.scope) : null;
+    let claims;
+    try {
+      claims = await deps.tokens.verifyRefreshToken(params.refresh_token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw invalidGrant(INVALID, { detail: error.reason });
+      throw error;
+    }
+    // RFC 6749 §6: a refresh token is bound to the client it was issued to.
+    if (claims.clientId !== client.id) throw invalidGrant(INVALID, { detail: `issued to client ${claims.clientId}` });
+
+    const lifetimes = lifetimesFor(client, deps.lifetimes);
+    let grant: SessionGrant | undefined;
+    for (let attempt = 0; attempt < 2 && !grant; attempt++) {
+      const now = new Date(deps.clock.now());
+      const child = { jti: crypto.randomUUID(), kid: deps.tokens.currentKid(), idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000) };
+      grant = (await deps.sessions.rotate(claims.jti, now, child, requested)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id));
+    }
+    if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
+
+    const scopes = requested ?? grantableScopes(grant);
+    const [access, refreshToken] = await Promise.all([
+      deps.tokens.issueAccessToken({
+        subject: grant.userId,
+        clientId: client.id,
+        audience: client.audience,
+        scopes,
+        roles: grant.roles,
+        sessionId: grant.sessionId,
+        ttlSeconds: lifetimes.accessTokenTtl,
+      }),
+      deps.tokens.signRefreshToken(grant.refreshToken, { userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId }),
+    ]);
+    return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refreshToken, scope: formatScope(scopes) };
+  },
+} satisfies GrantHandler;

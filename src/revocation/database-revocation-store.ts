@@ -1,0 +1,33 @@
+import type { Clock } from '../clock';
+import type { Queryable } from '../store/database';
+import { issuedBeforeRevocation, type Revocation, type RevocationStore, type TokenIdentity } from './revocation-store';
+
+/** Writes revocations to the durable table (Postgres or the embedded database). */
+export async function writeRevocations(db: Queryable, revocations: Revocation[]): Promise<void> {
+  if (revocations.length === 0) return;
+  // GREATEST keeps the widest window when something is revoked twice.
+  await db.query(
+    `INSERT INTO revocations (kind, subject, revoked_at, expires_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+     ON CONFLICT (kind, subject) DO UPDATE
+       SET revoked_at = GREATEST(revocations.revoked_at, EXCLUDED.revoked_at),
+           expires_at = GREATEST(revocations.expires_at, EXCLUDED.expires_at)`,
+    [revocations.map((r) => r.kind), revocations.map((r) => r.subject), revocations.map((r) => r.revokedAt), revocations.map((r) => r.expiresAt)],
+  );
+}
+
+/** The store when there is no Redis: one indexed query per lookup. */
+export function createDatabaseRevocationStore(db: Queryable, clock: Clock): RevocationStore {
+  return {
+    revoke: (revocations) => writeRevocations(db, revocations),
+    async isRevoked(token: TokenIdentity) {
+      const rows = await db.query<{ kind: string; revoked_at: Date }>(
+        `SELECT kind, revoked_at FROM revocations
+         WHERE expires_at > $4 AND ((kind = 'jti' AND subject = $1) OR (kind = 'sid' AND subject = $2) OR (kind = 'user' AND subject = $3))`,
+        [token.jti, token.sid ?? '', token.sub, new Date(clock.now())],
+      );
+      return rows.some((r) => r.kind !== 'user' || issuedBeforeRevocation(token.iat, r.revoked_at.getTime()));
+    },
+    async close() {},
+  };
+}

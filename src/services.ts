@@ -1,0 +1,159 @@
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock';
+import type { Config } from './config';
+import { createClientRepository, type ClientRepository } from './clients/client-repository';
+import { createClientSecretDigester, type ClientSecretDigester } from './clients/client-secret';
+import { createClientService, type ClientService } from './clients/client-service';
+import type { ReadinessCheck } from './http/health';
+import { createLogger, type Logger } from './logger';
+import type { GrantDeps } from './oauth/grants/grant';
+import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
+import { createRedisRevocationStore } from './revocation/redis-revocation-store';
+import type { RevocationStore } from './revocation/revocation-store';
+import { createSessionRepository, type SessionRepository } from './sessions/session-repository';
+import { createSessionRevoker, type SessionRevoker } from './sessions/session-revoker';
+import type { Database } from './store/database';
+import { createEmbeddedDatabase } from './store/embedded';
+import { migrate } from './store/migrate';
+import { createPostgresDatabase } from './store/postgres';
+import { connectRedis } from './store/redis';
+import { loadOrCreateClientSecretKey } from './tokens/key-files';
+import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
+import { createKeyRepository } from './tokens/key-repository';
+import { createKeyRing, type KeyRing } from './tokens/key-ring';
+import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
+import { createPasswordHasher } from './users/password-hasher';
+import { createUserRepository, type UserRepository } from './users/user-repository';
+import { createUserService, type UserService } from './users/user-service';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  db: Database;
+  redis: Redis | undefined;
+  ring: KeyRing;
+  keyManagement: KeyManagementOptions;
+  digester: ClientSecretDigester;
+  clients: ClientRepository;
+  clientService: ClientService;
+  userRepository: UserRepository;
+  users: UserService;
+  sessions: SessionRepository;
+  revocations: RevocationStore;
+  revoker: SessionRevoker;
+  tokens: TokenIssuer;
+  grantDeps: GrantDeps;
+  scopesSupported: () => Promise<string[]>;
+  readinessChecks: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** An already open database (tests); otherwise DATABASE_URL or the embedded data directory. */
+  db?: Database;
+  /** Start the key ring's background reload (the server does; one-shot CLI commands do not). */
+  background?: boolean;
+}
+
+export function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl
+    ? Promise.resolve(createPostgresDatabase({ connectionString: config.databaseUrl }))
+    : createEmbeddedDatabase(config.dataDir);
+}
+
+/** Everything authd runs on, wired once: stores, key ring, domain services, grant dependencies. */
+export async function openServices(config: Config, options: OpenOptions = {}): Promise<Services> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const db = options.db ?? (await openDatabase(config));
+  let redis: Redis | undefined;
+  try {
+    await migrate(db);
+    redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix) : undefined;
+
+    const keyManagement: KeyManagementOptions = {
+      db,
+      keysDir: config.keysDir,
+      clock,
+      // Retired keys verify and stay published while any token they signed can be alive.
+      maxTokenLifetimeMs: (Math.max(config.refreshAbsoluteTtl, config.accessTokenTtl) + 60) * 1000,
+      standbyMs: (config.jwksMaxAge + config.keyRingRefresh) * 1000,
+    };
+    await ensureSigningKey(keyManagement);
+    const ring = await createKeyRing({
+      repository: createKeyRepository(db),
+      keysDir: config.keysDir,
+      clock,
+      maxTokenLifetimeMs: keyManagement.maxTokenLifetimeMs,
+      refreshIntervalMs: config.keyRingRefresh * 1000,
+      onError: (error) => logger.warn({ err: error }, 'key ring reload failed'),
+    });
+    if (options.background) ring.start();
+
+    const digester = createClientSecretDigester(await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey));
+    const clients = createClientRepository(db);
+    const sessions = createSessionRepository(db);
+    const revocations = redis ? createRedisRevocationStore(redis, db, clock) : createDatabaseRevocationStore(db, clock);
+    const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
+    const userRepository = createUserRepository(db);
+    const users = createUserService({
+      users: userRepository,
+      hasher: createPasswordHasher(config.argon2),
+      clock,
+      onCredentialsChanged: async (userId, reason) => {
+        await revoker.revokeUser(userId, reason);
+      },
+    });
+    const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
+    const lifetimes = {
+      accessTokenTtl: config.accessTokenTtl,
+      refreshIdleTtl: config.refreshIdleTtl,
+      refreshAbsoluteTtl: config.refreshAbsoluteTtl,
+      refreshReuseGrace: config.refreshReuseGrace,
+    };
+    const grantDeps: GrantDeps = {
+      users,
+      sessions,
+      tokens,
+      revoker,
+      clock,
+      lifetimes,
+      log: (event, fields) => logger.info({ event, ...fields }, event),
+    };
+
+    let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
+    const scopesSupported = () => {
+      if (!scopeCache || clock.now() - scopeCache.at > 30_000) {
+        const scopes = db.query<{ scope: string }>('SELECT DISTINCT unnest(scopes) AS scope FROM clients ORDER BY 1').then((rows) => rows.map((r) => r.scope));
+        scopes.catch(() => { scopeCache = undefined; });
+        scopeCache = { at: clock.now(), scopes };
+      }
+      return scopeCache.scopes;
+    };
+
+    const readinessChecks: ReadinessCheck[] = [
+      { name: 'database', check: () => db.ping() },
+      { name: 'keys', check: () => void ring.signingKey() },
+      ...(redis ? [{ name: 'redis', check: async () => void (await redis!.ping()) }] : []),
+    ];
+
+    return {
+      config, clock, logger, db, redis, ring, keyManagement, digester, clients,
+      clientService: createClientService({ clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer }),
+      userRepository, users, sessions, revocations, revoker, tokens, grantDeps, scopesSupported, readinessChecks,
+      async close() {
+        ring.stop();
+        await revocations.close();
+        redis?.disconnect();
+        if (!options.db) await db.close();
+      },
+    };
+  } catch (error) {
+    redis?.disconnect();
+    if (!options.db) await db.close().catch(() => {});
+    throw error;
+  }
+}

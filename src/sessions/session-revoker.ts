@@ -1,0 +1,34 @@
+import type { Clock } from '../clock';
+import type { RevocationStore } from '../revocation/revocation-store';
+import type { SessionRepository } from './session-repository';
+
+/**
+ * Ends sessions: marks the family revoked in the database (its refresh tokens stop rotating) and
+ * records it in the revocation store until its last access token has expired. Shared by reuse
+ * detection, the CLI, and (later) the account and admin APIs.
+ */
+export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
+  const accessWindow = (now: number) => new Date(now + deps.maxAccessTokenTtl * 1000);
+
+  return {
+    async revokeSession(sessionId: string, reason: string): Promise<boolean> {
+      const now = deps.clock.now();
+      const revoked = await deps.sessions.revoke(sessionId, new Date(now), reason);
+      await deps.revocations.revoke([{ kind: 'sid', subject: sessionId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
+      return revoked !== undefined;
+    },
+
+    /** Every session of the user, and every access token issued to the user until now. */
+    async revokeUser(userId: string, reason: string): Promise<string[]> {
+      const now = deps.clock.now();
+      const ids = await deps.sessions.revokeAllForUser(userId, new Date(now), reason);
+      await deps.revocations.revoke([
+        { kind: 'user', subject: userId, revokedAt: new Date(now), expiresAt: accessWindow(now) },
+        ...ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })),
+      ]);
+      return ids;
+    },
+  };
+}
+
+export type SessionRevoker = ReturnType<typeof createSessionRevoker>;

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, Queryable } from './database';
+
+/**
+ * The embedded default: PGlite, real Postgres compiled to WebAssembly, persisted in a data
+ * directory (or in memory when dataDir is undefined). One process owns it, and PGlite runs one
+ * statement at a time, so transactions and advisory locks need no extra coordination.
+ */
+export async function createEmbeddedDatabase(dataDir: string | undefined): Promise<Database> {
+  if (dataDir) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = await PGlite.create(dataDir ? { dataDir } : {});
+
+  const asQueryable = (target: PGlite | Transaction): Queryable & { exec(sql: string): Promise<void> } => ({
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      return (await target.query<Row>(text, params as unknown[])).rows;
+    },
+    async exec(sql: string) {
+      await target.exec(sql);
+    },
+  });
+  const direct = asQueryable(db);
+
+  return {
+    kind: 'embedded',
+    query: direct.query,
+    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      return db.transaction((tx) => fn(asQueryable(tx)));
+    },
+    withAdvisoryLock<T>(_key: number, fn: (conn: Queryable & { exec(sql: string): Promise<void> }) => Promise<T>) {
+      return fn(direct);
+    },
+    async ping() {
+      await db.query('SELECT 1');
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { JWK } from 'jose';
+import type { Queryable } from '../store/database';
+
+export interface SigningKeyRecord {
+  kid: string;
+  publicJwk: JWK;
+  createdAt: Date;
+  activatesAt: Date;
+  retiresAt: Date | null;
+}
+
+export type KeyState = 'standby' | 'active' | 'retired' | 'expired';
+
+interface KeyRow {
+  kid: string;
+  public_jwk: JWK;
+  created_at: Date;
+  activates_at: Date;
+  retires_at: Date | null;
+}
+
+const toRecord = (row: KeyRow): SigningKeyRecord => ({
+  kid: row.kid,
+  publicJwk: row.public_jwk,
+  createdAt: row.created_at,
+  activatesAt: row.activates_at,
+  retiresAt: row.retires_at,
+});
+
+/**
+ * A key's state is a function of time alone, so every instance agrees without coordination:
+ * standby until activates_at, active until retires_at, retired while tokens it signed may live.
+ */
+export function keyState(key: SigningKeyRecord, now: number, maxTokenLifetimeMs: number): KeyState {
+  if (now < key.activatesAt.getTime()) return 'standby';
+  if (key.retiresAt === null || now < key.retiresAt.getTime()) return 'active';
+  if (now < key.retiresAt.getTime() + maxTokenLifetimeMs) return 'retired';
+  return 'expired';
+}
+
+export function createKeyRepository(db: Queryable) {
+  return {
+    async list(): Promise<SigningKeyRecord[]> {
+      return (await db.query<KeyRow>('SELECT * FROM signing_keys ORDER BY activates_at, kid')).map(toRecord);
+    },
+
+    async insert(key: SigningKeyRecord): Promise<void> {
+      await db.query(
+        'INSERT INTO signing_keys (kid, public_jwk, created_at, activates_at, retires_at) VALUES ($1, $2, $3, $4, $5)',
+        [key.kid, JSON.stringify(key.publicJwk), key.createdAt, key.activatesAt, key.retiresAt],
+      );
+    },
+
+    /** Schedules retirement of every key still unretired at `at` (optionally all but one kid). */
+    async retireAllAt(at: Date, exceptKid?: string): Promise<void> {
+      await db.query(
+        'UPDATE signing_keys SET retires_at = $1 WHERE (retires_at IS NULL OR retires_at > $1) AND kid IS DISTINCT FROM $2',
+        [at, exceptKid ?? null],
+      );
+    },
+
+    async retire(kid: string, at: Date): Promise<boolean> {
+      const rows = await db.query('UPDATE signing_keys SET retires_at = $2 WHERE kid = $1 AND (retires_at IS NULL OR retires_at > $2) RETURNING kid', [kid, at]);
+      return rows.length === 1;
+    },
+  };
+}
+
+export type KeyRepository = ReturnType<typeof createKeyRepository>;

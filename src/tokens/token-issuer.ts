@@ -1,0 +1,91 @@
+import crypto from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import type { Clock } from '../clock';
+import { formatScope } from '../oauth/scope';
+import type { RefreshTokenRecord } from '../sessions/session-repository';
+import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
+import type { KeyRing } from './key-ring';
+
+export interface AccessTokenInput {
+  subject: string;
+  clientId: string;
+  audience: string;
+  scopes: string[];
+  roles: string[];
+  sessionId?: string;
+  ttlSeconds: number;
+}
+
+export interface RefreshTokenSubject {
+  userId: string;
+  clientId: string;
+  sessionId: string;
+}
+
+export interface RefreshTokenClaims extends RefreshTokenSubject {
+  jti: string;
+}
+
+export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: Clock }) {
+  const { ring, issuer, clock } = deps;
+
+  return {
+    /** An RFC 9068 access token. */
+    async issueAccessToken(input: AccessTokenInput): Promise<{ token: string; jti: string; expiresIn: number }> {
+      const iat = Math.floor(clock.now() / 1000);
+      const jti = crypto.randomUUID();
+      const claims: JWTPayload = {
+        iss: issuer,
+        sub: input.subject,
+        aud: input.audience,
+        exp: iat + input.ttlSeconds,
+        iat,
+        jti,
+        client_id: input.clientId,
+        scope: formatScope(input.scopes),
+        roles: input.roles,
+        ...(input.sessionId !== undefined && { sid: input.sessionId }),
+      };
+      return { token: await signJwt(ACCESS_TOKEN_TYPE, claims, ring.signingKey()), jti, expiresIn: input.ttlSeconds };
+    },
+
+    /**
+     * A refresh token is a JWT whose every field is stored, so signing the same record again with
+     * the same key gives the same token (RS256 is deterministic): that is how a retry inside the
+     * reuse grace window receives the family's current token without a second copy being kept.
+     */
+    async signRefreshToken(record: RefreshTokenRecord, subject: RefreshTokenSubject): Promise<string> {
+      const stored = ring.key(record.kid);
+      const key = stored?.privateKey ? stored : ring.signingKey();
+      const claims: JWTPayload = {
+        iss: issuer,
+        sub: subject.userId,
+        aud: issuer,
+        exp: Math.floor(record.expiresAt.getTime() / 1000),
+        iat: Math.floor(record.issuedAt.getTime() / 1000),
+        jti: record.jti,
+        client_id: subject.clientId,
+        sid: subject.sessionId,
+      };
+      return signJwt(REFRESH_TOKEN_TYPE, claims, key);
+    },
+
+    /** Signature, typ, issuer, audience and expiry; throws InvalidTokenError. */
+    async verifyRefreshToken(token: string): Promise<RefreshTokenClaims> {
+      const payload = await verifyJwt(token, ring, { typ: REFRESH_TOKEN_TYPE, issuer, audience: issuer, currentDate: new Date(clock.now()) });
+      return {
+        jti: String(payload.jti),
+        userId: String(payload.sub),
+        clientId: String(payload.client_id),
+        sessionId: String(payload.sid),
+      };
+    },
+
+    /** The kid that will sign a token made now. */
+    currentKid(): string {
+      return ring.signingKey().kid;
+    },
+  };
+}
+
+export type TokenIssuer = ReturnType<typeof createTokenIssuer>;

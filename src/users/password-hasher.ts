@@ -1,0 +1,50 @@
+import argon2 from 'argon2';
+
+export interface Argon2Parameters {
+  memoryKiB: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+export interface PasswordVerification {
+  ok: boolean;
+  /** The hash was made with other parameters than the configured ones: store a fresh one. */
+  needsRehash: boolean;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<PasswordVerification>;
+  /** Spends the same time as a real verification, for users that do not exist. */
+  verifyDummy(password: string): Promise<void>;
+}
+
+export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
+  const options = {
+    type: argon2.argon2id,
+    memoryCost: params.memoryKiB,
+    timeCost: params.timeCost,
+    parallelism: params.parallelism,
+  } as const;
+  // Made lazily once: a hash of a random password at the configured cost.
+  let dummyHash: Promise<string> | undefined;
+
+  return {
+    hash(password) {
+      return argon2.hash(password.normalize('NFKC'), options);
+    },
+    async verify(hash, password) {
+      let ok = false;
+      try {
+        ok = await argon2.verify(hash, password.normalize('NFKC'));
+      } catch {
+        ok = false; // an unreadable stored hash never verifies
+      }
+      return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
+    },
+    async verifyDummy(password) {
+      dummyHash ??= argon2.hash(crypto.randomUUID(), options);
+      await argon2.verify(await dummyHash, password).catch(() => false);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { Queryable } from '../store/database';
+
+export interface User {
+  id: string;
+  username: string;
+  roles: string[];
+  scopes: string[];
+  disabledAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface UserWithHash extends User {
+  passwordHash: string;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  roles: string[];
+  scopes: string[];
+  disabled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toUser(row: UserRow): UserWithHash {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    roles: row.roles,
+    scopes: row.scopes,
+    disabledAt: row.disabled_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Strips the hash: what may leave the domain (CLI output, API responses). */
+export function publicUser({ passwordHash: _hash, ...user }: UserWithHash): User {
+  return user;
+}
+
+export interface NewUser {
+  id: string;
+  username: string;
+  usernameNormalized: string;
+  passwordHash: string;
+  roles: string[];
+  scopes: string[];
+  now: Date;
+}
+
+export function createUserRepository(db: Queryable) {
+  return {
+    async findByNormalizedUsername(normalized: string): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>('SELECT * FROM users WHERE username_normalized = $1', [normalized]);
+      return row && toUser(row);
+    },
+
+    async findById(id: string): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+      return row && toUser(row);
+    },
+
+    /** Returns undefined when the normalised username is taken (the unique index decides, not a prior read). */
+    async insert(user: NewUser): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>(
+        `INSERT INTO users (id, username, username_normalized, password_hash, roles, scopes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         ON CONFLICT (username_normalized) DO NOTHING
+         RETURNING *`,
+        [user.id, user.username, user.usernameNormalized, user.passwordHash, user.roles, user.scopes, user.now],
+      );
+      return row && toUser(row);
+    },
+
+    async list(limit = 100, offset = 0): Promise<UserWithHash[]> {
+      const rows = await db.query<UserRow>('SELECT * FROM users ORDER BY username_normalized LIMIT $1 OFFSET $2', [limit, offset]);
+      return rows.map(toUser);
+    },
+
+    async count(): Promise<number> {
+      const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+      return row.n;
+    },
+
+    /** Replaces the hash only if it is still the one we verified, so a concurrent password change wins. */
+    async replacePasswordHash(id: string, expectedHash: string, newHash: string, now: Date): Promise<boolean> {
+      const rows = await db.query(
+        'UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2 RETURNING id',
+        [id, expectedHash, newHash, now],
+      );
+      return rows.length === 1;
+    },
+
+    async update(id: string, changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean }, now: Date): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>(
+        `UPDATE users SET
+           password_hash = COALESCE($2, password_hash),
+           roles = COALESCE($3, roles),
+           scopes = COALESCE($4, scopes),
+           disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at
+                              WHEN $5::boolean THEN COALESCE(disabled_at, $6) ELSE NULL END,
+           updated_at = $6
+         WHERE id = $1 RETURNING *`,
+        [id, changes.passwordHash ?? null, changes.roles ?? null, changes.scopes ?? null, changes.disabled ?? null, now],
+      );
+      return row && toUser(row);
+    },
+  };
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>;
