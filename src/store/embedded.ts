@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable } from './database';
+import { lockDataDir } from './data-dir-lock';
 
 /**
  * The embedded default: PGlite, real Postgres compiled to WebAssembly, persisted in a data
@@ -8,8 +9,18 @@ import type { Database, Queryable } from './database';
  * statement at a time, so transactions and advisory locks need no extra coordination.
  */
 export async function createEmbeddedDatabase(dataDir: string | undefined): Promise<Database> {
-  if (dataDir) fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = await PGlite.create(dataDir ? { dataDir } : {});
+  let unlock = () => {};
+  if (dataDir) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    unlock = lockDataDir(dataDir);
+  }
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir ? { dataDir: `${dataDir}/pgdata` } : {});
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 
   const asQueryable = (target: PGlite | Transaction): Queryable & { exec(sql: string): Promise<void> } => ({
     async query<Row>(text: string, params?: readonly unknown[]) {
@@ -34,7 +45,11 @@ export async function createEmbeddedDatabase(dataDir: string | undefined): Promi
       await db.query('SELECT 1');
     },
     async close() {
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }
