@@ -4,8 +4,10 @@ import type { Config } from './config';
 import { discoveryRouter } from './http/discovery';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
+import { introspectRouter } from './http/introspect';
 import { registerRouter } from './http/register';
 import { requestLog } from './http/request-log';
+import { revokeRouter } from './http/revoke';
 import { tokenRouter } from './http/token';
 import type { Services } from './services';
 
@@ -29,7 +31,10 @@ export function createApp(config: Config, services: Services): express.Express {
     jwksMaxAge: config.jwksMaxAge,
     scopesSupported: services.scopesSupported,
   }));
-  app.use(tokenRouter({ clients: services.clients, digester: services.digester, grants: services.grantDeps }));
+  const clientAuth = { clients: services.clients, digester: services.digester };
+  app.use(tokenRouter({ ...clientAuth, grants: services.grantDeps }));
+  app.use(revokeRouter({ ...clientAuth, revocation: services.revocationDeps }));
+  app.use(introspectRouter({ ...clientAuth, tokens: services.tokens, revocations: services.revocations }));
   if (config.registration) app.use(registerRouter(services.users));
 
   app.use(notFound);

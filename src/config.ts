@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseRedisUrl } from './store/redis';
 
 /** Every setting authd reads, typed and frozen. Environment variables are the only source. */
 export interface Config {
@@ -78,7 +79,8 @@ const schema = z.object({
   AUTHD_ISSUER: url(['http:', 'https:']).refine((v) => !v.includes('?') && !v.includes('#'), 'must have no query or fragment (RFC 8414 §2)').optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   AUTHD_DATA_DIR: z.string().min(1).default('data'),
-  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_URL: z.string().refine((v) => { try { parseRedisUrl(v); return true; } catch { return false; } },
+    'expected redis://host:port[/db], rediss://…, redis+sentinel://host:port,…/master or redis+cluster://host:port,…').optional(),
   AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
   AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
   AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createClientRepository, type ClientRepository } from './clients/client-repository';
@@ -7,6 +6,7 @@ import { createClientService, type ClientService } from './clients/client-servic
 import type { ReadinessCheck } from './http/health';
 import { createLogger, type Logger } from './logger';
 import type { GrantDeps } from './oauth/grants/grant';
+import type { TokenRevocationDeps } from './oauth/token-revocation';
 import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
 import { createRedisRevocationStore } from './revocation/redis-revocation-store';
 import type { RevocationStore } from './revocation/revocation-store';
@@ -16,7 +16,7 @@ import type { Database } from './store/database';
 import { createEmbeddedDatabase } from './store/embedded';
 import { migrate } from './store/migrate';
 import { createPostgresDatabase } from './store/postgres';
-import { connectRedis } from './store/redis';
+import { connectRedis, type RedisConnection } from './store/redis';
 import { loadOrCreateClientSecretKey } from './tokens/key-files';
 import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
 import { createKeyRepository } from './tokens/key-repository';
@@ -31,7 +31,7 @@ export interface Services {
   clock: Clock;
   logger: Logger;
   db: Database;
-  redis: Redis | undefined;
+  redis: RedisConnection | undefined;
   ring: KeyRing;
   keyManagement: KeyManagementOptions;
   digester: ClientSecretDigester;
@@ -44,6 +44,7 @@ export interface Services {
   revoker: SessionRevoker;
   tokens: TokenIssuer;
   grantDeps: GrantDeps;
+  revocationDeps: TokenRevocationDeps;
   scopesSupported: () => Promise<string[]>;
   readinessChecks: ReadinessCheck[];
   close(): Promise<void>;
@@ -69,7 +70,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const db = options.db ?? (await openDatabase(config));
-  let redis: Redis | undefined;
+  let redis: RedisConnection | undefined;
   try {
     await migrate(db);
     redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix) : undefined;
@@ -96,7 +97,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const digester = createClientSecretDigester(await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey));
     const clients = createClientRepository(db);
     const sessions = createSessionRepository(db);
-    const revocations = redis ? createRedisRevocationStore(redis, db, clock) : createDatabaseRevocationStore(db, clock);
+    const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
     const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
     const userRepository = createUserRepository(db);
     const users = createUserService({
@@ -114,15 +115,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const grantDeps: GrantDeps = {
-      users,
-      sessions,
-      tokens,
-      revoker,
-      clock,
-      lifetimes,
-      log: (event, fields) => logger.info({ event, ...fields }, event),
-    };
+    const log = (event: string, fields: Record<string, unknown>) => logger.info({ event, ...fields }, event);
+    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, log };
+    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, log };
 
     let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
     const scopesSupported = () => {
@@ -137,13 +132,13 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const readinessChecks: ReadinessCheck[] = [
       { name: 'database', check: () => db.ping() },
       { name: 'keys', check: () => void ring.signingKey() },
-      ...(redis ? [{ name: 'redis', check: async () => void (await redis!.ping()) }] : []),
+      ...(redis ? [{ name: 'redis', check: () => revocations.ping() }] : []),
     ];
 
     return {
       config, clock, logger, db, redis, ring, keyManagement, digester, clients,
       clientService: createClientService({ clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer }),
-      userRepository, users, sessions, revocations, revoker, tokens, grantDeps, scopesSupported, readinessChecks,
+      userRepository, users, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
       async close() {
         ring.stop();
         await revocations.close();

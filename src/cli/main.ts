@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
 import { DomainError } from '../errors';
 import { startServer } from '../server';
@@ -103,6 +103,25 @@ export function buildProgram(): Command {
       process.stdout.write(`${user.username}: scopes ${user.scopes.join(' ') || '(none)'}\n`);
     });
 
+  users.command('sessions').argument('<username>').description('list the sessions (refresh-token families) of a user')
+    .option('--all', 'include revoked and expired sessions').option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      const rows = await withServices(async (s) => {
+        const user = await s.users.requireUser(username);
+        return s.sessions.listForUser(user.id, new Date(s.clock.now()), Boolean(opts.all));
+      });
+      printRows(rows.map((r) => ({
+        session: r.id, client: r.clientId, created: r.createdAt, last_used: r.lastUsedAt, expires: r.expiresAt,
+        ip: r.ip, user_agent: r.userAgent, ...(opts.all && { revoked: r.revokedAt, reason: r.revokedReason }),
+      })), opts.json);
+    });
+
+  users.command('revoke-sessions').argument('<username>').description('sign a user out everywhere: revoke every session and every access token issued so far')
+    .action(async (username: string) => {
+      const ids = await withServices(async (s) => s.revoker.revokeUser((await s.users.requireUser(username)).id, 'revoked_by_operator'));
+      process.stdout.write(`${username}: ${ids.length} session(s) revoked; access tokens issued until now are revoked too\n`);
+    });
+
   users.command('list').description('list users').option('--limit <n>', 'how many', '100').option('--offset <n>', 'skip', '0').option('--json', 'print JSON')
     .action(async (opts) => {
       const rows = await withServices((s) => s.users.list(Number(opts.limit), Number(opts.offset)));
@@ -115,7 +134,8 @@ export function buildProgram(): Command {
     .option('--id <id>', 'the client_id (default: generated)')
     .option('--public', 'a public client (no secret: SPA, mobile app, CLI)')
     .option('--first-party', 'a client of your own, allowed the password grant')
-    .addOption(new Option('--grant <grants>', 'allowed grant types, comma-separated or repeated').argParser(list).makeOptionMandatory())
+    .option('--introspect', 'a resource server allowed to call the introspection endpoint')
+    .option('--grant <grants>', 'allowed grant types, comma-separated or repeated', list, [])
     .option('--scope <scopes>', 'scopes the client may request', list, [])
     .option('--default-scope <scopes>', 'scopes granted when a request names none', list, [])
     .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
@@ -129,6 +149,7 @@ export function buildProgram(): Command {
         name: opts.name,
         confidential: !opts.public,
         firstParty: Boolean(opts.firstParty),
+        canIntrospect: Boolean(opts.introspect),
         grantTypes: opts.grant,
         scopes: opts.scope,
         defaultScopes: opts.defaultScope,
@@ -139,7 +160,7 @@ export function buildProgram(): Command {
       }));
       printRecord({
         client_id: client.id, name: client.name, type: client.confidential ? 'confidential' : 'public', first_party: client.firstParty,
-        grant_types: client.grantTypes, scopes: client.scopes, default_scopes: client.defaultScopes, audience: client.audience,
+        introspection: client.canIntrospect, grant_types: client.grantTypes, scopes: client.scopes, default_scopes: client.defaultScopes, audience: client.audience,
         ...(secret !== undefined && { client_secret: secret }),
       }, opts.json);
       if (secret !== undefined && !opts.json) process.stderr.write('The client secret is shown once; authd stores only a keyed digest of it.\n');

@@ -9,6 +9,8 @@ export interface Client {
   /** Confidential clients have a secret; public clients (SPAs, mobile, CLI) do not. */
   confidential: boolean;
   firstParty: boolean;
+  /** A resource server allowed to call the introspection endpoint. */
+  canIntrospect: boolean;
   grantTypes: GrantType[];
   scopes: string[];
   defaultScopes: string[];
@@ -29,6 +31,7 @@ interface ClientRow {
   name: string;
   secret_digest: string | null;
   first_party: boolean;
+  can_introspect: boolean;
   grant_types: GrantType[];
   scopes: string[];
   default_scopes: string[];
@@ -47,6 +50,7 @@ function toClient(row: ClientRow): ClientWithDigest {
     secretDigest: row.secret_digest,
     confidential: row.secret_digest !== null,
     firstParty: row.first_party,
+    canIntrospect: row.can_introspect,
     grantTypes: row.grant_types,
     scopes: row.scopes,
     defaultScopes: row.default_scopes,
@@ -74,12 +78,12 @@ export function createClientRepository(db: Queryable) {
 
     async insert(client: NewClient): Promise<ClientWithDigest | undefined> {
       const [row] = await db.query<ClientRow>(
-        `INSERT INTO clients (id, name, secret_digest, first_party, grant_types, scopes, default_scopes, audience,
+        `INSERT INTO clients (id, name, secret_digest, first_party, can_introspect, grant_types, scopes, default_scopes, audience,
                               access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
          ON CONFLICT (id) DO NOTHING RETURNING *`,
-        [client.id, client.name, client.secretDigest, client.firstParty, client.grantTypes, client.scopes, client.defaultScopes,
-          client.audience, client.accessTokenTtl, client.refreshIdleTtl, client.refreshAbsoluteTtl, client.now],
+        [client.id, client.name, client.secretDigest, client.firstParty, client.canIntrospect, client.grantTypes, client.scopes,
+          client.defaultScopes, client.audience, client.accessTokenTtl, client.refreshIdleTtl, client.refreshAbsoluteTtl, client.now],
       );
       return row && toClient(row);
     },

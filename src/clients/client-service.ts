@@ -10,6 +10,7 @@ export interface NewClientInput {
   name: string;
   confidential: boolean;
   firstParty?: boolean;
+  canIntrospect?: boolean;
   grantTypes: string[];
   scopes?: string[];
   defaultScopes?: string[];
@@ -32,7 +33,8 @@ function validate(input: NewClientInput, limits: LifetimeLimits, defaultAudience
   const problems: string[] = [];
   if (!input.name.trim() || input.name.length > 200) problems.push('name must be 1 to 200 characters');
   const grantTypes = [...new Set(input.grantTypes)];
-  if (grantTypes.length === 0) problems.push('at least one grant type is needed');
+  if (grantTypes.length === 0 && !input.canIntrospect) problems.push('at least one grant type is needed (or --introspect for a resource server)');
+  if (input.canIntrospect && !input.confidential) problems.push('introspection needs a confidential client');
   const unknown = grantTypes.filter((g) => !(GRANT_TYPES as readonly string[]).includes(g));
   if (unknown.length) problems.push(`unknown grant type: ${unknown.join(', ')} (known: ${GRANT_TYPES.join(', ')})`);
   // RFC 9700 §2.4: the password grant only for first-party clients.
@@ -61,6 +63,7 @@ function validate(input: NewClientInput, limits: LifetimeLimits, defaultAudience
   return {
     name: input.name.trim(),
     firstParty: input.firstParty ?? false,
+    canIntrospect: input.canIntrospect ?? false,
     grantTypes: grantTypes as GrantType[],
     scopes,
     defaultScopes,

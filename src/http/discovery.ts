@@ -26,6 +26,11 @@ export function discoveryRouter(deps: DiscoveryDeps): Router {
       response_types_supported: [],
       scopes_supported: await deps.scopesSupported(),
       token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      revocation_endpoint: `${deps.issuer}/oauth/revoke`,
+      revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      introspection_endpoint: `${deps.issuer}/oauth/introspect`,
+      // Only confidential clients (resource servers) may introspect.
+      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
     });
   });
 

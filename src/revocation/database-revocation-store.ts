@@ -1,9 +1,10 @@
 import type { Clock } from '../clock';
 import type { Queryable } from '../store/database';
-import { issuedBeforeRevocation, type Revocation, type RevocationStore, type TokenIdentity } from './revocation-store';
+import { issuedBeforeRevocation } from './redis-keys';
+import type { Revocation, RevocationStore, TokenIdentity } from './revocation-store';
 
 /** Writes revocations to the durable table (Postgres or the embedded database). */
-export async function writeRevocations(db: Queryable, revocations: Revocation[]): Promise<void> {
+export async function writeRevocations(db: Queryable, revocations: readonly Revocation[]): Promise<void> {
   if (revocations.length === 0) return;
   // GREATEST keeps the widest window when something is revoked twice.
   await db.query(
@@ -28,6 +29,18 @@ export function createDatabaseRevocationStore(db: Queryable, clock: Clock): Revo
       );
       return rows.some((r) => r.kind !== 'user' || issuedBeforeRevocation(token.iat, r.revoked_at.getTime()));
     },
+    async ping() {
+      await db.query('SELECT 1');
+    },
     async close() {},
   };
+}
+
+/** Every revocation that can still affect a token: what a re-seed of Redis needs. */
+export async function readLiveRevocations(db: Queryable, now: Date): Promise<Revocation[]> {
+  const rows = await db.query<{ kind: Revocation['kind']; subject: string; revoked_at: Date; expires_at: Date }>(
+    'SELECT kind, subject, revoked_at, expires_at FROM revocations WHERE expires_at > $1',
+    [now],
+  );
+  return rows.map((r) => ({ kind: r.kind, subject: r.subject, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
 }

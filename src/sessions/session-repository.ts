@@ -115,8 +115,39 @@ JOIN clients c ON c.id = s.client_id
 WHERE t.session_id = $1 AND t.consumed_at IS NULL AND t.expires_at > $2
   AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL`;
 
+/** A session as its owner or an operator sees it. */
+export interface SessionSummary {
+  id: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export function createSessionRepository(db: Queryable) {
   return {
+    /** A user's sessions, newest first; live ones only unless includeEnded. */
+    async listForUser(userId: string, now: Date, includeEnded = false): Promise<SessionSummary[]> {
+      const rows = await db.query<{
+        id: string; client_id: string; scopes: string[]; created_at: Date; last_used_at: Date; expires_at: Date;
+        revoked_at: Date | null; revoked_reason: string | null; ip: string | null; user_agent: string | null;
+      }>(
+        `SELECT id, client_id, scopes, created_at, last_used_at, expires_at, revoked_at, revoked_reason, ip, user_agent
+         FROM sessions WHERE user_id = $1 AND ($3 OR (revoked_at IS NULL AND expires_at > $2))
+         ORDER BY created_at DESC LIMIT 500`,
+        [userId, now, includeEnded],
+      );
+      return rows.map((r) => ({
+        id: r.id, clientId: r.client_id, scopes: r.scopes, createdAt: r.created_at, lastUsedAt: r.last_used_at,
+        expiresAt: r.expires_at, revokedAt: r.revoked_at, revokedReason: r.revoked_reason, ip: r.ip, userAgent: r.user_agent,
+      }));
+    },
+
     /** The session and its first refresh token, in one statement. */
     async create(session: NewSession): Promise<void> {
       await db.query(

@@ -1,19 +1,72 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export type RedisConnection = Redis | Cluster;
+
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+function endpoints(hosts: string, defaultPort: number): Endpoint[] {
+  return hosts.split(',').map((hostPort) => {
+    const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hostPort.trim());
+    if (!match) throw new Error(`bad Redis host "${hostPort}"`);
+    return { host: match[1], port: match[2] ? Number(match[2]) : defaultPort };
+  });
+}
+
+/**
+ * Three forms of REDIS_URL:
+ *   redis://[user:password@]host:port[/db]            (rediss:// for TLS)
+ *   redis+sentinel://[:password@]host:port,host:port/master-name[/db]
+ *   redis+cluster://[:password@]host:port,host:port
+ */
+export function parseRedisUrl(url: string): { kind: 'single' | 'sentinel' | 'cluster'; endpoints: Endpoint[]; name?: string; db?: number; username?: string; password?: string; tls: boolean } {
+  const match = /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
+  if (!match) throw new Error('expected redis://, rediss://, redis+sentinel:// or redis+cluster:// with host:port');
+  const [, scheme, user, password, hosts, path = ''] = match;
+  const auth = { ...(user && { username: decodeURIComponent(user) }), ...(password && { password: decodeURIComponent(password) }) };
+  const segments = path.split('/').filter(Boolean);
+  if (scheme === 'redis+sentinel') {
+    if (!segments[0]) throw new Error('redis+sentinel:// needs the master name as its path');
+    return { kind: 'sentinel', endpoints: endpoints(hosts, 26379), name: segments[0], ...(segments[1] && { db: Number(segments[1]) }), ...auth, tls: false };
+  }
+  if (scheme === 'redis+cluster') return { kind: 'cluster', endpoints: endpoints(hosts, 6379), ...auth, tls: false };
+  const [single] = endpoints(hosts, 6379);
+  return { kind: 'single', endpoints: [single], ...(segments[0] && { db: Number(segments[0]) }), ...auth, tls: scheme === 'rediss' };
+}
 
 /**
  * A Redis connection that fails fast instead of queueing: when Redis is down a request gets a
  * defined answer within commandTimeout, and the client keeps reconnecting in the background.
  */
-export async function connectRedis(url: string, keyPrefix: string): Promise<Redis> {
-  const redis = new Redis(url, {
+export async function connectRedis(url: string, keyPrefix: string): Promise<RedisConnection> {
+  const parsed = parseRedisUrl(url);
+  const common: RedisOptions = {
     keyPrefix,
     lazyConnect: true,
-    enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    commandTimeout: 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
+    commandTimeout: 1000,
+    ...(parsed.username && { username: parsed.username }),
+    ...(parsed.password && { password: parsed.password }),
+    ...(parsed.tls && { tls: {} }),
+  };
+  const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
+  let redis: RedisConnection;
+  if (parsed.kind === 'cluster') {
+    redis = new Cluster(parsed.endpoints, { keyPrefix, lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: common });
+  } else {
+    redis = new Redis({
+      ...common,
+      enableOfflineQueue: false,
+      retryStrategy,
+      ...(parsed.db !== undefined && { db: parsed.db }),
+      ...(parsed.kind === 'sentinel'
+        ? { sentinels: parsed.endpoints, name: parsed.name, ...(parsed.password && { sentinelPassword: parsed.password }) }
+        : { host: parsed.endpoints[0].host, port: parsed.endpoints[0].port }),
+    });
+  }
   redis.on('error', () => {}); // reported through failing commands and readiness, not as crashes
   await redis.connect();
   return redis;

@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
 import { formatScope } from '../oauth/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
-import { ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
+import { ACCESS_TOKEN_TYPE, InvalidTokenError, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
 import type { KeyRing } from './key-ring';
 
 export interface AccessTokenInput {
@@ -25,6 +25,21 @@ export interface RefreshTokenSubject {
 export interface RefreshTokenClaims extends RefreshTokenSubject {
   jti: string;
 }
+
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope: string;
+  roles?: string[];
+  sid?: string;
+}
+
+const CLOCK_SKEW_SECONDS = 60;
 
 export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: Clock }) {
   const { ring, issuer, clock } = deps;
@@ -79,6 +94,14 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
         clientId: String(payload.client_id),
         sessionId: String(payload.sid),
       };
+    },
+
+    /** An access token of ours: signature, typ at+jwt, issuer, expiry (any audience); throws InvalidTokenError. */
+    async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
+      const payload = await verifyJwt(token, ring, { typ: ACCESS_TOKEN_TYPE, issuer, currentDate: new Date(clock.now()) });
+      // A token from the future was not made by this issuer's clock: refuse it (RFC 8725 §3.10 spirit).
+      if ((payload.iat ?? 0) > clock.now() / 1000 + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('issued in the future');
+      return payload as AccessTokenClaims;
     },
 
     /** The kid that will sign a token made now. */

@@ -1,0 +1,56 @@
+import type { Clock } from '../clock';
+import type { ClientWithDigest } from '../clients/client-repository';
+import { OAuthError } from '../errors';
+import type { RevocationStore } from '../revocation/revocation-store';
+import type { SessionRevoker } from '../sessions/session-revoker';
+import { InvalidTokenError } from '../tokens/jwt';
+import type { TokenIssuer } from '../tokens/token-issuer';
+
+export interface TokenRevocationDeps {
+  tokens: TokenIssuer;
+  revocations: RevocationStore;
+  revoker: SessionRevoker;
+  clock: Clock;
+  log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+type Kind = 'access_token' | 'refresh_token';
+
+// Entries outlive the token's exp by this much, for verifiers whose clocks run late.
+const SKEW_MS = 60_000;
+
+async function identify(token: string, hint: string | undefined, tokens: TokenIssuer) {
+  const order: Kind[] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+  for (const kind of order) {
+    try {
+      if (kind === 'access_token') return { kind, claims: await tokens.verifyAccessToken(token) } as const;
+      return { kind, claims: await tokens.verifyRefreshToken(token) } as const;
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * RFC 7009. Revoking a refresh token ends its whole session (every refresh token of the family,
+ * and its access tokens through the sid); revoking an access token revokes its jti. Unknown,
+ * malformed or expired tokens need nothing and get the same 200 (§2.2).
+ */
+export async function revokeToken(token: string, hint: string | undefined, client: ClientWithDigest, deps: TokenRevocationDeps): Promise<void> {
+  const found = await identify(token, hint, deps.tokens);
+  if (!found) return;
+  const owner = found.kind === 'access_token' ? found.claims.client_id : found.claims.clientId;
+  // §2.1: the server verifies that the token was issued to the client asking.
+  if (owner !== client.id) {
+    throw new OAuthError('unauthorized_client', 'The token was not issued to this client.', { detail: `owner ${owner}` });
+  }
+  if (found.kind === 'refresh_token') {
+    await deps.revoker.revokeSession(found.claims.sessionId, 'revoked_by_client');
+    deps.log('session_revoked', { client_id: client.id, sid: found.claims.sessionId, via: 'refresh_token' });
+    return;
+  }
+  const now = deps.clock.now();
+  await deps.revocations.revoke([{ kind: 'jti', subject: found.claims.jti, revokedAt: new Date(now), expiresAt: new Date(found.claims.exp * 1000 + SKEW_MS) }]);
+  deps.log('access_token_revoked', { client_id: client.id, jti: found.claims.jti });
+}
