@@ -1,6 +1,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import type { Config } from './config';
+import { cors } from './http/cors';
 import { discoveryRouter } from './http/discovery';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
@@ -20,7 +21,9 @@ export function createApp(config: Config, services: Services): express.Express {
   if (config.trustProxy !== false) app.set('trust proxy', parseTrustProxy(config.trustProxy));
 
   app.use(requestLog(services.logger));
+  app.use(services.metrics.middleware());
   app.use(helmet());
+  app.use(cors(config.corsOrigins));
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(express.json({ limit: '16kb', strict: true }));
 
@@ -31,10 +34,10 @@ export function createApp(config: Config, services: Services): express.Express {
     jwksMaxAge: config.jwksMaxAge,
     scopesSupported: services.scopesSupported,
   }));
-  const clientAuth = { clients: services.clients, digester: services.digester };
-  app.use(tokenRouter({ ...clientAuth, grants: services.grantDeps }));
-  app.use(revokeRouter({ ...clientAuth, revocation: services.revocationDeps }));
-  app.use(introspectRouter({ ...clientAuth, tokens: services.tokens, revocations: services.revocations }));
+  const { authenticate } = services;
+  app.use(tokenRouter({ authenticate, grants: services.grantDeps }));
+  app.use(revokeRouter({ authenticate, revocation: services.revocationDeps }));
+  app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
   if (config.registration) app.use(registerRouter(services.users));
 
   app.use(notFound);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseRedisUrl } from './store/redis';
@@ -21,6 +22,18 @@ export interface Config {
   readonly jwksMaxAge: number;
   readonly keyRingRefresh: number;
   readonly argon2: { readonly memoryKiB: number; readonly timeCost: number; readonly parallelism: number };
+  readonly argon2Capacity: { readonly concurrency: number; readonly maxQueue: number; readonly maxWaitMs: number };
+  readonly loginThrottle: {
+    readonly userIpFailures: number;
+    readonly ipFailures: number;
+    readonly userFailures: number;
+    readonly windowMs: number;
+    readonly lockoutBaseMs: number;
+    readonly lockoutMaxMs: number;
+  };
+  readonly corsOrigins: readonly string[];
+  readonly metrics: { readonly port: number; readonly host: string } | undefined;
+  readonly shutdownTimeoutMs: number;
   readonly registration: boolean;
   readonly devBootstrap: boolean;
   readonly logLevel: string;
@@ -93,6 +106,21 @@ const schema = z.object({
   AUTHD_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
   AUTHD_ARGON2_TIME_COST: integer(1, 100).default(2),
   AUTHD_ARGON2_PARALLELISM: integer(1, 64).default(1),
+  AUTHD_ARGON2_MEMORY_BUDGET_MIB: integer(16, 1024 * 1024).default(256),
+  AUTHD_ARGON2_MAX_CONCURRENCY: integer(1, 1024).optional(),
+  AUTHD_ARGON2_QUEUE_TIMEOUT_MS: integer(0, 60_000).default(500),
+  AUTHD_LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
+  AUTHD_LOGIN_MAX_FAILURES_PER_IP: integer(1, 1_000_000).default(100),
+  AUTHD_LOGIN_MAX_FAILURES_PER_USER: integer(1, 1_000_000).default(50),
+  AUTHD_LOGIN_FAILURE_WINDOW: duration(1).default(15 * 60),
+  AUTHD_LOGIN_LOCKOUT: duration(1).default(60),
+  AUTHD_LOGIN_LOCKOUT_MAX: duration(1).default(3600),
+  AUTHD_CORS_ORIGINS: z.string().transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'expected a comma-separated list of origins like https://app.example.com')
+    .default([]),
+  AUTHD_METRICS_PORT: integer(0, 65535).default(9464),
+  AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
   AUTHD_REGISTRATION: flag.default(false),
   AUTHD_DEV_BOOTSTRAP: flag.optional(),
   AUTHD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -114,7 +142,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   if (e.AUTHD_REFRESH_ABSOLUTE_TTL < e.AUTHD_REFRESH_IDLE_TTL) {
     problems.push('AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL');
   }
+  if (e.AUTHD_LOGIN_LOCKOUT_MAX < e.AUTHD_LOGIN_LOCKOUT) problems.push('AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT');
+  const budgetSlots = Math.floor((e.AUTHD_ARGON2_MEMORY_BUDGET_MIB * 1024) / (e.AUTHD_ARGON2_MEMORY_KIB * e.AUTHD_ARGON2_PARALLELISM));
+  if (budgetSlots < 1) problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
   if (problems.length) throw new ConfigError(problems);
+  // Memory caps the number of parallel hashes; so do the cores (more would only queue in libuv).
+  const concurrency = Math.min(budgetSlots, e.AUTHD_ARGON2_MAX_CONCURRENCY ?? os.availableParallelism());
 
   const isDevelopment = (e.NODE_ENV ?? 'development') === 'development';
   const issuer = (e.AUTHD_ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
@@ -139,6 +172,18 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       timeCost: e.AUTHD_ARGON2_TIME_COST,
       parallelism: e.AUTHD_ARGON2_PARALLELISM,
     }),
+    argon2Capacity: Object.freeze({ concurrency, maxQueue: concurrency * 16, maxWaitMs: e.AUTHD_ARGON2_QUEUE_TIMEOUT_MS }),
+    loginThrottle: Object.freeze({
+      userIpFailures: e.AUTHD_LOGIN_MAX_FAILURES,
+      ipFailures: e.AUTHD_LOGIN_MAX_FAILURES_PER_IP,
+      userFailures: e.AUTHD_LOGIN_MAX_FAILURES_PER_USER,
+      windowMs: e.AUTHD_LOGIN_FAILURE_WINDOW * 1000,
+      lockoutBaseMs: e.AUTHD_LOGIN_LOCKOUT * 1000,
+      lockoutMaxMs: e.AUTHD_LOGIN_LOCKOUT_MAX * 1000,
+    }),
+    corsOrigins: Object.freeze(e.AUTHD_CORS_ORIGINS),
+    metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
+    shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
     registration: e.AUTHD_REGISTRATION,
     // Demo client and user are created only on the embedded database in development.
     devBootstrap: e.AUTHD_DEV_BOOTSTRAP ?? (isDevelopment && !e.DATABASE_URL),

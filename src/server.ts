@@ -1,18 +1,38 @@
-import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions } from './dev-bootstrap';
+import { startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
 
 export interface RunningServer {
   services: Services;
   server: http.Server;
   url: string;
+  metricsUrl: string | undefined;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the stores. */
   stop(): Promise<void>;
 }
 
-/** Opens the stores, loads the key ring, listens; stop() drains requests and closes everything. */
+function urlOf(server: http.Server): string {
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+function closeServer(server: http.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** Opens the stores, loads the key ring, listens. */
 export async function startServer(config: Config, options: OpenOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, { background: true, ...options });
   const { logger } = services;
@@ -27,13 +47,16 @@ export async function startServer(config: Config, options: OpenOptions = {}): Pr
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const metricsServer = config.metrics ? await startMetricsServer(services.metrics, config.metrics.port, config.metrics.host) : undefined;
+  const url = urlOf(server);
+  const metricsUrl = metricsServer && `${urlOf(metricsServer)}/metrics`;
   logger.info({
     url,
+    metrics: metricsUrl,
     issuer: config.issuer,
     database: services.db.kind === 'embedded' ? `embedded (${config.dataDir})` : 'postgres',
     revocations: services.redis ? 'redis' : 'database',
+    argon2_concurrency: config.argon2Capacity.concurrency,
   }, 'authd listening');
 
   let stopping: Promise<void> | undefined;
@@ -41,12 +64,10 @@ export async function startServer(config: Config, options: OpenOptions = {}): Pr
     services,
     server,
     url,
+    metricsUrl,
     stop() {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await Promise.all([closeServer(server, config.shutdownTimeoutMs), metricsServer && closeServer(metricsServer, 1000)]);
         await services.close();
       })();
       return stopping;

@@ -1,10 +1,16 @@
+import type { LoginThrottle } from './abuse/login-throttle';
+import { createDatabaseLoginThrottle } from './abuse/database-login-throttle';
+import { createRedisLoginThrottle } from './abuse/redis-login-throttle';
+import { createAuditLog, type AuditLog } from './audit/audit-log';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createClientRepository, type ClientRepository } from './clients/client-repository';
 import { createClientSecretDigester, type ClientSecretDigester } from './clients/client-secret';
 import { createClientService, type ClientService } from './clients/client-service';
+import { createClientAuthenticator, type ClientAuthenticator } from './http/client-auth';
 import type { ReadinessCheck } from './http/health';
 import { createLogger, type Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics';
 import type { GrantDeps } from './oauth/grants/grant';
 import type { TokenRevocationDeps } from './oauth/token-revocation';
 import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
@@ -22,6 +28,7 @@ import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-manage
 import { createKeyRepository } from './tokens/key-repository';
 import { createKeyRing, type KeyRing } from './tokens/key-ring';
 import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
+import { createConcurrencyLimiter, type ConcurrencyLimiter } from './users/hash-limiter';
 import { createPasswordHasher } from './users/password-hasher';
 import { createUserRepository, type UserRepository } from './users/user-repository';
 import { createUserService, type UserService } from './users/user-service';
@@ -45,6 +52,11 @@ export interface Services {
   tokens: TokenIssuer;
   grantDeps: GrantDeps;
   revocationDeps: TokenRevocationDeps;
+  audit: AuditLog;
+  metrics: Metrics;
+  limiter: ConcurrencyLimiter;
+  throttle: LoginThrottle;
+  authenticate: ClientAuthenticator;
   scopesSupported: () => Promise<string[]>;
   readinessChecks: ReadinessCheck[];
   close(): Promise<void>;
@@ -94,6 +106,15 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     });
     if (options.background) ring.start();
 
+    const metrics = createMetrics();
+    const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
+    keyManagement.audit = audit;
+    const limiter = createConcurrencyLimiter(config.argon2Capacity);
+    metrics.watchLimiter(limiter);
+    const throttle = redis
+      ? createRedisLoginThrottle(redis, config.loginThrottle, clock, config.redisPrefix)
+      : createDatabaseLoginThrottle(db, config.loginThrottle, clock);
+
     const digester = createClientSecretDigester(await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey));
     const clients = createClientRepository(db);
     const sessions = createSessionRepository(db);
@@ -102,8 +123,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const userRepository = createUserRepository(db);
     const users = createUserService({
       users: userRepository,
-      hasher: createPasswordHasher(config.argon2),
+      hasher: createPasswordHasher(config.argon2, limiter),
       clock,
+      audit,
       onCredentialsChanged: async (userId, reason) => {
         await revoker.revokeUser(userId, reason);
       },
@@ -115,9 +137,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const log = (event: string, fields: Record<string, unknown>) => logger.info({ event, ...fields }, event);
-    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, log };
-    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, log };
+    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
+    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, audit };
+    const authenticate = createClientAuthenticator({ clients, digester, audit });
 
     let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
     const scopesSupported = () => {
@@ -137,10 +159,12 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
 
     return {
       config, clock, logger, db, redis, ring, keyManagement, digester, clients,
-      clientService: createClientService({ clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer }),
+      clientService: createClientService({ clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer, audit }),
       userRepository, users, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
+      audit, metrics, limiter, throttle, authenticate,
       async close() {
         ring.stop();
+        await audit.close();
         await revocations.close();
         redis?.disconnect();
         if (!options.db) await db.close();

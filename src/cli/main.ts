@@ -1,11 +1,14 @@
 #!/usr/bin/env node
+import './threadpool';
 import { Command, CommanderError } from 'commander';
+import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
 import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
 import { DomainError } from '../errors';
 import { startServer } from '../server';
 import { openDatabase, openServices, type Services } from '../services';
 import { migrate } from '../store/migrate';
 import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
+import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
 import { readPassword } from './password-input';
 
@@ -25,6 +28,15 @@ async function withServices<T>(fn: (services: Services) => Promise<T>): Promise<
   } finally {
     await services.close();
   }
+}
+
+/** "2026-01-01T00:00:00Z" or a duration ago ("24h"). */
+function parseWhen(value: string, now: number): Date {
+  const ago = parseDuration(value);
+  if (ago !== undefined) return new Date(now - ago * 1000);
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new DomainError('invalid', `Not a time: "${value}" (use an ISO date or a duration like 24h).`);
+  return date;
 }
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
@@ -122,6 +134,16 @@ export function buildProgram(): Command {
       process.stdout.write(`${username}: ${ids.length} session(s) revoked; access tokens issued until now are revoked too\n`);
     });
 
+  users.command('unlock').argument('<username>').description('clear failed-login counters and lockouts of a user')
+    .action(async (username: string) => {
+      await withServices(async (s) => {
+        const user = await s.users.requireUser(username);
+        await s.throttle.unlock(normalizeUsername(username));
+        s.audit.record({ type: 'user_unlocked', userId: user.id });
+      });
+      process.stdout.write(`${username}: unlocked\n`);
+    });
+
   users.command('list').description('list users').option('--limit <n>', 'how many', '100').option('--offset <n>', 'skip', '0').option('--json', 'print JSON')
     .action(async (opts) => {
       const rows = await withServices((s) => s.users.list(Number(opts.limit), Number(opts.offset)));
@@ -173,6 +195,27 @@ export function buildProgram(): Command {
       grants: c.grantTypes, scopes: c.scopes, audience: c.audience,
     })), opts.json);
   });
+
+  program.command('audit').description('print the audit trail, newest first')
+    .option('--user <username>', 'only events of this user')
+    .option('--type <types>', `only these event types, comma-separated (${AUDIT_EVENT_TYPES.join(', ')})`, list, [])
+    .option('--since <when>', 'from this time: an ISO date or a duration ago (15m, 24h, 7d)')
+    .option('--until <when>', 'before this time: an ISO date or a duration ago')
+    .option('--limit <n>', 'at most this many events', '100')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const rows = await withServices(async (s) => s.audit.query({
+        ...(opts.user && { userId: (await s.users.requireUser(opts.user)).id }),
+        types: opts.type,
+        ...(opts.since && { since: parseWhen(opts.since, s.clock.now()) }),
+        ...(opts.until && { until: parseWhen(opts.until, s.clock.now()) }),
+        limit: Number(opts.limit),
+      }));
+      printRows(rows.map((r) => ({
+        time: r.occurredAt, type: r.type, user: r.userId, client: r.clientId, ip: r.ip, request: r.requestId,
+        details: JSON.stringify(r.details), ...(opts.json && { user_agent: r.userAgent }),
+      })), opts.json);
+    });
 
   const keys = program.command('keys').description('manage signing keys');
   keys.command('list').description('list signing keys and their states').option('--json', 'print JSON').action(async (opts) => {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { isScopeToken, missingFrom } from '../oauth/scope';
@@ -80,6 +81,7 @@ export function createClientService(deps: {
   clock: Clock;
   limits: LifetimeLimits;
   defaultAudience: string;
+  audit?: AuditLog;
 }) {
   return {
     /** Creates a client; a confidential client's secret is returned here and never again. */
@@ -95,6 +97,7 @@ export function createClientService(deps: {
         now: new Date(deps.clock.now()),
       });
       if (!inserted) throw new DomainError('conflict', `A client with id "${id}" exists.`);
+      deps.audit?.record({ type: 'client_created', clientId: id, details: { grant_types: inserted.grantTypes, confidential: inserted.confidential } });
       return { client: publicClient(inserted), ...(secret !== undefined && { secret }) };
     },
 

@@ -1,7 +1,8 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import type { AuditLog, RequestContext } from '../audit/audit-log';
 import type { ClientRepository, ClientWithDigest } from '../clients/client-repository';
 import type { ClientSecretDigester } from '../clients/client-secret';
-import { invalidClient, invalidRequest } from '../errors';
+import { OAuthError, invalidClient, invalidRequest } from '../errors';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 export const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -58,4 +59,25 @@ export async function authenticateClient(
   if (!client) throw invalidClient(usedBasic, 'unknown client');
   if (client.confidential) throw invalidClient(usedBasic, 'confidential client sent no secret');
   return { client, method: 'none' };
+}
+
+/** Who is asking, for the audit trail and sessions. */
+export function requestContext(req: Request, res: Response): RequestContext {
+  return { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null, requestId: (res.locals.requestId as string | undefined) ?? null };
+}
+
+export type ClientAuthenticator = (req: Request, res: Response, params: Record<string, string>) => Promise<ClientWithDigest>;
+
+/** Client authentication for the token, revocation and introspection endpoints; failures are audited. */
+export function createClientAuthenticator(deps: { clients: Pick<ClientRepository, 'findById'>; digester: ClientSecretDigester; audit: AuditLog }): ClientAuthenticator {
+  return async (req, res, params) => {
+    try {
+      return (await authenticateClient(req, params, deps.clients, deps.digester)).client;
+    } catch (error) {
+      if (error instanceof OAuthError && error.code === 'invalid_client') {
+        deps.audit.record({ type: 'client_authentication_failed', clientId: params.client_id?.slice(0, 128) ?? null, context: requestContext(req, res), details: { reason: error.detail } });
+      }
+      throw error;
+    }
+  };
 }

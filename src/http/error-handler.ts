@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DomainError, OAuthError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { NoSigningKeyError } from '../tokens/key-ring';
+import { CapacityError } from '../users/hash-limiter';
 import { bodyParserError } from './params';
 
 const DOMAIN_STATUS = { invalid: 400, conflict: 409, not_found: 404 } as const;
@@ -10,6 +11,12 @@ const DOMAIN_STATUS = { invalid: 400, conflict: 409, not_found: 404 } as const;
 export function toOAuthError(error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;
   if (error instanceof DomainError) return new OAuthError('invalid_request', error.message, { status: DOMAIN_STATUS[error.kind] });
+  if (error instanceof CapacityError) {
+    return new OAuthError('temporarily_unavailable', 'The server is busy; try again shortly.', {
+      detail: 'password hashing at capacity',
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+    });
+  }
   if (error instanceof UnavailableError || error instanceof NoSigningKeyError) {
     return new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.', {
       cause: error,
@@ -32,6 +39,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       detail: oauthError.detail,
       ...(oauthError.status >= 500 && { cause: oauthError.cause ?? error }),
     }, 'request refused');
+    res.locals.oauthError = oauthError.code;
     if (res.headersSent) return;
     res.status(oauthError.status).set(oauthError.headers).set('Cache-Control', 'no-store').json(oauthError.toJSON());
   };

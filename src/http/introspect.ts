@@ -1,25 +1,28 @@
 import { Router } from 'express';
-import { OAuthError, invalidRequest } from '../errors';
+import { z } from 'zod';
+import { OAuthError } from '../errors';
 import { introspectToken } from '../oauth/introspection';
 import type { RevocationStore } from '../revocation/revocation-store';
 import type { TokenIssuer } from '../tokens/token-issuer';
-import { authenticateClient } from './client-auth';
+import type { ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
+import { param, TOKEN, validateParams } from './param-schemas';
 import { readParams } from './params';
-import type { ClientEndpointDeps } from './revoke';
 import { noStore } from './token';
 
+const schema = z.object({ token: TOKEN, token_type_hint: param('token_type_hint', 64).optional() });
+
 /** POST /oauth/introspect (RFC 7662), for confidential clients marked as resource servers. */
-export function introspectRouter(deps: ClientEndpointDeps & { tokens: TokenIssuer; revocations: RevocationStore }): Router {
+export function introspectRouter(deps: { authenticate: ClientAuthenticator; tokens: TokenIssuer; revocations: RevocationStore }): Router {
   const router = Router();
   router.post('/oauth/introspect', noStore, async (req, res) => {
     const params = readParams(req);
-    const { client } = await authenticateClient(req, params, deps.clients, deps.digester);
+    const client = await deps.authenticate(req, res, params);
     if (!client.canIntrospect) {
       throw new OAuthError('unauthorized_client', 'The client may not introspect tokens.', { status: 403, detail: client.id });
     }
-    if (!params.token) throw invalidRequest('The token parameter is missing.');
-    res.status(200).json(await introspectToken(params.token, deps));
+    const { token } = validateParams(schema, { token: params.token, token_type_hint: params.token_type_hint });
+    res.status(200).json(await introspectToken(token, deps));
   });
   router.all('/oauth/introspect', methodNotAllowed('POST'));
   return router;

@@ -1,26 +1,22 @@
 import { Router } from 'express';
-import type { ClientRepository } from '../clients/client-repository';
-import type { ClientSecretDigester } from '../clients/client-secret';
-import { invalidRequest } from '../errors';
+import { z } from 'zod';
 import { revokeToken, type TokenRevocationDeps } from '../oauth/token-revocation';
-import { authenticateClient } from './client-auth';
+import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
+import { param, TOKEN, validateParams } from './param-schemas';
 import { readParams } from './params';
 import { noStore } from './token';
 
-export interface ClientEndpointDeps {
-  clients: Pick<ClientRepository, 'findById'>;
-  digester: ClientSecretDigester;
-}
+const schema = z.object({ token: TOKEN, token_type_hint: param('token_type_hint', 64).optional() });
 
 /** POST /oauth/revoke (RFC 7009): client authentication as at the token endpoint. */
-export function revokeRouter(deps: ClientEndpointDeps & { revocation: TokenRevocationDeps }): Router {
+export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocation: TokenRevocationDeps }): Router {
   const router = Router();
   router.post('/oauth/revoke', noStore, async (req, res) => {
     const params = readParams(req);
-    const { client } = await authenticateClient(req, params, deps.clients, deps.digester);
-    if (!params.token) throw invalidRequest('The token parameter is missing.');
-    await revokeToken(params.token, params.token_type_hint, client, deps.revocation);
+    const client = await deps.authenticate(req, res, params);
+    const { token, token_type_hint: hint } = validateParams(schema, { token: params.token, token_type_hint: params.token_type_hint });
+    await revokeToken(token, hint, client, requestContext(req, res), deps.revocation);
     res.status(200).end();
   });
   router.all('/oauth/revoke', methodNotAllowed('POST'));

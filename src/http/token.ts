@@ -1,18 +1,18 @@
 import { Router, type RequestHandler } from 'express';
-import type { ClientRepository } from '../clients/client-repository';
-import type { ClientSecretDigester } from '../clients/client-secret';
-import { OAuthError, invalidRequest, unauthorizedClient } from '../errors';
+import { OAuthError, unauthorizedClient } from '../errors';
 import { clientCredentialsGrant } from '../oauth/grants/client-credentials';
 import type { GrantDeps, GrantHandler } from '../oauth/grants/grant';
 import { passwordGrant } from '../oauth/grants/password';
 import { refreshTokenGrant } from '../oauth/grants/refresh-token';
-import { authenticateClient } from './client-auth';
+import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
+import { declaredParameters, param, validateParams } from './param-schemas';
 import { readParams } from './params';
 
-export const GRANTS: readonly GrantHandler[] = [passwordGrant, refreshTokenGrant, clientCredentialsGrant];
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each grant has its own parameter type
+export const GRANTS: ReadonlyArray<GrantHandler<any>> = [passwordGrant, refreshTokenGrant, clientCredentialsGrant];
 const BY_TYPE = new Map(GRANTS.map((g) => [g.grantType, g]));
-const COMMON_PARAMETERS = new Set(['grant_type', 'client_id', 'client_secret']);
+const GRANT_TYPE = param('grant_type', 256);
 
 export const noStore: RequestHandler = (_req, res, next) => {
   // RFC 6749 §5.1: token responses, errors included, must not be cached.
@@ -21,32 +21,27 @@ export const noStore: RequestHandler = (_req, res, next) => {
 };
 
 export interface TokenRouteDeps {
-  clients: Pick<ClientRepository, 'findById'>;
-  digester: ClientSecretDigester;
+  authenticate: ClientAuthenticator;
   grants: GrantDeps;
 }
 
-/** POST /oauth/token: noStore → read params → authenticate client → check grant → run grant. */
+/** POST /oauth/token: noStore → read params → authenticate client → check grant → validate → run grant. */
 export function tokenRouter(deps: TokenRouteDeps): Router {
   const router = Router();
   router.post('/oauth/token', noStore, async (req, res) => {
     const params = readParams(req);
-    const grantType = params.grant_type;
-    const { client } = await authenticateClient(req, params, deps.clients, deps.digester);
-    if (grantType === undefined) throw invalidRequest('The grant_type parameter is missing.');
+    const client = await deps.authenticate(req, res, params);
+    const grantType = validateParams(GRANT_TYPE, params.grant_type as string);
     const grant = BY_TYPE.get(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', { detail: grantType.slice(0, 64) });
+    res.locals.grant = grantType;
     if (!(client.grantTypes as string[]).includes(grantType)) {
       throw unauthorizedClient('The client is not allowed to use this grant type.', { detail: `${client.id} lacks ${grantType}` });
     }
-    // Only what the grant declares reaches it.
-    const relevant: Record<string, string> = Object.create(null);
-    for (const name of grant.parameters) if (params[name] !== undefined) relevant[name] = params[name];
-    for (const name of COMMON_PARAMETERS) if (params[name] !== undefined) relevant[name] = params[name];
-    const response = await grant.handle(
-      { params: relevant, client, ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
-      deps.grants,
-    );
+    // Only what the grant declares reaches it, validated by its schema.
+    const declared: Record<string, string> = Object.create(null);
+    for (const name of declaredParameters(grant.schema)) if (params[name] !== undefined) declared[name] = params[name];
+    const response = await grant.handle({ params: validateParams(grant.schema, declared), client, context: requestContext(req, res) }, deps.grants);
     res.status(200).json(response);
   });
   router.all('/oauth/token', methodNotAllowed('POST'));

@@ -1,3 +1,4 @@
+import type { AuditLog, RequestContext } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import type { ClientWithDigest } from '../clients/client-repository';
 import { OAuthError } from '../errors';
@@ -11,7 +12,7 @@ export interface TokenRevocationDeps {
   revocations: RevocationStore;
   revoker: SessionRevoker;
   clock: Clock;
-  log: (event: string, fields: Record<string, unknown>) => void;
+  audit: AuditLog;
 }
 
 type Kind = 'access_token' | 'refresh_token';
@@ -37,7 +38,7 @@ async function identify(token: string, hint: string | undefined, tokens: TokenIs
  * and its access tokens through the sid); revoking an access token revokes its jti. Unknown,
  * malformed or expired tokens need nothing and get the same 200 (§2.2).
  */
-export async function revokeToken(token: string, hint: string | undefined, client: ClientWithDigest, deps: TokenRevocationDeps): Promise<void> {
+export async function revokeToken(token: string, hint: string | undefined, client: ClientWithDigest, context: RequestContext, deps: TokenRevocationDeps): Promise<void> {
   const found = await identify(token, hint, deps.tokens);
   if (!found) return;
   const owner = found.kind === 'access_token' ? found.claims.client_id : found.claims.clientId;
@@ -47,10 +48,10 @@ export async function revokeToken(token: string, hint: string | undefined, clien
   }
   if (found.kind === 'refresh_token') {
     await deps.revoker.revokeSession(found.claims.sessionId, 'revoked_by_client');
-    deps.log('session_revoked', { client_id: client.id, sid: found.claims.sessionId, via: 'refresh_token' });
+    deps.audit.record({ type: 'session_revoked', clientId: client.id, userId: found.claims.userId, context, details: { sid: found.claims.sessionId, reason: 'revoked_by_client' } });
     return;
   }
   const now = deps.clock.now();
   await deps.revocations.revoke([{ kind: 'jti', subject: found.claims.jti, revokedAt: new Date(now), expiresAt: new Date(found.claims.exp * 1000 + SKEW_MS) }]);
-  deps.log('access_token_revoked', { client_id: client.id, jti: found.claims.jti });
+  deps.audit.record({ type: 'access_token_revoked', clientId: client.id, userId: found.claims.sub === client.id ? null : found.claims.sub, context, details: { jti: found.claims.jti } });
 }

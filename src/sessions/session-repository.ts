@@ -35,6 +35,7 @@ export interface SessionGrant {
 /** Why a refresh token could not be rotated, read after the fact. */
 export interface RefreshTokenInspection {
   sessionId: string;
+  userId: string;
   consumedAt: Date | null;
   expired: boolean;
   sessionRevoked: boolean;
@@ -95,7 +96,7 @@ WITH consumed AS (
 SELECT consumed.*, child.* FROM consumed, child`;
 
 const INSPECT = `
-SELECT t.session_id, t.consumed_at, t.expires_at <= $2 AS expired,
+SELECT t.session_id, s.user_id, t.consumed_at, t.expires_at <= $2 AS expired,
        s.revoked_at IS NOT NULL AS session_revoked, s.expires_at <= $2 AS session_expired,
        u.disabled_at IS NOT NULL AS user_disabled,
        s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes
@@ -170,11 +171,12 @@ export function createSessionRepository(db: Queryable) {
 
     async inspect(jti: string, now: Date): Promise<RefreshTokenInspection | undefined> {
       const [row] = await db.query<{
-        session_id: string; consumed_at: Date | null; expired: boolean; session_revoked: boolean; session_expired: boolean;
+        session_id: string; user_id: string; consumed_at: Date | null; expired: boolean; session_revoked: boolean; session_expired: boolean;
         user_disabled: boolean; session_scopes: string[]; user_scopes: string[]; client_scopes: string[];
       }>(INSPECT, [jti, now]);
       return row && {
         sessionId: row.session_id,
+        userId: row.user_id,
         consumedAt: row.consumed_at,
         expired: row.expired,
         sessionRevoked: row.session_revoked,

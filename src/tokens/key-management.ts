@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import type { Database } from '../store/database';
@@ -16,6 +17,7 @@ export interface KeyManagementOptions {
    * has never seen.
    */
   standbyMs: number;
+  audit?: AuditLog;
 }
 
 export interface KeySummary extends SigningKeyRecord {
@@ -53,6 +55,7 @@ export async function rotateSigningKey(options: KeyManagementOptions, immediate 
     const activatesAt = new Date(immediate ? now : now + options.standbyMs);
     const record = await createKey(options, activatesAt);
     await createKeyRepository(options.db).retireAllAt(activatesAt, record.kid);
+    options.audit?.record({ type: 'key_rotated', details: { kid: record.kid, activates_at: activatesAt.toISOString(), immediate } });
     return record;
   });
 }
@@ -70,6 +73,7 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
       throw new DomainError('invalid', 'This is the only active key: run "authd keys rotate" first (or "rotate --immediate" in an emergency), or pass --force to stop signing altogether.');
     }
     if (!(await repository.retire(kid, new Date(now)))) throw new DomainError('invalid', `Key ${kid} is already retired.`);
+    options.audit?.record({ type: 'key_retired', details: { kid, forced: force } });
   });
 }
 

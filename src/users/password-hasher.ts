@@ -1,4 +1,5 @@
 import argon2 from 'argon2';
+import type { ConcurrencyLimiter } from './hash-limiter';
 
 export interface Argon2Parameters {
   memoryKiB: number;
@@ -19,7 +20,10 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
-export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
+const unlimited: ConcurrencyLimiter = { run: (fn) => fn(), stats: () => ({ active: 0, queued: 0, concurrency: Infinity }) };
+
+/** Every Argon2 computation (hash, verify, dummy verify) goes through the limiter. */
+export function createPasswordHasher(params: Argon2Parameters, limiter: ConcurrencyLimiter = unlimited): PasswordHasher {
   const options = {
     type: argon2.argon2id,
     memoryCost: params.memoryKiB,
@@ -31,20 +35,16 @@ export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
 
   return {
     hash(password) {
-      return argon2.hash(password.normalize('NFKC'), options);
+      return limiter.run(() => argon2.hash(password.normalize('NFKC'), options));
     },
     async verify(hash, password) {
-      let ok = false;
-      try {
-        ok = await argon2.verify(hash, password.normalize('NFKC'));
-      } catch {
-        ok = false; // an unreadable stored hash never verifies
-      }
+      const ok = await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false)); // an unreadable stored hash never verifies
       return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
     },
     async verifyDummy(password) {
       dummyHash ??= argon2.hash(crypto.randomUUID(), options);
-      await argon2.verify(await dummyHash, password).catch(() => false);
+      const hash = await dummyHash;
+      await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false));
     },
   };
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { AuditLog, AuditEventType } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { isScopeToken } from '../oauth/scope';
@@ -11,6 +12,7 @@ export interface UserServiceDeps {
   users: UserRepository;
   hasher: PasswordHasher;
   clock: Clock;
+  audit?: AuditLog;
   /** Called after a password change or a disable: ends every session of the user. */
   onCredentialsChanged?: (userId: string, reason: string) => Promise<void>;
 }
@@ -31,9 +33,11 @@ function checkPassword(password: string): void {
 
 export type LoginResult =
   | { ok: true; user: UserWithHash }
-  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' };
+  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled'; userId?: string };
 
-export function createUserService({ users, hasher, clock, onCredentialsChanged }: UserServiceDeps) {
+export function createUserService({ users, hasher, clock, audit, onCredentialsChanged }: UserServiceDeps) {
+  const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) => audit?.record({ type, userId: user.id, ...(details && { details }) });
+
   async function requireUser(username: string): Promise<UserWithHash> {
     const user = await users.findByNormalizedUsername(normalizeUsername(username));
     if (!user) throw new DomainError('not_found', `No user named "${displayUsername(username)}".`);
@@ -65,6 +69,7 @@ export function createUserService({ users, hasher, clock, onCredentialsChanged }
         now: new Date(clock.now()),
       });
       if (!inserted) throw new DomainError('conflict', 'That username is taken.');
+      record('user_created', inserted, { roles, scopes });
       return publicUser(inserted);
     },
 
@@ -86,8 +91,8 @@ export function createUserService({ users, hasher, clock, onCredentialsChanged }
         return { ok: false, reason: 'unknown_user' };
       }
       const { ok, needsRehash } = await hasher.verify(user.passwordHash, password);
-      if (!ok) return { ok: false, reason: 'wrong_password' };
-      if (user.disabledAt) return { ok: false, reason: 'disabled' };
+      if (!ok) return { ok: false, reason: 'wrong_password', userId: user.id };
+      if (user.disabledAt) return { ok: false, reason: 'disabled', userId: user.id };
       if (needsRehash) {
         const fresh = await hasher.hash(password);
         await users.replacePasswordHash(user.id, user.passwordHash, fresh, new Date(clock.now()));
@@ -98,20 +103,26 @@ export function createUserService({ users, hasher, clock, onCredentialsChanged }
     async setPassword(username: string, password: string): Promise<User> {
       checkPassword(password);
       const user = await update(username, { passwordHash: await hasher.hash(password) });
+      record('user_password_changed', user);
       await onCredentialsChanged?.(user.id, 'password_changed');
       return user;
     },
 
-    setRoles(username: string, roles: string[]): Promise<User> {
-      return update(username, { roles: checkNames(roles, 'role') });
+    async setRoles(username: string, roles: string[]): Promise<User> {
+      const user = await update(username, { roles: checkNames(roles, 'role') });
+      record('user_roles_changed', user, { roles: user.roles });
+      return user;
     },
 
-    setScopes(username: string, scopes: string[]): Promise<User> {
-      return update(username, { scopes: checkNames(scopes, 'scope') });
+    async setScopes(username: string, scopes: string[]): Promise<User> {
+      const user = await update(username, { scopes: checkNames(scopes, 'scope') });
+      record('user_scopes_changed', user, { scopes: user.scopes });
+      return user;
     },
 
     async setDisabled(username: string, disabled: boolean): Promise<User> {
       const user = await update(username, { disabled });
+      record(disabled ? 'user_disabled' : 'user_enabled', user);
       if (disabled) await onCredentialsChanged?.(user.id, 'user_disabled');
       return user;
     },

@@ -75,7 +75,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve'], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'warn', AUTHD_METRICS_PORT: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { output += d; });

@@ -1,13 +1,18 @@
+import { z } from 'zod';
 import { invalidScope } from '../../errors';
+import { SCOPE } from '../../http/param-schemas';
 import { formatScope, missingFrom, parseScope } from '../scope';
-import { lifetimesFor, type GrantHandler } from './grant';
+import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+
+const schema = z.object({ scope: SCOPE });
+type Params = z.infer<typeof schema>;
 
 /** RFC 6749 §4.4: a machine client acting for itself; sub is the client id, no refresh token. */
 export const clientCredentialsGrant = {
   grantType: 'client_credentials',
-  parameters: new Set(['scope']),
+  schema,
 
-  async handle({ params, client }, deps) {
+  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
     let scopes = client.defaultScopes;
     if (params.scope !== undefined) {
       scopes = parseScope(params.scope);
@@ -22,6 +27,7 @@ export const clientCredentialsGrant = {
       roles: [],
       ttlSeconds: lifetimesFor(client, deps.lifetimes).accessTokenTtl,
     });
-    return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: formatScope(scopes) };
+    deps.audit.record({ type: 'client_credentials_granted', clientId: client.id, context, details: { scope: formatScope(scopes), jti: access.jti } });
+    return { access_token: access.token, token_type: 'Bearer' as const, expires_in: access.expiresIn, scope: formatScope(scopes) };
   },
-} satisfies GrantHandler;
+} satisfies GrantHandler<Params>;

@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type { LoginThrottle } from '../../abuse/login-throttle';
+import type { AuditLog, RequestContext } from '../../audit/audit-log';
 import type { Clock } from '../../clock';
 import type { ClientWithDigest } from '../../clients/client-repository';
 import type { SessionRepository } from '../../sessions/session-repository';
@@ -16,8 +19,7 @@ export interface TokenResponse {
 export interface GrantRequest {
   params: Readonly<Record<string, string>>;
   client: ClientWithDigest;
-  ip: string | null;
-  userAgent: string | null;
+  context: RequestContext;
 }
 
 /** The server-wide token lifetimes, in seconds. */
@@ -35,15 +37,15 @@ export interface GrantDeps {
   revoker: SessionRevoker;
   clock: Clock;
   lifetimes: Lifetimes;
-  /** Records why a grant was refused or what it did, for the log. */
-  log: (event: string, fields: Record<string, unknown>) => void;
+  throttle: LoginThrottle;
+  audit: AuditLog;
 }
 
-export interface GrantHandler {
+export interface GrantHandler<Params extends Record<string, string | undefined> = Record<string, string | undefined>> {
   readonly grantType: string;
-  /** Parameters this grant reads besides grant_type and client authentication. */
-  readonly parameters: ReadonlySet<string>;
-  handle(request: GrantRequest, deps: GrantDeps): Promise<TokenResponse>;
+  /** The parameters this grant reads besides grant_type and client authentication, validated. */
+  readonly schema: z.ZodType<Params>;
+  handle(request: GrantRequest & { params: Params }, deps: GrantDeps): Promise<TokenResponse>;
 }
 
 /** A client's lifetime overrides may only shorten the server's. */

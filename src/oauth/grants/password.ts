@@ -1,30 +1,57 @@
 import crypto from 'node:crypto';
-import { invalidGrant, invalidRequest, invalidScope } from '../../errors';
+import { z } from 'zod';
+import { OAuthError, invalidGrant, invalidScope } from '../../errors';
+import { param, passwordParam, SCOPE } from '../../http/param-schemas';
+import { normalizeUsername } from '../../users/username';
 import { formatScope, intersect, missingFrom, parseScope } from '../scope';
-import { lifetimesFor, type GrantHandler } from './grant';
+import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+
+const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });
+type Params = z.infer<typeof schema>;
+
+/** Normalised when valid; otherwise the raw value, so junk usernames are throttled too. */
+function throttleName(username: string): string {
+  try {
+    return normalizeUsername(username);
+  } catch {
+    return username.toLowerCase();
+  }
+}
+
+/** Counts the attempt before any password work; a refused attempt costs no Argon2. */
+async function admitAttempt(username: string, { client, context }: GrantRequest, deps: GrantDeps): Promise<void> {
+  const decision = await deps.throttle.begin(throttleName(username), context.ip ?? 'unknown');
+  if (decision.allowed) return;
+  deps.audit.record({ type: 'login_throttled', clientId: client.id, context, details: { reason: decision.reason, retry_after: decision.retryAfterSeconds } });
+  throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
+    status: 429,
+    headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+    detail: decision.reason,
+  });
+}
 
 /** RFC 6749 §4.3, for first-party clients only (RFC 9700 §2.4). */
 export const passwordGrant = {
   grantType: 'password',
-  parameters: new Set(['username', 'password', 'scope']),
+  schema,
 
-  async handle({ params, client, ip, userAgent }, deps) {
-    const { username, password } = params;
-    if (!username) throw invalidRequest('The username parameter is missing.');
-    if (!password) throw invalidRequest('The password parameter is missing.');
+  async handle(request: GrantRequest & { params: Params }, deps: GrantDeps) {
+    const { params, client, context } = request;
     const requested = params.scope !== undefined ? parseScope(params.scope) : undefined;
     if (requested) {
       const notForClient = missingFrom(requested, client.scopes);
       if (notForClient.length) throw invalidScope('The client may not request this scope.', { detail: `client lacks ${notForClient.join(' ')}` });
     }
 
-    const login = await deps.users.verifyLogin(username, password);
+    await admitAttempt(params.username, request, deps);
+    const login = await deps.users.verifyLogin(params.username, params.password);
     if (!login.ok) {
-      deps.log('login_failed', { client_id: client.id, reason: login.reason });
+      deps.audit.record({ type: 'login_failed', clientId: client.id, userId: login.userId ?? null, context, details: { reason: login.reason } });
       // One answer for unknown user, wrong password and disabled user: no account enumeration.
       throw invalidGrant('Invalid username or password.', { detail: login.reason });
     }
     const { user } = login;
+    await deps.throttle.succeeded(throttleName(params.username), context.ip ?? 'unknown');
     // Checked only after the password, so the answer reveals nothing about unknown accounts.
     let scopes: string[];
     if (requested) {
@@ -53,8 +80,8 @@ export const passwordGrant = {
         scopes,
         createdAt: new Date(now),
         expiresAt: new Date(now + lifetimes.refreshAbsoluteTtl * 1000),
-        ip,
-        userAgent,
+        ip: context.ip,
+        userAgent: context.userAgent,
         firstToken: refreshRecord,
       });
     }
@@ -70,13 +97,13 @@ export const passwordGrant = {
       }),
       issueRefresh ? deps.tokens.signRefreshToken(refreshRecord, { userId: user.id, clientId: client.id, sessionId }) : undefined,
     ]);
-    deps.log('login_succeeded', { client_id: client.id, user_id: user.id, sid: issueRefresh ? sessionId : undefined });
+    deps.audit.record({ type: 'login_succeeded', clientId: client.id, userId: user.id, context, details: { scope: formatScope(scopes), ...(issueRefresh && { sid: sessionId }) } });
     return {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: 'Bearer' as const,
       expires_in: access.expiresIn,
       ...(refreshToken !== undefined && { refresh_token: refreshToken }),
       scope: formatScope(scopes),
     };
   },
-} satisfies GrantHandler;
+} satisfies GrantHandler<Params>;

@@ -1,9 +1,15 @@
 import crypto from 'node:crypto';
-import { invalidGrant, invalidRequest, invalidScope } from '../../errors';
+import { z } from 'zod';
+import type { RequestContext } from '../../audit/audit-log';
+import { invalidGrant, invalidScope } from '../../errors';
+import { param, SCOPE } from '../../http/param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
 import { InvalidTokenError } from '../../tokens/jwt';
 import { formatScope, intersect, missingFrom, parseScope } from '../scope';
-import { lifetimesFor, type GrantDeps, type GrantHandler } from './grant';
+import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+
+const schema = z.object({ refresh_token: param('refresh_token', 8192), scope: SCOPE });
+type Params = z.infer<typeof schema>;
 
 const INVALID = 'The refresh token is invalid, expired or revoked.';
 
@@ -22,7 +28,7 @@ function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessi
  * gets the family's current token (two tabs, a lost response); a reuse after it revokes the family.
  * Returns the grant to answer with, undefined to retry the rotation, or throws.
  */
-async function explainRefusal(jti: string, requested: string[] | null, now: Date, deps: GrantDeps, clientId: string): Promise<SessionGrant | undefined> {
+async function explainRefusal(jti: string, requested: string[] | null, now: Date, deps: GrantDeps, clientId: string, context: RequestContext): Promise<SessionGrant | undefined> {
   const found = await deps.sessions.inspect(jti, now);
   if (!found) throw invalidGrant(INVALID, { detail: 'unknown refresh token' });
   if (found.sessionRevoked) throw invalidGrant(INVALID, { detail: 'session revoked' });
@@ -30,15 +36,15 @@ async function explainRefusal(jti: string, requested: string[] | null, now: Date
   if (found.sessionExpired) throw invalidGrant(INVALID, { detail: 'session reached its absolute lifetime' });
   if (found.consumedAt) {
     const sinceConsumed = now.getTime() - found.consumedAt.getTime();
-    if (sinceConsumed <= deps.lifetimes.refreshReuseGrace * 1000) {
+    if (sinceConsumed < deps.lifetimes.refreshReuseGrace * 1000) {
       const head = await deps.sessions.head(found.sessionId, now);
       if (!head) throw invalidGrant(INVALID, { detail: 'reuse in grace window, but the family has no live token' });
       checkScope(requested, head);
-      deps.log('refresh_token_reused_in_grace', { client_id: clientId, sid: found.sessionId, ms_since_consumed: sinceConsumed });
+      deps.audit.record({ type: 'refresh_token_reused_in_grace', clientId, userId: head.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
       return head;
     }
     await deps.revoker.revokeSession(found.sessionId, 'refresh_token_reuse');
-    deps.log('refresh_token_reuse_detected', { client_id: clientId, sid: found.sessionId, ms_since_consumed: sinceConsumed });
+    deps.audit.record({ type: 'refresh_token_reuse_detected', clientId, userId: found.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
     throw invalidGrant(INVALID, { detail: 'refresh token reused after the grace window; session revoked' });
   }
   checkScope(requested, found);
@@ -49,10 +55,9 @@ async function explainRefusal(jti: string, requested: string[] | null, now: Date
 /** RFC 6749 §6 with single-use rotation and reuse detection. */
 export const refreshTokenGrant = {
   grantType: 'refresh_token',
-  parameters: new Set(['refresh_token', 'scope']),
+  schema,
 
-  async handle({ params, client }, deps) {
-    if (!params.refresh_token) throw invalidRequest('The refresh_token parameter is missing.');
+  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
     const requested = params.scope !== undefined ? parseScope(params.scope) : null;
     let claims;
     try {
@@ -69,7 +74,7 @@ export const refreshTokenGrant = {
     for (let attempt = 0; attempt < 2 && !grant; attempt++) {
       const now = new Date(deps.clock.now());
       const child = { jti: crypto.randomUUID(), kid: deps.tokens.currentKid(), idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000) };
-      grant = (await deps.sessions.rotate(claims.jti, now, child, requested)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id));
+      grant = (await deps.sessions.rotate(claims.jti, now, child, requested)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
     }
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
 
@@ -86,6 +91,7 @@ export const refreshTokenGrant = {
       }),
       deps.tokens.signRefreshToken(grant.refreshToken, { userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId }),
     ]);
-    return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refreshToken, scope: formatScope(scopes) };
+    deps.audit.record({ type: 'token_refreshed', clientId: client.id, userId: grant.userId, context, details: { sid: grant.sessionId } });
+    return { access_token: access.token, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope: formatScope(scopes) };
   },
-} satisfies GrantHandler;
+} satisfies GrantHandler<Params>;

@@ -1,0 +1,143 @@
+import type { Clock } from '../clock';
+import type { Logger } from '../logger';
+import type { Queryable } from '../store/database';
+
+export const AUDIT_EVENT_TYPES = [
+  'login_succeeded', 'login_failed', 'login_throttled',
+  'token_refreshed', 'refresh_token_reused_in_grace', 'refresh_token_reuse_detected', 'client_credentials_granted',
+  'client_authentication_failed', 'access_token_revoked', 'session_revoked', 'user_sessions_revoked',
+  'user_created', 'user_password_changed', 'user_roles_changed', 'user_scopes_changed', 'user_disabled', 'user_enabled',
+  'user_unlocked', 'client_created', 'key_rotated', 'key_retired',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Who and where a request came from, carried from the HTTP edge into the domain. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+export interface AuditEvent {
+  type: AuditEventType;
+  userId?: string | null;
+  clientId?: string | null;
+  context?: RequestContext;
+  /** Reasons and identifiers; never a password, a secret or a token. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord {
+  id: string;
+  occurredAt: Date;
+  type: AuditEventType;
+  userId: string | null;
+  clientId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  userId?: string;
+  types?: string[];
+  since?: Date;
+  until?: Date;
+  limit?: number;
+  /** Only events with an id below this (paging backwards). */
+  before?: string;
+}
+
+export interface AuditLog {
+  /** Queues the event (it is written within the flush interval) and logs it. Never throws. */
+  record(event: AuditEvent): void;
+  flush(): Promise<void>;
+  query(filter: AuditQuery): Promise<AuditRecord[]>;
+  close(): Promise<void>;
+}
+
+const MAX_BUFFERED = 10_000;
+
+/**
+ * Events are written in batches (one INSERT per flush interval) so the audit trail costs the
+ * token endpoint no extra round trip. The price: events of the last interval are lost if the
+ * process is killed outright; a clean shutdown flushes them.
+ */
+export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logger; flushIntervalMs?: number; onEvent?: (e: AuditEvent) => void }): AuditLog {
+  const { db, clock, logger } = deps;
+  const interval = deps.flushIntervalMs ?? 200;
+  let buffer: Array<AuditEvent & { at: Date }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+
+  async function write(batch: Array<AuditEvent & { at: Date }>): Promise<void> {
+    await db.query(
+      `INSERT INTO audit_events (occurred_at, type, user_id, client_id, ip, user_agent, request_id, details)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
+      [
+        batch.map((e) => e.at), batch.map((e) => e.type), batch.map((e) => e.userId ?? null), batch.map((e) => e.clientId ?? null),
+        batch.map((e) => e.context?.ip ?? null), batch.map((e) => e.context?.userAgent ?? null), batch.map((e) => e.context?.requestId ?? null),
+        batch.map((e) => JSON.stringify(e.details ?? {})),
+      ],
+    );
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    flushing = flushing.then(async () => {
+      if (buffer.length === 0) return;
+      const batch = buffer;
+      buffer = [];
+      try {
+        await write(batch);
+      } catch (error) {
+        // Keep the events for the next flush (the database may be back), within a bound.
+        buffer = [...batch, ...buffer].slice(-MAX_BUFFERED);
+        logger.error({ err: error, pending: buffer.length }, 'audit events could not be written; retrying');
+        timer ??= setTimeout(() => void flush(), Math.max(interval, 1000));
+        timer.unref();
+      }
+    });
+    return flushing;
+  }
+
+  return {
+    record(event) {
+      buffer.push({ ...event, at: new Date(clock.now()) });
+      if (buffer.length > MAX_BUFFERED) buffer.shift();
+      logger.info({ audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId, ...event.details }, event.type);
+      deps.onEvent?.(event);
+      if (buffer.length >= 500) void flush();
+      else if (!timer) {
+        timer = setTimeout(() => void flush(), interval);
+        timer.unref();
+      }
+    },
+    flush,
+    async query(filter) {
+      await flush();
+      const rows = await db.query<{
+        id: string; occurred_at: Date; type: AuditEventType; user_id: string | null; client_id: string | null; ip: string | null;
+        user_agent: string | null; request_id: string | null; details: Record<string, unknown>;
+      }>(
+        `SELECT id::text, occurred_at, type, user_id, client_id, ip, user_agent, request_id, details FROM audit_events
+         WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text[] IS NULL OR type = ANY($2))
+           AND ($3::timestamptz IS NULL OR occurred_at >= $3) AND ($4::timestamptz IS NULL OR occurred_at < $4)
+           AND ($5::bigint IS NULL OR id < $5)
+         ORDER BY id DESC LIMIT $6`,
+        [filter.userId ?? null, filter.types?.length ? filter.types : null, filter.since ?? null, filter.until ?? null, filter.before ?? null,
+          Math.min(filter.limit ?? 100, 1000)],
+      );
+      return rows.map((r) => ({
+        id: r.id, occurredAt: r.occurred_at, type: r.type, userId: r.user_id, clientId: r.client_id, ip: r.ip,
+        userAgent: r.user_agent, requestId: r.request_id, details: r.details,
+      }));
+    },
+    async close() {
+      await flush();
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

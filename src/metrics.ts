@@ -1,0 +1,70 @@
+import http from 'node:http';
+import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditEvent } from './audit/audit-log';
+import type { ConcurrencyLimiter } from './users/hash-limiter';
+
+/** Prometheus metrics, each registry owned by one app instance (tests build several). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'authd_process_' });
+  const requests = new Counter({ name: 'authd_http_requests_total', help: 'HTTP requests by route, grant and status', labelNames: ['route', 'grant', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'authd_http_request_duration_seconds', help: 'HTTP request latency by route and grant', labelNames: ['route', 'grant'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  });
+  const tokens = new Counter({ name: 'authd_tokens_issued_total', help: 'Tokens issued, by grant', labelNames: ['grant'], registers: [registry] });
+  const failures = new Counter({ name: 'authd_oauth_errors_total', help: 'OAuth error answers, by route and error code', labelNames: ['route', 'error'], registers: [registry] });
+  const events = new Counter({ name: 'authd_auth_events_total', help: 'Audit events by type (reuse detections, lockouts, logins…)', labelNames: ['type'], registers: [registry] });
+  let limiter: ConcurrencyLimiter | undefined;
+  new Gauge({
+    name: 'authd_argon2_active', help: 'Argon2 computations running', registers: [registry],
+    collect() { this.set(limiter?.stats().active ?? 0); },
+  });
+  new Gauge({
+    name: 'authd_argon2_queue_depth', help: 'Argon2 computations waiting for a slot', registers: [registry],
+    collect() { this.set(limiter?.stats().queued ?? 0); },
+  });
+
+  return {
+    registry,
+    /** Counts each request when its answer is sent; `res.locals.grant` and `res.locals.oauthError` label it. */
+    middleware(): RequestHandler {
+      return (req, res, next) => {
+        const stop = latency.startTimer();
+        res.on('finish', () => {
+          const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+          const grant = String(res.locals.grant ?? '');
+          stop({ route, grant });
+          requests.inc({ route, grant, status: String(res.statusCode) });
+          if (res.locals.oauthError) failures.inc({ route, error: String(res.locals.oauthError) });
+          if (res.statusCode === 200 && route === '/oauth/token') tokens.inc({ grant });
+        });
+        next();
+      };
+    },
+    onAuditEvent(event: AuditEvent) {
+      events.inc({ type: event.type });
+    },
+    watchLimiter(watched: ConcurrencyLimiter) {
+      limiter = watched;
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** GET /metrics on its own port, so it is never exposed with the public API. */
+export function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
