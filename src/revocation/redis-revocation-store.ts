@@ -88,9 +88,17 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
     if (Date.now() - lastAttempt >= 1000) void reseed();
   }
 
-  redis.on('ready', () => {
-    if (missedWrites) void reseed();
-  });
+  // After a (re)connection: Redis may have restarted empty, or missed writes while away. Verifiers
+  // reading the index directly wait for the epoch, so rebuild it right away rather than lazily.
+  async function reseedIfNeeded(): Promise<void> {
+    try {
+      if (missedWrites || (await redis.exists(EPOCH_KEY)) === 0) await reseed();
+    } catch {
+      missedWrites = true;
+    }
+  }
+  redis.on('ready', () => void reseedIfNeeded());
+  void reseedIfNeeded();
   const reconcile = setInterval(() => void reseed(), options.reconcileIntervalMs ?? 5 * 60_000);
   reconcile.unref();
 
