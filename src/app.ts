@@ -1,7 +1,13 @@
 import express from 'express';
 import helmet from 'helmet';
+import { auditScope } from './audit/audit-log';
 import type { Config } from './config';
+import { requestContext } from './http/client-auth';
+import { accountRouter } from './http/account-router';
+import { adminRouter } from './http/admin/admin-router';
 import { cors } from './http/cors';
+import { openApiDocument } from './http/openapi';
+import { pagesRouter } from './http/pages';
 import { discoveryRouter } from './http/discovery';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
@@ -21,8 +27,25 @@ export function createApp(config: Config, services: Services): express.Express {
   if (config.trustProxy !== false) app.set('trust proxy', parseTrustProxy(config.trustProxy));
 
   app.use(requestLog(services.logger));
+  app.use((req, res, next) => auditScope.run(requestContext(req, res), next));
   app.use(services.metrics.middleware());
-  app.use(helmet());
+  app.use(helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', ...(config.hostedPages?.logoUrl ? [new URL(config.hostedPages.logoUrl).origin] : [])],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        // Plain-http localhost development would otherwise have its own assets upgraded to https.
+        upgradeInsecureRequests: config.secureCookies ? [] : null,
+      },
+    },
+  }));
   app.use(cors(config.corsOrigins));
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(express.json({ limit: '16kb', strict: true }));
@@ -35,9 +58,20 @@ export function createApp(config: Config, services: Services): express.Express {
     scopesSupported: services.scopesSupported,
   }));
   const { authenticate } = services;
-  app.use(tokenRouter({ authenticate, grants: services.grantDeps }));
-  app.use(revokeRouter({ authenticate, revocation: services.revocationDeps }));
+  const secureCookies = config.secureCookies;
+  app.use(tokenRouter({ authenticate, grants: services.grantDeps, secureCookies }));
+  app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
   app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
+  const bearer = { tokens: services.tokens, revocations: services.revocations, issuer: config.issuer };
+  if (config.hostedPages) app.use(pagesRouter(config.hostedPages));
+  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
+  app.use(adminRouter({
+    ...bearer, adminScope: config.adminScope, users: services.users, clientService: services.clientService, sessions: services.sessions,
+    revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
+  }));
+  app.get('/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));
+  });
   if (config.registration) app.use(registerRouter(services.users));
 
   app.use(notFound);

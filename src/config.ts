@@ -35,6 +35,10 @@ export interface Config {
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly shutdownTimeoutMs: number;
   readonly registration: boolean;
+  readonly adminScope: string;
+  readonly hostedPages: { readonly clientId: string; readonly brandName: string; readonly brandColor: string; readonly logoUrl: string | undefined } | undefined;
+  /** Cookies may drop `Secure` only when the issuer is plain-http localhost (development). */
+  readonly secureCookies: boolean;
   readonly devBootstrap: boolean;
   readonly logLevel: string;
   readonly trustProxy: string | false;
@@ -97,7 +101,7 @@ const schema = z.object({
   AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
   AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
   AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-  AUTHD_ACCESS_TOKEN_TTL: duration(30).default(900),
+  AUTHD_ACCESS_TOKEN_TTL: duration(5).default(900),
   AUTHD_REFRESH_IDLE_TTL: duration(60).default(14 * 86400),
   AUTHD_REFRESH_ABSOLUTE_TTL: duration(60).default(30 * 86400),
   AUTHD_REFRESH_REUSE_GRACE: duration(0).default(10),
@@ -122,6 +126,12 @@ const schema = z.object({
   AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
   AUTHD_REGISTRATION: flag.default(false),
+  AUTHD_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name').default('authd:admin'),
+  AUTHD_HOSTED_PAGES: flag.default(true),
+  AUTHD_HOSTED_PAGES_CLIENT_ID: z.string().regex(/^[\w.:-]{3,64}$/, 'expected 3 to 64 letters, digits or _.:-').default('authd-pages'),
+  AUTHD_BRAND_NAME: z.string().min(1).max(60).default('authd'),
+  AUTHD_BRAND_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour like #1f6feb').default('#1f6feb'),
+  AUTHD_BRAND_LOGO_URL: url(['https:', 'http:']).optional(),
   AUTHD_DEV_BOOTSTRAP: flag.optional(),
   AUTHD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AUTHD_TRUST_PROXY: z.string().optional(),
@@ -129,6 +139,11 @@ const schema = z.object({
 });
 
 type Env = Record<string, string | undefined>;
+
+function isLocalDevelopment(issuer: string): boolean {
+  const url = new URL(issuer);
+  return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
 
 /** Reads the environment into a Config, or throws a ConfigError listing every problem, one line each. */
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
@@ -185,6 +200,11 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
     shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
     registration: e.AUTHD_REGISTRATION,
+    adminScope: e.AUTHD_ADMIN_SCOPE,
+    hostedPages: e.AUTHD_HOSTED_PAGES
+      ? Object.freeze({ clientId: e.AUTHD_HOSTED_PAGES_CLIENT_ID, brandName: e.AUTHD_BRAND_NAME, brandColor: e.AUTHD_BRAND_COLOR, logoUrl: e.AUTHD_BRAND_LOGO_URL })
+      : undefined,
+    secureCookies: !isLocalDevelopment(issuer),
     // Demo client and user are created only on the embedded database in development.
     devBootstrap: e.AUTHD_DEV_BOOTSTRAP ?? (isDevelopment && !e.DATABASE_URL),
     logLevel: e.AUTHD_LOG_LEVEL,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions } from './dev-bootstrap';
+import { ensureHostedPagesClient } from './hosted-pages-client';
 import { startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
 
@@ -40,6 +41,7 @@ export async function startServer(config: Config, options: OpenOptions = {}): Pr
     const demo = await createDemoAccount(services);
     if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
   }
+  await ensureHostedPagesClient(config, services);
   const app = createApp(config, services);
   const server = await new Promise<http.Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));

@@ -159,7 +159,10 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
 
     return {
       config, clock, logger, db, redis, ring, keyManagement, digester, clients,
-      clientService: createClientService({ clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer, audit }),
+      clientService: createClientService({
+        clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer, audit,
+        revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
+      }),
       userRepository, users, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
       audit, metrics, limiter, throttle, authenticate,
       async close() {

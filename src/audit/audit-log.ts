@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Queryable } from '../store/database';
@@ -7,7 +8,8 @@ export const AUDIT_EVENT_TYPES = [
   'token_refreshed', 'refresh_token_reused_in_grace', 'refresh_token_reuse_detected', 'client_credentials_granted',
   'client_authentication_failed', 'access_token_revoked', 'session_revoked', 'user_sessions_revoked',
   'user_created', 'user_password_changed', 'user_roles_changed', 'user_scopes_changed', 'user_disabled', 'user_enabled',
-  'user_unlocked', 'client_created', 'key_rotated', 'key_retired',
+  'user_unlocked', 'user_deleted', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
+  'key_rotated', 'key_retired',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -17,6 +19,13 @@ export interface RequestContext {
   userAgent: string | null;
   requestId: string | null;
 }
+
+/**
+ * The request being served, so events recorded deep in a service (a user created through the
+ * admin API) carry its IP, user agent, request id and the acting user without threading them
+ * through every call. `actor` is the subject of the bearer token, when there is one.
+ */
+export const auditScope = new AsyncLocalStorage<RequestContext & { actor?: string }>();
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -104,7 +113,11 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
   }
 
   return {
-    record(event) {
+    record(given) {
+      const scope = auditScope.getStore();
+      const event = scope
+        ? { ...given, context: given.context ?? scope, details: { ...(scope.actor !== undefined && { actor: scope.actor }), ...given.details } }
+        : given;
       buffer.push({ ...event, at: new Date(clock.now()) });
       if (buffer.length > MAX_BUFFERED) buffer.shift();
       logger.info({ audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId, ...event.details }, event.type);

@@ -18,6 +18,11 @@ export interface Client {
   accessTokenTtl: number | null;
   refreshIdleTtl: number | null;
   refreshAbsoluteTtl: number | null;
+  /** The refresh token travels in an httpOnly cookie instead of the response body. */
+  cookieMode: boolean;
+  /** Origins allowed to call the token endpoint for this client from a browser (CSRF defence in cookie mode). */
+  allowedOrigins: string[];
+  redirectUris: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,6 +44,9 @@ interface ClientRow {
   access_token_ttl: number | null;
   refresh_idle_ttl: number | null;
   refresh_absolute_ttl: number | null;
+  cookie_mode: boolean;
+  allowed_origins: string[];
+  redirect_uris: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -58,6 +66,9 @@ function toClient(row: ClientRow): ClientWithDigest {
     accessTokenTtl: row.access_token_ttl,
     refreshIdleTtl: row.refresh_idle_ttl,
     refreshAbsoluteTtl: row.refresh_absolute_ttl,
+    cookieMode: row.cookie_mode,
+    allowedOrigins: row.allowed_origins,
+    redirectUris: row.redirect_uris,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -67,7 +78,17 @@ export function publicClient({ secretDigest: _digest, ...client }: ClientWithDig
   return client;
 }
 
-export type NewClient = Omit<ClientWithDigest, 'confidential' | 'createdAt' | 'updatedAt'> & { now: Date };
+/** The settings an operator chooses (everything but identity, secret and timestamps). */
+export type ClientSettings = Omit<Client, 'id' | 'confidential' | 'createdAt' | 'updatedAt'>;
+
+export type NewClient = ClientSettings & { id: string; secretDigest: string | null; now: Date };
+
+const COLUMNS: Array<[keyof ClientSettings, string]> = [
+  ['name', 'name'], ['firstParty', 'first_party'], ['canIntrospect', 'can_introspect'], ['grantTypes', 'grant_types'],
+  ['scopes', 'scopes'], ['defaultScopes', 'default_scopes'], ['audience', 'audience'], ['accessTokenTtl', 'access_token_ttl'],
+  ['refreshIdleTtl', 'refresh_idle_ttl'], ['refreshAbsoluteTtl', 'refresh_absolute_ttl'], ['cookieMode', 'cookie_mode'],
+  ['allowedOrigins', 'allowed_origins'], ['redirectUris', 'redirect_uris'],
+];
 
 export function createClientRepository(db: Queryable) {
   return {
@@ -77,15 +98,33 @@ export function createClientRepository(db: Queryable) {
     },
 
     async insert(client: NewClient): Promise<ClientWithDigest | undefined> {
+      const columns = ['id', 'secret_digest', ...COLUMNS.map(([, column]) => column), 'created_at', 'updated_at'];
+      const values = [client.id, client.secretDigest, ...COLUMNS.map(([key]) => client[key]), client.now, client.now];
       const [row] = await db.query<ClientRow>(
-        `INSERT INTO clients (id, name, secret_digest, first_party, can_introspect, grant_types, scopes, default_scopes, audience,
-                              access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+        `INSERT INTO clients (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
          ON CONFLICT (id) DO NOTHING RETURNING *`,
-        [client.id, client.name, client.secretDigest, client.firstParty, client.canIntrospect, client.grantTypes, client.scopes,
-          client.defaultScopes, client.audience, client.accessTokenTtl, client.refreshIdleTtl, client.refreshAbsoluteTtl, client.now],
+        values,
       );
       return row && toClient(row);
+    },
+
+    /** Replaces every setting at once (the service has merged and validated them). */
+    async update(id: string, settings: ClientSettings, now: Date): Promise<ClientWithDigest | undefined> {
+      const [row] = await db.query<ClientRow>(
+        `UPDATE clients SET ${COLUMNS.map(([, column], i) => `${column} = $${i + 2}`).join(', ')}, updated_at = $${COLUMNS.length + 2}
+         WHERE id = $1 RETURNING *`,
+        [id, ...COLUMNS.map(([key]) => settings[key]), now],
+      );
+      return row && toClient(row);
+    },
+
+    async replaceSecretDigest(id: string, digest: string, now: Date): Promise<boolean> {
+      const rows = await db.query('UPDATE clients SET secret_digest = $2, updated_at = $3 WHERE id = $1 AND secret_digest IS NOT NULL RETURNING id', [id, digest, now]);
+      return rows.length === 1;
+    },
+
+    async delete(id: string): Promise<boolean> {
+      return (await db.query('DELETE FROM clients WHERE id = $1 RETURNING id', [id])).length === 1;
     },
 
     async list(): Promise<ClientWithDigest[]> {

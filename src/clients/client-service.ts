@@ -4,21 +4,30 @@ import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { isScopeToken, missingFrom } from '../oauth/scope';
 import { generateClientSecret, type ClientSecretDigester } from './client-secret';
-import { GRANT_TYPES, publicClient, type Client, type ClientRepository, type GrantType } from './client-repository';
+import { GRANT_TYPES, publicClient, type Client, type ClientRepository, type ClientSettings, type ClientWithDigest, type GrantType } from './client-repository';
 
-export interface NewClientInput {
-  id?: string;
-  name: string;
-  confidential: boolean;
+/** What an operator may set on a client; on update, omitted fields keep their value. */
+export interface ClientSettingsInput {
+  name?: string;
   firstParty?: boolean;
   canIntrospect?: boolean;
-  grantTypes: string[];
+  grantTypes?: string[];
   scopes?: string[];
   defaultScopes?: string[];
   audience?: string;
-  accessTokenTtl?: number;
-  refreshIdleTtl?: number;
-  refreshAbsoluteTtl?: number;
+  accessTokenTtl?: number | null;
+  refreshIdleTtl?: number | null;
+  refreshAbsoluteTtl?: number | null;
+  cookieMode?: boolean;
+  allowedOrigins?: string[];
+  redirectUris?: string[];
+}
+
+export interface NewClientInput extends ClientSettingsInput {
+  id?: string;
+  name: string;
+  confidential: boolean;
+  grantTypes: string[];
 }
 
 /** Server-wide lifetimes: a client may shorten them, never lengthen them (keys are kept that long). */
@@ -30,7 +39,25 @@ export interface LifetimeLimits {
 
 const CLIENT_ID = /^[\w.:-]{3,64}$/;
 
-function validate(input: NewClientInput, limits: LifetimeLimits, defaultAudience: string): Omit<Client, 'createdAt' | 'updatedAt' | 'confidential' | 'id'> {
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.hash === '' && value.length <= 2000;
+  } catch {
+    return false;
+  }
+}
+
+function validate(input: ClientSettingsInput & { name: string; grantTypes: string[]; confidential: boolean }, limits: LifetimeLimits, defaultAudience: string): ClientSettings {
   const problems: string[] = [];
   if (!input.name.trim() || input.name.length > 200) problems.push('name must be 1 to 200 characters');
   const grantTypes = [...new Set(input.grantTypes)];
@@ -56,12 +83,23 @@ function validate(input: NewClientInput, limits: LifetimeLimits, defaultAudience
     ['refresh idle lifetime', input.refreshIdleTtl, limits.refreshIdleTtl],
     ['refresh absolute lifetime', input.refreshAbsoluteTtl, limits.refreshAbsoluteTtl],
   ] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 30 || value > max)) {
-      problems.push(`${name} must be between 30 and ${max} seconds (the server's setting)`);
+    if (value !== undefined && value !== null && (!Number.isInteger(value) || value < 5 || value > max)) {
+      problems.push(`${name} must be between 5 and ${max} seconds (the server's setting)`);
     }
   }
+  const allowedOrigins = [...new Set(input.allowedOrigins ?? [])];
+  const badOrigin = allowedOrigins.find((o) => !isOrigin(o));
+  if (badOrigin !== undefined) problems.push(`"${badOrigin}" is not an origin (scheme://host[:port])`);
+  const redirectUris = [...new Set(input.redirectUris ?? [])];
+  const badUri = redirectUris.find((u) => !isAbsoluteUrl(u));
+  if (badUri !== undefined) problems.push(`"${badUri}" is not an absolute http(s) URL without a fragment`);
+  if (input.cookieMode && !grantTypes.includes('refresh_token')) problems.push('cookie mode carries the refresh token: it needs the refresh_token grant');
+  if (input.cookieMode && allowedOrigins.length === 0) problems.push('cookie mode needs the allowed origins of the web app (CSRF defence)');
   if (problems.length) throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`);
   return {
+    cookieMode: input.cookieMode ?? false,
+    allowedOrigins,
+    redirectUris,
     name: input.name.trim(),
     firstParty: input.firstParty ?? false,
     canIntrospect: input.canIntrospect ?? false,
@@ -82,8 +120,49 @@ export function createClientService(deps: {
   limits: LifetimeLimits;
   defaultAudience: string;
   audit?: AuditLog;
+  /** Ends every session of a client before it is deleted, so its tokens stop working at once. */
+  revokeClientSessions?: (clientId: string) => Promise<void>;
 }) {
+  async function require(id: string): Promise<ClientWithDigest> {
+    const client = await deps.clients.findById(id);
+    if (!client) throw new DomainError('not_found', `No client with id "${id}".`);
+    return client;
+  }
+
   return {
+    async get(id: string): Promise<Client> {
+      return publicClient(await require(id));
+    },
+
+    /** Changes some settings; the result must pass the same rules as a new client. */
+    async update(id: string, changes: ClientSettingsInput): Promise<Client> {
+      const current = await require(id);
+      const merged = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+      const settings = validate({ ...merged, accessTokenTtl: merged.accessTokenTtl ?? undefined, refreshIdleTtl: merged.refreshIdleTtl ?? undefined,
+        refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined }, deps.limits, deps.defaultAudience);
+      const updated = await deps.clients.update(id, settings, new Date(deps.clock.now()));
+      if (!updated) throw new DomainError('not_found', `No client with id "${id}".`);
+      deps.audit?.record({ type: 'client_updated', clientId: id, details: { changed: Object.keys(changes) } });
+      return publicClient(updated);
+    },
+
+    /** A new secret for a confidential client, returned once; the old one stops working at once. */
+    async rotateSecret(id: string): Promise<string> {
+      const client = await require(id);
+      if (!client.confidential) throw new DomainError('invalid', 'A public client has no secret.');
+      const secret = generateClientSecret();
+      await deps.clients.replaceSecretDigest(id, deps.digester.digest(secret), new Date(deps.clock.now()));
+      deps.audit?.record({ type: 'client_secret_rotated', clientId: id });
+      return secret;
+    },
+
+    async delete(id: string): Promise<void> {
+      await require(id);
+      await deps.revokeClientSessions?.(id);
+      if (!(await deps.clients.delete(id))) throw new DomainError('not_found', `No client with id "${id}".`);
+      deps.audit?.record({ type: 'client_deleted', clientId: id });
+    },
+
     /** Creates a client; a confidential client's secret is returned here and never again. */
     async create(input: NewClientInput): Promise<{ client: Client; secret?: string }> {
       const fields = validate(input, deps.limits, deps.defaultAudience);

@@ -15,6 +15,8 @@ export function cors(allowedOrigins: readonly string[]): RequestHandler {
     }
     res.vary('Origin');
     res.set('Access-Control-Allow-Origin', origin);
+    // Cookie-mode web apps on a sibling origin send the refresh cookie with credentials: 'include'.
+    res.set('Access-Control-Allow-Credentials', 'true');
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       res.set({
         'Access-Control-Allow-Methods': 'GET, POST',

@@ -5,17 +5,26 @@ import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
 import { param, TOKEN, validateParams } from './param-schemas';
 import { readParams } from './params';
+import { checkCookieClientOrigin, clearRefreshCookie, readRefreshCookie } from './refresh-cookie';
 import { noStore } from './token';
 
 const schema = z.object({ token: TOKEN, token_type_hint: param('token_type_hint', 64).optional() });
 
 /** POST /oauth/revoke (RFC 7009): client authentication as at the token endpoint. */
-export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocation: TokenRevocationDeps }): Router {
+export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocation: TokenRevocationDeps; secureCookies: boolean }): Router {
   const router = Router();
   router.post('/oauth/revoke', noStore, async (req, res) => {
     const params = readParams(req);
     const client = await deps.authenticate(req, res, params);
-    const { token, token_type_hint: hint } = validateParams(schema, { token: params.token, token_type_hint: params.token_type_hint });
+    checkCookieClientOrigin(req, client);
+    // Logout of a cookie-mode client: the refresh token comes from the cookie, which is cleared.
+    const fromCookie = client.cookieMode && params.token === undefined ? readRefreshCookie(req) : undefined;
+    if (client.cookieMode) clearRefreshCookie(res, deps.secureCookies);
+    if (client.cookieMode && params.token === undefined && fromCookie === undefined) {
+      res.status(200).end();
+      return;
+    }
+    const { token, token_type_hint: hint } = validateParams(schema, { token: params.token ?? fromCookie, token_type_hint: params.token_type_hint });
     await revokeToken(token, hint, client, requestContext(req, res), deps.revocation);
     res.status(200).end();
   });

@@ -1,13 +1,14 @@
 import { Router, type RequestHandler } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
 import { clientCredentialsGrant } from '../oauth/grants/client-credentials';
-import type { GrantDeps, GrantHandler } from '../oauth/grants/grant';
+import { lifetimesFor, type GrantDeps, type GrantHandler } from '../oauth/grants/grant';
 import { passwordGrant } from '../oauth/grants/password';
 import { refreshTokenGrant } from '../oauth/grants/refresh-token';
 import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
 import { declaredParameters, param, validateParams } from './param-schemas';
 import { readParams } from './params';
+import { checkCookieClientOrigin, readRefreshCookie, setRefreshCookie } from './refresh-cookie';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each grant has its own parameter type
 export const GRANTS: ReadonlyArray<GrantHandler<any>> = [passwordGrant, refreshTokenGrant, clientCredentialsGrant];
@@ -23,6 +24,7 @@ export const noStore: RequestHandler = (_req, res, next) => {
 export interface TokenRouteDeps {
   authenticate: ClientAuthenticator;
   grants: GrantDeps;
+  secureCookies: boolean;
 }
 
 /** POST /oauth/token: noStore → read params → authenticate client → check grant → validate → run grant. */
@@ -31,6 +33,7 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
   router.post('/oauth/token', noStore, async (req, res) => {
     const params = readParams(req);
     const client = await deps.authenticate(req, res, params);
+    checkCookieClientOrigin(req, client);
     const grantType = validateParams(GRANT_TYPE, params.grant_type as string);
     const grant = BY_TYPE.get(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', { detail: grantType.slice(0, 64) });
@@ -41,7 +44,16 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
     // Only what the grant declares reaches it, validated by its schema.
     const declared: Record<string, string> = Object.create(null);
     for (const name of declaredParameters(grant.schema)) if (params[name] !== undefined) declared[name] = params[name];
+    const cookieToken = client.cookieMode && grantType === 'refresh_token' && declared.refresh_token === undefined ? readRefreshCookie(req) : undefined;
+    if (cookieToken !== undefined) declared.refresh_token = cookieToken;
     const response = await grant.handle({ params: validateParams(grant.schema, declared), client, context: requestContext(req, res) }, deps.grants);
+    if (client.cookieMode && response.refresh_token !== undefined) {
+      // Cookie mode: the refresh token never reaches JavaScript.
+      const { refresh_token: refreshToken, ...body } = response;
+      setRefreshCookie(res, refreshToken, lifetimesFor(client, deps.grants.lifetimes).refreshAbsoluteTtl, deps.secureCookies);
+      res.status(200).json(body);
+      return;
+    }
     res.status(200).json(response);
   });
   router.all('/oauth/token', methodNotAllowed('POST'));

@@ -203,6 +203,24 @@ export function createSessionRepository(db: Queryable) {
       return row?.expires_at;
     },
 
+    async revokeAllForClient(clientId: string, now: Date, reason: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        'UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id',
+        [clientId, now, reason],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** Revokes the user's sessions except one (the caller's own, after a password change). */
+    async revokeOthersForUser(userId: string, keepSessionId: string | null, now: Date, reason: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+         WHERE user_id = $1 AND id IS DISTINCT FROM $2 AND revoked_at IS NULL AND expires_at > $3 RETURNING id`,
+        [userId, keepSessionId, now, reason],
+      );
+      return rows.map((r) => r.id);
+    },
+
     async revokeAllForUser(userId: string, now: Date, reason: string): Promise<string[]> {
       const rows = await db.query<{ id: string }>(
         'UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id',

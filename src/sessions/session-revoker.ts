@@ -10,7 +10,27 @@ import type { SessionRepository } from './session-repository';
 export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
   const accessWindow = (now: number) => new Date(now + deps.maxAccessTokenTtl * 1000);
 
+  async function revokeSessions(ids: string[], now: number): Promise<void> {
+    await deps.revocations.revoke(ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })));
+  }
+
   return {
+    /** Every session of a client (before it is deleted). */
+    async revokeClient(clientId: string, reason: string): Promise<string[]> {
+      const now = deps.clock.now();
+      const ids = await deps.sessions.revokeAllForClient(clientId, new Date(now), reason);
+      await revokeSessions(ids, now);
+      return ids;
+    },
+
+    /** Every session of the user but one: the one that just proved the current password. */
+    async revokeOtherSessions(userId: string, keepSessionId: string | null, reason: string): Promise<string[]> {
+      const now = deps.clock.now();
+      const ids = await deps.sessions.revokeOthersForUser(userId, keepSessionId, new Date(now), reason);
+      await revokeSessions(ids, now);
+      return ids;
+    },
+
     async revokeSession(sessionId: string, reason: string): Promise<boolean> {
       const now = deps.clock.now();
       const revoked = await deps.sessions.revoke(sessionId, new Date(now), reason);

@@ -12,11 +12,13 @@ export interface User {
 
 export interface UserWithHash extends User {
   passwordHash: string;
+  usernameNormalized: string;
 }
 
 interface UserRow {
   id: string;
   username: string;
+  username_normalized: string;
   password_hash: string;
   roles: string[];
   scopes: string[];
@@ -30,6 +32,7 @@ function toUser(row: UserRow): UserWithHash {
     id: row.id,
     username: row.username,
     passwordHash: row.password_hash,
+    usernameNormalized: row.username_normalized,
     roles: row.roles,
     scopes: row.scopes,
     disabledAt: row.disabled_at,
@@ -39,7 +42,7 @@ function toUser(row: UserRow): UserWithHash {
 }
 
 /** Strips the hash: what may leave the domain (CLI output, API responses). */
-export function publicUser({ passwordHash: _hash, ...user }: UserWithHash): User {
+export function publicUser({ passwordHash: _hash, usernameNormalized: _key, ...user }: UserWithHash): User {
   return user;
 }
 
@@ -80,6 +83,21 @@ export function createUserRepository(db: Queryable) {
     async list(limit = 100, offset = 0): Promise<UserWithHash[]> {
       const rows = await db.query<UserRow>('SELECT * FROM users ORDER BY username_normalized LIMIT $1 OFFSET $2', [limit, offset]);
       return rows.map(toUser);
+    },
+
+    /** Keyset pagination by normalised username; `search` matches anywhere in it. */
+    async page(limit: number, after?: string, search?: string): Promise<UserWithHash[]> {
+      const rows = await db.query<UserRow>(
+        `SELECT * FROM users WHERE ($2::text IS NULL OR username_normalized > $2)
+           AND ($3::text IS NULL OR strpos(username_normalized, $3) > 0)
+         ORDER BY username_normalized LIMIT $1`,
+        [limit, after ?? null, search ?? null],
+      );
+      return rows.map(toUser);
+    },
+
+    async delete(id: string): Promise<boolean> {
+      return (await db.query('DELETE FROM users WHERE id = $1 RETURNING id', [id])).length === 1;
     },
 
     async count(): Promise<number> {

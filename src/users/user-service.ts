@@ -31,6 +31,11 @@ function checkPassword(password: string): void {
   if (problem) throw new DomainError('invalid', problem);
 }
 
+/** A user by username (a string) or by id. */
+export type UserRef = string | { id: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export type LoginResult =
   | { ok: true; user: UserWithHash }
   | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled'; userId?: string };
@@ -38,16 +43,21 @@ export type LoginResult =
 export function createUserService({ users, hasher, clock, audit, onCredentialsChanged }: UserServiceDeps) {
   const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) => audit?.record({ type, userId: user.id, ...(details && { details }) });
 
-  async function requireUser(username: string): Promise<UserWithHash> {
-    const user = await users.findByNormalizedUsername(normalizeUsername(username));
-    if (!user) throw new DomainError('not_found', `No user named "${displayUsername(username)}".`);
+  async function requireUser(ref: UserRef): Promise<UserWithHash> {
+    if (typeof ref !== 'string') {
+      const byId = UUID.test(ref.id) ? await users.findById(ref.id) : undefined;
+      if (!byId) throw new DomainError('not_found', 'No such user.');
+      return byId;
+    }
+    const user = await users.findByNormalizedUsername(normalizeUsername(ref));
+    if (!user) throw new DomainError('not_found', `No user named "${displayUsername(ref)}".`);
     return user;
   }
 
-  async function update(username: string, changes: Parameters<UserRepository['update']>[1]): Promise<User> {
-    const user = await requireUser(username);
+  async function update(ref: UserRef, changes: Parameters<UserRepository['update']>[1]): Promise<User> {
+    const user = await requireUser(ref);
     const updated = await users.update(user.id, changes, new Date(clock.now()));
-    if (!updated) throw new DomainError('not_found', `No user named "${displayUsername(username)}".`);
+    if (!updated) throw new DomainError('not_found', 'No such user.');
     return publicUser(updated);
   }
 
@@ -100,28 +110,28 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       return { ok: true, user };
     },
 
-    async setPassword(username: string, password: string): Promise<User> {
+    async setPassword(ref: UserRef, password: string): Promise<User> {
       checkPassword(password);
-      const user = await update(username, { passwordHash: await hasher.hash(password) });
+      const user = await update(ref, { passwordHash: await hasher.hash(password) });
       record('user_password_changed', user);
       await onCredentialsChanged?.(user.id, 'password_changed');
       return user;
     },
 
-    async setRoles(username: string, roles: string[]): Promise<User> {
-      const user = await update(username, { roles: checkNames(roles, 'role') });
+    async setRoles(ref: UserRef, roles: string[]): Promise<User> {
+      const user = await update(ref, { roles: checkNames(roles, 'role') });
       record('user_roles_changed', user, { roles: user.roles });
       return user;
     },
 
-    async setScopes(username: string, scopes: string[]): Promise<User> {
-      const user = await update(username, { scopes: checkNames(scopes, 'scope') });
+    async setScopes(ref: UserRef, scopes: string[]): Promise<User> {
+      const user = await update(ref, { scopes: checkNames(scopes, 'scope') });
       record('user_scopes_changed', user, { scopes: user.scopes });
       return user;
     },
 
-    async setDisabled(username: string, disabled: boolean): Promise<User> {
-      const user = await update(username, { disabled });
+    async setDisabled(ref: UserRef, disabled: boolean): Promise<User> {
+      const user = await update(ref, { disabled });
       record(disabled ? 'user_disabled' : 'user_enabled', user);
       if (disabled) await onCredentialsChanged?.(user.id, 'user_disabled');
       return user;
@@ -129,6 +139,37 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
 
     async list(limit?: number, offset?: number): Promise<User[]> {
       return (await users.list(limit, offset)).map(publicUser);
+    },
+
+    /** A page of users in username order, optionally those whose username contains `search`. */
+    async page(options: { limit: number; after?: string; search?: string }): Promise<{ users: User[]; next: string | null }> {
+      const rows = await users.page(options.limit + 1, options.after, options.search?.toLowerCase());
+      const page = rows.slice(0, options.limit).map(publicUser);
+      return { users: page, next: rows.length > options.limit ? rows[options.limit - 1].usernameNormalized : null };
+    },
+
+    /**
+     * Checks the current password and sets a new one, keeping the session that asked: the
+     * account page's own flow. The caller revokes the other sessions.
+     */
+    async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<User> {
+      const user = await requireUser({ id: userId });
+      const { ok } = await hasher.verify(user.passwordHash, currentPassword);
+      if (!ok) throw new DomainError('invalid', 'The current password is wrong.');
+      checkPassword(newPassword);
+      const updated = await users.replacePasswordHash(user.id, user.passwordHash, await hasher.hash(newPassword), new Date(clock.now()));
+      if (!updated) throw new DomainError('conflict', 'The password was changed meanwhile; try again.');
+      record('user_password_changed', user, { via: 'account' });
+      return publicUser(user);
+    },
+
+    /** Removes the user and, by cascade, their sessions; audit rows keep the user id. */
+    async delete(ref: UserRef): Promise<User> {
+      const user = await requireUser(ref);
+      await onCredentialsChanged?.(user.id, 'user_deleted');
+      await users.delete(user.id);
+      record('user_deleted', user);
+      return publicUser(user);
     },
   };
 }

@@ -1,0 +1,85 @@
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import type { LoginThrottle } from '../abuse/login-throttle';
+import type { AuditLog } from '../audit/audit-log';
+import type { Clock } from '../clock';
+import { DomainError, OAuthError } from '../errors';
+import type { SessionRepository } from '../sessions/session-repository';
+import type { SessionRevoker } from '../sessions/session-revoker';
+import type { UserService } from '../users/user-service';
+import { presentSession, presentUser } from './admin/presenters';
+import { bearerAuth, type BearerAuthDeps } from './bearer-auth';
+import { readJson } from './json-body';
+
+export interface AccountDeps extends BearerAuthDeps {
+  users: UserService;
+  sessions: SessionRepository;
+  revoker: SessionRevoker;
+  throttle: LoginThrottle;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+/** The user behind the request's token; machine tokens (client_credentials) have none. */
+async function currentUser(res: Response, users: UserService) {
+  const token = res.locals.token!;
+  try {
+    return await users.requireUser({ id: token.sub });
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === 'not_found') {
+      throw new OAuthError('access_denied', 'This token does not belong to a user.', { status: 403 });
+    }
+    throw error;
+  }
+}
+
+/** /account: the token's own user — profile, password, sessions, sign-out. */
+export function accountRouter(deps: AccountDeps): Router {
+  const router = Router();
+  router.use('/account', bearerAuth(deps));
+
+  router.get('/account', async (_req, res) => {
+    res.json(presentUser(await currentUser(res, deps.users)));
+  });
+
+  // Needs the current password (throttled like a login); revokes every other session.
+  router.post('/account/password', async (req, res) => {
+    const body = readJson(req, z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict());
+    const user = await currentUser(res, deps.users);
+    const decision = await deps.throttle.begin(user.usernameNormalized, req.ip ?? 'unknown');
+    if (!decision.allowed) {
+      throw new OAuthError('temporarily_unavailable', `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
+        status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      });
+    }
+    await deps.users.changePassword(user.id, body.current_password, body.new_password);
+    await deps.throttle.succeeded(user.usernameNormalized, req.ip ?? 'unknown');
+    const revoked = await deps.revoker.revokeOtherSessions(user.id, res.locals.token!.sid ?? null, 'password_changed');
+    res.json({ revoked_sessions: revoked.length });
+  });
+
+  router.get('/account/sessions', async (_req, res) => {
+    const user = await currentUser(res, deps.users);
+    const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()));
+    res.json({ sessions: sessions.map((s) => presentSession(s, res.locals.token!.sid ?? '')) });
+  });
+
+  router.delete('/account/sessions/:id', async (req, res) => {
+    const user = await currentUser(res, deps.users);
+    const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()));
+    if (!sessions.some((s) => s.id === req.params.id)) throw new DomainError('not_found', 'No such session.');
+    await deps.revoker.revokeSession(req.params.id, 'revoked_by_user');
+    deps.audit.record({ type: 'session_revoked', userId: user.id, details: { sid: req.params.id, reason: 'revoked_by_user' } });
+    res.status(204).end();
+  });
+
+  // Signs out everywhere, this session included.
+  router.post('/account/logout-all', async (_req, res) => {
+    const user = await currentUser(res, deps.users);
+    const ids = await deps.revoker.revokeUser(user.id, 'signed_out_everywhere');
+    deps.audit.record({ type: 'user_sessions_revoked', userId: user.id, details: { sessions: ids.length, by: 'user' } });
+    res.json({ revoked_sessions: ids.length });
+  });
+
+  return router;
+}

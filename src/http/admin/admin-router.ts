@@ -1,0 +1,191 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
+import type { ClientService } from '../../clients/client-service';
+import { GRANT_TYPES } from '../../clients/client-repository';
+import { DomainError } from '../../errors';
+import type { SessionRepository } from '../../sessions/session-repository';
+import type { SessionRevoker } from '../../sessions/session-revoker';
+import type { Clock } from '../../clock';
+import { listSigningKeys, retireSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
+import type { KeyRing } from '../../tokens/key-ring';
+import type { UserService } from '../../users/user-service';
+import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
+import { names, readJson, readQuery, seconds, text } from '../json-body';
+import { presentAudit, presentClient, presentKey, presentSession, presentUser } from './presenters';
+
+export interface AdminDeps extends BearerAuthDeps {
+  adminScope: string;
+  users: UserService;
+  clientService: ClientService;
+  sessions: SessionRepository;
+  revoker: SessionRevoker;
+  audit: AuditLog;
+  keyManagement: KeyManagementOptions;
+  ring: KeyRing;
+  clock: Clock;
+}
+
+const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
+const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional() }).strict();
+const clientSettings = {
+  name: text(200).optional(),
+  first_party: z.boolean().optional(),
+  introspection: z.boolean().optional(),
+  grant_types: z.array(z.enum(GRANT_TYPES)).max(3).optional(),
+  scopes: names().optional(),
+  default_scopes: names().optional(),
+  audience: text(500).optional(),
+  access_token_ttl: seconds.optional(),
+  refresh_idle_ttl: seconds.optional(),
+  refresh_absolute_ttl: seconds.optional(),
+  cookie_mode: z.boolean().optional(),
+  allowed_origins: z.array(text(300)).max(20).optional(),
+  redirect_uris: z.array(text(2000)).max(20).optional(),
+};
+const newClient = z.object({ ...clientSettings, client_id: text(64).optional(), name: text(200), type: z.enum(['confidential', 'public']), grant_types: z.array(z.enum(GRANT_TYPES)).max(3) }).strict();
+const clientChanges = z.object(clientSettings).strict();
+const listUsers = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: text(300).optional(), search: text(254).optional() }).strict();
+const auditQuery = z.object({
+  user_id: z.uuid().optional(),
+  type: z.union([z.enum(AUDIT_EVENT_TYPES), z.string().regex(/^[a-z_,]+$/)]).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.string().regex(/^\d{1,18}$/).optional(),
+}).strict();
+
+function toSettings(body: z.infer<typeof clientChanges>) {
+  return {
+    name: body.name,
+    firstParty: body.first_party,
+    canIntrospect: body.introspection,
+    grantTypes: body.grant_types,
+    scopes: body.scopes,
+    defaultScopes: body.default_scopes,
+    audience: body.audience,
+    accessTokenTtl: body.access_token_ttl,
+    refreshIdleTtl: body.refresh_idle_ttl,
+    refreshAbsoluteTtl: body.refresh_absolute_ttl,
+    cookieMode: body.cookie_mode,
+    allowedOrigins: body.allowed_origins,
+    redirectUris: body.redirect_uris,
+  };
+}
+
+/** /admin: users, clients, keys and the audit trail, for tokens carrying the admin scope. */
+export function adminRouter(deps: AdminDeps): Router {
+  const router = Router();
+  router.use('/admin', bearerAuth(deps, deps.adminScope));
+
+  // Users
+  router.post('/admin/users', async (req, res) => {
+    const body = readJson(req, newUser);
+    res.status(201).json(presentUser(await deps.users.create(body)));
+  });
+  router.get('/admin/users', async (req, res) => {
+    const query = readQuery(req, listUsers);
+    const page = await deps.users.page({ limit: query.limit, ...(query.cursor && { after: query.cursor }), ...(query.search && { search: query.search }) });
+    res.json({ users: page.users.map(presentUser), next_cursor: page.next });
+  });
+  router.get('/admin/users/:id', async (req, res) => {
+    res.json(presentUser(await deps.users.requireUser({ id: req.params.id })));
+  });
+  router.patch('/admin/users/:id', async (req, res) => {
+    const body = readJson(req, userChanges);
+    const ref = { id: req.params.id };
+    let user = await deps.users.requireUser(ref);
+    if (body.roles) user = { ...user, ...(await deps.users.setRoles(ref, body.roles)) };
+    if (body.scopes) user = { ...user, ...(await deps.users.setScopes(ref, body.scopes)) };
+    if (body.disabled !== undefined) user = { ...user, ...(await deps.users.setDisabled(ref, body.disabled)) };
+    res.json(presentUser(user));
+  });
+  router.post('/admin/users/:id/password', async (req, res) => {
+    const { password } = readJson(req, z.object({ password: z.string().max(1024) }).strict());
+    await deps.users.setPassword({ id: req.params.id }, password);
+    res.status(204).end();
+  });
+  router.get('/admin/users/:id/sessions', async (req, res) => {
+    const user = await deps.users.requireUser({ id: req.params.id });
+    const { all } = readQuery(req, z.object({ all: z.enum(['true', 'false']).optional() }).strict());
+    const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()), all === 'true');
+    res.json({ sessions: sessions.map((s) => presentSession(s)) });
+  });
+  router.post('/admin/users/:id/revoke-sessions', async (req, res) => {
+    const user = await deps.users.requireUser({ id: req.params.id });
+    const ids = await deps.revoker.revokeUser(user.id, 'revoked_by_admin');
+    deps.audit.record({ type: 'user_sessions_revoked', userId: user.id, details: { sessions: ids.length } });
+    res.json({ revoked_sessions: ids.length });
+  });
+  router.delete('/admin/users/:id', async (req, res) => {
+    await deps.users.delete({ id: req.params.id });
+    res.status(204).end();
+  });
+
+  // Clients
+  router.post('/admin/clients', async (req, res) => {
+    const body = readJson(req, newClient);
+    const { client, secret } = await deps.clientService.create({
+      ...toSettings(body),
+      ...(body.client_id !== undefined && { id: body.client_id }),
+      name: body.name,
+      confidential: body.type === 'confidential',
+      grantTypes: body.grant_types,
+    } as Parameters<ClientService['create']>[0]);
+    res.status(201).json({ ...presentClient(client), ...(secret !== undefined && { client_secret: secret }) });
+  });
+  router.get('/admin/clients', async (_req, res) => {
+    res.json({ clients: (await deps.clientService.list()).map(presentClient) });
+  });
+  router.get('/admin/clients/:id', async (req, res) => {
+    res.json(presentClient(await deps.clientService.get(req.params.id)));
+  });
+  router.patch('/admin/clients/:id', async (req, res) => {
+    const body = readJson(req, clientChanges);
+    res.json(presentClient(await deps.clientService.update(req.params.id, toSettings(body))));
+  });
+  router.post('/admin/clients/:id/rotate-secret', async (req, res) => {
+    const secret = await deps.clientService.rotateSecret(req.params.id);
+    res.json({ client_id: req.params.id, client_secret: secret });
+  });
+  router.delete('/admin/clients/:id', async (req, res) => {
+    await deps.clientService.delete(req.params.id);
+    res.status(204).end();
+  });
+
+  // Keys
+  router.get('/admin/keys', async (_req, res) => {
+    res.json({ keys: (await listSigningKeys(deps.keyManagement)).map(presentKey) });
+  });
+  router.post('/admin/keys/rotate', async (req, res) => {
+    const { immediate } = readJson(req, z.object({ immediate: z.boolean().optional() }).strict());
+    const key = await rotateSigningKey(deps.keyManagement, immediate ?? false);
+    await deps.ring.reload();
+    res.status(201).json({ kid: key.kid, activates_at: key.activatesAt.toISOString() });
+  });
+  router.post('/admin/keys/:kid/retire', async (req, res) => {
+    const { force } = readJson(req, z.object({ force: z.boolean().optional() }).strict());
+    await retireSigningKey(deps.keyManagement, req.params.kid, force ?? false);
+    await deps.ring.reload();
+    res.status(204).end();
+  });
+
+  // Audit
+  router.get('/admin/audit', async (req, res) => {
+    const q = readQuery(req, auditQuery);
+    const types = q.type?.split(',').filter(Boolean);
+    const unknown = types?.find((t) => !(AUDIT_EVENT_TYPES as readonly string[]).includes(t));
+    if (unknown) throw new DomainError('invalid', `Unknown event type "${unknown}".`);
+    const events = await deps.audit.query({
+      ...(q.user_id && { userId: q.user_id }),
+      ...(types && { types }),
+      ...(q.since && { since: new Date(q.since) }),
+      ...(q.until && { until: new Date(q.until) }),
+      ...(q.before && { before: q.before }),
+      limit: q.limit,
+    });
+    res.json({ events: events.map(presentAudit), next_before: events.length === q.limit ? events[events.length - 1].id : null });
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+import type { RequestHandler } from 'express';
+import { auditScope } from '../audit/audit-log';
+import type { RevocationStore } from '../revocation/revocation-store';
+import { InvalidTokenError } from '../tokens/jwt';
+import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
+import { BearerError, insufficientScope, invalidToken, missingToken } from '../verifier/errors';
+import { sendBearerError } from '../verifier/express';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** The verified access token of an /admin or /account request. */
+    token?: AccessTokenClaims;
+  }
+}
+
+export interface BearerAuthDeps {
+  tokens: TokenIssuer;
+  revocations: RevocationStore;
+  /** authd's own APIs accept only tokens whose audience is authd itself. */
+  issuer: string;
+}
+
+/**
+ * Bearer authentication for authd's own APIs (/admin, /account): an access token of ours, for
+ * our audience, not revoked, optionally with a scope. RFC 6750 errors.
+ */
+export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): RequestHandler {
+  return async (req, res, next) => {
+    const realm = deps.issuer;
+    try {
+      const header = req.headers.authorization;
+      if (!header) throw missingToken();
+      const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+      if (!match) throw new BearerError('invalid_request', 'The Authorization header must be "Bearer <token>".', 400);
+      let claims: AccessTokenClaims;
+      try {
+        claims = await deps.tokens.verifyAccessToken(match[1]);
+      } catch (error) {
+        if (error instanceof InvalidTokenError) throw invalidToken('The token is invalid or expired.');
+        throw error;
+      }
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (!audiences.includes(deps.issuer)) throw invalidToken('The token is not meant for authd.');
+      if (await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) })) {
+        throw invalidToken('The token has been revoked.');
+      }
+      if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
+      res.locals.token = claims;
+      const scope = auditScope.getStore();
+      if (scope) scope.actor = claims.sub;
+      res.set('Cache-Control', 'no-store');
+      next();
+    } catch (error) {
+      if (error instanceof BearerError) return sendBearerError(res, error, realm);
+      next(error);
+    }
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The OpenAPI 3.1 description of authd's whole HTTP surface, served at /openapi.json.
+ * test/http/openapi.test.ts checks that every route the app serves is described here and the
+ * other way round.
+ */
+type Schema = Record<string, unknown>;
+
+const str = (description?: string): Schema => ({ type: 'string', ...(description && { description }) });
+const arr = (items: Schema): Schema => ({ type: 'array', items });
+const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, ...(required.length && { required }) });
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
+const form = (schema: Schema) => ({ content: { 'application/x-www-form-urlencoded': { schema }, 'application/json': { schema } } });
+const error = (description: string) => ({ description, ...json(ref('Error')) });
+const ok = (description: string, schema?: Schema) => ({ description, ...(schema && json(schema)) });
+
+const bearer = [{ bearer: [] }];
+const client = [{ clientBasic: [] }, { clientPost: [] }, {}];
+const idParam = [{ name: 'id', in: 'path', required: true, schema: str() }];
+const kidParam = [{ name: 'kid', in: 'path', required: true, schema: str() }];
+
+function op(summary: string, tag: string, extra: Record<string, unknown> = {}) {
+  return { summary, tags: [tag], ...extra };
+}
+
+export function openApiDocument(issuer: string) {
+  const adminResponses = { 401: error('No or invalid bearer token'), 403: error('The token lacks the admin scope') };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'authd', version: '0.1.0', description: 'A standalone OAuth2 token issuer.' },
+    servers: [{ url: issuer }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        clientBasic: { type: 'http', scheme: 'basic', description: 'client_secret_basic' },
+        clientPost: { type: 'apiKey', in: 'query', name: 'client_secret', description: 'client_secret_post: client_id and client_secret in the body' },
+      },
+      schemas: {
+        Error: obj({ error: str('RFC 6749 §5.2 code'), error_description: str() }, ['error']),
+        TokenResponse: obj({ access_token: str(), token_type: { const: 'Bearer' }, expires_in: { type: 'integer' }, refresh_token: str('absent for client_credentials and cookie-mode clients'), scope: str() }, ['access_token', 'token_type', 'expires_in', 'scope']),
+        User: obj({ id: str(), username: str(), roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, created_at: str(), updated_at: str() }),
+        Client: obj({
+          client_id: str(), name: str(), type: { enum: ['confidential', 'public'] }, first_party: { type: 'boolean' }, introspection: { type: 'boolean' },
+          grant_types: arr(str()), scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] },
+          refresh_idle_ttl: { type: ['integer', 'null'] }, refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' },
+          allowed_origins: arr(str()), redirect_uris: arr(str()), created_at: str(), updated_at: str(),
+        }),
+        Session: obj({ id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: str(), user_agent: str(), current: { type: 'boolean' } }),
+        Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired'] }, created_at: str(), activates_at: str(), retires_at: str(), private_key: { type: 'boolean' } }),
+        AuditEvent: obj({ id: str(), occurred_at: str(), type: str(), user_id: str(), client_id: str(), ip: str(), user_agent: str(), request_id: str(), details: { type: 'object' } }),
+        ClientSettings: obj({
+          name: str(), first_party: { type: 'boolean' }, introspection: { type: 'boolean' }, grant_types: arr({ enum: ['password', 'refresh_token', 'client_credentials'] }),
+          scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] }, refresh_idle_ttl: { type: ['integer', 'null'] },
+          refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' }, allowed_origins: arr(str()), redirect_uris: arr(str()),
+        }),
+      },
+    },
+    paths: {
+      '/oauth/token': {
+        post: op('Token endpoint (RFC 6749): password, refresh_token, client_credentials', 'OAuth', {
+          security: client,
+          requestBody: form(obj({ grant_type: str(), username: str(), password: str(), refresh_token: str(), scope: str(), client_id: str(), client_secret: str() }, ['grant_type'])),
+          responses: { 200: ok('Tokens', ref('TokenResponse')), 400: error('invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type'), 401: error('invalid_client'), 413: error('Body too large'), 415: error('Wrong content type'), 429: error('Too many failed logins'), 503: error('temporarily_unavailable') },
+        }),
+      },
+      '/oauth/revoke': {
+        post: op('Revocation (RFC 7009)', 'OAuth', {
+          security: client,
+          requestBody: form(obj({ token: str('optional for cookie-mode clients: the refresh cookie is used'), token_type_hint: { enum: ['access_token', 'refresh_token'] } })),
+          responses: { 200: ok('Revoked, or nothing to revoke'), 400: error('invalid_request or unauthorized_client'), 401: error('invalid_client') },
+        }),
+      },
+      '/oauth/introspect': {
+        post: op('Introspection (RFC 7662), for clients allowed to introspect', 'OAuth', {
+          security: client.slice(0, 2),
+          requestBody: form(obj({ token: str(), token_type_hint: str() }, ['token'])),
+          responses: { 200: ok('Token state', obj({ active: { type: 'boolean' }, scope: str(), client_id: str(), sub: str(), aud: str(), iss: str(), exp: { type: 'integer' }, iat: { type: 'integer' }, jti: str(), token_type: str(), sid: str(), roles: arr(str()) }, ['active'])), 401: error('invalid_client'), 403: error('The client may not introspect') },
+        }),
+      },
+      '/register': {
+        post: op('Self-registration (only when AUTHD_REGISTRATION=true)', 'Users', {
+          requestBody: form(obj({ username: str(), password: str() }, ['username', 'password'])),
+          responses: { 201: ok('Created', obj({ id: str(), username: str(), created_at: str() })), 400: error('Invalid username or password'), 404: error('Registration is off'), 409: error('Username taken') },
+        }),
+      },
+      '/.well-known/oauth-authorization-server': { get: op('Authorization server metadata (RFC 8414)', 'Discovery', { responses: { 200: ok('Metadata', { type: 'object' }) } }) },
+      '/.well-known/openid-configuration': { get: op('The same metadata, where most libraries look first', 'Discovery', { responses: { 200: ok('Metadata', { type: 'object' }) } }) },
+      '/.well-known/jwks.json': { get: op('Public signing keys (RFC 7517), cacheable, with an ETag', 'Discovery', { responses: { 200: ok('JWK set', obj({ keys: arr({ type: 'object' }) })), 304: ok('Not modified') } }) },
+      '/openapi.json': { get: op('This document', 'Discovery', { responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } }) },
+      '/health/live': { get: op('Liveness', 'Operations', { responses: { 200: ok('Alive') } }) },
+      '/health/ready': { get: op('Readiness: database, Redis, signing key', 'Operations', { responses: { 200: ok('Ready'), 503: ok('Not ready') } }) },
+      '/login': { get: op('Hosted sign-in page (HTML)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
+      '/pages/brand.css': { get: op('Branding stylesheet of the hosted pages', 'Pages', { responses: { 200: { description: 'CSS', content: { 'text/css': {} } } } }) },
+      '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
+      '/account': {
+        get: op('The token\'s own user (a browser navigation without a token gets the HTML account page)', 'Account', { security: bearer, responses: { 200: ok('Profile', ref('User')), 401: error('No or invalid token'), 403: error('Not a user token') } }),
+      },
+      '/account/password': {
+        post: op('Change password (needs the current one; revokes every other session)', 'Account', { security: bearer, requestBody: json(obj({ current_password: str(), new_password: str() }, ['current_password', 'new_password'])), responses: { 200: ok('Changed', obj({ revoked_sessions: { type: 'integer' } })), 400: error('Wrong current password or weak new password'), 429: error('Too many failed attempts') } }),
+      },
+      '/account/sessions': { get: op('Own sessions; the current one marked', 'Account', { security: bearer, responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })) } }) },
+      '/account/sessions/{id}': { delete: op('Revoke one own session', 'Account', { security: bearer, parameters: idParam, responses: { 204: ok('Revoked'), 404: error('No such session') } }) },
+      '/account/logout-all': { post: op('Sign out everywhere', 'Account', { security: bearer, responses: { 200: ok('Revoked', obj({ revoked_sessions: { type: 'integer' } })) } }) },
+      '/admin/users': {
+        get: op('List users (keyset pagination, search)', 'Admin', { security: bearer, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: str() }, { name: 'search', in: 'query', schema: str() }], responses: { 200: ok('A page', obj({ users: arr(ref('User')), next_cursor: { type: ['string', 'null'] } })), ...adminResponses } }),
+        post: op('Create a user', 'Admin', { security: bearer, requestBody: json(obj({ username: str(), password: str(), roles: arr(str()), scopes: arr(str()) }, ['username', 'password'])), responses: { 201: ok('Created', ref('User')), 400: error('Invalid'), 409: error('Username taken'), ...adminResponses } }),
+      },
+      '/admin/users/{id}': {
+        get: op('Get a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', ref('User')), 404: error('No such user'), ...adminResponses } }),
+        patch: op('Update roles, scopes, disabled', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
+        delete: op('Delete a user (sessions and personal data; audit rows keep the id)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), 404: error('No such user'), ...adminResponses } }),
+      },
+      '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },
+      '/admin/users/{id}/sessions': { get: op('A user\'s sessions', 'Admin', { security: bearer, parameters: [...idParam, { name: 'all', in: 'query', schema: { enum: ['true', 'false'] } }], responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })), ...adminResponses } }) },
+      '/admin/users/{id}/revoke-sessions': { post: op('Revoke every session and token of a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Revoked', obj({ revoked_sessions: { type: 'integer' } })), ...adminResponses } }) },
+      '/admin/clients': {
+        get: op('List clients', 'Admin', { security: bearer, responses: { 200: ok('Clients', obj({ clients: arr(ref('Client')) })), ...adminResponses } }),
+        post: op('Create a client (a confidential client\'s secret is shown once)', 'Admin', { security: bearer, requestBody: json({ allOf: [ref('ClientSettings'), obj({ client_id: str(), type: { enum: ['confidential', 'public'] } }, ['name', 'type', 'grant_types'])] }), responses: { 201: ok('Created', { allOf: [ref('Client'), obj({ client_secret: str() })] }), 409: error('Id taken'), ...adminResponses } }),
+      },
+      '/admin/clients/{id}': {
+        get: op('Get a client', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Client', ref('Client')), 404: error('No such client'), ...adminResponses } }),
+        patch: op('Update grants, scopes, audience, redirects, origins, cookie mode, lifetimes', 'Admin', { security: bearer, parameters: idParam, requestBody: json(ref('ClientSettings')), responses: { 200: ok('Updated', ref('Client')), ...adminResponses } }),
+        delete: op('Delete a client (its sessions end)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), ...adminResponses } }),
+      },
+      '/admin/clients/{id}/rotate-secret': { post: op('A new secret, shown once', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('New secret', obj({ client_id: str(), client_secret: str() })), ...adminResponses } }) },
+      '/admin/keys': { get: op('Signing keys and their states', 'Admin', { security: bearer, responses: { 200: ok('Keys', obj({ keys: arr(ref('Key')) })), ...adminResponses } }) },
+      '/admin/keys/rotate': { post: op('Add a standby key (immediate: sign with it now)', 'Admin', { security: bearer, requestBody: json(obj({ immediate: { type: 'boolean' } })), responses: { 201: ok('New key', obj({ kid: str(), activates_at: str() })), ...adminResponses } }) },
+      '/admin/keys/{kid}/retire': { post: op('Retire a key', 'Admin', { security: bearer, parameters: kidParam, requestBody: json(obj({ force: { type: 'boolean' } })), responses: { 204: ok('Retired'), ...adminResponses } }) },
+      '/admin/audit': { get: op('Query the audit trail', 'Admin', { security: bearer, parameters: ['user_id', 'type', 'since', 'until', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: str() })), responses: { 200: ok('Events, newest first', obj({ events: arr(ref('AuditEvent')), next_before: { type: ['string', 'null'] } })), ...adminResponses } }) },
+    },
+  };
+}
