@@ -112,6 +112,7 @@
   (async () => {
     const profile = await (await api('/account')).json();
     document.getElementById('username').textContent = profile.username;
+    document.getElementById('password-username').value = profile.username; // lets password managers file the new password
     await loadSessions();
   })().catch(() => {});
 })();

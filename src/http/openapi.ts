@@ -90,6 +90,7 @@ export function openApiDocument(issuer: string) {
       '/health/live': { get: op('Liveness', 'Operations', { responses: { 200: ok('Alive') } }) },
       '/health/ready': { get: op('Readiness: database, Redis, signing key', 'Operations', { responses: { 200: ok('Ready'), 503: ok('Not ready') } }) },
       '/login': { get: op('Hosted sign-in page (HTML)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
+      '/favicon.ico': { get: op('No icon (204), so browsers stop asking', 'Pages', { responses: { 204: ok('No content') } }) },
       '/pages/brand.css': { get: op('Branding stylesheet of the hosted pages', 'Pages', { responses: { 200: { description: 'CSS', content: { 'text/css': {} } } } }) },
       '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
       '/account': {

@@ -38,6 +38,9 @@ export function pagesRouter(branding: Branding): Router {
     res.set({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).send(body);
   };
   router.get('/login', sendPage(html.login));
+  router.get('/favicon.ico', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=86400').status(204).end();
+  });
   router.get('/account', (req, res, next) => {
     if (req.headers.authorization || req.accepts(['json', 'html']) !== 'html') return next();
     sendPage(html.account)(req, res);
