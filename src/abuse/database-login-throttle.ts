@@ -55,7 +55,7 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
             [new Date(userIp.until), new Date(user.until), new Date(address.until)],
             [lockedUntil === null ? null : new Date(lockedUntil), null, null]],
         );
-        return { allowed: true as const };
+        return lockedUntil === null ? { allowed: true as const } : { allowed: true as const, lockSetAt: lockedUntil };
       });
       // Now and then, forget counters nobody has touched for a day.
       if (++calls % 1000 === 0) {
@@ -70,6 +70,17 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
         `WITH cleared AS (DELETE FROM login_throttle WHERE key = $1)
          UPDATE login_throttle SET n = n - 1 WHERE key = ANY($2) AND n > 0`,
         [keys.userIp, [keys.user, keys.ip]],
+      );
+    },
+
+    async release(username, ip, decision) {
+      const keys = throttleKeys(username, ip);
+      const lockSetAt = decision.allowed && decision.lockSetAt !== undefined ? new Date(decision.lockSetAt) : null;
+      await db.query(
+        `UPDATE login_throttle SET n = GREATEST(n - 1, 0),
+           locked_until = CASE WHEN key = $1 AND locked_until = $3 THEN NULL ELSE locked_until END
+         WHERE key = ANY($2)`,
+        [keys.userIp, [keys.userIp, keys.user, keys.ip], lockSetAt],
       );
     },
 

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import net from 'node:net';
 
 /**
  * Brute-force protection for password logins. An attempt is counted *before* the password is
@@ -20,12 +21,18 @@ export interface ThrottleLimits {
 }
 
 export type ThrottleDecision =
-  | { allowed: true }
+  /** `lockSetAt`: this attempt armed the user+IP lock (the limit-th attempt); release undoes it. */
+  | { allowed: true; lockSetAt?: number }
   | { allowed: false; retryAfterSeconds: number; reason: 'user_ip_locked' | 'ip_limit' | 'user_limit' };
 
 export interface LoginThrottle {
   begin(username: string, ip: string): Promise<ThrottleDecision>;
   succeeded(username: string, ip: string): Promise<void>;
+  /**
+   * Gives back an attempt whose password could not be checked at all (hashing at capacity, the
+   * database down): it was neither a success nor a failure.
+   */
+  release(username: string, ip: string, decision: ThrottleDecision): Promise<void>;
   /** Clears every counter and lock of a user (authd users unlock). */
   unlock(username: string): Promise<void>;
 }
@@ -38,10 +45,25 @@ export interface ThrottleKeys {
   userIpPrefix: string;
 }
 
+/**
+ * The address a client is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by its
+ * /64 prefix, since one host or subscriber usually holds a whole /64 and could rotate through it.
+ */
+export function clientAddress(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!net.isIPv6(ip)) return ip.slice(0, 64);
+  const [head, tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
+}
+
 /** Keys hold a digest of the username, so key length and characters are bounded. */
 export function throttleKeys(normalizedUsername: string, ip: string): ThrottleKeys {
   const user = crypto.createHash('sha256').update(normalizedUsername).digest('base64url').slice(0, 22);
-  const address = ip.slice(0, 64);
+  const address = clientAddress(ip);
   return { userIp: `ui:${user}:${address}`, user: `u:${user}`, ip: `ip:${address}`, userIpPrefix: `ui:${user}:` };
 }
 

@@ -23,9 +23,11 @@ local uN, uUntil = read(KEYS[3])
 if uN >= uLimit then return {0, uUntil - now, 'user_limit'} end
 local uiN, uiUntil = read(KEYS[1])
 uiN = uiN + 1
+local lockSetAt = 0
 if uiN >= uiLimit then
   local delay = math.min(base * 2 ^ math.min(uiN - uiLimit, 30), max)
-  redis.call('SET', KEYS[2], now + delay, 'PX', delay)
+  lockSetAt = now + delay
+  redis.call('SET', KEYS[2], lockSetAt, 'PX', delay)
   uiUntil = math.max(uiUntil, now + delay + window)
 end
 redis.call('HSET', KEYS[1], 'n', uiN, 'until', uiUntil)
@@ -34,7 +36,7 @@ redis.call('HSET', KEYS[3], 'n', uN + 1, 'until', uUntil)
 redis.call('PEXPIRE', KEYS[3], uUntil - now)
 redis.call('HSET', KEYS[4], 'n', ipN + 1, 'until', ipUntil)
 redis.call('PEXPIRE', KEYS[4], ipUntil - now)
-return {1, 0, ''}`;
+return {1, lockSetAt, ''}`;
 
 const SUCCEEDED = `
 redis.call('DEL', KEYS[1], KEYS[2])
@@ -44,15 +46,27 @@ for i = 3, 4 do
 end
 return 1`;
 
+const RELEASE = `
+for i = 1, 4, 1 do
+  if i ~= 2 then
+    local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
+    if n > 0 then redis.call('HSET', KEYS[i], 'n', n - 1) end
+  end
+end
+if ARGV[1] ~= '0' and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
 type ThrottleRedis = RedisConnection & {
   throttleBegin(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[number, number, string]>;
   throttleSucceeded(k1: string, k2: string, k3: string, k4: string): Promise<number>;
+  throttleRelease(k1: string, k2: string, k3: string, k4: string, lockSetAt: string): Promise<number>;
 };
 
 export function createRedisLoginThrottle(connection: RedisConnection, limits: ThrottleLimits, clock: Clock, keyPrefix: string): LoginThrottle {
   const redis = connection as ThrottleRedis;
   redis.defineCommand('throttleBegin', { numberOfKeys: 4, lua: BEGIN });
   redis.defineCommand('throttleSucceeded', { numberOfKeys: 4, lua: SUCCEEDED });
+  redis.defineCommand('throttleRelease', { numberOfKeys: 4, lua: RELEASE });
   const tagged = (normalizedUsername: string, ip: string) => {
     const keys = throttleKeys(normalizedUsername, ip);
     return [`{bf}:${keys.userIp}`, `{bf}:lock:${keys.userIp}`, `{bf}:${keys.user}`, `{bf}:${keys.ip}`] as const;
@@ -67,13 +81,18 @@ export function createRedisLoginThrottle(connection: RedisConnection, limits: Th
 
   return {
     async begin(username, ip): Promise<ThrottleDecision> {
-      const [allowed, waitMs, reason] = await call(() => redis.throttleBegin(...tagged(username, ip), String(clock.now()),
+      const [allowed, waitOrLock, reason] = await call(() => redis.throttleBegin(...tagged(username, ip), String(clock.now()),
         String(limits.windowMs), String(limits.userIpFailures), String(limits.lockoutBaseMs), String(limits.lockoutMaxMs),
         String(limits.userFailures), String(limits.ipFailures)));
-      return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterSeconds: retryAfter(waitMs), reason: reason as 'ip_limit' };
+      if (allowed === 1) return waitOrLock > 0 ? { allowed: true, lockSetAt: waitOrLock } : { allowed: true };
+      return { allowed: false, retryAfterSeconds: retryAfter(waitOrLock), reason: reason as 'ip_limit' };
     },
     async succeeded(username, ip) {
       await call(() => redis.throttleSucceeded(...tagged(username, ip)));
+    },
+    async release(username, ip, decision) {
+      const lockSetAt = decision.allowed ? decision.lockSetAt ?? 0 : 0;
+      await call(() => redis.throttleRelease(...tagged(username, ip), String(lockSetAt)));
     },
     async unlock(username) {
       const { userIpPrefix, user } = throttleKeys(username, '-');

@@ -37,7 +37,8 @@ export interface LifetimeLimits {
   refreshAbsoluteTtl: number;
 }
 
-const CLIENT_ID = /^[\w.:-]{3,64}$/;
+/** What a client_id may look like; anything else is no client of ours (and never reaches the database). */
+export const CLIENT_ID = /^[\w.:-]{3,64}$/;
 
 function isOrigin(value: string): boolean {
   try {

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { AuditLog, RequestContext } from '../audit/audit-log';
 import type { ClientRepository, ClientWithDigest } from '../clients/client-repository';
 import type { ClientSecretDigester } from '../clients/client-secret';
+import { CLIENT_ID } from '../clients/client-service';
 import { OAuthError, invalidClient, invalidRequest } from '../errors';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -49,7 +50,7 @@ export async function authenticateClient(
 ): Promise<{ client: ClientWithDigest; method: ClientAuthMethod }> {
   const presented = presentedCredentials(req, params);
   const usedBasic = presented.method === 'client_secret_basic';
-  const client = presented.clientId.length <= 128 ? await clients.findById(presented.clientId) : undefined;
+  const client = CLIENT_ID.test(presented.clientId) ? await clients.findById(presented.clientId) : undefined;
   if (presented.secret !== undefined) {
     // Always compare, even for an unknown or public client, so timing reveals nothing.
     const matches = digester.matches(presented.secret, client?.secretDigest ?? null);

@@ -10,6 +10,8 @@ export const MAX_PARAMETER_LENGTH = 8192;
  * the result has no prototype, so "__proto__" or "constructor" are just unknown names.
  */
 export function readParams(req: Request): Record<string, string> {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!hasBody) return Object.create(null);
   if (!req.is(FORM) && !req.is('application/json')) {
     throw invalidRequest(`The request body must be ${FORM} or application/json.`, { status: 415 });
   }

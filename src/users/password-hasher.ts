@@ -42,7 +42,11 @@ export function createPasswordHasher(params: Argon2Parameters, limiter: Concurre
       return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
     },
     async verifyDummy(password) {
-      dummyHash ??= argon2.hash(crypto.randomUUID(), options);
+      // Made once, inside the limiter like any hash; a failure is not kept, so the next call retries.
+      dummyHash ??= limiter.run(() => argon2.hash(crypto.randomUUID(), options)).catch((error) => {
+        dummyHash = undefined;
+        throw error;
+      });
       const hash = await dummyHash;
       await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false));
     },

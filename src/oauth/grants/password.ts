@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
+import type { ThrottleDecision } from '../../abuse/login-throttle';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../../http/param-schemas';
 import { normalizeUsername } from '../../users/username';
@@ -19,9 +20,9 @@ function throttleName(username: string): string {
 }
 
 /** Counts the attempt before any password work; a refused attempt costs no Argon2. */
-async function admitAttempt(username: string, { client, context }: GrantRequest, deps: GrantDeps): Promise<void> {
+async function admitAttempt(username: string, { client, context }: GrantRequest, deps: GrantDeps): Promise<ThrottleDecision> {
   const decision = await deps.throttle.begin(throttleName(username), context.ip ?? 'unknown');
-  if (decision.allowed) return;
+  if (decision.allowed) return decision;
   deps.audit.record({ type: 'login_throttled', clientId: client.id, context, details: { reason: decision.reason, retry_after: decision.retryAfterSeconds } });
   throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
     status: 429,
@@ -43,8 +44,15 @@ export const passwordGrant = {
       if (notForClient.length) throw invalidScope('The client may not request this scope.', { detail: `client lacks ${notForClient.join(' ')}` });
     }
 
-    await admitAttempt(params.username, request, deps);
-    const login = await deps.users.verifyLogin(params.username, params.password);
+    const admitted = await admitAttempt(params.username, request, deps);
+    let login;
+    try {
+      login = await deps.users.verifyLogin(params.username, params.password);
+    } catch (error) {
+      // Not checked at all (hashing at capacity, a store down): neither a success nor a failure.
+      await deps.throttle.release(throttleName(params.username), context.ip ?? 'unknown', admitted).catch(() => {});
+      throw error;
+    }
     if (!login.ok) {
       deps.audit.record({ type: 'login_failed', clientId: client.id, userId: login.userId ?? null, context, details: { reason: login.reason } });
       // One answer for unknown user, wrong password and disabled user: no account enumeration.
