@@ -1,0 +1,333 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../../src/cli/main';
+import { readMigrations } from '../../src/store/migrate';
+import { FAST_ARGON2, tempDir } from '../support/backends';
+import { ROOT } from '../support/processes';
+
+// One embedded data directory for the whole file: PGlite allows one owner at a time, and each
+// runCli opens and closes the stack itself, so the commands run one after another.
+jest.setTimeout(120_000);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const KID = /^[A-Za-z0-9_-]{43}$/;
+
+describe('authd CLI (in-process, embedded database)', () => {
+  const savedEnv = { ...process.env };
+  let root: string;
+  let dataDir: string;
+  let keysDir: string;
+
+  /** Runs one command, capturing what it writes to stdout and stderr. */
+  async function run(...args: string[]): Promise<Run> {
+    let stdout = '';
+    let stderr = '';
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout += chunk.toString();
+      return true;
+    });
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr += chunk.toString();
+      return true;
+    });
+    try {
+      const code = await runCli(['node', 'authd', ...args]);
+      return { code, stdout, stderr };
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  /** Runs a command that must succeed with --json, and parses its output. */
+  async function json<T = unknown>(...args: string[]): Promise<T> {
+    const result = await run(...args, '--json');
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    return JSON.parse(result.stdout) as T;
+  }
+
+  beforeAll(() => {
+    root = tempDir('authd-cli-');
+    dataDir = path.join(root, 'data');
+    keysDir = path.join(root, 'keys');
+    for (const name of Object.keys(process.env)) {
+      if (name.startsWith('AUTHD_') || ['DATABASE_URL', 'REDIS_URL', 'PORT', 'HOST', 'NODE_ENV'].includes(name)) delete process.env[name];
+    }
+    Object.assign(process.env, {
+      AUTHD_DATA_DIR: dataDir,
+      AUTHD_KEYS_DIR: keysDir,
+      NODE_ENV: 'test',
+      AUTHD_LOG_LEVEL: 'warn',
+      ...FAST_ARGON2,
+    });
+  });
+
+  afterAll(() => {
+    for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+    Object.assign(process.env, savedEnv);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    // Every command releases the data directory when it ends.
+    expect(fs.existsSync(path.join(dataDir, 'authd.lock'))).toBe(false);
+  });
+
+  it('prints help and exits 0 with --help', async () => {
+    const result = await run('--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: authd \[options\] \[command\]/);
+    for (const command of ['serve', 'migrate', 'users', 'clients', 'keys', 'audit']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    expect(result.stderr).toBe('');
+  });
+
+  it('prints the help of a subcommand and exits 0', async () => {
+    const result = await run('users', 'create', '--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--generate-password');
+  });
+
+  it('exits 2 on an unknown command', async () => {
+    const result = await run('frobnicate');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown command 'frobnicate'");
+    expect(result.stdout).toBe('');
+  });
+
+  it('exits 2 on an unknown option', async () => {
+    const result = await run('users', 'list', '--colour');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--colour'");
+  });
+
+  it('migrates a new data directory and exits 0; a second run has nothing to do', async () => {
+    const versions = (await readMigrations()).map((m) => m.version);
+    expect(await run('migrate')).toEqual({ code: 0, stdout: `applied: ${versions.join(', ')}\n`, stderr: '' });
+    expect(await run('migrate')).toEqual({ code: 0, stdout: 'database is up to date\n', stderr: '' });
+  });
+
+  let bob: { id: string; password: string };
+
+  it('creates a user with a generated password, printed once', async () => {
+    const user = await json<Record<string, unknown>>('users', 'create', 'bob', '--generate-password', '--role', 'admin', '--scope', 'read');
+    expect(user).toEqual({
+      id: expect.stringMatching(UUID),
+      username: 'bob',
+      roles: ['admin'],
+      scopes: ['read'],
+      password: expect.stringMatching(/^[A-Za-z0-9_-]{20}$/),
+    });
+    bob = { id: user.id as string, password: user.password as string };
+  });
+
+  it.each(['bob', 'BOB', '  Bob '])('refuses to create %j again with exit 1 and a clear message', async (name) => {
+    expect(await run('users', 'create', name, '--generate-password')).toEqual({ code: 1, stdout: '', stderr: 'authd: That username is taken.\n' });
+  });
+
+  it('refuses a bad role name with exit 1', async () => {
+    const result = await run('users', 'create', 'carol', '--generate-password', '--role', 'a/b');
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'authd: Invalid role name: "a/b".\n' });
+  });
+
+  it('refuses to create a user without a password source when there is no terminal', async () => {
+    const isTTY = process.stdin.isTTY;
+    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
+    try {
+      const result = await run('users', 'create', 'dave');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('--password-stdin or --generate-password');
+    } finally {
+      Object.defineProperty(process.stdin, 'isTTY', { value: isTTY, configurable: true });
+    }
+  });
+
+  it('replaces the roles of a user', async () => {
+    expect(await run('users', 'set-roles', 'bob', 'admin,auditor', 'ops')).toEqual({ code: 0, stdout: 'bob: roles admin auditor ops\n', stderr: '' });
+    expect(await run('users', 'set-roles', 'nobody', 'x')).toEqual({ code: 1, stdout: '', stderr: 'authd: No user named "nobody".\n' });
+  });
+
+  it('disables and enables a user', async () => {
+    expect(await run('users', 'disable', 'bob')).toEqual({ code: 0, stdout: 'bob: disabled\n', stderr: '' });
+    expect((await json<Array<{ disabled: boolean }>>('users', 'list')).map((u) => u.disabled)).toEqual([true]);
+    expect(await run('users', 'enable', 'bob')).toEqual({ code: 0, stdout: 'bob: enabled\n', stderr: '' });
+    expect((await json<Array<{ disabled: boolean }>>('users', 'list')).map((u) => u.disabled)).toEqual([false]);
+  });
+
+  it('lists users without their password or its hash', async () => {
+    const result = await run('users', 'list', '--json');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([{
+      id: bob.id,
+      username: 'bob',
+      roles: ['admin', 'auditor', 'ops'],
+      scopes: ['read'],
+      disabled: false,
+      created: expect.stringMatching(ISO),
+    }]);
+    expect(result.stdout).not.toContain('$argon2');
+    expect(result.stdout).not.toContain(bob.password);
+    expect(result.stdout).not.toMatch(/hash|password/i);
+  });
+
+  let machineSecret: string;
+
+  it('creates a confidential client and prints its secret once', async () => {
+    const client = await json<Record<string, unknown>>('clients', 'create', '--name', 'x', '--grant', 'client_credentials', '--scope', 'a');
+    expect(client).toEqual({
+      client_id: expect.stringMatching(/^c_[A-Za-z0-9_-]{16}$/),
+      name: 'x',
+      type: 'confidential',
+      first_party: false,
+      introspection: false,
+      grant_types: ['client_credentials'],
+      scopes: ['a'],
+      default_scopes: [],
+      audience: 'http://localhost:3000',
+      client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43,}$/),
+    });
+    machineSecret = client.client_secret as string;
+  });
+
+  it('refuses a public client with the password grant unless it is first-party (exit 1)', async () => {
+    const refused = await run('clients', 'create', '--name', 'y', '--public', '--grant', 'password');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^authd: Invalid client: .*the password grant is only for first-party clients \(--first-party\)/);
+
+    const accepted = await json<Record<string, unknown>>('clients', 'create', '--name', 'y', '--id', 'web', '--public', '--first-party', '--grant', 'password,refresh_token');
+    expect(accepted).toEqual({
+      client_id: 'web', name: 'y', type: 'public', first_party: true, introspection: false, grant_types: ['password', 'refresh_token'],
+      scopes: [], default_scopes: [], audience: 'http://localhost:3000',
+    });
+  });
+
+  it('refuses a bad duration option with exit 1', async () => {
+    const result = await run('clients', 'create', '--name', 'z', '--grant', 'client_credentials', '--access-token-ttl', 'soon');
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'authd: Not a duration: "soon" (use 900, 15m, 12h or 14d).\n' });
+  });
+
+  it('lists clients without a secret', async () => {
+    const result = await run('clients', 'list', '--json');
+    expect(result.code).toBe(0);
+    const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toEqual(expect.arrayContaining([
+      { client_id: expect.stringMatching(/^c_/), name: 'x', type: 'confidential', first_party: false, grants: ['client_credentials'], scopes: ['a'], audience: 'http://localhost:3000' },
+      { client_id: 'web', name: 'y', type: 'public', first_party: true, grants: ['password', 'refresh_token'], scopes: [], audience: 'http://localhost:3000' },
+    ]));
+    expect(rows).toHaveLength(2);
+    expect(result.stdout).not.toContain(machineSecret);
+    expect(result.stdout).not.toMatch(/secret|digest/i);
+  });
+
+  let activeKid: string;
+
+  it('lists one active signing key with its private key present', async () => {
+    const keys = await json<Array<Record<string, unknown>>>('keys', 'list');
+    expect(keys).toEqual([{
+      kid: expect.stringMatching(KID),
+      state: 'active',
+      created: expect.stringMatching(ISO),
+      activates: expect.stringMatching(ISO),
+      retires: null,
+      private_key: 'present',
+    }]);
+    activeKid = keys[0].kid as string;
+    expect(fs.statSync(path.join(keysDir, `${activeKid}.pem`)).mode & 0o777).toBe(0o600);
+  });
+
+  it('adds a standby key on rotate', async () => {
+    const result = await run('keys', 'rotate');
+    expect(result.code).toBe(0);
+    const [, newKid, activatesAt] = /^new key (\S+) activates at (\S+)\n$/.exec(result.stdout) ?? [];
+    expect(newKid).toMatch(KID);
+    expect(activatesAt).toMatch(ISO);
+
+    const keys = await json<Array<Record<string, unknown>>>('keys', 'list');
+    expect(keys).toEqual([
+      { kid: activeKid, state: 'active', created: expect.stringMatching(ISO), activates: expect.stringMatching(ISO), retires: activatesAt, private_key: 'present' },
+      { kid: newKid, state: 'standby', created: expect.stringMatching(ISO), activates: activatesAt, retires: null, private_key: 'present' },
+    ]);
+  });
+
+  it('refuses to retire the only active key (exit 1)', async () => {
+    const result = await run('keys', 'retire', activeKid);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^authd: This is the only active key/);
+    expect((await json<Array<{ kid: string; state: string }>>('keys', 'list')).map((k) => k.state)).toEqual(['active', 'standby']);
+  });
+
+  it('refuses to retire an unknown key (exit 1)', async () => {
+    const kid = 'B'.repeat(43);
+    expect(await run('keys', 'retire', kid)).toEqual({ code: 1, stdout: '', stderr: `authd: No signing key with kid ${kid}.\n` });
+  });
+
+  it('exits 2 and names the variable on a bad environment variable', async () => {
+    process.env.AUTHD_ACCESS_TOKEN_TTL = 'nope';
+    try {
+      const result = await run('users', 'list');
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^authd: configuration error\n  AUTHD_ACCESS_TOKEN_TTL: expected a duration .*"nope"/);
+    } finally {
+      delete process.env.AUTHD_ACCESS_TOKEN_TTL;
+    }
+  });
+
+  it('names every bad variable at once', async () => {
+    Object.assign(process.env, { AUTHD_ACCESS_TOKEN_TTL: 'nope', PORT: 'abc' });
+    try {
+      const result = await run('migrate');
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('AUTHD_ACCESS_TOKEN_TTL:');
+      expect(result.stderr).toContain('PORT:');
+    } finally {
+      delete process.env.AUTHD_ACCESS_TOKEN_TTL;
+      delete process.env.PORT;
+    }
+  });
+});
+
+// The in-process tests cannot see what the logger writes straight to file descriptor 1; a real
+// process shows whether "--json" output can be parsed by a script.
+describe('authd CLI (child process)', () => {
+  const main = path.join(ROOT, 'dist/src/cli/main.js');
+  let root: string;
+
+  beforeAll(() => {
+    root = tempDir('authd-cli-proc-');
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const cli = (...args: string[]) => spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      AUTHD_DATA_DIR: path.join(root, 'data'),
+      AUTHD_KEYS_DIR: path.join(root, 'keys'),
+      ...FAST_ARGON2,
+    },
+  });
+
+  it('writes nothing but the JSON document to stdout with --json', () => {
+    expect(fs.existsSync(main)).toBe(true); // built by "npm test"
+    const created = cli('users', 'create', 'erin', '--generate-password', '--json');
+    expect(created.status).toBe(0);
+    expect(() => JSON.parse(created.stdout)).not.toThrow();
+    expect(JSON.parse(created.stdout)).toEqual({ id: expect.stringMatching(UUID), username: 'erin', roles: [], scopes: [], password: expect.any(String) });
+
+    const client = cli('clients', 'create', '--name', 'm', '--grant', 'client_credentials', '--json');
+    expect(client.status).toBe(0);
+    expect(() => JSON.parse(client.stdout)).not.toThrow();
+  });
+});

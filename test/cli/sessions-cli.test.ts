@@ -1,0 +1,237 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { runCli } from '../../src/cli/main';
+import { parseConfig } from '../../src/config';
+import { openServices, type Services } from '../../src/services';
+import { createScratchDatabase, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
+import { basic, decodeJwt } from '../support/fixtures';
+
+jest.setTimeout(120_000);
+
+const ISSUER = 'https://authd.test';
+const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+const LOCALHOST = expect.stringMatching(/127\.0\.0\.1/);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in this process, as `authd <args>`, capturing what it writes. */
+async function cli(...args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const capture = (append: (s: string) => void) => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof process.stdout.write;
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture((s) => { stdout += s; }));
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture((s) => { stderr += s; }));
+  try {
+    const code = await runCli(['node', 'authd', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+function json<T = unknown>(result: CliResult): T {
+  if (result.code !== 0) throw new Error(`CLI failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+interface Variant {
+  name: string;
+  database: 'embedded' | 'postgres';
+  /** Environment for this variant, and a cleanup. */
+  setUp(): Promise<{ env: Record<string, string | undefined>; dataDir?: string; tearDown(): Promise<void> }>;
+}
+
+const { DATABASE_URL, REDIS_URL } = process.env;
+
+const variants: Variant[] = [
+  {
+    name: 'the embedded database',
+    database: 'embedded',
+    async setUp() {
+      const dataDir = tempDir('authd-cli-data-');
+      return {
+        env: { AUTHD_DATA_DIR: dataDir, DATABASE_URL: undefined, REDIS_URL: undefined },
+        dataDir,
+        async tearDown() {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  ...(DATABASE_URL && REDIS_URL ? [{
+    name: 'Postgres + Redis',
+    database: 'postgres' as const,
+    async setUp() {
+      const scratch = await createScratchDatabase();
+      return {
+        env: { DATABASE_URL: scratch.url, REDIS_URL, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:`, AUTHD_DATA_DIR: undefined },
+        tearDown: () => scratch.drop(),
+      };
+    },
+  }] : []),
+];
+
+describe.each(variants)('users sessions / revoke-sessions CLI on $name', (variant) => {
+  const saved: Record<string, string | undefined> = {};
+  let keysDir: string;
+  let dataDir: string | undefined;
+  let tearDown: () => Promise<void>;
+
+  function setEnv(values: Record<string, string | undefined>): void {
+    for (const [name, value] of Object.entries(values)) {
+      if (!(name in saved)) saved[name] = process.env[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+
+  beforeAll(async () => {
+    keysDir = tempDir('authd-cli-keys-');
+    const prepared = await variant.setUp();
+    tearDown = prepared.tearDown;
+    dataDir = prepared.dataDir;
+    setEnv({
+      ...prepared.env,
+      AUTHD_KEYS_DIR: keysDir,
+      AUTHD_ISSUER: ISSUER,
+      NODE_ENV: 'test',
+      AUTHD_LOG_LEVEL: 'silent',
+      ...FAST_ARGON2,
+    });
+  });
+
+  afterAll(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await tearDown?.();
+    fs.rmSync(keysDir, { recursive: true, force: true });
+  });
+
+  /** Opens the whole stack in this process; the caller must close it before the next CLI command. */
+  function open(): Promise<Services> {
+    return openServices(parseConfig(process.env), { logger: silentLogger });
+  }
+
+  async function withOpenServices<T>(fn: (services: Services, app: ReturnType<typeof createApp>) => Promise<T>): Promise<T> {
+    const services = await open();
+    const lockFile = dataDir && path.join(dataDir, 'authd.lock');
+    try {
+      expect(services.db.kind).toBe(variant.database);
+      expect(services.redis !== undefined).toBe(variant.database === 'postgres');
+      // The embedded data directory is owned by this process while the services are open.
+      if (lockFile) expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+      return await fn(services, createApp(services.config, services));
+    } finally {
+      await services.close();
+      if (lockFile) expect(fs.existsSync(lockFile)).toBe(false);
+    }
+  }
+
+  it('lists a user\'s sessions with client, ip and user agent, and revokes them all', async () => {
+    // A user and a first-party public client, by CLI.
+    const user = json<{ id: string; username: string; roles: string[]; scopes: string[]; password: string }>(
+      await cli('users', 'create', 'bob@example.com', '--generate-password', '--role', 'user', '--scope', 'profile,read', '--json'),
+    );
+    expect(user).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'bob@example.com', roles: ['user'], scopes: ['profile', 'read'], password: expect.any(String) });
+
+    expect(json(await cli('clients', 'create', '--name', 'Web login', '--id', 'web', '--public', '--first-party',
+      '--grant', 'password,refresh_token', '--scope', 'profile,read', '--default-scope', 'profile', '--json'))).toEqual({
+      client_id: 'web', name: 'Web login', type: 'public', first_party: true, introspection: false,
+      grant_types: ['password', 'refresh_token'], scopes: ['profile', 'read'], default_scopes: ['profile'], audience: ISSUER,
+    });
+    const api = json<{ client_id: string; client_secret: string; introspection: boolean }>(
+      await cli('clients', 'create', '--name', 'API', '--id', 'api', '--introspect', '--json'),
+    );
+    expect(api).toEqual(expect.objectContaining({ client_id: 'api', type: 'confidential', introspection: true, client_secret: expect.any(String) }));
+
+    // No session yet.
+    expect(json(await cli('users', 'sessions', 'bob@example.com', '--json'))).toEqual([]);
+
+    // Two logins from different user agents, through the real app.
+    const logins = await withOpenServices(async (_services, app) => {
+      const result: Array<{ accessToken: string; refreshToken: string; sid: string; userAgent: string }> = [];
+      for (const userAgent of ['Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', 'authd-test-cli/1.0']) {
+        const res = await request(app).post('/oauth/token').type('form').set('User-Agent', userAgent)
+          .send({ grant_type: 'password', client_id: 'web', username: 'bob@example.com', password: user.password });
+        expect(res.status).toBe(200);
+        result.push({ accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid), userAgent });
+      }
+      for (const login of result) {
+        const res = await request(app).post('/oauth/introspect').type('form').set('Authorization', basic('api', api.client_secret)).send({ token: login.accessToken });
+        expect(res.body).toEqual(expect.objectContaining({ active: true, sid: login.sid }));
+      }
+      return result;
+    });
+    // The services are closed now: the embedded data directory has one owner at a time.
+
+    const listed = json<Array<Record<string, unknown>>>(await cli('users', 'sessions', 'bob@example.com', '--json'));
+    expect(listed).toHaveLength(2);
+    const byAgent = (rows: Array<Record<string, unknown>>) => [...rows].sort((a, b) => String(a.user_agent).localeCompare(String(b.user_agent)));
+    const expected = [...logins].sort((a, b) => a.userAgent.localeCompare(b.userAgent));
+    expect(byAgent(listed)).toEqual(expected.map((login) => ({
+      session: login.sid, client: 'web', created: ISO, last_used: ISO, expires: ISO, ip: LOCALHOST, user_agent: login.userAgent,
+    })));
+    // Newest first.
+    expect(listed.map((r) => r.session)).toEqual([logins[1].sid, logins[0].sid]);
+    for (const row of listed) {
+      expect(Date.parse(String(row.expires)) - Date.parse(String(row.created))).toBe(30 * 86_400_000);
+    }
+
+    // The table form names the same sessions.
+    const table = await cli('users', 'sessions', 'bob@example.com');
+    expect(table.code).toBe(0);
+    const [header, ...lines] = table.stdout.trimEnd().split('\n');
+    expect(header.split(/\s+/)).toEqual(['session', 'client', 'created', 'last_used', 'expires', 'ip', 'user_agent']);
+    expect(lines).toHaveLength(2);
+    for (const login of logins) expect(table.stdout).toContain(login.sid);
+
+    // Sign bob out everywhere.
+    const revoked = await cli('users', 'revoke-sessions', 'bob@example.com');
+    expect(revoked).toEqual({ code: 0, stdout: 'bob@example.com: 2 session(s) revoked; access tokens issued until now are revoked too\n', stderr: '' });
+
+    expect(await cli('users', 'sessions', 'bob@example.com', '--json')).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+    expect(await cli('users', 'sessions', 'bob@example.com')).toEqual({ code: 0, stdout: '(none)\n', stderr: '' });
+
+    const all = json<Array<Record<string, unknown>>>(await cli('users', 'sessions', 'bob@example.com', '--all', '--json'));
+    expect(byAgent(all)).toEqual(expected.map((login) => ({
+      session: login.sid, client: 'web', created: ISO, last_used: ISO, expires: ISO, ip: LOCALHOST, user_agent: login.userAgent,
+      revoked: ISO, reason: 'revoked_by_operator',
+    })));
+
+    // A second run finds nothing left to revoke.
+    expect((await cli('users', 'revoke-sessions', 'bob@example.com')).stdout).toBe('bob@example.com: 0 session(s) revoked; access tokens issued until now are revoked too\n');
+
+    // What the CLI did holds for the server: the access tokens are inactive, the refresh tokens dead.
+    await withOpenServices(async (_services, app) => {
+      for (const login of logins) {
+        const introspected = await request(app).post('/oauth/introspect').type('form').set('Authorization', basic('api', api.client_secret)).send({ token: login.accessToken });
+        expect(introspected.status).toBe(200);
+        expect(introspected.body).toEqual({ active: false });
+        const refreshed = await request(app).post('/oauth/token').type('form').send({ grant_type: 'refresh_token', client_id: 'web', refresh_token: login.refreshToken });
+        expect(refreshed.status).toBe(400);
+        expect(refreshed.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' });
+      }
+    });
+  });
+
+  it('names an unknown user as such, with exit code 1', async () => {
+    for (const command of [['users', 'sessions', 'nobody@example.com', '--json'], ['users', 'revoke-sessions', 'nobody@example.com']]) {
+      expect(await cli(...command)).toEqual({ code: 1, stdout: '', stderr: 'authd: No user named "nobody@example.com".\n' });
+    }
+  });
+});
