@@ -34,6 +34,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly shutdownTimeoutMs: number;
+  /** HTTP worker processes (node:cluster); more than one needs PostgreSQL. */
+  readonly workers: number;
   readonly registration: boolean;
   readonly adminScope: string;
   readonly hostedPages: { readonly clientId: string; readonly brandName: string; readonly brandColor: string; readonly logoUrl: string | undefined } | undefined;
@@ -125,6 +127,7 @@ const schema = z.object({
   AUTHD_METRICS_PORT: integer(0, 65535).default(9464),
   AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
+  AUTHD_WORKERS: z.union([z.literal('auto'), integer(1, 256)]).default(1),
   AUTHD_REGISTRATION: flag.default(false),
   AUTHD_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name').default('authd:admin'),
   AUTHD_HOSTED_PAGES: flag.default(true),
@@ -160,6 +163,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   if (e.AUTHD_LOGIN_LOCKOUT_MAX < e.AUTHD_LOGIN_LOCKOUT) problems.push('AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT');
   const budgetSlots = Math.floor((e.AUTHD_ARGON2_MEMORY_BUDGET_MIB * 1024) / (e.AUTHD_ARGON2_MEMORY_KIB * e.AUTHD_ARGON2_PARALLELISM));
   if (budgetSlots < 1) problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
+  const workers = e.AUTHD_WORKERS === 'auto' ? os.availableParallelism() : e.AUTHD_WORKERS;
+  if (workers > 1 && !e.DATABASE_URL) problems.push('AUTHD_WORKERS: more than one worker needs DATABASE_URL (the embedded database belongs to one process)');
   if (problems.length) throw new ConfigError(problems);
   // Memory caps the number of parallel hashes; so do the cores (more would only queue in libuv).
   const concurrency = Math.min(budgetSlots, e.AUTHD_ARGON2_MAX_CONCURRENCY ?? os.availableParallelism());
@@ -199,6 +204,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     corsOrigins: Object.freeze(e.AUTHD_CORS_ORIGINS),
     metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
     shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
+    workers,
     registration: e.AUTHD_REGISTRATION,
     adminScope: e.AUTHD_ADMIN_SCOPE,
     hostedPages: e.AUTHD_HOSTED_PAGES

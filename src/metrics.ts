@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { RequestHandler } from 'express';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent } from './audit/audit-log';
 import type { ConcurrencyLimiter } from './users/hash-limiter';
 
@@ -54,14 +54,36 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** In a cluster worker: answer the primary's requests for this worker's metrics. */
+export function reportMetricsToPrimary(metrics: Metrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // registers the worker's message listener
+}
+
+interface MetricsSource {
+  contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** The primary of a cluster: every worker's metrics, summed. */
+export function clusterMetricsSource(): MetricsSource {
+  const aggregator = new AggregatorRegistry();
+  return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
+}
+
 /** GET /metrics on its own port, so it is never exposed with the public API. */
-export function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<http.Server> {
+export function startMetricsServer(metrics: Metrics | MetricsSource, port: number, host: string): Promise<http.Server> {
+  const source: MetricsSource = 'registry' in metrics ? metrics.registry : metrics;
   const server = http.createServer(async (req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+    try {
+      res.writeHead(200, { 'Content-Type': source.contentType }).end(await source.metrics());
+    } catch {
+      res.writeHead(503).end();
+    }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -4,7 +4,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions } from './dev-bootstrap';
 import { ensureHostedPagesClient } from './hosted-pages-client';
-import { startMetricsServer } from './metrics';
+import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
 
 export interface RunningServer {
@@ -33,8 +33,13 @@ function closeServer(server: http.Server, timeoutMs: number): Promise<void> {
   });
 }
 
+export interface StartOptions extends OpenOptions {
+  /** A cluster worker: the primary serves the (aggregated) metrics, so the worker does not. */
+  clusterWorker?: boolean;
+}
+
 /** Opens the stores, loads the key ring, listens. */
-export async function startServer(config: Config, options: OpenOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, { background: true, ...options });
   const { logger } = services;
   if (config.devBootstrap) {
@@ -49,7 +54,8 @@ export async function startServer(config: Config, options: OpenOptions = {}): Pr
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
-  const metricsServer = config.metrics ? await startMetricsServer(services.metrics, config.metrics.port, config.metrics.host) : undefined;
+  if (options.clusterWorker) reportMetricsToPrimary(services.metrics);
+  const metricsServer = config.metrics && !options.clusterWorker ? await startMetricsServer(services.metrics, config.metrics.port, config.metrics.host) : undefined;
   const url = urlOf(server);
   const metricsUrl = metricsServer && `${urlOf(metricsServer)}/metrics`;
   logger.info({

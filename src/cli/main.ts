@@ -4,12 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
 import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
 import { DomainError } from '../errors';
-import { startServer } from '../server';
 import { openDatabase, openServices, type Services } from '../services';
 import { migrate } from '../store/migrate';
 import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
 import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
+import { serve } from './serve';
 import { readPassword } from './password-input';
 
 const EXIT_FAILURE = 1;
@@ -53,13 +53,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   program.command('serve').description('start the HTTP server (migrates the database first)').action(async () => {
-    const running = await startServer(loadConfig());
-    const shutdown = (signal: string) => {
-      running.services.logger.info({ signal }, 'shutting down');
-      running.stop().then(() => process.exit(0), () => process.exit(EXIT_FAILURE));
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    await serve(loadConfig());
   });
 
   program.command('migrate').description('apply pending database migrations and exit').action(async () => {
