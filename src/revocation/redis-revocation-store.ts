@@ -47,7 +47,14 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
   const fallback = createDatabaseRevocationStore(db, clock);
   let reseeding: Promise<void> | undefined;
   let lastAttempt = -Infinity;
-  let missedWrites = false;
+  // The index is trusted only after a complete re-seed since the last (re)connection, with no
+  // failed write since. Until then lookups go to the database, without waiting on Redis.
+  let trusted = false;
+  let failedWrites = 0;
+
+  function distrust(): void {
+    trusted = false;
+  }
 
   function writeToRedis(revocations: readonly Revocation[]): Promise<unknown> {
     const now = clock.now();
@@ -67,14 +74,16 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
     if (reseeding) return reseeding;
     lastAttempt = Date.now();
     reseeding = (async () => {
+      const failuresBefore = failedWrites;
       try {
         const live = await readLiveRevocations(db, new Date(clock.now()));
-        missedWrites = false;
         for (let i = 0; i < live.length; i += 500) await writeToRedis(live.slice(i, i + 500));
         await redis.set(EPOCH_KEY, String(clock.now()));
+        // A write that failed meanwhile may be missing from what was just copied.
+        if (failedWrites === failuresBefore) trusted = true;
         logger.info({ revocations: live.length }, 'revocation index re-seeded from the database');
       } catch (error) {
-        missedWrites = true;
+        distrust();
         logger.warn({ err: error }, 'revocation index re-seed failed; lookups use the database until it succeeds');
       } finally {
         reseeding = undefined;
@@ -83,23 +92,17 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
     return reseeding;
   }
 
-  // While Redis is down every lookup would ask for a re-seed: try at most once a second.
+  // While Redis is away every lookup would ask for a re-seed: try at most once a second.
   function reseedSoon(): void {
     if (Date.now() - lastAttempt >= 1000) void reseed();
   }
 
-  // After a (re)connection: Redis may have restarted empty, or missed writes while away. Verifiers
-  // reading the index directly wait for the epoch, so rebuild it right away rather than lazily.
-  async function reseedIfNeeded(): Promise<void> {
-    try {
-      if (missedWrites || (await redis.exists(EPOCH_KEY)) === 0) await reseed();
-    } catch {
-      missedWrites = true;
-    }
-  }
-  redis.on('ready', () => void reseedIfNeeded());
-  void reseedIfNeeded();
-  const reconcile = setInterval(() => void reseed(), options.reconcileIntervalMs ?? 5 * 60_000);
+  // A reconnection may reach a Redis restarted empty, restored from an older snapshot, or a
+  // replica that is behind: whatever its epoch says, rebuild the index from the database.
+  redis.on('close', distrust);
+  redis.on('ready', () => void reseed());
+  void reseed();
+  const reconcile = setInterval(() => (trusted ? void reseed() : reseedSoon()), options.reconcileIntervalMs ?? 5 * 60_000);
   reconcile.unref();
 
   return {
@@ -110,22 +113,31 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
       try {
         await writeToRedis(revocations);
       } catch (error) {
-        // Durable already; the index catches up when Redis is back.
-        missedWrites = true;
+        // Durable already. Tell every instance the index is incomplete (a DEL works even when
+        // Redis refuses writes for lack of memory); they fall back to the database until a re-seed.
+        failedWrites++;
+        distrust();
+        await redis.del(EPOCH_KEY).catch(() => {});
+        reseedSoon();
         logger.warn({ err: error }, 'revocation stored in the database but not in Redis');
       }
     },
 
     async isRevoked(token) {
+      if (!trusted) {
+        reseedSoon();
+        return fallback.isRevoked(token);
+      }
       let values: Array<string | null>;
       try {
         values = await redis.mget(EPOCH_KEY, revocationKey('jti', token.jti), revocationKey('sid', token.sid ?? '-'), revocationKey('user', token.sub));
       } catch {
-        missedWrites = true;
+        distrust();
         return fallback.isRevoked(token);
       }
       const [epoch, ...entries] = values;
-      if (epoch === null || missedWrites) {
+      if (epoch === null) {
+        distrust();
         reseedSoon();
         return fallback.isRevoked(token);
       }

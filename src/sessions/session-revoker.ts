@@ -8,7 +8,9 @@ import type { SessionRepository } from './session-repository';
  * detection, the CLI, and (later) the account and admin APIs.
  */
 export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
-  const accessWindow = (now: number) => new Date(now + deps.maxAccessTokenTtl * 1000);
+  // The last moment an access token issued before now can matter, plus the clock skew verifiers
+  // reading the index directly may have.
+  const accessWindow = (now: number) => new Date(now + (deps.maxAccessTokenTtl + 60) * 1000);
 
   async function revokeSessions(ids: string[], now: number): Promise<void> {
     await deps.revocations.revoke(ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })));

@@ -167,6 +167,14 @@ describe('Redis revocation index: flush, restart, outage', () => {
   const reseed = () => (services.revocations as unknown as { reseed(): Promise<void> }).reseed();
   const revocationQueries = (spy: jest.SpyInstance) => spy.mock.calls.filter(([sql]) => /FROM revocations/.test(String(sql))).length;
 
+  /** The instance's environment: the private Redis, the scratch database, fast Argon2. */
+  function configEnv(): Record<string, string> {
+    return {
+      REDIS_URL: redisServer.url, DATABASE_URL: scratch.url, AUTHD_REDIS_PREFIX: PREFIX, AUTHD_KEYS_DIR: keysDir, AUTHD_ISSUER: ISSUER,
+      AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), AUTHD_METRICS_PORT: '0', NODE_ENV: 'test', ...FAST_ARGON2,
+    };
+  }
+
   beforeAll(async () => {
     [redisServer, scratch] = await Promise.all([startPrivateRedis(), createScratchDatabase()]);
     keysDir = tempDir('authd-keys-');
@@ -489,11 +497,4 @@ describe('Redis revocation index: flush, restart, outage', () => {
       await snapshotting.remove();
     }
   });
-
-  function configEnv(): Record<string, string> {
-    return {
-      REDIS_URL: redisServer.url, DATABASE_URL: scratch.url, AUTHD_REDIS_PREFIX: PREFIX, AUTHD_KEYS_DIR: keysDir, AUTHD_ISSUER: ISSUER,
-      AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), AUTHD_METRICS_PORT: '0', NODE_ENV: 'test', ...FAST_ARGON2,
-    };
-  }
 });

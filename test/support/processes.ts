@@ -45,7 +45,7 @@ export async function startRedisServer(port?: number): Promise<{ url: string; po
     await waitFor(() => portAnswers(chosen), `redis-server on ${chosen}`);
   };
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -95,7 +95,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     child,
     output: () => output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill(signal);
       return exited;
