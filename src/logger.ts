@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 /** Structured JSON logs; credentials and tokens are redacted wherever they appear. */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, fd: 1 | 2 = 1): Logger {
   return pino({
     level,
     base: { service: 'authd' },
@@ -16,5 +16,5 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  }, fd === 2 ? pino.destination({ dest: 2, sync: true }) : undefined);
 }

@@ -71,6 +71,7 @@ describe('parseConfig', () => {
       devBootstrap: true,
       logLevel: 'info',
       trustProxy: false,
+      workers: 1,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.argon2)).toBe(true);
@@ -228,6 +229,11 @@ describe('parseConfig', () => {
   it('refuses a lockout maximum shorter than the base lockout', () => {
     expect(problemsOf({ AUTHD_LOGIN_LOCKOUT: '10m', AUTHD_LOGIN_LOCKOUT_MAX: '5m' }))
       .toEqual(['AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT']);
+  });
+
+  it('refuses more than one worker on the embedded database', () => {
+    expect(problemsOf({ AUTHD_WORKERS: '2' })).toEqual([expect.stringMatching(/^AUTHD_WORKERS: .*DATABASE_URL/)]);
+    expect(parseConfig({ AUTHD_WORKERS: '2', DATABASE_URL: 'postgres://db/authd' }).workers).toBe(2);
   });
 
   it('refuses a memory budget too small for one hash', () => {

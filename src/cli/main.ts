@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import './threadpool';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
 import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
 import { DomainError } from '../errors';
+import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
 import { migrate } from '../store/migrate';
 import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
@@ -22,7 +23,8 @@ function loadConfig(): Config {
 /** Opens the stack for one command and always closes it. */
 async function withServices<T>(fn: (services: Services) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const services = await openServices(config, { logger: undefined });
+  // Logs go to stderr: stdout carries only the command's answer (--json must stay parseable).
+  const services = await openServices(config, { logger: createLogger(config.logLevel, 2) });
   try {
     return await fn(services);
   } finally {
@@ -42,7 +44,7 @@ function parseWhen(value: string, now: number): Date {
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
 const seconds = (value: string) => {
   const parsed = parseDuration(value);
-  if (parsed === undefined) throw new DomainError('invalid', `Not a duration: "${value}" (use 900, 15m, 12h or 14d).`);
+  if (parsed === undefined) throw new InvalidArgumentError(`not a duration: "${value}" (use 900, 15m, 12h or 14d)`);
   return parsed;
 };
 

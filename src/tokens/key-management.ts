@@ -73,6 +73,8 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
       throw new DomainError('invalid', 'This is the only active key: run "authd keys rotate" first (or "rotate --immediate" in an emergency), or pass --force to stop signing altogether.');
     }
     if (!(await repository.retire(kid, new Date(now)))) throw new DomainError('invalid', `Key ${kid} is already retired.`);
+    // Retiring a key that never signed cancels its rotation: the keys it was to replace stay active.
+    if (keyState(key, now, options.maxTokenLifetimeMs) === 'standby') await repository.cancelRetirementsAt(key.activatesAt);
     options.audit?.record({ type: 'key_retired', details: { kid, forced: force } });
   });
 }

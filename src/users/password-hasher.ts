@@ -39,7 +39,8 @@ export function createPasswordHasher(params: Argon2Parameters, limiter: Concurre
     },
     async verify(hash, password) {
       const ok = await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false)); // an unreadable stored hash never verifies
-      return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
+      // Other parameters, or another variant (argon2i/argon2d hashes from an import): upgrade.
+      return { ok, needsRehash: ok && (!hash.startsWith('$argon2id$') || argon2.needsRehash(hash, options)) };
     },
     async verifyDummy(password) {
       // Made once, inside the limiter like any hash; a failure is not kept, so the next call retries.

@@ -29,6 +29,16 @@ describe('checkPasswordPolicy (NIST SP 800-63B §5.1.1.2)', () => {
   });
 
   it.each([
+    ['a NUL', 'secret\u0000password'],
+    ['a tab', 'secret\tpassword'],
+    ['a newline', 'secret password\n'],
+    ['an escape', '\u001b[31msecret password'],
+    ['a DEL', 'secret password\u007f'],
+  ])('refuses %s (control characters are not typed by people)', (_label, password) => {
+    expect(checkPasswordPolicy(password)).toBe('Password must not contain control characters.');
+  });
+
+  it.each([
     'password', 'PASSWORD', 'PassWord', 'password1', 'Password1', '12345678', 'qwertyuiop', 'QwErTyUiOp',
     'iloveyou', 'ILoveYou', 'trustno1', 'sunshine', 'Football', 'letmein1',
     // Full-width letters normalise (NFKC) to a common password.
