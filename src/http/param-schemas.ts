@@ -19,7 +19,6 @@ export function passwordParam(name = 'password') {
 }
 
 export const SCOPE = param('scope', 2048).optional();
-export const TOKEN = param('token', 8192);
 
 /** Validates parameters against a schema; the first problem becomes invalid_request. */
 export function validateParams<T>(schema: z.ZodType<T>, params: unknown): T {

@@ -9,7 +9,7 @@ export const MAX_PARAMETER_LENGTH = 8192;
  * Repeated parameters are refused (RFC 6749 §3.2), as are non-string values and oversized ones;
  * the result has no prototype, so "__proto__" or "constructor" are just unknown names.
  */
-export function readParams(req: Request): Record<string, string> {
+export function readParams(req: Request, options: { unboundedParameters?: readonly string[] } = {}): Record<string, string> {
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) return Object.create(null);
   if (!req.is(FORM) && !req.is('application/json')) {
@@ -22,7 +22,9 @@ export function readParams(req: Request): Record<string, string> {
   for (const [name, value] of Object.entries(body)) {
     if (Array.isArray(value)) throw invalidRequest(`The ${name.slice(0, 64)} parameter is repeated.`);
     if (typeof value !== 'string') throw invalidRequest(`The ${name.slice(0, 64)} parameter must be a string.`);
-    if (value.length > MAX_PARAMETER_LENGTH) throw invalidRequest(`The ${name.slice(0, 64)} parameter is too long.`);
+    if (value.length > MAX_PARAMETER_LENGTH && !options.unboundedParameters?.includes(name)) {
+      throw invalidRequest(`The ${name.slice(0, 64)} parameter is too long.`);
+    }
     // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
     if (value !== '') params[name] = value;
   }

@@ -3,18 +3,19 @@ import { z } from 'zod';
 import { revokeToken, type TokenRevocationDeps } from '../oauth/token-revocation';
 import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
-import { param, TOKEN, validateParams } from './param-schemas';
+import { param, validateParams } from './param-schemas';
 import { readParams } from './params';
 import { checkCookieClientOrigin, clearRefreshCookie, readRefreshCookie } from './refresh-cookie';
 import { noStore } from './token';
 
-const schema = z.object({ token: TOKEN, token_type_hint: param('token_type_hint', 64).optional() });
+const schema = z.object({ token: param('token', 16 * 1024), token_type_hint: param('token_type_hint', 64).optional() });
 
 /** POST /oauth/revoke (RFC 7009): client authentication as at the token endpoint. */
 export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocation: TokenRevocationDeps; secureCookies: boolean }): Router {
   const router = Router();
   router.post('/oauth/revoke', noStore, async (req, res) => {
-    const params = readParams(req);
+    // An over-long token is just not one of ours: RFC 7009 answers 200, RFC 7662 active: false.
+    const params = readParams(req, { unboundedParameters: ['token'] });
     const client = await deps.authenticate(req, res, params);
     checkCookieClientOrigin(req, client);
     // Logout of a cookie-mode client: the refresh token comes from the cookie, which is cleared.

@@ -28,6 +28,11 @@ describe.each(backends())('token introspection (RFC 7662) on $name', (backend) =
     app = f.app;
     const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [] });
     api = { id: 'api', secret: created.secret! };
+    // A login form without refresh tokens: its access tokens carry no sid.
+    await stack.services.clientService.create({
+      id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
+      scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
+    });
   });
   afterAll(() => stack.close());
 
@@ -165,11 +170,19 @@ describe.each(backends())('token introspection (RFC 7662) on $name', (backend) =
       await expectInactive(accessToken);
     });
 
-    it('a token issued before its user\'s not-before', async () => {
+    it('a token issued before its user\'s not-before (or in the same second)', async () => {
       const user = await newUser();
+      // A session-less token, so that only the user's not-before can make it inactive.
+      const kiosk = await token(app, { grant_type: 'password', client_id: 'kiosk', username: user.username, password: PASSWORD });
+      expect(kiosk.status).toBe(200);
+      expect(decodeJwt(kiosk.body.access_token).payload.sid).toBeUndefined();
+      expect(await introspect(kiosk.body.access_token)).toEqual(expect.objectContaining({ active: true, sub: user.id }));
       const { accessToken } = await login(user.username);
-      await stack.services.revoker.revokeUser(user.id, 'test');
+
+      expect(await stack.services.revoker.revokeUser(user.id, 'test')).toHaveLength(1);
+      await expectInactive(kiosk.body.access_token);
       await expectInactive(accessToken);
+
       stack.clock.advance(SECOND);
       expect(await introspect((await login(user.username)).accessToken)).toEqual(expect.objectContaining({ active: true, sub: user.id }));
     });

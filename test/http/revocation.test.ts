@@ -32,6 +32,11 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
     app = f.app;
     const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [] });
     api = { id: 'api', secret: created.secret! };
+    // A login form without refresh tokens: its access tokens carry no sid, so only jti and user revocations reach them.
+    await stack.services.clientService.create({
+      id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
+      scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
+    });
   });
   afterAll(() => stack.close());
 
@@ -338,14 +343,19 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
   // --- revoke-all ----------------------------------------------------------------------------
 
   describe('revoking everything of a user', () => {
-    /** Two sessions on web and one on backend, all live. */
+    /** Two sessions on web, one on backend, and a session-less (no sid) access token from kiosk, all live. */
     async function holdings(username: string) {
       const a = await login(username);
       const b = await login(username);
       const bRefreshed = await refreshOk(b.refreshToken);
       const c = await loginOnBackend(username);
-      for (const t of [a, b, bRefreshed, c]) await expectActive(t.accessToken);
-      return { access: [a, b, bRefreshed, c].map((t) => t.accessToken), web: [a.refreshToken, bRefreshed.refreshToken], backend: [c.refreshToken] };
+      const kiosk = await token(app, { grant_type: 'password', client_id: 'kiosk', username, password: PASSWORD });
+      expect(kiosk.status).toBe(200);
+      expect(kiosk.body.refresh_token).toBeUndefined();
+      expect(decodeJwt(kiosk.body.access_token).payload.sid).toBeUndefined();
+      const access = [a.accessToken, b.accessToken, bRefreshed.accessToken, c.accessToken, kiosk.body.access_token as string];
+      for (const t of access) await expectActive(t);
+      return { access, web: [a.refreshToken, bRefreshed.refreshToken], backend: [c.refreshToken] };
     }
 
     async function expectAllDead(held: Awaited<ReturnType<typeof holdings>>): Promise<void> {
