@@ -21,7 +21,11 @@ function urlOf(server: http.Server): string {
   return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
-function closeServer(server: http.Server, timeoutMs: number): Promise<void> {
+/**
+ * Stops accepting, answers what is in flight with `Connection: close`, closes each connection as
+ * soon as it is idle, and cuts whatever is left after the timeout.
+ */
+function closeServer(server: http.Server, timeoutMs: number, inFlight: Set<http.ServerResponse>): Promise<void> {
   return new Promise((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
     force.unref();
@@ -29,8 +33,23 @@ function closeServer(server: http.Server, timeoutMs: number): Promise<void> {
       clearTimeout(force);
       resolve();
     });
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    server.on('request', (_req, res: http.ServerResponse) => { res.shouldKeepAlive = false; });
     server.closeIdleConnections();
   });
+}
+
+/** The responses not yet finished, so a shutdown can tell them to close their connections. */
+function trackInFlight(server: http.Server): Set<http.ServerResponse> {
+  const inFlight = new Set<http.ServerResponse>();
+  server.on('request', (_req, res: http.ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (!server.listening) server.closeIdleConnections();
+    });
+  });
+  return inFlight;
 }
 
 export interface StartOptions extends OpenOptions {
@@ -51,6 +70,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const server = await new Promise<http.Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
   });
+  const inFlight = trackInFlight(server);
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
@@ -75,7 +95,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metricsUrl,
     stop() {
       stopping ??= (async () => {
-        await Promise.all([closeServer(server, config.shutdownTimeoutMs), metricsServer && closeServer(metricsServer, 1000)]);
+        await Promise.all([closeServer(server, config.shutdownTimeoutMs, inFlight), metricsServer && closeServer(metricsServer, 1000, new Set())]);
         await services.close();
       })();
       return stopping;
