@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createClientRepository, type ClientRepository } from './clients/client-repository';
 import { createClientSecretDigester, type ClientSecretDigester } from './clients/client-secret';
+import { createClientCache } from './clients/client-cache';
 import { createClientService, type ClientService } from './clients/client-service';
 import { createClientAuthenticator, type ClientAuthenticator } from './http/client-auth';
 import type { ReadinessCheck } from './http/health';
@@ -139,7 +140,8 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     };
     const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, audit };
-    const authenticate = createClientAuthenticator({ clients, digester, audit });
+    const clientCache = createClientCache(clients, clock);
+    const authenticate = createClientAuthenticator({ clients: clientCache, digester, audit });
 
     let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
     const scopesSupported = () => {
@@ -162,6 +164,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       clientService: createClientService({
         clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer, audit,
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
+        onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
       userRepository, users, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
       audit, metrics, limiter, throttle, authenticate,

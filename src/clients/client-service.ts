@@ -123,6 +123,8 @@ export function createClientService(deps: {
   audit?: AuditLog;
   /** Ends every session of a client before it is deleted, so its tokens stop working at once. */
   revokeClientSessions?: (clientId: string) => Promise<void>;
+  /** Told after any change to a client (to drop cached copies). */
+  onChanged?: (clientId: string) => void;
 }) {
   async function require(id: string): Promise<ClientWithDigest> {
     const client = await deps.clients.findById(id);
@@ -143,6 +145,7 @@ export function createClientService(deps: {
         refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined }, deps.limits, deps.defaultAudience);
       const updated = await deps.clients.update(id, settings, new Date(deps.clock.now()));
       if (!updated) throw new DomainError('not_found', `No client with id "${id}".`);
+      deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_updated', clientId: id, details: { changed: Object.keys(changes) } });
       return publicClient(updated);
     },
@@ -153,6 +156,7 @@ export function createClientService(deps: {
       if (!client.confidential) throw new DomainError('invalid', 'A public client has no secret.');
       const secret = generateClientSecret();
       await deps.clients.replaceSecretDigest(id, deps.digester.digest(secret), new Date(deps.clock.now()));
+      deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_secret_rotated', clientId: id });
       return secret;
     },
@@ -161,6 +165,7 @@ export function createClientService(deps: {
       await require(id);
       await deps.revokeClientSessions?.(id);
       if (!(await deps.clients.delete(id))) throw new DomainError('not_found', `No client with id "${id}".`);
+      deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_deleted', clientId: id });
     },
 
@@ -177,6 +182,7 @@ export function createClientService(deps: {
         now: new Date(deps.clock.now()),
       });
       if (!inserted) throw new DomainError('conflict', `A client with id "${id}" exists.`);
+      deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_created', clientId: id, details: { grant_types: inserted.grantTypes, confidential: inserted.confidential } });
       return { client: publicClient(inserted), ...(secret !== undefined && { secret }) };
     },
