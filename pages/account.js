@@ -50,6 +50,7 @@
 
   async function loadSessions() {
     const { sessions } = await (await api('/account/sessions')).json();
+    sessions.sort((a, b) => Number(b.current) - Number(a.current)); // this device first
     const body = document.querySelector('#sessions tbody');
     body.replaceChildren();
     for (const session of sessions) {

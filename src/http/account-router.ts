@@ -6,7 +6,7 @@ import type { Clock } from '../clock';
 import { DomainError, OAuthError } from '../errors';
 import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
-import type { UserService } from '../users/user-service';
+import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './admin/presenters';
 import { bearerAuth, type BearerAuthDeps } from './bearer-auth';
 import { readJson } from './json-body';
@@ -46,14 +46,22 @@ export function accountRouter(deps: AccountDeps): Router {
   router.post('/account/password', async (req, res) => {
     const body = readJson(req, z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict());
     const user = await currentUser(res, deps.users);
-    const decision = await deps.throttle.begin(user.usernameNormalized, req.ip ?? 'unknown');
+    assertPasswordPolicy(body.new_password); // a weak new password is no failed attempt
+    const ip = req.ip ?? 'unknown';
+    const decision = await deps.throttle.begin(user.usernameNormalized, ip);
     if (!decision.allowed) {
       throw new OAuthError('temporarily_unavailable', `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
         status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) },
       });
     }
-    await deps.users.changePassword(user.id, body.current_password, body.new_password);
-    await deps.throttle.succeeded(user.usernameNormalized, req.ip ?? 'unknown');
+    try {
+      await deps.users.changePassword(user.id, body.current_password, body.new_password);
+    } catch (error) {
+      // Only a wrong current password counts against the user; anything else gives the attempt back.
+      if (!(error instanceof WrongPasswordError)) await deps.throttle.release(user.usernameNormalized, ip, decision).catch(() => {});
+      throw error;
+    }
+    await deps.throttle.succeeded(user.usernameNormalized, ip);
     const revoked = await deps.revoker.revokeOtherSessions(user.id, res.locals.token!.sid ?? null, 'password_changed');
     res.json({ revoked_sessions: revoked.length });
   });

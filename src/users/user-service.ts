@@ -31,6 +31,18 @@ function checkPassword(password: string): void {
   if (problem) throw new DomainError('invalid', problem);
 }
 
+/** The current password given to a password change was wrong: a failed attempt, for the throttle. */
+export class WrongPasswordError extends DomainError {
+  constructor() {
+    super('invalid', 'The current password is wrong.');
+  }
+}
+
+/** Throws a DomainError when a new password breaks the policy. */
+export function assertPasswordPolicy(password: string): void {
+  checkPassword(password);
+}
+
 /** A user by username (a string) or by id. */
 export type UserRef = string | { id: string };
 
@@ -154,9 +166,9 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
      */
     async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<User> {
       const user = await requireUser({ id: userId });
-      const { ok } = await hasher.verify(user.passwordHash, currentPassword);
-      if (!ok) throw new DomainError('invalid', 'The current password is wrong.');
       checkPassword(newPassword);
+      const { ok } = await hasher.verify(user.passwordHash, currentPassword);
+      if (!ok) throw new WrongPasswordError();
       const updated = await users.replacePasswordHash(user.id, user.passwordHash, await hasher.hash(newPassword), new Date(clock.now()));
       if (!updated) throw new DomainError('conflict', 'The password was changed meanwhile; try again.');
       record('user_password_changed', user, { via: 'account' });
