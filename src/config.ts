@@ -34,6 +34,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly shutdownTimeoutMs: number;
+  /** How long client records are cached for client authentication (0: not at all). */
+  readonly clientCacheTtlMs: number;
   /** HTTP worker processes (node:cluster); more than one needs PostgreSQL. */
   readonly workers: number;
   readonly registration: boolean;
@@ -127,6 +129,7 @@ const schema = z.object({
   AUTHD_METRICS_PORT: integer(0, 65535).default(9464),
   AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
+  AUTHD_CLIENT_CACHE_TTL: duration(0).default(5),
   AUTHD_WORKERS: z.union([z.literal('auto'), integer(1, 256)]).default(1),
   AUTHD_REGISTRATION: flag.default(false),
   AUTHD_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name').default('authd:admin'),
@@ -205,6 +208,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
     shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
     workers,
+    clientCacheTtlMs: e.AUTHD_CLIENT_CACHE_TTL * 1000,
     registration: e.AUTHD_REGISTRATION,
     adminScope: e.AUTHD_ADMIN_SCOPE,
     hostedPages: e.AUTHD_HOSTED_PAGES

@@ -140,7 +140,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     };
     const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, audit };
-    const clientCache = createClientCache(clients, clock);
+    const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
     const authenticate = createClientAuthenticator({ clients: clientCache, digester, audit });
 
     let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;

@@ -9,9 +9,10 @@ interface Endpoint {
 
 function endpoints(hosts: string, defaultPort: number): Endpoint[] {
   return hosts.split(',').map((hostPort) => {
-    const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hostPort.trim());
+    // host, host:port, [ipv6] or [ipv6]:port
+    const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(hostPort.trim());
     if (!match) throw new Error(`bad Redis host "${hostPort}"`);
-    return { host: match[1], port: match[2] ? Number(match[2]) : defaultPort };
+    return { host: match[1] ?? match[2], port: match[3] ? Number(match[3]) : defaultPort };
   });
 }
 
