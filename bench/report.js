@@ -17,6 +17,8 @@ function ratios(run) {
     { name: 'JWKS', peer: peer.jwks, target: '≥ 1.2× peer' },
     { name: 'introspection', ceiling: ['RS256 verify', ceilings.rs256Verify], target: '≥ 5,000/s (guide)' },
     { name: 'revocation', ceiling: ['RS256 verify', ceilings.rs256Verify] },
+    { name: 'peer client_credentials' },
+    { name: 'peer JWKS' },
     { name: 'refresh grant, 1M tokens', ceiling: ['RS256 pair signing', ceilings.rs256PairSign], target: '≥ 90% of the 1,000-token rate' },
   ];
   return rows.filter((row) => by(row.name)).map((row) => {
@@ -37,7 +39,7 @@ function markdown(run, rows) {
   const lines = [
     `# authd benchmark — ${run.started.toISOString()}`,
     '',
-    `${run.cores} cores; ${run.seconds} s per scenario; ${run.connections} connections over loopback (autocannon, in the harness process); PostgreSQL and Redis on the same machine.${run.smoke ? ' **Smoke run: figures are not meaningful.**' : ''}`,
+    `${run.cores} cores; authd with ${run.workers} worker(s); ${run.seconds} s per scenario; ${run.connections} connections over loopback (autocannon, in the harness process); PostgreSQL and Redis on the same machine.${run.smoke ? ' **Smoke run: figures are not meaningful.**' : ''}`,
     '',
     '| scenario | rps | p50 ms | p99 ms | errors | server CPU | ceiling | of ceiling | peer rps | × peer | target |',
     '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|',
@@ -85,7 +87,7 @@ function writeResults(run) {
   const rows = ratios(run);
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
-  const base = run.smoke ? 'smoke' : 'latest';
+  const base = run.smoke ? 'smoke' : run.label ? `lever-${run.label}` : 'latest';
   const files = {
     [`${base}.md`]: markdown(run, rows),
     [`${base}.json`]: JSON.stringify({ ...run, rows }, null, 2) + '\n',

@@ -25,8 +25,15 @@ const { values: opts } = parseArgs({
     smoke: { type: 'boolean', default: false },
     growth: { type: 'boolean', default: false },
     'no-peer': { type: 'boolean', default: false },
+    // Levers, for before/after rows in one session (see bench/README.md).
+    workers: { type: 'string', default: '1' },
+    'client-cache-ttl': { type: 'string', default: '5' },
+    only: { type: 'string' },
+    label: { type: 'string' },
   },
 });
+const ONLY = opts.only ? new Set(opts.only.split(',')) : undefined;
+const wanted = (name) => !ONLY || ONLY.has(name);
 const SECONDS = opts.smoke ? 1 : Number(opts.seconds);
 const CONNECTIONS = Number(opts.connections);
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -59,14 +66,23 @@ async function waitForPort(port, child, timeoutMs = 30_000) {
   throw new Error(`nothing listening on ${port}`);
 }
 
-/** CPU seconds (user + system) a process has used, from /proc. */
+/** CPU seconds (user + system) a process and its children (cluster workers) have used, from /proc. */
 function cpuSeconds(pid) {
+  const own = (p) => {
+    try {
+      const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    } catch {
+      return 0;
+    }
+  };
+  let children = [];
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    return NaN;
+    children = [];
   }
+  return own(pid) + children.reduce((sum, child) => sum + own(child), 0);
 }
 
 function peakRssMb(pid) {
@@ -115,6 +131,8 @@ function authdEnv(databaseUrl, keysDir, port) {
     // One client IP sends everything here: the brute-force ceilings must not be what we measure.
     AUTHD_LOGIN_MAX_FAILURES_PER_IP: '1000000',
     AUTHD_LOGIN_MAX_FAILURES_PER_USER: '1000000',
+    AUTHD_WORKERS: opts.workers,
+    AUTHD_CLIENT_CACHE_TTL: opts['client-cache-ttl'],
   };
 }
 
@@ -187,13 +205,14 @@ function startProcess(command, args, env, port) {
 }
 
 async function measure(name, target, pid, scenario) {
+  if (!wanted(name)) return undefined;
   // Warm-up, not measured: connection pools fill, the JIT settles.
   if (!opts.smoke) await load({ url: target, connections: CONNECTIONS, seconds: 2, ...scenario });
   const cpuBefore = cpuSeconds(pid);
   const started = Date.now();
   const result = await load({ url: target, connections: CONNECTIONS, seconds: SECONDS, ...scenario });
   const cpu = (cpuSeconds(pid) - cpuBefore) / ((Date.now() - started) / 1000);
-  log(`${name}: ${result.rps.toFixed(0)}/s ok, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors} ${JSON.stringify(result.statusCounts)}, server CPU ${(cpu * 100).toFixed(0)}%`);
+  log(`${name}${opts.label ? ` [${opts.label}]` : ''}: ${result.rps.toFixed(0)}/s ok, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors} ${JSON.stringify(result.statusCounts)}, server CPU ${(cpu * 100).toFixed(0)}%`);
   return { name, ...result, serverCpu: cpu };
 }
 
@@ -206,9 +225,10 @@ async function main() {
 
   // 1. Ceilings, in-process.
   log('ceilings…');
-  const argon2Ceiling = await argon2VerifyCeiling({ ...ARGON2, concurrency: CORES, seconds: SECONDS });
-  const { signRate, verifyRate } = await rs256Ceilings({ concurrency: CONNECTIONS, seconds: SECONDS });
-  const pgCeiling = await postgresUpdateCeiling({ databaseUrl: DATABASE_URL, concurrency: CONNECTIONS, seconds: SECONDS });
+  const ceilingSeconds = ONLY ? Math.min(SECONDS, 3) : SECONDS;
+  const argon2Ceiling = await argon2VerifyCeiling({ ...ARGON2, concurrency: CORES, seconds: ceilingSeconds });
+  const { signRate, verifyRate } = await rs256Ceilings({ concurrency: CONNECTIONS, seconds: ceilingSeconds });
+  const pgCeiling = await postgresUpdateCeiling({ databaseUrl: DATABASE_URL, concurrency: CONNECTIONS, seconds: ceilingSeconds });
   const ceilings = { argon2Verify: argon2Ceiling, rs256Sign: signRate, rs256PairSign: signRate / 2, rs256Verify: verifyRate, postgresUpdate: pgCeiling };
   log(`argon2 verify ${argon2Ceiling.toFixed(1)}/s, RS256 sign ${signRate.toFixed(0)}/s, verify ${verifyRate.toFixed(0)}/s, pg update ${pgCeiling.toFixed(0)}/s`);
 
@@ -227,16 +247,17 @@ async function main() {
     const url = `http://127.0.0.1:${port}`;
     try {
       let userIndex = 0;
-      results.push(await measure('password grant', url, pid, {
+      const push = (result) => result && results.push(result);
+      push(await measure('password grant', url, pid, {
         next: () => ({ method: 'POST', path: '/oauth/token', headers: formHeaders(), body: `grant_type=password&client_id=bench-web&username=user${1 + (userIndex++ % 1000)}&password=${encodeURIComponent(PASSWORD)}` }),
       }));
       memory = { peakRssMb: peakRssMb(pid), argon2BudgetMb: 256 };
 
-      const overload = await load({
+      const overload = wanted('password grant') && await load({
         url, connections: CORES * 16, seconds: SECONDS,
         next: () => ({ method: 'POST', path: '/oauth/token', headers: formHeaders(), body: `grant_type=password&client_id=bench-web&username=user${1 + (userIndex++ % 1000)}&password=${encodeURIComponent(PASSWORD)}` }),
       });
-      log(`password overload (${CORES * 16} connections): ${overload.rps.toFixed(0)}/s admitted, admitted p99 ${overload.okP99?.toFixed(0)} ms, refused p99 ${overload.refusedP99?.toFixed(0)} ms, ${JSON.stringify(overload.statusCounts)}`);
+      if (overload) log(`password overload (${CORES * 16} connections): ${overload.rps.toFixed(0)}/s admitted, admitted p99 ${overload.okP99?.toFixed(0)} ms, refused p99 ${overload.refusedP99?.toFixed(0)} ms, ${JSON.stringify(overload.statusCounts)}`);
 
       // Each family's newest refresh token waits in the pool while no request holds it; every
       // answer's new token goes back (autocannon resets per-request context, so no state there).
@@ -247,19 +268,20 @@ async function main() {
           if (status === 200) chains.push(JSON.parse(body).refresh_token);
         },
       };
-      results.push(await measure('refresh grant', url, pid, refreshScenario));
-      results.push(await measure('client_credentials', url, pid, {
+      push(await measure('refresh grant', url, pid, refreshScenario));
+      push(await measure('client_credentials', url, pid, {
         next: () => ({ method: 'POST', path: '/oauth/token', headers: formHeaders({ authorization: basic('bench-machine', pools.machineSecret) }), body: 'grant_type=client_credentials' }),
       }));
-      results.push(await measure('JWKS', url, pid, { next: () => ({ method: 'GET', path: '/.well-known/jwks.json' }) }));
+      push(await measure('JWKS', url, pid, { next: () => ({ method: 'GET', path: '/.well-known/jwks.json' }) }));
       let tokenIndex = 0;
-      results.push(await measure('introspection', url, pid, {
+      push(await measure('introspection', url, pid, {
         next: () => ({ method: 'POST', path: '/oauth/introspect', headers: formHeaders({ authorization: basic('bench-rs', pools.rsSecret) }), body: `token=${pools.accessTokens[tokenIndex++ % pools.accessTokens.length]}` }),
       }));
-      results.push(await measure('revocation', url, pid, {
+      push(await measure('revocation', url, pid, {
         next: () => ({ method: 'POST', path: '/oauth/revoke', headers: formHeaders(), body: `client_id=bench-web&token=${pools.accessTokens[tokenIndex++ % pools.accessTokens.length]}` }),
       }));
-      results.find((r) => r.name === 'password grant').overload = overload;
+      const password = results.find((r) => r.name === 'password grant');
+      if (password) password.overload = overload;
 
       if (opts.growth && !opts.smoke) {
         log('growth: seeding 100,000 users and 1,000,000 refresh tokens…');
@@ -278,7 +300,7 @@ async function main() {
 
   // 3. The peer.
   const peer = {};
-  if (!opts['no-peer']) {
+  if (!opts['no-peer'] && (wanted('client_credentials') || wanted('JWKS'))) {
     const peerPort = await freePort();
     const secret = crypto.randomBytes(32).toString('base64url');
     const proc = await startProcess(process.execPath, ['bench/peer.mjs'], { PATH: process.env.PATH, PORT: String(peerPort), PEER_CLIENT_SECRET: secret, NODE_ENV: 'production' }, peerPort);
@@ -293,7 +315,7 @@ async function main() {
     }
   }
 
-  const files = writeResults({ started, seconds: SECONDS, connections: CONNECTIONS, cores: CORES, ceilings, results, peer, memory, growth, smoke: opts.smoke });
+  const files = writeResults({ label: opts.label, workers: opts.workers, started, seconds: SECONDS, connections: CONNECTIONS, cores: CORES, ceilings, results, peer, memory, growth, smoke: opts.smoke });
   log(`written: ${files.join(', ')}`);
 }
 
