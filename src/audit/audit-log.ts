@@ -139,7 +139,7 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
          WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text[] IS NULL OR type = ANY($2))
            AND ($3::timestamptz IS NULL OR occurred_at >= $3) AND ($4::timestamptz IS NULL OR occurred_at < $4)
            AND ($5::bigint IS NULL OR id < $5)
-         ORDER BY id DESC LIMIT $6`,
+         ORDER BY audit_events.id DESC LIMIT $6`,
         [filter.userId ?? null, filter.types?.length ? filter.types : null, filter.since ?? null, filter.until ?? null, filter.before ?? null,
           Math.min(filter.limit ?? 100, 1000)],
       );

@@ -23,6 +23,8 @@ export interface AccountDeps extends BearerAuthDeps {
 /** The user behind the request's token; machine tokens (client_credentials) have none. */
 async function currentUser(res: Response, users: UserService) {
   const token = res.locals.token!;
+  // A client_credentials token speaks for its client, whatever its id looks like.
+  if (token.sub === token.client_id) throw new OAuthError('access_denied', 'This token does not belong to a user.', { status: 403 });
   try {
     return await users.requireUser({ id: token.sub });
   } catch (error) {

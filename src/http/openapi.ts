@@ -6,6 +6,7 @@
 type Schema = Record<string, unknown>;
 
 const str = (description?: string): Schema => ({ type: 'string', ...(description && { description }) });
+const nullableStr = (): Schema => ({ type: ['string', 'null'] });
 const arr = (items: Schema): Schema => ({ type: 'array', items });
 const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, ...(required.length && { required }) });
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -45,9 +46,12 @@ export function openApiDocument(issuer: string) {
           refresh_idle_ttl: { type: ['integer', 'null'] }, refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' },
           allowed_origins: arr(str()), redirect_uris: arr(str()), created_at: str(), updated_at: str(),
         }),
-        Session: obj({ id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: str(), user_agent: str(), current: { type: 'boolean' } }),
-        Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired'] }, created_at: str(), activates_at: str(), retires_at: str(), private_key: { type: 'boolean' } }),
-        AuditEvent: obj({ id: str(), occurred_at: str(), type: str(), user_id: str(), client_id: str(), ip: str(), user_agent: str(), request_id: str(), details: { type: 'object' } }),
+        Session: obj({
+          id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(),
+          current: { type: 'boolean' }, revoked_at: str('with ?all=true, for ended sessions'), revoked_reason: nullableStr(),
+        }),
+        Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired'] }, created_at: str(), activates_at: str(), retires_at: nullableStr(), private_key: { type: 'boolean' } }),
+        AuditEvent: obj({ id: str(), occurred_at: str(), type: str(), user_id: nullableStr(), client_id: nullableStr(), ip: nullableStr(), user_agent: nullableStr(), request_id: nullableStr(), details: { type: 'object' } }),
         ClientSettings: obj({
           name: str(), first_party: { type: 'boolean' }, introspection: { type: 'boolean' }, grant_types: arr({ enum: ['password', 'refresh_token', 'client_credentials'] }),
           scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] }, refresh_idle_ttl: { type: ['integer', 'null'] },

@@ -49,9 +49,8 @@ export function pagesRouter(branding: Branding): Router {
     res.set({ 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }).send(brandCss);
   });
   router.get('/pages/:file', (req, res, next) => {
-    const type = ASSETS[req.params.file];
-    if (!type) return next();
-    res.set({ 'Content-Type': type, 'Cache-Control': 'public, max-age=300' }).send(assets[req.params.file]);
+    if (!Object.hasOwn(ASSETS, req.params.file)) return next();
+    res.set({ 'Content-Type': ASSETS[req.params.file], 'Cache-Control': 'public, max-age=300' }).send(assets[req.params.file]);
   });
   return router;
 }

@@ -17,11 +17,15 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
   }
 
   return {
-    /** Every session of a client (before it is deleted). */
+    /**
+     * Every session of a client (before it is deleted), and its own client_credentials tokens:
+     * their subject is the client id, so a "not before" on that subject ends them.
+     */
     async revokeClient(clientId: string, reason: string): Promise<string[]> {
       const now = deps.clock.now();
       const ids = await deps.sessions.revokeAllForClient(clientId, new Date(now), reason);
       await revokeSessions(ids, now);
+      await deps.revocations.revoke([{ kind: 'user', subject: clientId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
       return ids;
     },
 
