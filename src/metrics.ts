@@ -4,10 +4,13 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import type { AuditEvent } from './audit/audit-log';
 import type { ConcurrencyLimiter } from './users/hash-limiter';
 
+// Endpoints whose requests may fail before express routes them (a malformed or oversized body).
+const ROUTED_POSTS = new Set(['/oauth/token', '/oauth/revoke', '/oauth/introspect', '/register']);
+
 /** Prometheus metrics, each registry owned by one app instance (tests build several). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'authd_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'authd_' });
   const requests = new Counter({ name: 'authd_http_requests_total', help: 'HTTP requests by route, grant and status', labelNames: ['route', 'grant', 'status'], registers: [registry] });
   const latency = new Histogram({
     name: 'authd_http_request_duration_seconds', help: 'HTTP request latency by route and grant', labelNames: ['route', 'grant'],
@@ -33,7 +36,9 @@ export function createMetrics() {
       return (req, res, next) => {
         const stop = latency.startTimer();
         res.on('finish', () => {
-          const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+          // Only routed paths become labels: a request refused before routing could otherwise
+          // mint a new time series for any path it likes.
+          const route = (req.route?.path as string | undefined) ?? (ROUTED_POSTS.has(req.path) ? req.path : 'unmatched');
           const grant = String(res.locals.grant ?? '');
           stop({ route, grant });
           requests.inc({ route, grant, status: String(res.statusCode) });

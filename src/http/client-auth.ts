@@ -76,7 +76,13 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientRepository
       return (await authenticateClient(req, params, deps.clients, deps.digester)).client;
     } catch (error) {
       if (error instanceof OAuthError && error.code === 'invalid_client') {
-        deps.audit.record({ type: 'client_authentication_failed', clientId: params.client_id?.slice(0, 128) ?? null, context: requestContext(req, res), details: { reason: error.detail } });
+        let clientId = params.client_id;
+        try {
+          clientId = presentedCredentials(req, params).clientId;
+        } catch {
+          // unreadable Basic credentials: keep what the body said, if anything
+        }
+        deps.audit.record({ type: 'client_authentication_failed', clientId: clientId?.slice(0, 128) ?? null, context: requestContext(req, res), details: { reason: error.detail } });
       }
       throw error;
     }

@@ -41,7 +41,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }, 'request refused');
     res.locals.oauthError = oauthError.code;
     if (res.headersSent) return;
-    res.status(oauthError.status).set(oauthError.headers).set('Cache-Control', 'no-store').json(oauthError.toJSON());
+    res.status(oauthError.status).set(oauthError.headers).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(oauthError.toJSON());
   };
 }
 

@@ -33,8 +33,9 @@ export function readParams(req: Request, options: { unboundedParameters?: readon
 
 /** Maps body-parser's errors (too large, malformed, bad charset) to the OAuth error shape. */
 export function bodyParserError(error: unknown): OAuthError | undefined {
-  const err = error as { type?: string; status?: number };
-  if (typeof err?.type !== 'string' || typeof err.status !== 'number' || err.status >= 500) return undefined;
+  const err = error as { type?: string; status?: number; expose?: boolean };
+  // body-parser marks its client errors with a type; decompression errors only with expose.
+  if ((typeof err?.type !== 'string' && err?.expose !== true) || typeof err.status !== 'number' || err.status >= 500) return undefined;
   const description: Record<string, string> = {
     'entity.too.large': 'The request body is too large.',
     'entity.parse.failed': 'The request body is malformed.',
@@ -42,5 +43,5 @@ export function bodyParserError(error: unknown): OAuthError | undefined {
     'charset.unsupported': 'The request body charset is not supported.',
     'parameters.too.many': 'The request has too many parameters.',
   };
-  return invalidRequest(description[err.type] ?? 'The request body could not be read.', { status: err.status, detail: err.type });
+  return invalidRequest(description[err.type ?? ''] ?? 'The request body could not be read.', { status: err.status, detail: err.type });
 }
