@@ -79,6 +79,7 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   if (strayDefaults.length) problems.push(`default scopes must be allowed scopes: ${strayDefaults.join(', ')}`);
   const audience = input.audience ?? defaultAudience;
   if (!audience || audience.length > 500) problems.push('audience must be 1 to 500 characters');
+  if (audience.endsWith('/oauth/token')) problems.push('the token endpoint is the audience of refresh tokens, not of access tokens');
   for (const [name, value, max] of [
     ['access token lifetime', input.accessTokenTtl, limits.accessTokenTtl],
     ['refresh idle lifetime', input.refreshIdleTtl, limits.refreshIdleTtl],

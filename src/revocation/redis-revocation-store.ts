@@ -102,8 +102,13 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
   redis.on('close', distrust);
   redis.on('ready', () => void reseed());
   void reseed();
-  const reconcile = setInterval(() => (trusted ? void reseed() : reseedSoon()), options.reconcileIntervalMs ?? 5 * 60_000);
+  const reconcile = setInterval(() => void reseed(), options.reconcileIntervalMs ?? 5 * 60_000);
   reconcile.unref();
+  // Verifiers reading the index directly wait for the epoch: while it is missing, keep trying.
+  const retry = setInterval(() => {
+    if (!trusted) reseedSoon();
+  }, 1000);
+  retry.unref();
 
   return {
     reseed,
@@ -150,6 +155,7 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
 
     async close() {
       clearInterval(reconcile);
+      clearInterval(retry);
       await reseeding;
     },
   };

@@ -41,8 +41,16 @@ export interface AccessTokenClaims extends JWTPayload {
 
 const CLOCK_SKEW_SECONDS = 60;
 
+/**
+ * The audience of refresh tokens: the token endpoint, never a resource server's audience (not
+ * even the issuer, which clients get by default), so a verifier that checks aud but not typ
+ * still refuses them.
+ */
+export const refreshTokenAudience = (issuer: string) => `${issuer}/oauth/token`;
+
 export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: Clock }) {
   const { ring, issuer, clock } = deps;
+  const refreshAudience = refreshTokenAudience(issuer);
 
   return {
     /** An RFC 9068 access token. */
@@ -75,7 +83,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
       const claims: JWTPayload = {
         iss: issuer,
         sub: subject.userId,
-        aud: issuer,
+        aud: refreshAudience,
         exp: Math.floor(record.expiresAt.getTime() / 1000),
         iat: Math.floor(record.issuedAt.getTime() / 1000),
         jti: record.jti,
@@ -87,7 +95,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
 
     /** Signature, typ, issuer, audience and expiry; throws InvalidTokenError. */
     async verifyRefreshToken(token: string): Promise<RefreshTokenClaims> {
-      const payload = await verifyJwt(token, ring, { typ: REFRESH_TOKEN_TYPE, issuer, audience: issuer, currentDate: new Date(clock.now()) });
+      const payload = await verifyJwt(token, ring, { typ: REFRESH_TOKEN_TYPE, issuer, audience: refreshAudience, currentDate: new Date(clock.now()) });
       return {
         jti: String(payload.jti),
         userId: String(payload.sub),

@@ -63,7 +63,13 @@ export function createKeySet(options: KeySetOptions) {
         await refresh().catch((error) => { if (keys.size === 0) throw error; });
       }
       const found = keys.get(kid);
-      if (found || now() - lastFetch < cooldownMs) return found;
+      if (found) return found;
+      // A fetch already under way (another request met the same new kid): wait for it.
+      if (inflight) {
+        await inflight.catch(() => {});
+        return keys.get(kid);
+      }
+      if (now() - lastFetch < cooldownMs) return undefined;
       await refresh();
       return keys.get(kid);
     },

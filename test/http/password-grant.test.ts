@@ -49,7 +49,7 @@ describe.each(backends())('password grant on $name', (backend) => {
 
     const refresh = decodeJwt(res.body.refresh_token);
     expect(refresh.header.typ).toBe('rt+jwt');
-    expect(refresh.payload.aud).toBe('https://authd.test');
+    expect(refresh.payload.aud).toBe('https://authd.test/oauth/token');
     expect(refresh.payload.sid).toBe(payload.sid);
     expect(refresh.payload.exp).toBe(Math.floor(stack.clock.now() / 1000) + 14 * 86400);
   });

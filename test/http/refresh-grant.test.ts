@@ -102,7 +102,7 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
       expect(claims(res.body.refresh_token)).toEqual({
         iss: 'https://authd.test',
         sub: f.alice.id,
-        aud: 'https://authd.test',
+        aud: 'https://authd.test/oauth/token',
         exp: now + 14 * 86_400,
         iat: now,
         jti: expect.stringMatching(/^[0-9a-f-]{36}$/),

