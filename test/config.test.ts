@@ -72,6 +72,7 @@ describe('parseConfig', () => {
       logLevel: 'info',
       trustProxy: false,
       workers: 1,
+      clientCacheTtlMs: 5_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.argon2)).toBe(true);

@@ -250,7 +250,10 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     expect(outcomes.filter((o) => o.ms > DOWN_BOUND_MS).map(brief)).toEqual([]);
     const during = outcomes.filter((o) => o.startedAt >= downAt + 100 && o.endedAt < upAt);
     expect(during.length).toBeGreaterThan(10);
-    expect(during.filter((o) => o.status !== 503).map(brief)).toEqual([]); // every grant reads the database
+    // Password and refresh grants read the database: 503. client_credentials needs only the client
+    // record, which authd caches for AUTHD_CLIENT_CACHE_TTL: it may keep answering 200.
+    expect(during.filter((o) => o.label !== 'client_credentials' && o.status !== 503).map(brief)).toEqual([]);
+    expect(during.filter((o) => o.label !== 'client_credentials').length).toBeGreaterThan(5);
     const after = outcomes.filter((o) => o.startedAt >= upAt + recoveryMs);
     expect(after.length).toBeGreaterThan(0);
     expect(after.filter((o) => o.status !== 200).map(brief)).toEqual([]);
@@ -296,7 +299,7 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     expect(outcomes.filter((o) => o.timedOut || o.status === undefined).map(brief)).toEqual([]);
     expect(outcomes.filter((o) => !isSuccessOrUnavailable(o)).map(brief)).toEqual([]);
     expect(inHole.length).toBeGreaterThan(0);
-    expect(inHole.filter((o) => o.status !== 503).map(brief)).toEqual([]);
+    expect(inHole.filter((o) => o.label !== 'client_credentials' && o.status !== 503).map(brief)).toEqual([]); // see above: cached clients
     expect(slowest).toBeGreaterThanOrEqual(2500); // the hole really held them: they ended by a timeout
     expect(slowest).toBeLessThan(CLIENT_TIMEOUT_MS);
 
