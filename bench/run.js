@@ -242,7 +242,8 @@ async function main() {
   let growth;
   try {
     const pools = await seed(env, { users: 1000, families: CONNECTIONS * 4, accessTokens: 2000 });
-    const authd = await startProcess(process.execPath, ['dist/src/cli/main.js', 'serve'], env, port);
+    const nodeArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const authd = await startProcess(process.execPath, [...nodeArgs, 'dist/src/cli/main.js', 'serve'], env, port);
     const pid = authd.child.pid;
     const url = `http://127.0.0.1:${port}`;
     try {
