@@ -14,6 +14,7 @@ import { Client } from 'pg';
 import { createScratchDatabase, FAST_ARGON2, tempDir } from './support/backends';
 import { basic, decodeJwt, PASSWORD } from './support/fixtures';
 import { redisServerAvailable, ROOT, startRedisServer, startServerProcess, type ServerProcess } from './support/processes';
+import { registerInsteadOfSuite, waitUntil } from './support/suite';
 
 jest.setTimeout(60_000);
 
@@ -28,36 +29,6 @@ function missingRequirement(): string | undefined {
   return undefined;
 }
 
-/**
- * How this file skips. A conditional `describe.skip` is refused by our lint hook, so the suite's
- * describe body decides: when a requirement is missing it registers exactly ONE test in place of
- * the real ones and returns. Under CI=true that test throws, naming what is missing, so CI can never
- * go green without having run these tests; elsewhere it passes with a console warning, and its
- * name ("is skipped: …") shows the skip in every reporter instead of hiding it.
- */
-function registerInsteadOfSuite(reason: string): void {
-  if (process.env.CI === 'true') {
-    it(`cannot run under CI=true: ${reason}`, () => {
-      throw new Error(`CI=true, but ${reason}. These tests must run in CI.`);
-    });
-    return;
-  }
-  it(`is skipped: ${reason}`, () => {
-    console.warn(`[authd tests] ${path.relative(process.cwd(), __filename)} SKIPPED: ${reason}.\n` +
-      '  Run it with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (and redis-server on the PATH).');
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 /** Runs the built CLI as its own process with env, feeding stdin. */
 function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -93,7 +64,7 @@ async function post(url: string, params: Record<string, string>, headers: Record
 describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
   const missing = missingRequirement();
   if (missing) {
-    registerInsteadOfSuite(missing);
+    registerInsteadOfSuite(missing, __filename, 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (with redis-server on the PATH)');
     return;
   }
 

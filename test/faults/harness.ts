@@ -2,10 +2,10 @@
  * Shared by the fault tests (test/faults/*.test.ts): how they skip, how they seed a scratch
  * database, and an HTTP client that never waits forever and records how long every call took.
  */
-import path from 'node:path';
 import { parseConfig } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
 import { FAST_ARGON2, silentLogger } from '../support/backends';
+import { registerInsteadOfSuite as registerSkippedSuite } from '../support/suite';
 
 export const ISSUER = 'https://authd.faults.test';
 export const PASSWORD = 'correct horse battery staple';
@@ -21,35 +21,10 @@ export function missingRequirement(): string | undefined {
   return undefined;
 }
 
-/**
- * Our lint hook refuses `describe.skip`/`it.skip`, so a suite that cannot run registers exactly
- * one test in place of its real ones. Under CI=true that test fails, naming what is missing, so CI
- * can never go green without having run the fault tests; elsewhere it passes with a warning, and
- * its name ("is skipped: …") shows the skip in every reporter.
- */
+export { sleep, waitUntil } from '../support/suite';
+
 export function registerInsteadOfSuite(reason: string, file: string): void {
-  if (process.env.CI === 'true') {
-    it(`cannot run under CI=true: ${reason}`, () => {
-      throw new Error(`CI=true, but ${reason}. These tests must run in CI.`);
-    });
-    return;
-  }
-  it(`is skipped: ${reason}`, () => {
-    console.warn(`[authd tests] ${path.relative(process.cwd(), file)} SKIPPED: ${reason}.\n` +
-      '  Run it with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test -- test/faults');
-  });
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls until check() holds; returns how long that took. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000, everyMs = 100): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
+  registerSkippedSuite(reason, file, 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test -- test/faults');
 }
 
 /** host and port of a postgres:// or redis:// URL. */
