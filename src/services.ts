@@ -88,8 +88,11 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     await migrate(db);
     redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix) : undefined;
 
+    const metrics = createMetrics();
+    const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
     const keyManagement: KeyManagementOptions = {
       db,
+      audit,
       keysDir: config.keysDir,
       clock,
       // Retired keys verify and stay published while any token they signed can be alive.
@@ -107,9 +110,6 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     });
     if (options.background) ring.start();
 
-    const metrics = createMetrics();
-    const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
-    keyManagement.audit = audit;
     const limiter = createConcurrencyLimiter(config.argon2Capacity);
     metrics.watchLimiter(limiter);
     const throttle = redis
