@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseConfig } from '../../src/config';
 import { openServices } from '../../src/services';
 import { createScratchDatabase, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
-import { freePort, ROOT } from '../support/processes';
+import { freePort, portAnswers, ROOT, waitFor } from '../support/processes';
 
 /*
  * The built server (dist/) as its own process for the browser tests. Unlike startServerProcess it
@@ -33,23 +32,6 @@ export interface Backend {
   /** Creates users before the server starts (the embedded data directory is locked while it runs). */
   createUsers(users: Array<{ username: string; password: string }>, issuer: string): Promise<void>;
   cleanup(): Promise<void>;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not come up within ${timeoutMs} ms`);
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 const baseEnv = (): Record<string, string> => ({

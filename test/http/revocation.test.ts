@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import { backends, openStack, type TestStack } from '../support/backends';
-import { basic, decodeJwt, PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
+import { basic, decodeJwt, PASSWORD, seed, seedResourceServer, token, type Fixtures } from '../support/fixtures';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -30,13 +30,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
     stack = await openStack(backend);
     f = await seed(stack);
     app = f.app;
-    const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [] });
-    api = { id: 'api', secret: created.secret! };
-    // A login form without refresh tokens: its access tokens carry no sid, so only jti and user revocations reach them.
-    await stack.services.clientService.create({
-      id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
-      scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
-    });
+    api = await seedResourceServer(stack);
   });
   afterAll(() => stack.close());
 

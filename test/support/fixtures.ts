@@ -65,3 +65,18 @@ export function decodeJwt(jwt: string): { header: Record<string, unknown>; paylo
   const [h, p] = jwt.split('.');
   return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
 }
+
+/**
+ * Two more clients the revocation and introspection suites share: `api`, a resource server
+ * allowed to introspect, and `kiosk`, a login form without refresh tokens (its access tokens
+ * carry no sid, so only jti and user revocations reach them). Returns the resource server's
+ * credentials.
+ */
+export async function seedResourceServer(stack: TestStack): Promise<{ id: string; secret: string }> {
+  const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [] });
+  await stack.services.clientService.create({
+    id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
+    scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
+  });
+  return { id: 'api', secret: created.secret! };
+}
