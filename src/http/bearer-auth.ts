@@ -3,8 +3,7 @@ import { auditScope } from '../audit/audit-log';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
-import { BearerError, insufficientScope, invalidToken, missingToken } from '../verifier/errors';
-import { sendBearerError } from '../verifier/express';
+import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -31,18 +30,19 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): Reques
       const header = req.headers.authorization;
       if (!header) throw missingToken();
       const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-      if (!match) throw new BearerError('invalid_request', 'The Authorization header must be "Bearer <token>".', 400);
+      if (!match) throw malformedHeader();
       let claims: AccessTokenClaims;
       try {
         claims = await deps.tokens.verifyAccessToken(match[1]);
       } catch (error) {
-        if (error instanceof InvalidTokenError) throw invalidToken('The token is invalid or expired.');
+        // The server's own verifier does not say which check failed; the reason is never sent anyway.
+        if (error instanceof InvalidTokenError) throw invalidToken('signature', 'The token is invalid or expired.');
         throw error;
       }
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!audiences.includes(deps.issuer)) throw invalidToken('The token is not meant for authd.');
+      if (!audiences.includes(deps.issuer)) throw invalidToken('audience', 'The token is not meant for authd.');
       if (await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) })) {
-        throw invalidToken('The token has been revoked.');
+        throw invalidToken('revoked', 'The token has been revoked.');
       }
       if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
       res.locals.token = claims;

@@ -1,6 +1,6 @@
+import { issuedBeforeRevocation } from '@authd/verifier';
 import type { Clock } from '../clock';
 import type { Queryable } from '../store/database';
-import { issuedBeforeRevocation } from './redis-keys';
 import type { Revocation, RevocationStore, TokenIdentity } from './revocation-store';
 
 /** Writes revocations to the durable table (Postgres or the embedded database). */

@@ -1,9 +1,9 @@
+import { EPOCH_KEY, isRevokedByValues, revocationKey } from '@authd/verifier';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Queryable } from '../store/database';
 import { createDatabaseRevocationStore, readLiveRevocations, writeRevocations } from './database-revocation-store';
-import { EPOCH_KEY, isRevokedByValues, revocationKey } from './redis-keys';
 import type { Revocation, RevocationStore } from './revocation-store';
 
 // Sets a revocation unless a later one is already there, and never shortens its expiry.

@@ -1,4 +1,4 @@
-import type { RevocationKind } from './redis-keys';
+import type { RevocationKind } from '@authd/verifier';
 
 /**
  * What has been revoked before its natural expiry. Every entry carries the time after which it can

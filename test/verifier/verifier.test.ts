@@ -17,7 +17,9 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { rotateSigningKey } from '../../src/tokens/key-management';
-import { BearerError, createVerifier, requireAuth, requireRole, requireScope, VerifierUnavailableError, type RedisLike, type VerifierOptions } from '../../src/verifier';
+import {
+  BearerError, createVerifier, requireAuth, requireRole, requireScope, VerifierUnavailableError, type RedisLike, type VerifierOptions, type VerifierReason,
+} from '../../src/verifier';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
@@ -58,6 +60,18 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 
 /** The WWW-Authenticate value of an invalid_token answer. */
 const invalidToken = (description: string) => `Bearer ${REALM}, error="invalid_token", error_description="${description}"`;
+
+/** The reasons the services' onError hook saw, newest last (each test starts empty). */
+let refusals: VerifierReason[] = [];
+beforeEach(() => { refusals = []; });
+
+/** A 401 invalid_token answer, refused for `reason` (the stable code, not the description prose). */
+function expectInvalidToken(res: request.Response, reason: VerifierReason): void {
+  expect(res.status).toBe(401);
+  expect(res.headers['www-authenticate']).toMatch(new RegExp(`^Bearer ${REALM}, error="invalid_token", error_description="[^"]+"$`));
+  expect(res.body).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
+  expect(refusals.at(-1)).toBe(reason);
+}
 
 describe.each(backends())('verifier kit against authd on $name', (backend) => {
   let stack: TestStack;
@@ -143,7 +157,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
   function api(extra: Partial<VerifierOptions> = {}) {
     const verifier = createVerifier(options(extra));
     const app = express();
-    const auth = requireAuth({ ...options(extra), verifier });
+    const auth = requireAuth({ ...options(extra), verifier, onError: (error) => { refusals.push(error.reason); } });
     app.get('/me', auth, (req, res) => res.json(req.auth));
     app.post('/notes', auth, requireScope('write'), (req, res) => res.status(201).json({ created_by: req.auth!.sub }));
     app.get('/admin', auth, requireRole('admin'), (_req, res) => res.json({ ok: true }));
@@ -204,17 +218,20 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
   });
 
   describe('RFC 6750 errors', () => {
-    it('answers a request without Authorization 401 with a bare challenge (no error code)', async () => {
+    it.each([
+      ['without Authorization', undefined],
+      ['with another scheme (RFC 6750 §3.1: an unsupported authentication method)', 'Basic eDp5'],
+    ])('answers a request %s 401 with a bare challenge (no error code)', async (_label, header) => {
       const { app } = api();
-      const res = await request(app).get('/me');
+      const res = await (header === undefined ? request(app).get('/me') : request(app).get('/me').set('Authorization', header));
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe(`Bearer ${REALM}`);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual({ error: 'unauthorized', error_description: 'Authentication required.' });
+      expect(refusals).toEqual(['missing_token']);
     });
 
     it.each([
-      ['another scheme', 'Basic eDp5'],
       ['"Bearer" alone', 'Bearer'],
       ['"Bearer" and a space', 'Bearer '],
       ['two tokens', 'Bearer abc.def.ghi jkl.mno.pqr'],
@@ -227,6 +244,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         `Bearer ${REALM}, error="invalid_request", error_description="The Authorization header must be Bearer <token>."`,
       );
       expect(res.body).toEqual({ error: 'invalid_request', error_description: 'The Authorization header must be "Bearer <token>".' });
+      expect(refusals).toEqual(['malformed_header']);
     });
 
     it('accepts the scheme name in any case (RFC 7235 §2.1)', async () => {
@@ -243,7 +261,8 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
       const after = api({ now: () => issuedAt + (ACCESS_TTL + 31) * 1000 });
       const res = await request(after.app).get('/me').set(bearer(access));
-      expect(res.status).toBe(401);
+      expectInvalidToken(res, 'expired');
+      // The whole answer, as RFC 6750 §3 has it (the reason stays out of it).
       expect(res.headers['www-authenticate']).toBe(invalidToken('The token has expired.'));
       expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The token has expired.' });
     });
@@ -253,8 +272,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const { access } = await login('bob', { clientId: 'billing-web' });
       expect(decodeJwt(access).payload.aud).toBe(OTHER_AUDIENCE);
       const res = await request(app).get('/me').set(bearer(access));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is invalid.'));
+      expectInvalidToken(res, 'audience');
     });
 
     it('answers a refresh token (typ rt+jwt) 401 invalid_token', async () => {
@@ -262,8 +280,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const { refresh } = await login('bob');
       expect(decodeJwt(refresh).header.typ).toBe('rt+jwt');
       const res = await request(app).get('/me').set(bearer(refresh));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is not an access token.'));
+      expectInvalidToken(res, 'type');
     });
 
     it('answers a tampered token (a scope added, the signature kept) 401 invalid_token', async () => {
@@ -273,8 +290,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
       const forged = `${header}.${b64({ ...claims, scope: 'read write', roles: ['admin'] })}.${signature}`;
       const res = await request(app).get('/admin').set(bearer(forged));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is invalid.'));
+      expectInvalidToken(res, 'signature');
     });
 
     it('answers an unsigned token (alg none) 401 invalid_token', async () => {
@@ -283,8 +299,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const { header, payload } = decodeJwt(access);
       const unsigned = `${b64({ ...header, alg: 'none' })}.${b64(payload)}.`;
       const res = await request(app).get('/me').set(bearer(unsigned));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is not signed with RS256.'));
+      expectInvalidToken(res, 'algorithm');
     });
 
     it('answers a token HMAC-signed with the public key (HS256) 401 invalid_token', async () => {
@@ -295,8 +310,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const input = `${b64({ ...header, alg: 'HS256' })}.${b64(payload)}`;
       const forged = `${input}.${crypto.createHmac('sha256', publicPem).update(input).digest('base64url')}`;
       const res = await request(app).get('/me').set(bearer(forged));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is not signed with RS256.'));
+      expectInvalidToken(res, 'algorithm');
     });
 
     it('answers a token signed by a key authd does not publish (unknown kid) 401 invalid_token', async () => {
@@ -308,8 +322,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: crypto.randomBytes(32).toString('base64url') })
         .sign(privateKey);
       const res = await request(app).get('/me').set(bearer(foreign));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is signed by an unknown key.'));
+      expectInvalidToken(res, 'unknown_key');
     });
 
     it('answers a token carrying its own key (jwk header) 401 invalid_token', async () => {
@@ -322,15 +335,13 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: stack.services.ring.signingKey().kid, jwk: { kty: 'RSA', n: jwk.n!, e: jwk.e! } })
         .sign(privateKey);
       const res = await request(app).get('/me').set(bearer(token));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token has unexpected header parameters.'));
+      expectInvalidToken(res, 'header');
     });
 
     it('answers a token that is not a JWT 401 invalid_token', async () => {
       const { app } = api();
       const res = await request(app).get('/me').set(bearer('not-a-jwt'));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token is malformed.'));
+      expectInvalidToken(res, 'malformed');
     });
 
     it('answers a token without the scope 403 insufficient_scope naming the scope', async () => {
@@ -342,6 +353,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         `Bearer ${REALM}, error="insufficient_scope", error_description="The token lacks the scope this resource needs.", scope="write"`,
       );
       expect(res.body).toEqual({ error: 'insufficient_scope', error_description: 'The token lacks the scope this resource needs.' });
+      expect(refusals).toEqual(['insufficient_scope']);
     });
 
     it('answers a user without the role 403', async () => {
@@ -352,6 +364,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(res.headers['www-authenticate']).toBe(
         `Bearer ${REALM}, error="insufficient_scope", error_description="The caller lacks the role: admin."`,
       );
+      expect(refusals).toEqual(['insufficient_role']);
     });
 
     it('throws a BearerError with the same code outside Express', async () => {
@@ -359,7 +372,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const { refresh } = await login('bob');
       const error = await verifier.verifyAccessToken(refresh).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BearerError);
-      expect(error).toMatchObject({ code: 'invalid_token', status: 401 });
+      expect(error).toMatchObject({ code: 'invalid_token', status: 401, reason: 'type' });
     });
 
     it('answers 503 (not 401, not 200) when authd cannot be reached for its keys', async () => {
@@ -370,6 +383,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('5');
       expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
+      expect(refusals).toEqual(['unavailable']);
     });
   });
 
@@ -412,7 +426,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const fire = async (n: number) => {
         const tokens = await Promise.all(Array.from({ length: n }, randomKid));
         const results = await Promise.all(tokens.map((t) => verifier.verifyAccessToken(t).then(() => 'accepted', (e: unknown) => e)));
-        for (const result of results) expect(result).toMatchObject({ code: 'invalid_token', description: 'The token is signed by an unknown key.' });
+        for (const result of results) expect(result).toMatchObject({ code: 'invalid_token', reason: 'unknown_key' });
       };
 
       // Right after a fetch: inside the cooldown, no refetch at all.
@@ -507,7 +521,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
       slowJwks = true; // authd's JWKS answers in 200 ms, as over a real network under load
       const results = await Promise.all(Array.from({ length: 10 }, () =>
-        verifier.verifyAccessToken(fresh.access).then(() => 'verified', (error: { description?: string }) => error.description)));
+        verifier.verifyAccessToken(fresh.access).then(() => 'verified', (error: { reason?: string }) => error.reason)));
       expect(results).toEqual(Array(10).fill('verified'));
       expect(counter.calls(JWKS_PATH)).toBe(2);
     });
@@ -559,8 +573,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
         await revokeAtAuthd(revoked.access);
         const res = await request(app).get('/me').set(bearer(revoked.access));
-        expect(res.status).toBe(401);
-        expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
+        expectInvalidToken(res, 'revoked');
         expect((await request(app).get('/me').set(bearer(other.access))).status).toBe(200);
       });
 
@@ -570,8 +583,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         const otherSession = await login('bob');
         await revokeAtAuthd(session.refresh);
         const res = await request(app).get('/me').set(bearer(session.access));
-        expect(res.status).toBe(401);
-        expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
+        expectInvalidToken(res, 'revoked');
         expect((await request(app).get('/me').set(bearer(otherSession.access))).status).toBe(200);
       });
 
@@ -582,8 +594,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         await stack.services.revoker.revokeUser(userIds.carol, 'test_sign_out');
         for (const token of [first.access, second.access]) {
           const res = await request(app).get('/me').set(bearer(token));
-          expect(res.status).toBe(401);
-          expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
+          expectInvalidToken(res, 'revoked');
         }
         stack.clock.advance(1000); // "not before" counts whole seconds
         const later = await login('carol');
@@ -598,6 +609,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
           const res = await request(closed.app).get('/me').set(bearer(access));
           expect(res.status).toBe(503);
           expect(res.headers['retry-after']).toBe('5');
+          expect(refusals).toEqual(['unavailable']);
           expect(res.headers['www-authenticate']).toBeUndefined();
           expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
 
@@ -619,6 +631,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         const res = await request(app).get('/me').set(bearer(access));
         expect(res.status).toBe(503);
         expect(res.body.error).toBe('temporarily_unavailable');
+        expect(refusals).toEqual(['unavailable']);
         const open = redisApi({ failOpen: true });
         expect((await request(open.app).get('/me').set(bearer(access))).status).toBe(200);
 
@@ -643,8 +656,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
         await waitForReseed(valid.access);
         const res = await request(app).get('/me').set(bearer(revoked.access));
-        expect(res.status).toBe(401);
-        expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
+        expectInvalidToken(res, 'revoked');
         expect((await request(app).get('/me').set(bearer(valid.access))).status).toBe(200);
       });
 
@@ -740,8 +752,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       // ... and once it has run out, authd is asked again and the token is refused.
       offset += 2_000;
       const res = await request(app).get('/me').set(bearer(access));
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(invalidToken('The token has been revoked.'));
+      expectInvalidToken(res, 'revoked');
       expect(counter.calls(INTROSPECT_PATH)).toBe(2);
 
       // A negative answer is final: no more calls, however much time passes before exp.
@@ -781,6 +792,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const res = await request(unreachable.app).get('/me').set(bearer(access));
       expect(res.status).toBe(503);
       expect(res.body.error).toBe('temporarily_unavailable');
+      expect(refusals).toEqual(['unavailable']);
 
       const wrongSecret = api({ revocation: introspection({ clientSecret: 'not-the-secret' }) });
       expect((await request(wrongSecret.app).get('/me').set(bearer(access))).status).toBe(503);

@@ -1,4 +1,5 @@
 import { importJWK, type JWK } from 'jose';
+import { RULES } from './rules';
 
 export interface KeySetOptions {
   /** Where the JWKS lives; a function is resolved lazily (e.g. from discovery). */
@@ -22,7 +23,7 @@ type Key = Awaited<ReturnType<typeof importJWK>>;
 export function createKeySet(options: KeySetOptions) {
   const now = options.now ?? Date.now;
   const doFetch = options.fetch ?? fetch;
-  const cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
+  const cooldownMs = (options.cooldownSeconds ?? RULES.jwksRefetchCooldownSeconds) * 1000;
   let keys = new Map<string, Key>();
   let expiresAt = 0;
   let lastFetch = -Infinity;

@@ -1,5 +1,5 @@
-import { EPOCH_KEY, isRevokedByValues, revocationKey } from '../revocation/redis-keys';
 import { VerifierUnavailableError } from './errors';
+import { EPOCH_KEY, isRevokedByValues, revocationKey, revokedKeyKey } from './redis-keys';
 
 export interface TokenIdentity {
   jti: string;
@@ -7,11 +7,16 @@ export interface TokenIdentity {
   sub: string;
   iat: number;
   exp: number;
+  /** The signing key's id. */
+  kid: string;
 }
 
-/** Answers "has authd revoked this token?"; throws VerifierUnavailableError when it cannot tell. */
+/**
+ * Answers "has authd revoked this token?" with the reason, or undefined when it has not; throws
+ * VerifierUnavailableError when it cannot tell.
+ */
 export interface RevocationCheck {
-  isRevoked(token: TokenIdentity, rawToken: string): Promise<boolean>;
+  revocation(token: TokenIdentity, rawToken: string): Promise<'revoked' | 'key_revoked' | undefined>;
 }
 
 /** The part of an ioredis client (or any client with the same MGET) the check needs. */
@@ -28,13 +33,13 @@ export interface RedisRevocationOptions {
 }
 
 /**
- * Reads authd's revocation index directly: one MGET for the token's jti, session and user
- * "not before", plus the epoch marker that says the index is complete.
+ * Reads authd's revocation index directly: one MGET for the token's jti, session, user
+ * "not before" and signing key, plus the epoch marker that says the index is complete.
  */
 export function redisRevocationCheck(options: RedisRevocationOptions): RevocationCheck {
   const prefix = options.keyPrefix ?? 'authd:';
   return {
-    async isRevoked(token) {
+    async revocation(token) {
       let values: Array<string | null>;
       try {
         values = await options.redis.mget(
@@ -42,18 +47,20 @@ export function redisRevocationCheck(options: RedisRevocationOptions): Revocatio
           prefix + revocationKey('jti', token.jti),
           prefix + revocationKey('sid', token.sid ?? '-'),
           prefix + revocationKey('user', token.sub),
+          prefix + revokedKeyKey(token.kid),
         );
       } catch (error) {
-        if (options.failOpen) return false;
+        if (options.failOpen) return undefined;
         throw new VerifierUnavailableError('the revocation store is unreachable', { cause: error });
       }
-      const [epoch, ...entries] = values;
+      const [epoch, jti, sid, user, kid] = values;
       if (epoch === null) {
         // Redis lost its data and authd has not re-seeded it yet: the answer would be unreliable.
-        if (options.failOpen) return false;
+        if (options.failOpen) return undefined;
         throw new VerifierUnavailableError('the revocation index is being rebuilt');
       }
-      return isRevokedByValues(entries, token.iat, token.sid !== undefined);
+      if (kid !== null && kid !== undefined) return 'key_revoked';
+      return isRevokedByValues([jti, sid, user], token.iat, token.sid !== undefined) ? 'revoked' : undefined;
     },
   };
 }
@@ -77,12 +84,12 @@ export function introspectionRevocationCheck(
   const doFetch = options.fetch ?? fetch;
   const cacheMs = (options.cacheSeconds ?? 30) * 1000;
   const cache = new Map<string, { revoked: boolean; until: number }>();
-  const authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64');
+  const authorization = 'Basic ' + btoa(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`);
 
   return {
-    async isRevoked(token, rawToken) {
+    async revocation(token, rawToken) {
       const cached = cache.get(token.jti);
-      if (cached && cached.until > now()) return cached.revoked;
+      if (cached && cached.until > now()) return cached.revoked ? 'revoked' : undefined;
       let active: boolean;
       try {
         const response = await doFetch(options.endpoint ?? (await options.resolveEndpoint()), {
@@ -94,13 +101,13 @@ export function introspectionRevocationCheck(
         if (!response.ok) throw new Error(`introspection answered ${response.status}`);
         active = ((await response.json()) as { active?: unknown }).active === true;
       } catch (error) {
-        if (options.failOpen) return false;
+        if (options.failOpen) return undefined;
         throw new VerifierUnavailableError('the introspection endpoint is unreachable', { cause: error });
       }
       if (cache.size > 10_000) cache.clear(); // a bound, not an LRU: simple and enough
       // An inactive answer is final: keep it until the token would have expired anyway.
       cache.set(token.jti, { revoked: !active, until: active ? now() + cacheMs : token.exp * 1000 });
-      return !active;
+      return active ? undefined : 'revoked';
     },
   };
 }

@@ -1,0 +1,123 @@
+import { BearerError, insufficientRole, insufficientScope, malformedHeader, missingToken, VerifierUnavailableError } from './errors';
+import { createVerifier, type AuthInfo, type Verifier, type VerifierOptions } from './verify';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by requireAuth: who the bearer token speaks for. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+/**
+ * The parts of Express's request and response the middleware uses, so the kit needs neither
+ * express nor its types; Express's own objects fit them.
+ */
+export interface BearerRequest {
+  headers: { authorization?: string | undefined };
+  auth?: AuthInfo;
+}
+export interface BearerResponse {
+  locals: Record<string, unknown>;
+  status(code: number): BearerResponse;
+  set(field: string, value: string): BearerResponse;
+  json(body: unknown): unknown;
+}
+export type BearerHandler = (req: BearerRequest, res: BearerResponse, next: (error?: unknown) => void) => void | Promise<void>;
+
+/** A refusal as the service sees it: `error.reason` is the stable code (spec/verifier-cases.json). */
+export type RefusalHook = (error: BearerError | VerifierUnavailableError, req: BearerRequest) => void;
+
+const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+
+/** Sends an RFC 6750 §3 answer: the WWW-Authenticate challenge plus a small JSON body. The reason stays out of it. */
+export function sendBearerError(res: BearerResponse, error: BearerError, realm: string): void {
+  const params = [`realm=${quote(realm)}`];
+  if (error.code) params.push(`error=${quote(error.code)}`, `error_description=${quote(error.description)}`);
+  if (error.scope) params.push(`scope=${quote(error.scope)}`);
+  res.status(error.status).set('WWW-Authenticate', `Bearer ${params.join(', ')}`).set('Cache-Control', 'no-store');
+  res.json(error.code ? { error: error.code, error_description: error.description } : { error: 'unauthorized', error_description: error.description });
+}
+
+/**
+ * RFC 6750 §2.1: one "Bearer <token>" Authorization header. Another scheme (Basic, ...) is no
+ * bearer token at all, which §3.1 answers without an error code.
+ */
+function bearerToken(req: BearerRequest): string | undefined {
+  const header = req.headers.authorization?.trim();
+  if (header === undefined || header === '' || !/^bearer(\s|$)/i.test(header)) return undefined;
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  if (!match) throw malformedHeader();
+  return match[1];
+}
+
+export interface RequireAuthOptions extends VerifierOptions {
+  /** The realm named in WWW-Authenticate (default: the audience). */
+  realm?: string;
+  /** Reuse a verifier (one per process is enough). */
+  verifier?: Verifier;
+  /** Called with every refusal (by requireAuth, and by requireScope/requireRole after it): log error.reason here. */
+  onError?: RefusalHook;
+}
+
+interface AuthLocals {
+  authRealm?: string;
+  authOnError?: RefusalHook;
+}
+
+function sendUnavailable(res: BearerResponse): void {
+  res.status(503).set('Retry-After', '5').json({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
+}
+
+/**
+ * Express middleware: verifies the bearer token with authd's JWKS (and, opted in, its
+ * revocation store) and sets req.auth. 401 with a Bearer challenge otherwise.
+ */
+export function requireAuth(options: RequireAuthOptions): BearerHandler {
+  const verifier = options.verifier ?? createVerifier(options);
+  const realm = options.realm ?? (Array.isArray(options.audience) ? options.audience[0] : options.audience);
+  return async (req, res, next) => {
+    const locals = res.locals as AuthLocals;
+    locals.authRealm = realm;
+    if (options.onError) locals.authOnError = options.onError;
+    try {
+      const token = bearerToken(req);
+      if (token === undefined) throw missingToken();
+      req.auth = await verifier.verifyAccessToken(token);
+    } catch (error) {
+      if (!(error instanceof BearerError) && !(error instanceof VerifierUnavailableError)) return next(error);
+      options.onError?.(error, req);
+      return error instanceof BearerError ? sendBearerError(res, error, realm) : sendUnavailable(res);
+    }
+    next();
+  };
+}
+
+function requireClaim(pick: (auth: AuthInfo) => string[], needed: string[], failure: () => BearerError): BearerHandler {
+  return (req, res, next) => {
+    const locals = res.locals as AuthLocals;
+    const realm = locals.authRealm ?? 'authd';
+    let refusal: BearerError | undefined;
+    if (!req.auth) {
+      refusal = missingToken();
+    } else {
+      const held = new Set(pick(req.auth));
+      if (!needed.every((n) => held.has(n))) refusal = failure();
+    }
+    if (!refusal) return next();
+    locals.authOnError?.(refusal, req);
+    return sendBearerError(res, refusal, realm);
+  };
+}
+
+/** 403 insufficient_scope unless the token carries every one of these scopes. Use after requireAuth. */
+export function requireScope(...scopes: string[]): BearerHandler {
+  return requireClaim((auth) => auth.scopes, scopes, () => insufficientScope(scopes));
+}
+
+/** 403 unless the token's user has every one of these roles. Use after requireAuth. */
+export function requireRole(...roles: string[]): BearerHandler {
+  return requireClaim((auth) => auth.roles, roles, () => insufficientRole(roles));
+}
