@@ -93,7 +93,9 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     await once(server, 'listening');
     if (backend.redisUrl) redis = new Redis(backend.redisUrl);
     // Nobody listens there; no queueing, no retries: every command fails at once.
-    downRedis = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    downRedis = new Redis({
+      port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 0,
+    });
     downRedis.on('error', () => {});
   });
 
