@@ -5,6 +5,7 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 
 COPY package.json package-lock.json tsconfig*.json ./
+COPY packages ./packages
 COPY src ./src
 COPY migrations ./migrations
 
@@ -19,6 +20,8 @@ WORKDIR /app
 
 # Application files stay owned by root: the service user can read but not modify them.
 COPY --from=build /app/node_modules ./node_modules
+# The verifier kit is a workspace package: node_modules/@authd/verifier links to it.
+COPY --from=build /app/packages ./packages
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/package.json ./package.json

@@ -3,7 +3,7 @@
 // then call it with an access token:  curl -H "Authorization: Bearer $ACCESS_TOKEN" localhost:4000/me
 'use strict';
 const express = require('express');
-const { requireAuth, requireRole, requireScope } = require('authd/verifier');
+const { requireAuth, requireRole, requireScope } = require('@authd/verifier');
 
 function createApi({ issuer, audience }) {
   const app = express();

@@ -2,7 +2,7 @@
  * examples/protected-api end to end, as a user would run it: authd as its own process (the built
  * server; Postgres + Redis when DATABASE_URL and REDIS_URL are set, otherwise the embedded
  * database in a temporary data directory), a client and users made with the CLI, and the example
- * service as a second process that loads the kit through the package export `authd/verifier`.
+ * service as a second process that loads the kit by its package name, `@authd/verifier`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';

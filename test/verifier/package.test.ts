@@ -62,6 +62,7 @@ describe('npm pack of @authd/verifier', () => {
   it('ships the built kit, its README and package.json, and nothing else', () => {
     expect(packedFiles).toContain('dist/index.js');
     expect(packedFiles).toContain('dist/index.d.ts');
+    expect(packedFiles).toContain('README.md');
     for (const file of packedFiles) expect(file).toMatch(/^(dist\/[a-z-]+\.(js|d\.ts)|README\.md|package\.json)$/);
   });
 
