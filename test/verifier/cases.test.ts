@@ -12,15 +12,15 @@
  * key (under the header's kid, or authd's kid), HS256 keyed with authd's public key PEM, or none.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { createVerifier, requireAuth, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '@authd/verifier';
 import { createApp } from '../../src/app';
-import { createVerifier, requireAuth, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '../../src/verifier';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';

@@ -15,8 +15,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT } from 'jo
 import jwt from 'jsonwebtoken';
 import jwksClient from 'jwks-rsa';
 import request from 'supertest';
+import { createVerifier } from '@authd/verifier';
 import { createApp } from '../../src/app';
-import { createVerifier } from '../../src/verifier';
 import { backends, openStack, type TestStack } from '../support/backends';
 import type { TestClock } from '../support/clock';
 import { decodeJwt, PASSWORD } from '../support/fixtures';

@@ -5,8 +5,8 @@
  * loads the same kit.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';

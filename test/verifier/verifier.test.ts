@@ -15,11 +15,11 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
-import { createApp } from '../../src/app';
-import { rotateSigningKey } from '../../src/tokens/key-management';
 import {
   BearerError, createVerifier, requireAuth, requireRole, requireScope, VerifierUnavailableError, type RedisLike, type VerifierOptions, type VerifierReason,
-} from '../../src/verifier';
+} from '@authd/verifier';
+import { createApp } from '../../src/app';
+import { rotateSigningKey } from '../../src/tokens/key-management';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
