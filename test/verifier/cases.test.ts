@@ -12,18 +12,16 @@
  * key (under the header's kid, or authd's kid), HS256 keyed with authd's public key PEM, or none.
  */
 import crypto from 'node:crypto';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import type http from 'node:http';
 import path from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createVerifier, requireAuth, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '@authd/verifier';
-import { createApp } from '../../src/app';
-import { backends, openStack, type TestStack } from '../support/backends';
+import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
+import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 
 jest.setTimeout(60_000);
 
@@ -69,7 +67,7 @@ function runs(backendHasRedis: boolean): Array<[string, Case, string]> {
 
 describe.each(backends())('spec/verifier-cases.json against the Node kit, authd on $name', (backend) => {
   let stack: TestStack;
-  let server: http.Server;
+  let authd: LiveAuthd;
   let issuer: string;
   let introspectionSecret: string;
   let redis: Redis | undefined;
@@ -78,9 +76,8 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
   const foreignJwk = { kty: 'RSA', ...foreign.publicKey.export({ format: 'jwk' }) } as Json;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    stack = await openStack(backend, { AUTHD_ISSUER: issuer });
+    authd = await startLiveAuthd(backend);
+    ({ stack, issuer } = authd);
     const { clientService, users } = stack.services;
     await clientService.create({
       id: 'agents-web', name: 'Agents web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
@@ -89,8 +86,6 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     const resourceServer = await clientService.create({ id: 'agents-api', name: 'Agents API', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
     introspectionSecret = resourceServer.secret!;
     await users.create({ username: 'ada@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
-    server = createApp(stack.config, stack.services).listen(port, '127.0.0.1');
-    await once(server, 'listening');
     if (backend.redisUrl) redis = new Redis(backend.redisUrl);
     // Nobody listens there; no queueing, no retries: every command fails at once.
     downRedis = new Redis({
@@ -102,11 +97,7 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
   afterAll(async () => {
     downRedis?.disconnect();
     await redis?.quit();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-    await stack?.close();
+    await authd?.close();
   });
 
   async function form(pathname: string, params: Record<string, string>): Promise<Json> {
@@ -118,10 +109,7 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     return body;
   }
 
-  async function login(): Promise<{ access: string; refresh: string }> {
-    const body = await form('/oauth/token', { grant_type: 'password', client_id: 'agents-web', username: 'ada@example.com', password: PASSWORD });
-    return { access: String(body.access_token), refresh: String(body.refresh_token) };
-  }
+  const login = () => loginAt(issuer, { clientId: 'agents-web', username: 'ada@example.com' });
 
   function forge(recipe: NonNullable<NonNullable<Case['token']>['forge']>, issued: string): string {
     const base = decodeJwt(issued);

@@ -7,8 +7,6 @@
  * The libraries read the real clock, so authd runs on a clock that follows it here, with a short
  * AUTHD_ACCESS_TOKEN_TTL (30 s) so that "expired" is one library clock option away.
  */
-import { once } from 'node:events';
-import type http from 'node:http';
 import express from 'express';
 import { auth, requiredScopes, type AuthResult } from 'express-oauth2-jwt-bearer';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -16,11 +14,10 @@ import jwt from 'jsonwebtoken';
 import jwksClient from 'jwks-rsa';
 import request from 'supertest';
 import { createVerifier } from '@authd/verifier';
-import { createApp } from '../../src/app';
-import { backends, openStack, type TestStack } from '../support/backends';
+import { backends, type TestStack } from '../support/backends';
 import type { TestClock } from '../support/clock';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
-import { freePort } from '../support/processes';
+import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 
 const AUDIENCE = 'https://orders.test';
 const OTHER_AUDIENCE = 'https://billing.test';
@@ -38,15 +35,14 @@ function realClock(): TestClock {
 
 describe.each(backends())('interop with common JWT libraries, authd on $name', (backend) => {
   let stack: TestStack;
-  let server: http.Server;
+  let authd: LiveAuthd;
   let issuer: string;
   let jwksUri: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
+    authd = await startLiveAuthd(backend, { AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL) }, realClock());
+    ({ stack, issuer } = authd);
     jwksUri = `${issuer}/.well-known/jwks.json`;
-    stack = await openStack(backend, { AUTHD_ISSUER: issuer, AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL) }, realClock());
     const { clientService, users } = stack.services;
     for (const [id, audience] of [['orders-web', AUDIENCE], ['billing-web', OTHER_AUDIENCE]]) {
       await clientService.create({
@@ -60,31 +56,12 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       scopes: ['read'], defaultScopes: ['read'],
     });
     await users.create({ username: 'ada@example.com', password: PASSWORD, roles: ['user'], scopes: ['read', 'write'] });
-    server = createApp(stack.config, stack.services).listen(port, '127.0.0.1');
-    await once(server, 'listening');
   });
 
-  afterAll(async () => {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-    await stack?.close();
-  });
+  afterAll(() => authd?.close());
 
-  async function login(options: { clientId?: string; scope?: string } = {}): Promise<{ access: string; refresh: string }> {
-    const response = await fetch(`${issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'password', client_id: options.clientId ?? 'orders-web', username: 'ada@example.com', password: PASSWORD,
-        ...(options.scope && { scope: options.scope }),
-      }).toString(),
-    });
-    const body = (await response.json()) as { access_token: string; refresh_token: string };
-    if (response.status !== 200) throw new Error(`login failed with ${response.status}: ${JSON.stringify(body)}`);
-    return { access: body.access_token, refresh: body.refresh_token };
-  }
+  const login = (options: { clientId?: string; scope?: string } = {}) =>
+    loginAt(issuer, { clientId: options.clientId ?? 'orders-web', username: 'ada@example.com', ...(options.scope && { scope: options.scope }) });
 
   /** A token that expired a minute ago, signed by authd's own current key (for libraries without a clock option). */
   async function expiredToken(): Promise<string> {

@@ -5,15 +5,13 @@
  * loads the same kit.
  */
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import type http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApp } from '../../src/app';
-import { backends, openStack, tempDir, type TestStack } from '../support/backends';
+import { backends, tempDir, type TestStack } from '../support/backends';
 import { PASSWORD } from '../support/fixtures';
-import { freePort, ROOT } from '../support/processes';
+import { ROOT } from '../support/processes';
+import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 
 jest.setTimeout(300_000);
 
@@ -85,38 +83,23 @@ describe('npm pack of @authd/verifier', () => {
 
 describe.each(backends())('the installed kit against a live authd on $name', (backend) => {
   let stack: TestStack;
-  let server: http.Server;
+  let authd: LiveAuthd;
   let issuer: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    stack = await openStack(backend, { AUTHD_ISSUER: issuer });
+    authd = await startLiveAuthd(backend);
+    ({ stack, issuer } = authd);
     await stack.services.clientService.create({
       id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
       scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
     });
     await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
-    server = createApp(stack.config, stack.services).listen(port, '127.0.0.1');
-    await once(server, 'listening');
   });
 
-  afterAll(async () => {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-    await stack?.close();
-  });
+  afterAll(() => authd?.close());
 
   it('verifies an access token authd issued and refuses its refresh token with reason "type"', async () => {
-    const response = await fetch(`${issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'orders-web', username: 'bob@example.com', password: PASSWORD }).toString(),
-    });
-    const tokens = (await response.json()) as { access_token: string; refresh_token: string };
-    expect(response.status).toBe(200);
+    const tokens = await loginAt(issuer, { clientId: 'orders-web', username: 'bob@example.com' });
 
     // Run in the service's directory: only its node_modules is reachable from there. authd runs
     // on a test clock, so the service's verifier is given the same time.
@@ -129,7 +112,7 @@ describe.each(backends())('the installed kit against a live authd on $name', (ba
         const refused = await verifier.verifyAccessToken(refresh).then(() => 'accepted', (e) => e.reason);
         console.log(JSON.stringify({ from: require.resolve('@authd/verifier'), clientId: auth.clientId, scopes: auth.scopes, refused }));
       })().catch((e) => { console.error(e); process.exit(1); });
-    `, issuer, AUDIENCE, tokens.access_token, tokens.refresh_token, String(stack.clock.now())], { cwd: service, env: { PATH: process.env.PATH ?? '' } });
+    `, issuer, AUDIENCE, tokens.access, tokens.refresh, String(stack.clock.now())], { cwd: service, env: { PATH: process.env.PATH ?? '' } });
     expect(JSON.parse(stdout)).toEqual({
       from: fs.realpathSync(path.join(service, 'node_modules/@authd/verifier/dist/index.js')),
       clientId: 'orders-web',

@@ -7,16 +7,13 @@
  * The tokens are forged with the old private key, as an attacker holding a leaked .pem would.
  */
 import crypto from 'node:crypto';
-import { once } from 'node:events';
-import type http from 'node:http';
 import { Redis } from 'ioredis';
 import { createVerifier, revokedKeyKey, type RedisLike, type VerifierOptions } from '@authd/verifier';
-import { createApp } from '../../src/app';
 import { rotateSigningKey } from '../../src/tokens/key-management';
 import type { RingKey } from '../../src/tokens/key-ring';
-import { backends, openStack, type TestStack } from '../support/backends';
+import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
-import { freePort } from '../support/processes';
+import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 
 jest.setTimeout(60_000);
 
@@ -26,39 +23,22 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 
 describe.each(backends())('the kit and a signing key authd no longer trusts, authd on $name', (backend) => {
   let stack: TestStack;
-  let server: http.Server;
+  let authd: LiveAuthd;
   let issuer: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    stack = await openStack(backend, { AUTHD_ISSUER: issuer, AUTHD_JWKS_MAX_AGE: '600' });
+    authd = await startLiveAuthd(backend, { AUTHD_JWKS_MAX_AGE: '600' });
+    ({ stack, issuer } = authd);
     await stack.services.clientService.create({
       id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password'],
       scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
     });
     await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
-    server = createApp(stack.config, stack.services).listen(port, '127.0.0.1');
-    await once(server, 'listening');
   });
 
-  afterAll(async () => {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-    await stack?.close();
-  });
+  afterAll(() => authd?.close());
 
-  async function login(): Promise<string> {
-    const response = await fetch(`${issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'orders-web', username: 'bob@example.com', password: PASSWORD }).toString(),
-    });
-    expect(response.status).toBe(200);
-    return String(((await response.json()) as { access_token: string }).access_token);
-  }
+  const login = async () => (await loginAt(issuer, { clientId: 'orders-web', username: 'bob@example.com' })).access;
 
   /** A fresh token (iat now) with a real token's claims, signed with `key`'s private key under its kid. */
   function forgeWith(key: RingKey, claimsOf: string): string {

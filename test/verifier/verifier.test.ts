@@ -9,8 +9,6 @@
  * cooldowns and caches are driven deterministically.
  */
 import crypto from 'node:crypto';
-import { once } from 'node:events';
-import type http from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -18,11 +16,11 @@ import request from 'supertest';
 import {
   BearerError, createVerifier, requireAuth, requireRole, requireScope, VerifierUnavailableError, type RedisLike, type VerifierOptions, type VerifierReason,
 } from '@authd/verifier';
-import { createApp } from '../../src/app';
 import { rotateSigningKey } from '../../src/tokens/key-management';
-import { backends, openStack, type TestStack } from '../support/backends';
+import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
+import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 
 jest.setTimeout(60_000);
 
@@ -75,15 +73,14 @@ function expectInvalidToken(res: request.Response, reason: VerifierReason): void
 
 describe.each(backends())('verifier kit against authd on $name', (backend) => {
   let stack: TestStack;
-  let server: http.Server;
+  let authd: LiveAuthd;
   let issuer: string;
   let resourceServerSecret: string;
   const userIds: Record<string, string> = {};
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    stack = await openStack(backend, { AUTHD_ISSUER: issuer, AUTHD_JWKS_MAX_AGE: String(JWKS_MAX_AGE), AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL) });
+    authd = await startLiveAuthd(backend, { AUTHD_JWKS_MAX_AGE: String(JWKS_MAX_AGE), AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL) });
+    ({ stack, issuer } = authd);
     const { clientService, users } = stack.services;
     await clientService.create({
       id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
@@ -100,32 +97,13 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const user = await users.create({ username: `${name}@example.com`, password: PASSWORD, roles: [...roles], scopes: ['read', 'write'] });
       userIds[name] = user.id;
     }
-    server = createApp(stack.config, stack.services).listen(port, '127.0.0.1');
-    await once(server, 'listening');
   });
 
-  afterAll(async () => {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-    await stack?.close();
-  });
+  afterAll(() => authd?.close());
 
   /** A password login at authd over HTTP. */
-  async function login(user: string, options: { scope?: string; clientId?: string } = {}): Promise<{ access: string; refresh: string }> {
-    const response = await fetch(`${issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'password', client_id: options.clientId ?? 'orders-web', username: `${user}@example.com`, password: PASSWORD,
-        ...(options.scope && { scope: options.scope }),
-      }).toString(),
-    });
-    const body = (await response.json()) as { access_token: string; refresh_token: string };
-    if (response.status !== 200) throw new Error(`login failed with ${response.status}: ${JSON.stringify(body)}`);
-    return { access: body.access_token, refresh: body.refresh_token };
-  }
+  const login = (user: string, options: { scope?: string; clientId?: string } = {}) =>
+    loginAt(issuer, { clientId: options.clientId ?? 'orders-web', username: `${user}@example.com`, ...(options.scope && { scope: options.scope }) });
 
   /** RFC 7009 at authd, as the public client orders-web. */
   async function revokeAtAuthd(token: string): Promise<void> {
