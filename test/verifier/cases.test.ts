@@ -160,8 +160,16 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
   it.each(runs(Boolean(backend.redisUrl)))('%s', async (_label, testCase, mode) => {
     const options: VerifierOptions = { issuer, audience: AUDIENCE, now: () => stack.clock.now(), revocation: revocationFor(mode) };
     const reasons: VerifierReason[] = [];
+    const refusedPaths: string[] = [];
     const app = express();
-    const auth = requireAuth({ ...options, verifier: createVerifier(options), onError: (error) => { reasons.push(error.reason); } });
+    const auth = requireAuth<express.Request>({
+      ...options,
+      verifier: createVerifier(options),
+      onError: (error, req) => {
+        reasons.push(error.reason);
+        refusedPaths.push(req.path);
+      },
+    });
     const route = testCase.route?.scope ? [requireScope(testCase.route.scope)] : testCase.route?.role ? [requireRole(testCase.route.role)] : [];
     app.get('/resource', auth, ...route, (req, res) => res.json({ sub: req.auth!.sub }));
 
@@ -191,6 +199,7 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     }
     expect(res.status).toBe(outcome.status);
     expect(reasons).toEqual([outcome.reason]);
+    expect(refusedPaths).toEqual(['/resource']);
     // The answer says no more than RFC 6750 asks: error and description, never the reason's code.
     expect(Object.keys(res.body).sort()).toEqual(['error', 'error_description']);
     if (outcome.error === null) {

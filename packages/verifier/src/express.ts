@@ -25,10 +25,13 @@ export interface BearerResponse {
   set(field: string, value: string): BearerResponse;
   json(body: unknown): unknown;
 }
-export type BearerHandler = (req: BearerRequest, res: BearerResponse, next: (error?: unknown) => void) => void | Promise<void>;
+export type BearerHandler<Req extends BearerRequest = BearerRequest> = (req: Req, res: BearerResponse, next: (error?: unknown) => void) => void | Promise<void>;
 
-/** A refusal as the service sees it: `error.reason` is the stable code (spec/verifier-cases.json). */
-export type RefusalHook = (error: BearerError | VerifierUnavailableError, req: BearerRequest) => void;
+/**
+ * A refusal as the service sees it: `error.reason` is the stable code (spec/verifier-cases.json).
+ * `Req` is your framework's request type, e.g. `requireAuth<express.Request>({ onError: (e, req) => log(req.ip, e.reason) })`.
+ */
+export type RefusalHook<Req extends BearerRequest = BearerRequest> = (error: BearerError | VerifierUnavailableError, req: Req) => void;
 
 const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
 
@@ -53,18 +56,19 @@ function bearerToken(req: BearerRequest): string | undefined {
   return match[1];
 }
 
-export interface RequireAuthOptions extends VerifierOptions {
+export interface RequireAuthOptions<Req extends BearerRequest = BearerRequest> extends VerifierOptions {
   /** The realm named in WWW-Authenticate (default: the audience). */
   realm?: string;
   /** Reuse a verifier (one per process is enough). */
   verifier?: Verifier;
   /** Called with every refusal (by requireAuth, and by requireScope/requireRole after it): log error.reason here. */
-  onError?: RefusalHook;
+  onError?: RefusalHook<Req>;
 }
 
 interface AuthLocals {
   authRealm?: string;
-  authOnError?: RefusalHook;
+  /** requireAuth's hook, for requireScope/requireRole after it (called with the same request). */
+  authOnError?: RefusalHook<BearerRequest>;
 }
 
 function sendUnavailable(res: BearerResponse): void {
@@ -75,13 +79,13 @@ function sendUnavailable(res: BearerResponse): void {
  * Express middleware: verifies the bearer token with authd's JWKS (and, opted in, its
  * revocation store) and sets req.auth. 401 with a Bearer challenge otherwise.
  */
-export function requireAuth(options: RequireAuthOptions): BearerHandler {
+export function requireAuth<Req extends BearerRequest = BearerRequest>(options: RequireAuthOptions<Req>): BearerHandler<Req> {
   const verifier = options.verifier ?? createVerifier(options);
   const realm = options.realm ?? (Array.isArray(options.audience) ? options.audience[0] : options.audience);
   return async (req, res, next) => {
     const locals = res.locals as AuthLocals;
     locals.authRealm = realm;
-    if (options.onError) locals.authOnError = options.onError;
+    if (options.onError) locals.authOnError = options.onError as RefusalHook<BearerRequest>;
     try {
       const token = bearerToken(req);
       if (token === undefined) throw missingToken();
