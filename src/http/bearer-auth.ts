@@ -1,9 +1,9 @@
+import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 import type { RequestHandler } from 'express';
 import { auditScope } from '../audit/audit-log';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
-import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 
 declare module 'express-serve-static-core' {
   interface Locals {

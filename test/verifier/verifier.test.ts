@@ -1,5 +1,5 @@
 /**
- * The verifier kit (authd/verifier) against a real authd listening on a real port, so the issuer
+ * The verifier kit (@authd/verifier) against a real authd listening on a real port, so the issuer
  * URL, discovery and the JWKS are the real thing: requireAuth/requireScope/requireRole over
  * supertest, the JWKS cache and its kid-miss cooldown, a key rotation under traffic, and both
  * opt-in revocation modes (authd's Redis index, and the introspection endpoint).
