@@ -16,6 +16,8 @@ import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
 jest.setTimeout(300_000);
 
 const run = promisify(execFile);
+// Under `npm test`, npm's own settings (npm_config_*) are in the environment; the service's npm must not inherit them.
+const npmEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')));
 const KIT = path.join(ROOT, 'packages/verifier');
 const AUDIENCE = 'https://orders.test';
 
@@ -43,13 +45,13 @@ beforeAll(async () => {
   if (!fs.existsSync(path.join(KIT, 'dist/index.js'))) throw new Error('packages/verifier/dist is missing: run npm run build first');
   work = tempDir('authd-kit-');
   // The kit was built by the root build; packing must not rebuild it under other running tests.
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: KIT });
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: KIT, env: npmEnv });
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packedFiles = packed.files.map((f) => f.path);
   service = path.join(work, 'service');
   fs.mkdirSync(service);
   fs.writeFileSync(path.join(service, 'package.json'), JSON.stringify({ name: 'a-service', version: '1.0.0', private: true }));
-  await run('npm', ['install', path.join(work, packed.filename), '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: service, timeout: 240_000 });
+  await run('npm', ['install', path.join(work, packed.filename), '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: service, env: npmEnv, timeout: 240_000 });
 });
 
 afterAll(() => {
