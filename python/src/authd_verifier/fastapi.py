@@ -99,9 +99,7 @@ class Authd:
         ) -> Principal:
             try:
                 principal = await self.verifier.averify(bearer_token(authorization))
-                missing = [s for s in security_scopes.scopes if s not in principal.scopes]
-                if missing:
-                    raise VerifierError("insufficient_scope", f"missing {missing}", scope=security_scopes.scope_str)
+                principal.require_scopes(*security_scopes.scopes)
             except VerifierError as error:
                 raise self._refuse(error, request) from None
             request.state.principal = principal
@@ -121,9 +119,10 @@ class Authd:
         """A dependency returning the Principal when the token's user has every one of these roles."""
 
         async def with_role(request: Request, principal: Principal = Depends(self.require_auth)) -> Principal:
-            if not principal.has_roles(*roles):
-                raise self._refuse(VerifierError("insufficient_role", f"needs roles {list(roles)}"), request)
-            return principal
+            try:
+                return principal.require_roles(*roles)
+            except VerifierError as error:
+                raise self._refuse(error, request) from None
 
         return with_role
 

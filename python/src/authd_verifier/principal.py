@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 
+from .errors import VerifierError
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -23,6 +25,18 @@ class Principal:
 
     def has_roles(self, *roles: str) -> bool:
         return set(roles) <= set(self.roles)
+
+    def require_scopes(self, *scopes: str) -> "Principal":
+        """Itself, or VerifierError insufficient_scope (403, with the scopes in the challenge)."""
+        if not self.has_scopes(*scopes):
+            raise VerifierError("insufficient_scope", f"needs scopes {list(scopes)}", scope=" ".join(scopes))
+        return self
+
+    def require_roles(self, *roles: str) -> "Principal":
+        """Itself, or VerifierError insufficient_role (403 insufficient_scope)."""
+        if not self.has_roles(*roles):
+            raise VerifierError("insufficient_role", f"needs roles {list(roles)}")
+        return self
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], token: str) -> "Principal":

@@ -1,0 +1,73 @@
+"""The pytest session: the kit from python/src, and a live authd per backend.
+
+Every test that takes the ``authd`` fixture runs twice: on the embedded database, and on
+Postgres + Redis when DATABASE_URL and REDIS_URL are set (skipped visibly otherwise; under
+CI=true a missing service is a failure, as in the Node suite).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from authd_server import ROOT, Authd  # noqa: E402
+
+SPEC = json.loads((ROOT / "spec" / "verifier-cases.json").read_text())
+BACKENDS = ["embedded", "postgres+redis"]
+
+
+def _postgres_and_redis() -> bool:
+    return bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
+
+
+_starts: Dict[str, "Future[Authd]"] = {}
+_pool = ThreadPoolExecutor(max_workers=len(BACKENDS), thread_name_prefix="authd-start")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Starts every authd the selected tests need at once: the backends boot in parallel."""
+    needed = {item.callspec.params["authd"] for item in items
+              if hasattr(item, "callspec") and "authd" in item.callspec.params}
+    for backend in BACKENDS:
+        if backend in needed and (backend == "embedded" or _postgres_and_redis()):
+            _starts[backend] = _pool.submit(Authd.start, backend)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for start in _starts.values():
+        if start.done() and start.exception() is None:
+            start.result().stop()  # idempotent: normally the fixture's teardown did it
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def authd(request: pytest.FixtureRequest):
+    if request.param == "postgres+redis" and not _postgres_and_redis():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but DATABASE_URL and REDIS_URL are not both set: the Postgres + Redis half cannot run")
+        pytest.skip("DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half is SKIPPED")
+    start = _starts.get(request.param) or _pool.submit(Authd.start, request.param)
+    _starts[request.param] = start
+    server = start.result(timeout=300)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(authd: Authd):
+    """A blocking redis-py client on authd's Redis (postgres+redis backend only)."""
+    if authd.redis_url is None:
+        pytest.skip("authd runs without Redis on the embedded backend")
+    import redis
+
+    client = redis.Redis.from_url(authd.redis_url, socket_timeout=5)
+    yield client
+    client.close()

@@ -1,0 +1,138 @@
+"""Every case of spec/verifier-cases.json, against a live authd, through the blocking core
+(Verifier.verify) and through FastAPI (async, over Starlette's TestClient)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from authd_server import AUDIENCE, Authd
+from authd_verifier import REASONS, IntrospectionRevocation, RedisRevocation, Verifier, VerifierError, bearer_token, rules
+from authd_verifier.fastapi import Authd as AuthdDependencies
+from authd_verifier.fastapi import Principal
+from conftest import SPEC
+from support import dead_url, forge, pad, tamper
+
+CHALLENGE = f'Bearer realm="{AUDIENCE}"'
+
+
+def test_the_kit_follows_the_written_rule_set() -> None:
+    written = SPEC["rules"]
+    assert list(rules.ALGORITHMS) == written["algorithms"]
+    assert rules.TYP == written["typ"]
+    assert rules.HEADER_ALLOWLIST == set(written["header_allowlist"])
+    assert rules.MAX_TOKEN_LENGTH == written["max_token_length"]
+    assert rules.CLOCK_SKEW_SECONDS == written["clock_skew_seconds"]
+    assert list(rules.REQUIRED_CLAIMS) == written["required_claims"]
+    assert rules.JWKS_REFETCH_COOLDOWN_SECONDS == written["jwks_refetch_cooldown_seconds"]
+    assert REASONS == set(SPEC["reasons"])
+    assert {c["expect"].get("reason") for c in SPEC["cases"]} - {None} <= REASONS
+
+
+def _expanded() -> List[Any]:
+    params = []
+    for case in SPEC["cases"]:
+        for mode in case.get("revocation") or [None]:
+            params.append(pytest.param(case, mode, id=case["name"] + (f" [{mode}]" if mode else "")))
+    return params
+
+
+def authorization_for(case: Dict[str, Any], authd: Authd) -> Optional[str]:
+    if "request" in case:
+        return case["request"]["authorization"]
+    spec = case["token"]
+    if "issued" in spec:
+        tokens = authd.login("bob")
+        token = tokens["access_token" if spec["issued"] == "access" else "refresh_token"]
+        if "tamper" in spec:
+            token = tamper(token, spec["tamper"])
+        if "pad_to" in spec:
+            token = pad(token, spec["pad_to"])
+        if spec.get("revoke"):
+            authd.revoke(token)
+    else:
+        forged = spec["forge"]
+        token = forge(authd, forged.get("header"), forged.get("claims"), forged["sign"])
+    return f"Bearer {token}"
+
+
+def revocation_for(mode: Optional[str], authd: Authd, asyncio_client: bool) -> Any:
+    if mode is None:
+        return None
+    if mode == "introspection":
+        return IntrospectionRevocation(**authd.resource_server)
+    if mode == "redis":
+        if authd.redis_url is None:
+            pytest.skip("authd runs without Redis on the embedded backend")
+        return RedisRevocation.from_url(authd.redis_url, key_prefix=authd.redis_prefix, asyncio_client=asyncio_client)
+    if mode == "redis-down":
+        return RedisRevocation.from_url(f"redis://{dead_url()}", asyncio_client=asyncio_client)
+    raise ValueError(mode)
+
+
+@pytest.mark.parametrize("case,mode", _expanded())
+def test_case(authd: Authd, case: Dict[str, Any], mode: Optional[str]) -> None:
+    expect = case["expect"]
+    authorization = authorization_for(case, authd)
+    route = case.get("route", {})
+
+    # The framework-free core, blocking.
+    verifier = Verifier(authd.issuer, AUDIENCE, revocation=revocation_for(mode, authd, asyncio_client=False))
+    try:
+        principal = verifier.verify(bearer_token(authorization))
+        if "scope" in route:
+            principal.require_scopes(route["scope"])
+        if "role" in route:
+            principal.require_roles(route["role"])
+        outcome: Dict[str, Any] = {"ok": True}
+    except VerifierError as error:
+        outcome = {"status": error.status, "error": error.error, "reason": error.reason}
+    assert outcome == _comparable(expect)
+
+    # FastAPI, async.
+    refusals: List[VerifierError] = []
+    dependencies = AuthdDependencies(issuer=authd.issuer, audience=AUDIENCE, on_error=lambda e, _r: refusals.append(e),
+                                     revocation=revocation_for(mode, authd, asyncio_client=True))
+    guard = dependencies.require_auth
+    if "scope" in route:
+        guard = dependencies.require_scope(route["scope"])
+    if "role" in route:
+        guard = dependencies.require_role(route["role"])
+    app = FastAPI()
+
+    @app.get("/agents")
+    async def agents(who: Principal = Depends(guard)) -> Dict[str, str]:
+        return {"sub": who.sub}
+
+    with TestClient(app) as client:
+        answer = client.get("/agents", headers={"authorization": authorization} if authorization is not None else {})
+    if expect.get("ok"):
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"sub": authd.users["bob"].id}
+        assert refusals == []
+        return
+    assert answer.status_code == expect["status"]
+    assert [e.reason for e in refusals] == [expect["reason"]]
+    assert answer.headers["cache-control"] == "no-store"
+    challenge = answer.headers.get("www-authenticate")
+    if expect["status"] == 503:
+        assert challenge is None
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json() == {"detail": {"error": "temporarily_unavailable",
+                                            "error_description": "Token verification is unavailable."}}
+    elif expect.get("error") is None:
+        assert challenge == CHALLENGE  # RFC 6750 §3.1: no error code without a token
+    else:
+        assert challenge.startswith(f'{CHALLENGE}, error="{expect["error"]}", error_description="')
+        assert answer.json()["detail"]["error"] == expect["error"]
+        if "scope" in route:
+            assert challenge.endswith(f', scope="{route["scope"]}"')
+
+
+def _comparable(expect: Dict[str, Any]) -> Dict[str, Any]:
+    if expect.get("ok"):
+        return {"ok": True}
+    return {"status": expect["status"], "error": expect.get("error"), "reason": expect["reason"]}
