@@ -12,7 +12,7 @@ import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -33,13 +33,22 @@ _starts: Dict[str, "Future[Authd]"] = {}
 _pool = ThreadPoolExecutor(max_workers=len(BACKENDS), thread_name_prefix="authd-start")
 
 
+def _backend_of(item: pytest.Item) -> Optional[str]:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("authd") if callspec else None
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
-    """Starts every authd the selected tests need at once: the backends boot in parallel."""
-    needed = {item.callspec.params["authd"] for item in items
-              if hasattr(item, "callspec") and "authd" in item.callspec.params}
+    """Starts every authd the selected tests need at once, so the backends boot in parallel, and
+    runs the tests that need none first, then Postgres + Redis (quick to boot), then the embedded
+    database (whose first start, migrations in WebAssembly, is the slowest)."""
+    needed = {_backend_of(item) for item in items}
     for backend in BACKENDS:
         if backend in needed and (backend == "embedded" or _postgres_and_redis()):
             _starts[backend] = _pool.submit(Authd.start, backend)
+    rank = {None: 0, "postgres+redis": 1, "embedded": 2}
+    items.sort(key=lambda item: rank[_backend_of(item)])  # stable: pytest's order within each group
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
