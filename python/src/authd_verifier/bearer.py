@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 from .errors import VerifierError
 
