@@ -21,8 +21,8 @@ def test_pip_installs_the_package_against_debians_packages() -> None:
                        timeout=120)
         python = str(work / "venv" / "bin" / "python")
         # No --no-deps: PyJWT[crypto] must be satisfied by python3-jwt and python3-cryptography.
-        # Debian's pip (python3-pip) installs into the venv: quicker than ensurepip inside it.
-        installed = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--no-index", "--no-build-isolation",
+        # The venv sees Debian's pip (python3-pip) among the system packages: no ensurepip needed.
+        installed = subprocess.run([python, "-m", "pip", "install", "--no-index", "--no-build-isolation",
                                     str(work / "python")], capture_output=True, text=True, timeout=300)
         assert installed.returncode == 0, installed.stdout + installed.stderr
         check = ("import authd_verifier, authd_verifier.fastapi, pathlib; "

@@ -13,9 +13,11 @@ from authd_verifier import VerifierError, bearer_token
 from authd_verifier.keyset import max_age, parse_jwks
 
 
+_KEYS = {bits: rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key() for bits in (1024, 2048)}
+
+
 def rsa_jwk(kid: str, bits: int = 2048, **extra: str) -> dict:
-    jwk = json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()))
-    return {**jwk, "kid": kid, **extra}
+    return {**json.loads(RSAAlgorithm.to_jwk(_KEYS[bits])), "kid": kid, **extra}
 
 
 def test_only_rs256_signing_keys_of_2048_bits_or_more_are_trusted() -> None:
