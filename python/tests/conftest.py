@@ -7,6 +7,7 @@ CI=true a missing service is a failure, as in the Node suite).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pip_install  # noqa: E402
 from authd_server import ROOT, Authd  # noqa: E402
 
 SPEC = json.loads((ROOT / "spec" / "verifier-cases.json").read_text())
@@ -30,7 +32,7 @@ def _postgres_and_redis() -> bool:
 
 
 _starts: Dict[str, "Future[Authd]"] = {}
-_pool = ThreadPoolExecutor(max_workers=len(BACKENDS), thread_name_prefix="authd-start")
+_pool = ThreadPoolExecutor(max_workers=len(BACKENDS) + 1, thread_name_prefix="authd-start")
 
 
 def _backend_of(item: pytest.Item) -> Optional[str]:
@@ -42,19 +44,28 @@ def _backend_of(item: pytest.Item) -> Optional[str]:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
     """Starts every authd the selected tests need at once, so the backends boot in parallel, and
     runs the tests that need none first, then Postgres + Redis (quick to boot), then the embedded
-    database (whose first start, migrations in WebAssembly, is the slowest)."""
-    needed = {_backend_of(item) for item in items}
+    database (whose first start, migrations in WebAssembly, is the slowest), then the pip check."""
+    needed = {_backend_of(item) for item in items} if not config.option.collectonly else set()
     for backend in BACKENDS:
         if backend in needed and (backend == "embedded" or _postgres_and_redis()):
             _starts[backend] = _pool.submit(Authd.start, backend)
+    # The pip-install check runs in the background from the start and is asserted last.
+    packaging = [item for item in items if item.path.name == "test_packaging.py"]
+    if packaging and not config.option.collectonly:
+        pip_install.started = _pool.submit(pip_install.install_and_import)
     rank = {None: 0, "postgres+redis": 1, "embedded": 2}
-    items.sort(key=lambda item: rank[_backend_of(item)])  # stable: pytest's order within each group
+    items.sort(key=lambda item: 3 if item in packaging else rank[_backend_of(item)])  # stable within groups
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@atexit.register
+def _stop_every_authd() -> None:
+    # Normally each fixture's teardown stopped its server (stop is idempotent); this also covers
+    # a backend no selected test reached, an interrupted session, and a start still under way.
     for start in _starts.values():
-        if start.done() and start.exception() is None:
-            start.result().stop()  # idempotent: normally the fixture's teardown did it
+        try:
+            start.result(timeout=300).stop()
+        except Exception:
+            pass  # a start that failed cleaned up after itself
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -65,7 +76,7 @@ def authd(request: pytest.FixtureRequest):
         pytest.skip("DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half is SKIPPED")
     start = _starts.get(request.param) or _pool.submit(Authd.start, request.param)
     _starts[request.param] = start
-    server = start.result(timeout=300)
+    server = start.result(timeout=900)
     yield server
     server.stop()
 

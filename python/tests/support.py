@@ -45,22 +45,16 @@ def sign(header: Dict[str, Any], claims: Dict[str, Any], how: str, authd: Authd)
         return signing_input + "."
     if how == "hs256-with-public-key":
         # The classic confusion attack: HMAC keyed with the PEM of authd's public key.
-        public_pem = serialization.load_pem_private_key(authd.private_key_pem(current_kid(authd)), None).public_key() \
+        public_pem = serialization.load_pem_private_key(authd.private_key_pem(authd.signing_kid()), None).public_key() \
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         return signing_input + "." + b64(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())
     if how == "authd-key":
-        key = serialization.load_pem_private_key(authd.private_key_pem(current_kid(authd)), None)
+        key = serialization.load_pem_private_key(authd.private_key_pem(authd.signing_kid()), None)
     elif how in ("foreign-key", "foreign-key-authd-kid"):
         key = FOREIGN_KEY
     else:
         raise ValueError(f"unknown signing mode {how!r}")
     return signing_input + "." + b64(_RS256.sign(signing_input.encode(), key))
-
-
-def current_kid(authd: Authd) -> str:
-    """The kid authd signs with now: the newest active key (so it follows rotations)."""
-    active = [k for k in authd.admin("GET", "/admin/keys")["keys"] if k["state"] == "active"]
-    return max(active, key=lambda k: k["activates_at"])["kid"]
 
 
 def foreign_public_jwk() -> Dict[str, Any]:
@@ -71,7 +65,7 @@ def forge(authd: Authd, header: Optional[Dict[str, Any]] = None, claims: Optiona
           how: str = "authd-key") -> str:
     """A token shaped like authd's (bob's access token), with the spec's overrides applied."""
     now = int(time.time())
-    base_header: Dict[str, Any] = {"alg": "RS256", "typ": "at+jwt", "kid": current_kid(authd)}
+    base_header: Dict[str, Any] = {"alg": "RS256", "typ": "at+jwt", "kid": authd.signing_kid()}
     base_claims: Dict[str, Any] = {
         "iss": authd.issuer, "sub": authd.users["bob"].id, "aud": AUDIENCE, "exp": now + 300, "iat": now,
         "jti": str(uuid.uuid4()), "client_id": "agents-web", "scope": "agents:read", "roles": ["user"],

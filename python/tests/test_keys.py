@@ -107,9 +107,9 @@ def test_key_rotation_reaches_a_running_verifier(authd: Authd, proxy: Proxy) -> 
     verifier = Verifier(authd.issuer, AUDIENCE, jwks_uri=proxy.url + JWKS, clock=clock)
     before = authd.access_token()
     verifier.verify(before)
-    rotated = authd.admin("POST", "/admin/keys/rotate", {"immediate": True})
+    rotated = authd.rotate_key()
     after = authd.access_token()
-    assert decode_unverified(after)["header"]["kid"] == rotated["kid"] != decode_unverified(before)["header"]["kid"]
+    assert decode_unverified(after)["header"]["kid"] == rotated != decode_unverified(before)["header"]["kid"]
     clock.advance(31)  # past the cooldown of the first fetch
     assert verifier.verify(after).sub == authd.users["bob"].id
     assert proxy.count(JWKS) == 2
