@@ -11,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 MAX_BODY_BYTES = 1 << 20
 
@@ -70,7 +70,8 @@ def request(url: str, timeout: float, *, form: Optional[Mapping[str, str]] = Non
 
 
 def _read_bounded(answer: Any, deadline: float) -> bytes:
-    chunks, size = [], 0
+    chunks: List[bytes] = []
+    size = 0
     while True:
         if time.monotonic() > deadline:
             raise FetchError("timed out reading the answer")
@@ -107,7 +108,8 @@ async def _ahttpx(httpx: Any, url: str, timeout: float, form: Optional[Mapping[s
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
         method = "POST" if form is not None else "GET"
         async with client.stream(method, url, data=form, headers=all_headers) as answer:
-            chunks, size = [], 0
+            chunks: List[bytes] = []
+            size = 0
             async for chunk in answer.aiter_bytes():
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, get_args
+from typing import Dict, FrozenSet, Literal, Optional, get_args
 
 # The codes of spec/verifier-cases.json ("reasons"): what a service logs or branches on.
 Reason = Literal[
@@ -27,7 +27,7 @@ Reason = Literal[
     "unavailable",
 ]
 
-REASONS: frozenset = frozenset(get_args(Reason))
+REASONS: FrozenSet[str] = frozenset(get_args(Reason))
 
 # The public error_description per answer: it says no more than the RFC 6750 code does, except
 # that an expired token says so (clients refresh on it). The detail goes to logs, never the wire.
@@ -86,7 +86,7 @@ class VerifierError(Exception):
             params.append(f"scope={_quote(self.scope)}")
         return "Bearer " + ", ".join(params)
 
-    def body(self) -> dict:
+    def body(self) -> Dict[str, str]:
         """The JSON body both kits send: RFC 6749 §5.2-style error and description."""
         if self.status == 503:
             return {"error": "temporarily_unavailable", "error_description": self.description}

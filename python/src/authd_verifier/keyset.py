@@ -12,7 +12,7 @@ import asyncio
 import re
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from jwt.algorithms import RSAAlgorithm
 
@@ -29,7 +29,7 @@ class _Flight:
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
         self.loop = loop
-        self.future: Optional[asyncio.Future] = loop.create_future() if loop else None
+        self.future: Optional["asyncio.Future[None]"] = loop.create_future() if loop else None
 
     def finish(self, error: Optional[BaseException]) -> None:
         self.error = error
@@ -62,7 +62,7 @@ def parse_jwks(document: Any) -> Dict[str, Any]:
         if jwk.get("use", "sig") != "sig" or jwk.get("alg", "RS256") != "RS256":
             continue
         try:
-            key = RSAAlgorithm.from_jwk({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]})
+            key = RSAAlgorithm.from_jwk({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]})  # type: ignore[no-untyped-call]
         except Exception:  # a malformed key: skip it, the others still verify
             continue
         if key.key_size >= _MIN_RSA_BITS:
@@ -195,7 +195,8 @@ class KeySet:
             raise _http.FetchError("no signing keys could be fetched")
         return self._keys.get(kid)
 
-    def _join_or_start(self, *, for_unknown_kid: bool, loop: Optional[asyncio.AbstractEventLoop]):
+    def _join_or_start(self, *, for_unknown_kid: bool,
+                       loop: Optional[asyncio.AbstractEventLoop]) -> Tuple[Optional[_Flight], bool]:
         """(flight, True) to fetch, (flight, False) to wait for one, (None, False) in the cooldown."""
         with self._lock:
             if self._flight is not None:

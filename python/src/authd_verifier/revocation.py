@@ -67,10 +67,10 @@ class RedisRevocation:
                  asyncio_client: bool = False, timeout_seconds: float = 1.0) -> "RedisRevocation":
         """A client of its own with bounded timeouts (redis-py: pip extra ``redis``)."""
         if asyncio_client:
-            from redis.asyncio import Redis as AsyncRedis
+            from redis.asyncio import Redis as AsyncRedis  # type: ignore[import]
             client: Any = AsyncRedis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
         else:
-            from redis import Redis
+            from redis import Redis  # type: ignore[import]
             client = Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
         return cls(client, key_prefix=key_prefix, fail_open=fail_open)
 

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from . import rules
 from .errors import VerifierError
@@ -29,7 +29,7 @@ class ParsedToken:
 
     @property
     def kid(self) -> str:
-        return self.header["kid"]
+        return str(self.header["kid"])
 
 
 def _decode_segment(segment: str) -> bytes:
@@ -78,7 +78,7 @@ def _is_string(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-_CLAIM_TYPES = {
+_CLAIM_TYPES: Dict[str, Callable[[Any], bool]] = {
     "iss": _is_string,
     "sub": _is_string,
     "aud": lambda v: _is_string(v) or (isinstance(v, list) and len(v) > 0 and all(_is_string(a) for a in v)),
@@ -88,7 +88,7 @@ _CLAIM_TYPES = {
     "client_id": _is_string,
 }
 # Optional claims, checked only when present.
-_OPTIONAL_TYPES = {
+_OPTIONAL_TYPES: Dict[str, Callable[[Any], bool]] = {
     "nbf": _is_number,
     "sid": _is_string,
     "scope": lambda v: isinstance(v, str),

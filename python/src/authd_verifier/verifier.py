@@ -15,7 +15,7 @@ from .principal import Principal
 from .revocation import RevocationCheck
 from .token import ParsedToken, check_claims, parse
 
-_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)  # type: ignore[no-untyped-call]
 
 
 class Verifier:
@@ -88,7 +88,7 @@ class Verifier:
     def _check(self, parsed: ParsedToken, key: Any) -> None:
         if key is None:
             raise VerifierError("unknown_key", f"kid {parsed.kid!r} is not in the JWKS")
-        if not _RS256.verify(parsed.signing_input, key, parsed.signature):
+        if not _RS256.verify(parsed.signing_input, key, parsed.signature):  # type: ignore[no-untyped-call]
             raise VerifierError("signature", "the signature does not verify")
         check_claims(parsed.claims, issuer=self.issuer, audiences=self.audiences, now=self._clock(),
                      skew=self.clock_skew_seconds)
