@@ -49,7 +49,8 @@ _build_lock = threading.Lock()
 
 
 def ensure_built() -> None:
-    """npm run build when dist/ is missing or older than a source file (once, whoever asks first)."""
+    """npm run build when dist/ is missing or older than a source file of the server or a workspace
+    package (once, whoever asks first)."""
     with _build_lock:
         _build_if_stale()
 
@@ -57,7 +58,8 @@ def ensure_built() -> None:
 def _build_if_stale() -> None:
     if CLI.exists():
         built = CLI.stat().st_mtime
-        if all(p.stat().st_mtime <= built for p in (ROOT / "src").rglob("*.ts")):
+        sources = [*(ROOT / "src").rglob("*.ts"), *(ROOT / "packages").glob("*/src/**/*.ts")]
+        if all(p.stat().st_mtime <= built for p in sources):
             return
     subprocess.run(["npm", "run", "build", "--silent"], cwd=ROOT, check=True, timeout=600, stdin=subprocess.DEVNULL)
 

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from authd_server import AUDIENCE, Authd
+from authd_server import AUDIENCE, Authd, decode_unverified
 from authd_verifier import REASONS, IntrospectionRevocation, RedisRevocation, Verifier, VerifierError, bearer_token, rules
 from authd_verifier.fastapi import Authd as AuthdDependencies
 from authd_verifier.fastapi import Principal
+from authd_verifier.revocation import revocation_key
 from conftest import SPEC
 from support import dead_url, forge, pad, tamper
 
@@ -40,12 +42,12 @@ def _expanded() -> List[Any]:
     return params
 
 
-def authorization_for(case: Dict[str, Any], authd: Authd) -> Optional[str]:
+def authorization_for(case: Dict[str, Any], authd: Authd, redis_client: Any) -> Optional[str]:
     if "request" in case:
         return case["request"]["authorization"]
     spec = case["token"]
     if "issued" in spec:
-        if spec["issued"] == "access" and not spec.get("revoke"):
+        if spec["issued"] == "access" and not spec.get("revoke") and not spec.get("revoke_key"):
             token = authd.bob_token()
         else:
             token = authd.login("bob")["access_token" if spec["issued"] == "access" else "refresh_token"]
@@ -55,6 +57,11 @@ def authorization_for(case: Dict[str, Any], authd: Authd) -> Optional[str]:
             token = pad(token, spec["pad_to"])
         if spec.get("revoke"):
             authd.revoke(token)
+        if spec.get("revoke_key"):
+            # The entry the server writes when it revokes a signing key; the test writes it the same
+            # way (<prefix>{rv}:kid:<kid>, the revoked-at time in ms), for this case only.
+            key = authd.redis_prefix + revocation_key("kid", decode_unverified(token)["header"]["kid"])
+            redis_client.set(key, str(int(time.time() * 1000)), px=60_000)
     else:
         forged = spec["forge"]
         token = forge(authd, forged.get("header"), forged.get("claims"), forged["sign"])
@@ -77,14 +84,30 @@ def revocation_for(mode: Optional[str], authd: Authd) -> Any:
     raise ValueError(mode)
 
 
+@pytest.fixture
+def index_writer(authd: Authd):
+    """Writes into authd's Redis index for a revoke_key case, and removes what it wrote."""
+    if authd.redis_url is None:
+        yield None
+        return
+    import redis
+
+    client = redis.Redis.from_url(authd.redis_url, socket_timeout=5)
+    yield client
+    for key in client.scan_iter(match=f"{authd.redis_prefix}{{rv}}:kid:*"):
+        client.delete(key)
+    client.close()
+
+
 @pytest.mark.parametrize("case,mode", _expanded())
-def test_case(authd: Authd, case: Dict[str, Any], mode: Optional[str]) -> None:
+def test_case(authd: Authd, index_writer: Any, case: Dict[str, Any], mode: Optional[str]) -> None:
     expect = case["expect"]
-    authorization = authorization_for(case, authd)
+    revocation = revocation_for(mode, authd)  # first: skips a Redis mode on the embedded backend
+    authorization = authorization_for(case, authd, index_writer)
     route = case.get("route", {})
 
     # The framework-free core, blocking; then the same verifier behind FastAPI, async.
-    verifier = Verifier(authd.issuer, AUDIENCE, revocation=revocation_for(mode, authd))
+    verifier = Verifier(authd.issuer, AUDIENCE, revocation=revocation)
     try:
         principal = verifier.verify(bearer_token(authorization))
         if "scope" in route:
