@@ -12,7 +12,8 @@ import asyncio
 import re
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Dict, Iterator, Optional, Tuple
 
 from jwt.algorithms import RSAAlgorithm
 
@@ -133,16 +134,8 @@ class KeySet:
             raise _http.FetchError(str(flight.error))
 
     def _fetch_as_owner(self, flight: _Flight) -> None:
-        error: Optional[BaseException] = None
-        try:
-            uri = self._resolve_uri()
-            answer = _http.request(uri, self._timeout)
-            self._install(answer)
-        except BaseException as caught:
-            error = caught
-            raise
-        finally:
-            self._land(flight, error)
+        with self._owning(flight):
+            self._install(_http.request(self._resolve_uri(), self._timeout))
 
     # -- event loops ------------------------------------------------------------------------
 
@@ -176,16 +169,8 @@ class KeySet:
             raise _http.FetchError(str(flight.error))
 
     async def _afetch_as_owner(self, flight: _Flight) -> None:
-        error: Optional[BaseException] = None
-        try:
-            uri = await self._aresolve_uri()
-            answer = await _http.arequest(uri, self._timeout)
-            self._install(answer)
-        except BaseException as caught:
-            error = caught
-            raise
-        finally:
-            self._land(flight, error)
+        with self._owning(flight):
+            self._install(await _http.arequest(await self._aresolve_uri(), self._timeout))
 
     # -- shared state -----------------------------------------------------------------------
 
@@ -213,6 +198,18 @@ class KeySet:
         with self._lock:
             self._keys = keys
             self._expires_at = self._now() + max_age(answer.headers.get("cache-control"), self._default_max_age)
+
+    @contextmanager
+    def _owning(self, flight: _Flight) -> Iterator[None]:
+        """Lands the flight whatever happens, with the error (if any) its waiters should see."""
+        error: Optional[BaseException] = None
+        try:
+            yield
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            self._land(flight, error)
 
     def _land(self, flight: _Flight, error: Optional[BaseException]) -> None:
         with self._lock:

@@ -151,12 +151,15 @@ class IntrospectionRevocation:
         self._cache: Dict[str, Tuple[bool, float]] = {}
         self._lock = threading.Lock()
 
-    def _cached(self, token: ParsedToken) -> Optional[bool]:
+    def _settled(self, token: ParsedToken) -> bool:
+        """True when a cached answer says active; raises when it says inactive; False without one."""
         with self._lock:
             entry = self._cache.get(token.claims["jti"])
-        if entry and entry[1] > self.clock():
-            return entry[0]
-        return None
+        if entry is None or entry[1] <= self.clock():
+            return False
+        if not entry[0]:
+            raise VerifierError("revoked", "introspection said inactive (cached)")
+        return True
 
     def _remember(self, token: ParsedToken, active: bool) -> None:
         until = min(self.clock() + self.cache_seconds, token.claims["exp"]) if active else token.claims["exp"]
@@ -165,10 +168,12 @@ class IntrospectionRevocation:
                 self._cache.clear()  # a bound, not an LRU: simple and enough
             self._cache[token.claims["jti"]] = (active, until)
 
-    def _request(self, token: ParsedToken) -> Tuple[Dict[str, str], Dict[str, str]]:
-        return ({"token": token.raw, "token_type_hint": "access_token"}, {"authorization": self._authorization})
+    def _request(self, token: ParsedToken) -> Dict[str, Any]:
+        return {"form": {"token": token.raw, "token_type_hint": "access_token"},
+                "headers": {"authorization": self._authorization}}
 
     def _judge(self, token: ParsedToken, answer: Optional[_http.Response], failure: Optional[Exception]) -> None:
+        active = False
         if failure is None and answer is not None:
             try:
                 active = answer.json().get("active") is True
@@ -183,32 +188,21 @@ class IntrospectionRevocation:
             raise VerifierError("revoked", "introspection says inactive")
 
     def check(self, token: ParsedToken, metadata: Metadata) -> None:
-        cached = self._cached(token)
-        if cached is not None:
-            return self._settle(cached)
-        answer, failure = None, None
+        if self._settled(token):
+            return
         try:
-            form, headers = self._request(token)
-            answer = _http.request(self.endpoint or metadata.field("introspection_endpoint"),
-                                   self.timeout_seconds, form=form, headers=headers)
+            endpoint = self.endpoint or metadata.field("introspection_endpoint")
+            answer = _http.request(endpoint, self.timeout_seconds, **self._request(token))
         except _http.FetchError as error:
-            failure = error
-        self._judge(token, answer, failure)
+            return self._judge(token, None, error)
+        self._judge(token, answer, None)
 
     async def acheck(self, token: ParsedToken, metadata: Metadata) -> None:
-        cached = self._cached(token)
-        if cached is not None:
-            return self._settle(cached)
-        answer, failure = None, None
+        if self._settled(token):
+            return
         try:
-            form, headers = self._request(token)
             endpoint = self.endpoint or await metadata.afield("introspection_endpoint")
-            answer = await _http.arequest(endpoint, self.timeout_seconds, form=form, headers=headers)
+            answer = await _http.arequest(endpoint, self.timeout_seconds, **self._request(token))
         except _http.FetchError as error:
-            failure = error
-        self._judge(token, answer, failure)
-
-    @staticmethod
-    def _settle(active: bool) -> None:
-        if not active:
-            raise VerifierError("revoked", "introspection said inactive (cached)")
+            return self._judge(token, None, error)
+        self._judge(token, answer, None)
