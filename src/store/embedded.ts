@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Database, Queryable } from './database';
+import type { Connection, Database } from './database';
 import { lockDataDir } from './data-dir-lock';
 
 /**
@@ -22,7 +22,7 @@ export async function createEmbeddedDatabase(dataDir: string | undefined): Promi
     throw error;
   }
 
-  const asQueryable = (target: PGlite | Transaction): Queryable & { exec(sql: string): Promise<void> } => ({
+  const asQueryable = (target: PGlite | Transaction): Connection => ({
     async query<Row>(text: string, params?: readonly unknown[]) {
       return (await target.query<Row>(text, params as unknown[])).rows;
     },
@@ -35,10 +35,10 @@ export async function createEmbeddedDatabase(dataDir: string | undefined): Promi
   return {
     kind: 'embedded',
     query: direct.query,
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    transaction<T>(fn: (tx: Connection) => Promise<T>) {
       return db.transaction((tx) => fn(asQueryable(tx)));
     },
-    withAdvisoryLock<T>(_key: number, fn: (conn: Queryable & { exec(sql: string): Promise<void> }) => Promise<T>) {
+    withAdvisoryLock<T>(_key: number, fn: (conn: Connection) => Promise<T>) {
       return fn(direct);
     },
     async ping() {

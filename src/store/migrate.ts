@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../project-root';
-import type { Database } from './database';
+import type { Database, Queryable } from './database';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
 // Any fixed number shared by every instance; "authd" in ASCII.
@@ -18,31 +18,35 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 }
 
 /**
- * Applies every migration not yet recorded, in order, each in its own transaction. The advisory
- * lock makes two instances starting at once take turns: the second finds the work done.
+ * Applies every migration not yet recorded, in order, each in its own transaction. Each of those
+ * transactions first takes a transaction-level advisory lock and re-checks the record, so two
+ * instances starting at once take turns and the second finds the work done. Transaction-level
+ * (not session-level) so that migrations also run through a transaction pooler like PgBouncer.
  */
 export async function migrate(db: Database, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await readMigrations());
-  return db.withAdvisoryLock(MIGRATION_LOCK, async (conn) => {
-    await conn.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const applied = new Set((await conn.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
-    const done: string[] = [];
-    for (const migration of all) {
-      if (applied.has(migration.version)) continue;
-      await conn.exec('BEGIN');
-      try {
-        await conn.exec(migration.sql);
-        await conn.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
-        await conn.exec('COMMIT');
-      } catch (error) {
-        await conn.exec('ROLLBACK');
-        throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
-      }
-      done.push(migration.version);
-    }
-    return done;
   });
+  const recorded = async (tx: Queryable) => new Set((await tx.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+  const before = await recorded(db);
+  const pending = all.filter((m) => !before.has(m.version));
+  const done: string[] = [];
+  for (const migration of pending) {
+    const applied = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      if ((await recorded(tx)).has(migration.version)) return false;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+      return true;
+    }).catch((error: unknown) => {
+      throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
+    });
+    if (applied) done.push(migration.version);
+  }
+  return done;
 }
 
 /** Runs fn under the same lock, for other one-at-a-time start-up work (the first signing key). */

@@ -1,6 +1,6 @@
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { UnavailableError } from '../errors';
-import type { Database, Queryable } from './database';
+import type { Connection, Database } from './database';
 
 export interface PostgresOptions {
   connectionString: string;
@@ -9,6 +9,13 @@ export interface PostgresOptions {
   connectionTimeoutMillis?: number;
   statementTimeoutMillis?: number;
 }
+
+/*
+ * Everything here also works through PgBouncer in transaction pooling mode with its default
+ * settings (1.18): no startup parameters beyond user and database (a `statement_timeout` one is
+ * refused), no session state (timeouts are SET LOCAL, advisory locks are transaction-level), and
+ * only unnamed prepared statements (pg's default for parameterised queries).
+ */
 
 // Connection-level failures (as opposed to SQL errors) mean the database is unavailable.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
@@ -21,7 +28,7 @@ function translate(error: unknown): unknown {
   return error;
 }
 
-function wrap(client: PoolClient): Queryable & { exec(sql: string): Promise<void> } {
+function wrap(client: PoolClient): Connection {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
       try {
@@ -37,12 +44,15 @@ function wrap(client: PoolClient): Queryable & { exec(sql: string): Promise<void
 }
 
 export function createPostgresDatabase(options: PostgresOptions): Database {
+  const statementTimeout = options.statementTimeoutMillis ?? 5000;
+  // Server-side bound inside transactions, in the same round trip as BEGIN.
+  const begin = `BEGIN; SET LOCAL statement_timeout = ${Math.trunc(statementTimeout)}`;
   const config: PoolConfig = {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3000,
-    statement_timeout: options.statementTimeoutMillis ?? 5000,
-    query_timeout: (options.statementTimeoutMillis ?? 5000) + 1000,
+    // Client-side bound for single statements: the connection is dropped when it fires.
+    query_timeout: statementTimeout + 1000,
     idleTimeoutMillis: 30000,
   };
   const pool = new Pool(config);
@@ -76,10 +86,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         throw translate(error);
       }
     },
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    transaction<T>(fn: (tx: Connection) => Promise<T>) {
       return withClient(async (client) => {
         const conn = wrap(client);
-        await conn.query('BEGIN');
+        await conn.query(begin);
         try {
           const result = await fn(conn);
           await conn.query('COMMIT');
@@ -90,15 +100,12 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         }
       });
     },
-    withAdvisoryLock<T>(key: number, fn: (conn: Queryable & { exec(sql: string): Promise<void> }) => Promise<T>) {
-      return withClient(async (client) => {
-        const conn = wrap(client);
-        await conn.query('SELECT pg_advisory_lock($1)', [key]);
-        try {
-          return await fn(conn);
-        } finally {
-          await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
-        }
+    // A transaction-level lock held by an open transaction: a session-level one would stay with
+    // whichever server connection a transaction pooler happened to hand out.
+    withAdvisoryLock<T>(key: number, fn: (conn: Connection) => Promise<T>) {
+      return this.transaction(async (conn) => {
+        await conn.query('SELECT pg_advisory_xact_lock($1)', [key]);
+        return fn(conn);
       });
     },
     async ping() {
