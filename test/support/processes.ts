@@ -1,8 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/project-root';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+/** The package root, also when this file runs compiled (npm run topology). */
+export const ROOT = PROJECT_ROOT;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,9 +72,9 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the built server (dist/) as its own process, as production does. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
+/** Runs the built server (dist/) as its own process, as production does; on a free port unless given one. */
+export async function startServerProcess(env: Record<string, string>, port?: number): Promise<ServerProcess> {
+  port ??= await freePort();
   let output = '';
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve'], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'warn', AUTHD_METRICS_PORT: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },

@@ -1,0 +1,92 @@
+/**
+ * What the topology tests send: the token-endpoint calls (through the balancer or at one
+ * instance), a background load of refresh chains and introspections, and the checks every
+ * failover test makes on what came back.
+ */
+import { call, jwtPayload, PASSWORD, type Outcome } from '../faults/harness';
+import type { Topology } from './stack';
+
+export type { Outcome };
+
+/** Long enough for a failover to finish under load; a request slower than this counts as hanging. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+const form = (base: string, pathname: string, label: string, params: Record<string, string>, headers: Record<string, string> = {}) =>
+  call(base, pathname, label, { form: params, headers, timeoutMs: REQUEST_TIMEOUT_MS });
+
+export function login(base: string, username: string): Promise<Outcome> {
+  return form(base, '/oauth/token', 'login', { grant_type: 'password', client_id: 'web', username, password: PASSWORD });
+}
+
+export function refresh(base: string, refreshToken: string): Promise<Outcome> {
+  return form(base, '/oauth/token', 'refresh', { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
+}
+
+export function revoke(base: string, token: string): Promise<Outcome> {
+  return form(base, '/oauth/revoke', 'revoke', { client_id: 'web', token });
+}
+
+export function introspect(topology: Topology, base: string, token: string, label = 'introspect'): Promise<Outcome> {
+  return form(base, '/oauth/introspect', label, { token }, { authorization: topology.introspector });
+}
+
+export interface Tokens {
+  access: string;
+  refresh: string;
+  sid: string;
+}
+
+export function tokensOf(outcome: Outcome): Tokens {
+  if (outcome.status !== 200) throw new Error(`${outcome.label}: expected 200, got ${outcome.status ?? outcome.error} ${JSON.stringify(outcome.body)}`);
+  const access = String(outcome.body.access_token);
+  return { access, refresh: String(outcome.body.refresh_token), sid: String(jwtPayload(access).sid) };
+}
+
+/** A 503 as authd defines it (RFC 6749 temporarily_unavailable, with Retry-After). */
+export function isDefined503(o: Outcome): boolean {
+  return o.status === 503 && o.body?.error === 'temporarily_unavailable' && o.retryAfter !== null;
+}
+
+/**
+ * Runs `workers` loops of body until stop() resolves, then waits for the loops to finish their
+ * current step. Returns every outcome they recorded.
+ */
+export async function underLoad(workers: number, body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>, during: () => Promise<void>): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const record = (o: Outcome) => {
+    outcomes.push(o);
+    return o;
+  };
+  let stopping = false;
+  const loops = Array.from({ length: workers }, async (_, worker) => {
+    while (!stopping) await body(worker, record);
+  });
+  try {
+    await during();
+  } finally {
+    stopping = true;
+    await Promise.all(loops);
+  }
+  return outcomes;
+}
+
+/**
+ * The mixed load of the failover tests, one refresh chain per worker through the balancer: refresh
+ * (retrying the same token after a 503/502, which the reuse grace window answers with the same
+ * child), introspect the fresh access token, and introspect one of the tokens revoked before the
+ * load started, which must never come back active.
+ */
+export function refreshAndIntrospect(topology: Topology, chains: Tokens[], revoked: string[], resurrected: Outcome[]) {
+  return async (worker: number, record: (o: Outcome) => Outcome) => {
+    const base = topology.balancer.url;
+    const rotated = record(await refresh(base, chains[worker].refresh));
+    if (rotated.status === 200) chains[worker] = tokensOf(rotated);
+    record(await introspect(topology, base, chains[worker].access));
+    const check = record(await introspect(topology, base, revoked[Math.floor(Math.random() * revoked.length)], 'introspect revoked'));
+    if (check.status === 200 && check.body.active !== false) resurrected.push(check);
+  };
+}
+
+/** What a failover test asserts of a load's outcomes: no hang, only successes and defined 503s. */
+export function undefinedAnswers(outcomes: Outcome[]): Outcome[] {
+  return outcomes.filter((o) => o.timedOut || !(o.status === 200 || isDefined503(o)));
+}
