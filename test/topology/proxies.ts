@@ -79,7 +79,7 @@ export interface Balancer {
   port: number;
   url: string;
   process: Managed;
-  /** HAProxy's view of instance i: UP, DOWN, or e.g. "DOWN 1/2" while a check is failing. */
+  /** HAProxy's view of instance i in the ready backend: UP, DOWN, or e.g. "UP 1/2" while a check is failing. */
   state(i: number): Promise<string>;
 }
 
@@ -96,9 +96,12 @@ function runtimeCommand(socket: string, command: string): Promise<string> {
 }
 
 /**
- * Round-robin over the instances, health-checked on /health/ready. A connection an instance
- * refuses is retried on another one (`retries` + `option redispatch`); a request already sent is
- * never retried, so an instance dying mid-request gives that one request a 502.
+ * Round-robin over the instances whose /health/ready answers 200. When none does (a dependency
+ * they all share is down: Redis failing over, PostgreSQL restarting) it routes to every instance
+ * whose /health/live answers instead, so clients get authd's own answers (served from its
+ * fallbacks, or its defined 503 with Retry-After) rather than the balancer's "no server".
+ * A connection an instance refuses is retried on another one (`retries` + `option redispatch`);
+ * a request already sent is never retried, so an instance dying mid-request fails that request.
  */
 export async function startHaproxy(group: ProcessGroup, ports: PortBlock, backends: number[]): Promise<Balancer> {
   const port = await ports.take();
@@ -121,13 +124,16 @@ export async function startHaproxy(group: ProcessGroup, ports: PortBlock, backen
     '  option http-server-close',
     'frontend authd',
     `  bind 127.0.0.1:${port}`,
-    '  default_backend authd',
-    'backend authd',
-    '  balance roundrobin',
-    '  option httpchk GET /health/ready',
-    '  http-check expect status 200',
-    '  default-server inter 500ms fall 2 rise 1',
-    ...backends.map((p, i) => `  server authd${i} 127.0.0.1:${p} check`),
+    '  use_backend authd if { nbsrv(authd) gt 0 }',
+    '  default_backend authd_live',
+    ...(['ready', 'live'] as const).flatMap((check) => [
+      `backend ${check === 'ready' ? 'authd' : 'authd_live'}`,
+      '  balance roundrobin',
+      `  option httpchk GET /health/${check}`,
+      '  http-check expect status 200',
+      '  default-server inter 500ms fall 2 rise 1',
+      ...backends.map((p, i) => `  server authd${i} 127.0.0.1:${p} check`),
+    ]),
     '',
   ].join('\n'));
   const process = group.spawn('haproxy', 'haproxy', ['-db', '-f', config]);

@@ -3,7 +3,8 @@
  * instance), a background load of refresh chains and introspections, and the checks every
  * failover test makes on what came back.
  */
-import { call, jwtPayload, PASSWORD, type Outcome } from '../faults/harness';
+import { call, jwtPayload, PASSWORD, summarize, type Outcome } from '../faults/harness';
+import { waitUntil } from '../support/suite';
 import type { Topology } from './stack';
 
 export type { Outcome };
@@ -50,7 +51,7 @@ export function isDefined503(o: Outcome): boolean {
  * Runs `workers` loops of body until stop() resolves, then waits for the loops to finish their
  * current step. Returns every outcome they recorded.
  */
-export async function underLoad(workers: number, body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>, during: () => Promise<void>): Promise<Outcome[]> {
+export async function underLoad(workers: number, body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>, during: (outcomes: readonly Outcome[]) => Promise<void>): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
     outcomes.push(o);
@@ -61,7 +62,7 @@ export async function underLoad(workers: number, body: (worker: number, record: 
     while (!stopping) await body(worker, record);
   });
   try {
-    await during();
+    await during(outcomes);
   } finally {
     stopping = true;
     await Promise.all(loops);
@@ -84,6 +85,74 @@ export function refreshAndIntrospect(topology: Topology, chains: Tokens[], revok
     const check = record(await introspect(topology, base, revoked[Math.floor(Math.random() * revoked.length)], 'introspect revoked'));
     if (check.status === 200 && check.body.active !== false) resurrected.push(check);
   };
+}
+
+export interface FailoverRun {
+  outcomes: Outcome[];
+  /** Access tokens revoked before and during the load (with a 200 from /oauth/revoke). */
+  revoked: string[];
+  /** Introspections of a revoked token that did not answer inactive: must stay empty. */
+  resurrected: Outcome[];
+}
+
+/**
+ * Revokes a few tokens, then runs the refresh/introspection load through the balancer (one chain
+ * per user) plus a worker that keeps logging in and revoking, while trigger() fails something
+ * over; the load goes on until 20 more requests have succeeded after trigger() returned.
+ */
+export async function failoverUnderLoad(topology: Topology, trigger: () => Promise<void>): Promise<FailoverRun> {
+  const base = topology.balancer.url;
+  const revoked: string[] = [];
+  for (const [i, username] of topology.users.entries()) {
+    const tokens = tokensOf(await login(base, username));
+    tokensOf(await login(base, username)); // a second session of the same user stays active
+    expect((await revoke(base, i % 2 ? tokens.refresh : tokens.access)).status).toBe(200);
+    revoked.push(tokens.access);
+  }
+  const chains = await Promise.all(topology.users.map(async (username) => tokensOf(await login(base, username))));
+  const resurrected: Outcome[] = [];
+  const load = refreshAndIntrospect(topology, chains, revoked, resurrected);
+  const outcomes = await underLoad(chains.length + 1, async (worker, record) => {
+    if (worker < chains.length) return load(worker, record);
+    // The revoking worker: a new session, its access token revoked and checked at once.
+    const issued = record(await login(base, topology.users[0]));
+    if (issued.status !== 200) return;
+    const { access } = tokensOf(issued);
+    if (record(await revoke(base, access)).status !== 200) return;
+    revoked.push(access);
+    const check = record(await introspect(topology, base, access, 'introspect revoked'));
+    if (check.status === 200 && check.body.active !== false) resurrected.push(check);
+  }, async (progress) => {
+    const succeeded = () => progress.filter((o) => o.status === 200).length;
+    await waitUntil('the load to get going', () => succeeded() >= 20, 30_000);
+    await trigger();
+    const after = succeeded();
+    await waitUntil('20 more successful requests after the failover', () => succeeded() >= after + 20, 30_000);
+  });
+  return { outcomes, revoked, resurrected };
+}
+
+/**
+ * After a failover: every revoked token inactive at every instance; every instance serving login,
+ * refresh and introspection again, in the same process as before.
+ */
+export async function expectNothingLost(topology: Topology, run: FailoverRun, pids: Array<number | undefined>): Promise<void> {
+  expect(run.resurrected).toEqual([]);
+  expect(undefinedAnswers(run.outcomes)).toEqual([]);
+  expect(topology.instances.map((i) => i.server.child.pid)).toEqual(pids);
+  for (const instance of topology.instances) {
+    expect(instance.server.child.exitCode).toBeNull();
+    const fresh = tokensOf(await login(instance.url, topology.users[0]));
+    expect((await refresh(instance.url, fresh.refresh)).status).toBe(200);
+    expect((await introspect(topology, instance.url, fresh.access)).body).toMatchObject({ active: true });
+    const answers = await Promise.all(run.revoked.map((t) => introspect(topology, instance.url, t)));
+    expect(answers.filter((a) => !(a.status === 200 && a.body.active === false))).toEqual([]);
+  }
+}
+
+/** Counts by label and status, and the slowest call, for the test log. */
+export function summarizeRun(run: FailoverRun): string {
+  return `${summarize(run.outcomes)}; ${run.revoked.length} revoked tokens checked`;
 }
 
 /** What a failover test asserts of a load's outcomes: no hang, only successes and defined 503s. */
