@@ -143,7 +143,7 @@ export interface RedisCluster {
   url: string;
   nodes: RedisNode[];
   topology(): Promise<ClusterNodeInfo[]>;
-  /** The master serving slot, and its replica. */
+  /** The master serving slot, and its replica; rejects while the cluster has neither (mid-failover). */
   ownersOf(slot: number): Promise<{ master: RedisNode; replica: RedisNode }>;
   /** Waits until every node reports cluster_state:ok and agrees on who serves slot. */
   settled(slot?: number, timeoutMs?: number): Promise<void>;
@@ -191,10 +191,11 @@ export async function startRedisCluster(group: ProcessGroup, ports: PortBlock): 
     topology: () => topology(),
     async ownersOf(slot) {
       const all = await topology();
-      const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))!;
-      const replica = all.find((n) => n.masterId === master.id)!;
+      const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to));
+      const replica = master && all.find((n) => n.masterId === master.id);
+      if (!replica) throw new Error(`no master with a replica serves slot ${slot} (yet)`);
       const byPort = (port: number) => nodes.find((n) => n.port === port)!;
-      return { master: byPort(master.port), replica: byPort(replica.port) };
+      return { master: byPort(master!.port), replica: byPort(replica.port) };
     },
     async settled(slot = 0, timeoutMs = 30_000) {
       await waitUntil('every cluster node to report cluster_state:ok and agree on the slot owner', async () => {

@@ -7,12 +7,12 @@
  * re-seeded on the promoted replica (its epoch present there).
  */
 import { registerInsteadOfSuite, waitUntil } from '../support/suite';
-import { HOW_TO_RUN, missingRequirement, startTopology, type Topology } from './stack';
-import { expectNothingLost, failoverUnderLoad, summarizeRun } from './traffic';
+import { HOW_TO_RUN, missingRequirement, REDIS_PREFIX, startTopology, type Topology } from './stack';
+import { expectNothingLost, failoverUnderLoad, missingFromIndex, summarizeRun } from './traffic';
 
 jest.setTimeout(240_000);
 
-const EPOCH = 'authd-topology:{rv}:epoch';
+const EPOCH = `${REDIS_PREFIX}{rv}:epoch`;
 
 describe('Redis Sentinel failover under load', () => {
   const missing = missingRequirement();
@@ -44,6 +44,7 @@ describe('Redis Sentinel failover under load', () => {
     expect(await sentinel.masterPort()).not.toBe(before);
     await waitUntil('the index re-seeded on the promoted replica', epochOnMaster, 30_000);
     await expectNothingLost(topology, run, pids);
+    expect(await missingFromIndex((await sentinel.master()).admin(), REDIS_PREFIX, run.revoked)).toEqual([]);
   });
 
   it('the master process SIGKILLed: the same, once the sentinels have promoted the replica', async () => {
@@ -56,6 +57,7 @@ describe('Redis Sentinel failover under load', () => {
     console.log(`master SIGKILLed: ${summarizeRun(run)}`);
     await waitUntil('the index re-seeded on the promoted replica', epochOnMaster, 30_000);
     await expectNothingLost(topology, run, pids);
+    expect(await missingFromIndex((await sentinel.master()).admin(), REDIS_PREFIX, run.revoked)).toEqual([]);
     // The old master comes back empty; the sentinels make it a replica of the new one.
     await master.restart();
     await waitUntil('the restarted node to replicate the new master', async () => /role:slave[\s\S]*master_link_status:up/.test(await master.admin().info('replication')), 30_000);

@@ -17,6 +17,7 @@ import { startRedisCluster, startRedisNode, startSentinelSet, type RedisCluster,
 
 export { ISSUER, PASSWORD };
 export const AUDIENCE = 'https://api.topology.test';
+export const REDIS_PREFIX = 'authd-topology:';
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 /** Why the topology cannot run here, or undefined when it can. */
@@ -123,7 +124,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     const env = {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
-      AUTHD_REDIS_PREFIX: 'authd-topology:',
+      AUTHD_REDIS_PREFIX: REDIS_PREFIX,
       AUTHD_KEYS_DIR: keysDir,
       AUTHD_ISSUER: ISSUER,
       AUTHD_DEV_BOOTSTRAP: 'false',

@@ -4,6 +4,7 @@
  * failover test makes on what came back.
  */
 import { call, jwtPayload, PASSWORD, summarize, type Outcome } from '../faults/harness';
+import type { Redis } from 'ioredis';
 import { waitUntil } from '../support/suite';
 import type { Topology } from './stack';
 
@@ -148,6 +149,20 @@ export async function expectNothingLost(topology: Topology, run: FailoverRun, pi
     const answers = await Promise.all(run.revoked.map((t) => introspect(topology, instance.url, t)));
     expect(answers.filter((a) => !(a.status === 200 && a.body.active === false))).toEqual([]);
   }
+}
+
+/**
+ * Whether the Redis node holding the {rv} slot has every revocation: each revoked access token's
+ * jti or session key, and the epoch. Returns the tokens it is missing.
+ */
+export async function missingFromIndex(redis: Redis, prefix: string, revoked: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  if ((await redis.exists(`${prefix}{rv}:epoch`)) !== 1) missing.push('epoch');
+  for (const token of revoked) {
+    const { jti, sid } = jwtPayload(token) as { jti: string; sid: string };
+    if ((await redis.exists(`${prefix}{rv}:jti:${jti}`, `${prefix}{rv}:sid:${sid}`)) === 0) missing.push(jti);
+  }
+  return missing;
 }
 
 /** Counts by label and status, and the slowest call, for the test log. */
