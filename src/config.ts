@@ -34,6 +34,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly shutdownTimeoutMs: number;
+  /** SIGTERM: how long /health/ready answers 503 while requests are still served, before the listener closes. */
+  readonly shutdownDelayMs: number;
   /** How long client records are cached for client authentication (0: not at all). */
   readonly clientCacheTtlMs: number;
   /** HTTP worker processes (node:cluster); more than one needs PostgreSQL. */
@@ -129,6 +131,7 @@ const schema = z.object({
   AUTHD_METRICS_PORT: integer(0, 65535).default(9464),
   AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
+  AUTHD_SHUTDOWN_DELAY: duration(0).default(0),
   AUTHD_CLIENT_CACHE_TTL: duration(0).default(5),
   AUTHD_WORKERS: z.union([z.literal('auto'), integer(1, 256)]).default(1),
   AUTHD_REGISTRATION: flag.default(false),
@@ -207,6 +210,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     corsOrigins: Object.freeze(e.AUTHD_CORS_ORIGINS),
     metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
     shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
+    shutdownDelayMs: e.AUTHD_SHUTDOWN_DELAY * 1000,
     workers,
     clientCacheTtlMs: e.AUTHD_CLIENT_CACHE_TTL * 1000,
     registration: e.AUTHD_REGISTRATION,

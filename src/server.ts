@@ -66,6 +66,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
   }
   await ensureHostedPagesClient(config, services);
+  // Draining before the listener closes: a load balancer health-checking /health/ready stops
+  // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
+  let draining = false;
+  if (config.shutdownDelayMs > 0) {
+    services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+  }
   const app = createApp(config, services);
   const server = await new Promise<http.Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
@@ -95,6 +101,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metricsUrl,
     stop() {
       stopping ??= (async () => {
+        if (config.shutdownDelayMs > 0) {
+          draining = true;
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+        }
         await Promise.all([closeServer(server, config.shutdownTimeoutMs, inFlight), metricsServer && closeServer(metricsServer, 1000, new Set())]);
         await services.close();
       })();

@@ -62,6 +62,7 @@ describe('parseConfig', () => {
       corsOrigins: [],
       metrics: { port: 9464, host: '127.0.0.1' },
       shutdownTimeoutMs: 10_000,
+      shutdownDelayMs: 0,
       registration: false,
       adminScope: 'authd:admin',
       hostedPages: { clientId: 'authd-pages', brandName: 'authd', brandColor: '#1f6feb', logoUrl: undefined },

@@ -73,8 +73,8 @@ export interface ServerProcess {
 }
 
 /** Runs the built server (dist/) as its own process, as production does; on a free port unless given one. */
-export async function startServerProcess(env: Record<string, string>, port?: number): Promise<ServerProcess> {
-  port ??= await freePort();
+export async function startServerProcess(env: Record<string, string>, options: { port?: number; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  const port = options.port ?? (await freePort());
   let output = '';
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve'], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'warn', AUTHD_METRICS_PORT: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -86,10 +86,10 @@ export async function startServerProcess(env: Record<string, string>, port?: num
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
       return portAnswers(port);
-    }, `authd on ${port}`);
+    }, `authd on ${port}`, options.startTimeoutMs);
   } catch (error) {
     child.kill('SIGKILL');
-    throw error;
+    throw new Error(`${(error as Error).message}; its output:\n${output}`, { cause: error });
   }
   return {
     url: `http://127.0.0.1:${port}`,

@@ -118,7 +118,7 @@ export async function startHaproxy(group: ProcessGroup, ports: PortBlock, backen
     '  timeout client 30s',
     '  timeout server 15s',
     '  retries 3',
-    '  option redispatch',
+    '  option redispatch 1', // every retry goes to another instance
     // One request per server-side connection: no race between a reused idle connection and an
     // instance closing it as it shuts down.
     '  option http-server-close',

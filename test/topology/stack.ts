@@ -128,13 +128,16 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       AUTHD_KEYS_DIR: keysDir,
       AUTHD_ISSUER: ISSUER,
       AUTHD_DEV_BOOTSTRAP: 'false',
+      // Longer than HAProxy needs to see /health/ready fail (2 checks 500 ms apart).
+      AUTHD_SHUTDOWN_DELAY: '2',
       ...FAST_ARGON2,
       ...options.env,
     };
     const instancePorts = await Promise.all(Array.from({ length: options.instances }, () => ports.take()));
     const instances: Instance[] = [];
     const start = async (port: number) => {
-      const server = await startServerProcess(env, port);
+      // Generous: a restart competes with the load the test is running on a shared machine.
+      const server = await startServerProcess(env, { port, startTimeoutMs: 90_000 });
       group.adopt(server.child);
       cleanups.push(() => server.stop('SIGKILL').then(() => {}));
       await waitUntil(`authd on ${port} to be ready`, async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200, 30_000);

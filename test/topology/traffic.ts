@@ -5,7 +5,7 @@
  */
 import { call, jwtPayload, PASSWORD, summarize, type Outcome } from '../faults/harness';
 import type { Redis } from 'ioredis';
-import { waitUntil } from '../support/suite';
+import { sleep, waitUntil } from '../support/suite';
 import type { Topology } from './stack';
 
 export type { Outcome };
@@ -48,8 +48,11 @@ export function isDefined503(o: Outcome): boolean {
   return o.status === 503 && o.body?.error === 'temporarily_unavailable' && o.retryAfter !== null;
 }
 
+/** Each load worker starts a step at most this often: a steady load that leaves the machine (shared, 2 cores) room to fail over. */
+const STEP_INTERVAL_MS = 100;
+
 /**
- * Runs `workers` loops of body until stop() resolves, then waits for the loops to finish their
+ * Runs `workers` loops of body while during() runs, then waits for the loops to finish their
  * current step. Returns every outcome they recorded.
  */
 export async function underLoad(workers: number, body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>, during: (outcomes: readonly Outcome[]) => Promise<void>): Promise<Outcome[]> {
@@ -60,7 +63,12 @@ export async function underLoad(workers: number, body: (worker: number, record: 
   };
   let stopping = false;
   const loops = Array.from({ length: workers }, async (_, worker) => {
-    while (!stopping) await body(worker, record);
+    while (!stopping) {
+      const started = Date.now();
+      await body(worker, record);
+      const rest = STEP_INTERVAL_MS - (Date.now() - started);
+      if (rest > 0 && !stopping) await sleep(rest);
+    }
   });
   try {
     await during(outcomes);
