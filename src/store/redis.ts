@@ -63,8 +63,13 @@ export async function connectRedis(url: string, keyPrefix: string): Promise<Redi
       enableOfflineQueue: false,
       retryStrategy,
       ...(parsed.db !== undefined && { db: parsed.db }),
+      // A failover must end this connection: a demoted master keeps it open and answers reads
+      // from its new master's data (writes fail READONLY), so the revocation index would never
+      // be re-seeded on the promoted replica. The detector follows +switch-master; READONLY
+      // reconnects too. Either way 'close', then 'ready', re-seeds the index.
+      reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
       ...(parsed.kind === 'sentinel'
-        ? { sentinels: parsed.endpoints, name: parsed.name, ...(parsed.password && { sentinelPassword: parsed.password }) }
+        ? { sentinels: parsed.endpoints, name: parsed.name, failoverDetector: true, ...(parsed.password && { sentinelPassword: parsed.password }) }
         : { host: parsed.endpoints[0].host, port: parsed.endpoints[0].port }),
     });
   }

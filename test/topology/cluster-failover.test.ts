@@ -4,8 +4,8 @@
  * and the login throttle's scripts (hash tag {bf}) each live in one slot; an introspection is one
  * MGET; a `CLUSTER FAILOVER` of the {rv} slot's master under load loses no revocation.
  */
-import { registerInsteadOfSuite, waitUntil } from '../support/suite';
-import { HOW_TO_RUN, missingRequirement, REDIS_PREFIX, startTopology, type Topology } from './stack';
+import { waitUntil } from '../support/suite';
+import { describeTopology, REDIS_PREFIX, type Topology } from './stack';
 import { expectNothingLost, failoverUnderLoad, introspect, login, missingFromIndex, revoke, summarizeRun, tokensOf } from './traffic';
 
 jest.setTimeout(240_000);
@@ -13,21 +13,14 @@ jest.setTimeout(240_000);
 /** Commands authd's Redis connections send on their own (readiness pings, slot-map refreshes), and ours. */
 const HOUSEKEEPING = new Set(['ping', 'cluster', 'info', 'config', 'command', 'readonly', 'client', 'select', 'hello', 'auth', 'replconf']);
 
-describe('Redis Cluster', () => {
-  const missing = missingRequirement();
-  if (missing) {
-    registerInsteadOfSuite(missing, __filename, HOW_TO_RUN);
-    return;
-  }
-
+describeTopology('Redis Cluster', __filename, { portBase: 17200, redis: 'cluster', instances: 3, users: 4 }, (started) => {
   let topology: Topology;
   let rvSlot: number;
   beforeAll(async () => {
-    topology = await startTopology({ portBase: 17200, redis: 'cluster', instances: 3, users: 4 });
+    topology = started();
     rvSlot = Number(await topology.cluster!.nodes[0].admin().call('CLUSTER', 'KEYSLOT', `${REDIS_PREFIX}{rv}:epoch`));
     await waitUntil('the revocation index seeded', async () => (await (await topology.cluster!.ownersOf(rvSlot)).master.admin().exists(`${REDIS_PREFIX}{rv}:epoch`)) === 1);
   });
-  afterAll(() => topology?.stop());
 
   it('keeps every revocation key in the {rv} slot and every throttle key in the {bf} slot; both work', async () => {
     const cluster = topology.cluster!;

@@ -4,25 +4,18 @@
  * only its in-flight requests and forks no refresh family; a rolling restart (SIGTERM, start
  * again, one at a time) drops no request at all.
  */
-import { registerInsteadOfSuite, waitUntil } from '../support/suite';
-import { HOW_TO_RUN, missingRequirement, startTopology, type Topology } from './stack';
+import { waitUntil } from '../support/suite';
+import { describeTopology, type Topology } from './stack';
 import { summarize } from '../faults/harness';
 import { introspect, login, refresh, revoke, tokensOf, underLoad, type Outcome, type Tokens } from './traffic';
 
 jest.setTimeout(240_000);
 
-describe('three authd instances behind HAProxy', () => {
-  const missing = missingRequirement();
-  if (missing) {
-    registerInsteadOfSuite(missing, __filename, HOW_TO_RUN);
-    return;
-  }
-
+describeTopology('three authd instances behind HAProxy', __filename, { portBase: 17300, redis: 'single', instances: 3, users: 4 }, (started) => {
   let topology: Topology;
-  beforeAll(async () => {
-    topology = await startTopology({ portBase: 17300, redis: 'single', instances: 3, users: 4 });
+  beforeAll(() => {
+    topology = started();
   });
-  afterAll(() => topology?.stop());
 
   /**
    * One refresh chain per user through the balancer, plus logins. A refresh that got no answer is
@@ -104,7 +97,15 @@ describe('three authd instances behind HAProxy', () => {
     const { outcomes, chains } = await chainsUnderLoad(async (progress) => {
       await waitUntil('the load to get going', () => progress.length >= 10, 30_000);
       for (let i = 0; i < topology.instances.length; i++) {
-        expect(await topology.instances[i].server.stop('SIGTERM')).toBe(0);
+        const { url, server } = topology.instances[i];
+        const exited = server.stop('SIGTERM');
+        if (i === 0) {
+          // AUTHD_SHUTDOWN_DELAY: unready at once, still serving until the delay is over.
+          const ready = async () => (await fetch(`${url}/health/ready`)).json() as Promise<{ checks: Record<string, string> }>;
+          await waitUntil('readiness to fail after SIGTERM', async () => (await ready()).checks.shutdown === 'failing', 2_000, 20);
+          expect((await fetch(`${url}/.well-known/jwks.json`)).status).toBe(200);
+        }
+        expect(await exited).toBe(0);
         await topology.restart(i);
       }
     });

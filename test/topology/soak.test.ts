@@ -9,26 +9,18 @@
  */
 import path from 'node:path';
 import { ROOT } from '../support/processes';
-import { registerInsteadOfSuite } from '../support/suite';
 import { runSoak, writeSoakResults } from './soak';
-import { HOW_TO_RUN, missingRequirement, startTopology, type Topology } from './stack';
+import { describeTopology, type Topology } from './stack';
 
 const REQUESTS = Number(process.env.AUTHD_SOAK_REQUESTS ?? 600);
 const RATE = Number(process.env.AUTHD_SOAK_RATE ?? 20);
 jest.setTimeout(120_000 + (REQUESTS / RATE) * 3000);
 
-describe('a bounded soak through the balancer', () => {
-  const missing = missingRequirement();
-  if (missing) {
-    registerInsteadOfSuite(missing, __filename, HOW_TO_RUN);
-    return;
-  }
-
+describeTopology('a bounded soak through the balancer', __filename, { portBase: 17400, redis: 'single', instances: 3, users: 6 }, (started) => {
   let topology: Topology;
-  beforeAll(async () => {
-    topology = await startTopology({ portBase: 17400, redis: 'single', instances: 3, users: 6 });
+  beforeAll(() => {
+    topology = started();
   });
-  afterAll(() => topology?.stop());
 
   it(`${REQUESTS} mixed requests at ${RATE}/s: no errors, and p99, RSS and PostgreSQL connections flat from start to end`, async () => {
     const results = await runSoak(topology, { requests: REQUESTS, rate: RATE, windows: 5 });

@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { ISSUER, PASSWORD, withSeedServices } from '../faults/harness';
 import { createScratchDatabase, FAST_ARGON2 } from '../support/backends';
 import { ROOT, startServerProcess, type ServerProcess } from '../support/processes';
-import { waitUntil } from '../support/suite';
+import { registerInsteadOfSuite, waitUntil } from '../support/suite';
 import { missingCommands, PortBlock, ProcessGroup, TOPOLOGY_COMMANDS } from './processes';
 import { startHaproxy, startPgBouncer, type Balancer, type PgBouncer } from './proxies';
 import { startRedisCluster, startRedisNode, startSentinelSet, type RedisCluster, type RedisNode, type SentinelSet } from './redis';
@@ -32,6 +32,26 @@ export function missingRequirement(): string | undefined {
 }
 
 export const HOW_TO_RUN = 'apt-get install redis-server redis-sentinel pgbouncer haproxy, then DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test -- test/topology';
+
+/**
+ * describe() for a topology test file: without the packages it registers the skip (a failure
+ * under CI=true); otherwise the topology starts before the tests of body and stops after them.
+ */
+export function describeTopology(title: string, file: string, options: TopologyOptions, body: (topology: () => Topology) => void): void {
+  describe(title, () => {
+    const missing = missingRequirement();
+    if (missing) {
+      registerInsteadOfSuite(missing, file, HOW_TO_RUN);
+      return;
+    }
+    let topology: Topology | undefined;
+    beforeAll(async () => {
+      topology = await startTopology(options);
+    });
+    afterAll(() => topology?.stop());
+    body(() => topology!);
+  });
+}
 
 export interface TopologyOptions {
   /** First port of this topology's block of 100 in 17000-17999. */
@@ -128,8 +148,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       AUTHD_KEYS_DIR: keysDir,
       AUTHD_ISSUER: ISSUER,
       AUTHD_DEV_BOOTSTRAP: 'false',
-      // Longer than HAProxy needs to see /health/ready fail (2 checks 500 ms apart).
-      AUTHD_SHUTDOWN_DELAY: '2',
+      // Longer than HAProxy needs to see /health/ready fail (2 checks 500 ms apart), with room.
+      AUTHD_SHUTDOWN_DELAY: '3',
       ...FAST_ARGON2,
       ...options.env,
     };
