@@ -29,6 +29,10 @@ import { AUDIENCE, HOW_TO_RUN, missingRequirement } from './stack';
 
 jest.setTimeout(120_000);
 
+// pg_locks covers the whole server, where other test runs take advisory locks of their own.
+const ADVISORY_LOCKS_HERE = `SELECT count(*)::int AS n FROM pg_locks
+  WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
 function runMigrateCli(databaseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'migrate'], {
@@ -89,7 +93,7 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
       const versions = (await direct.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
       expect(versions).toEqual((await readMigrations()).map((m) => m.version));
       // No advisory lock left behind on any server connection PgBouncer keeps open.
-      expect((await direct.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")).rows[0].n).toBe(0);
+      expect((await direct.query(ADVISORY_LOCKS_HERE)).rows[0].n).toBe(0);
     } finally {
       await direct.end();
     }
@@ -128,7 +132,7 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
       inside--;
     })));
     expect(overlapped).toBe(false);
-    const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    const [{ n }] = await db.query<{ n: number }>(ADVISORY_LOCKS_HERE);
     expect(n).toBe(0);
   });
 
