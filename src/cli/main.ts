@@ -11,6 +11,7 @@ import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/k
 import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
 import { serve } from './serve';
+import { registerUserFileCommands } from './user-file-commands';
 import { readPassword } from './password-input';
 
 const EXIT_FAILURE = 1;
@@ -145,6 +146,8 @@ export function buildProgram(): Command {
       const rows = await withServices((s) => s.users.list(Number(opts.limit), Number(opts.offset)));
       printRows(rows.map((u) => ({ id: u.id, username: u.username, roles: u.roles, scopes: u.scopes, disabled: u.disabledAt !== null, created: u.createdAt })), opts.json);
     });
+
+  registerUserFileCommands(users, withServices);
 
   const clients = program.command('clients').description('manage OAuth clients');
   clients.command('create').description('create a client; a confidential client\'s secret is printed once')

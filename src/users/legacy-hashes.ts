@@ -82,11 +82,14 @@ const PATTERNS: Array<{ pattern: RegExp; parse(match: RegExpMatchArray, hash: st
   },
   {
     // Verified by the argon2 package like authd's own hashes; only its costs are checked here.
-    pattern: /^(?:argon2)?(\$argon2(?:id|i)\$(?:v=(?:16|19)\$)?m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)$/,
-    parse([, phc, m, t, p]) {
-      bounded(Number(m), LEGACY_HASH_LIMITS.argon2MemoryKiB, 'the Argon2 memory (KiB)');
-      bounded(Number(t), LEGACY_HASH_LIMITS.argon2TimeCost, 'the Argon2 time cost');
-      bounded(Number(p), LEGACY_HASH_LIMITS.argon2Parallelism, 'the Argon2 parallelism');
+    // The parameters come in any order: node-argon2 writes m,p,t and argon2-cffi m,t,p.
+    pattern: /^(?:argon2)?(\$argon2(?:id|i)\$(?:v=(?:16|19)\$)?([mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)$/,
+    parse([, phc, list]) {
+      const params = Object.fromEntries(list.split(',').map((pair) => pair.split('=')));
+      if (Object.keys(params).length !== 3) throw new HashProblem('the Argon2 parameters must name m, t and p once each');
+      bounded(Number(params.m), LEGACY_HASH_LIMITS.argon2MemoryKiB, 'the Argon2 memory (KiB)');
+      bounded(Number(params.t), LEGACY_HASH_LIMITS.argon2TimeCost, 'the Argon2 time cost');
+      bounded(Number(params.p), LEGACY_HASH_LIMITS.argon2Parallelism, 'the Argon2 parallelism');
       return { scheme: 'argon2', stored: phc, verify: () => Promise.reject(new Error('argon2 hashes are verified by the password hasher')) };
     },
   },

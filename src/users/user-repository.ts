@@ -3,8 +3,11 @@ import type { Queryable } from '../store/database';
 export interface User {
   id: string;
   username: string;
+  email: string | null;
+  emailVerified: boolean;
   roles: string[];
   scopes: string[];
+  metadata: Record<string, unknown>;
   disabledAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -20,8 +23,11 @@ interface UserRow {
   username: string;
   username_normalized: string;
   password_hash: string;
+  email: string | null;
+  email_verified: boolean;
   roles: string[];
   scopes: string[];
+  metadata: Record<string, unknown>;
   disabled_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -33,8 +39,11 @@ function toUser(row: UserRow): UserWithHash {
     username: row.username,
     passwordHash: row.password_hash,
     usernameNormalized: row.username_normalized,
+    email: row.email,
+    emailVerified: row.email_verified,
     roles: row.roles,
     scopes: row.scopes,
+    metadata: row.metadata,
     disabledAt: row.disabled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -19,7 +19,7 @@ export interface UserServiceDeps {
 
 const ROLE = /^[\w:.-]{1,64}$/;
 
-function checkNames(values: string[], what: 'role' | 'scope'): string[] {
+export function checkNames(values: string[], what: 'role' | 'scope'): string[] {
   const valid = what === 'role' ? (v: string) => ROLE.test(v) : isScopeToken;
   const bad = values.find((v) => !valid(v));
   if (bad !== undefined) throw new DomainError('invalid', `Invalid ${what} name: "${bad}".`);

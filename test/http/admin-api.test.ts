@@ -184,7 +184,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       expect(res.status).toBe(201);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual({
-        id: UUID, username: 'Bob@Example.com', roles: ['user', 'auditor'], scopes: ['profile', 'read'], disabled: false,
+        id: UUID, username: 'Bob@Example.com', roles: ['user', 'auditor'], scopes: ['profile', 'read'], disabled: false, email: null, email_verified: false, metadata: {},
         created_at: iso(), updated_at: iso(),
       });
       expect(res.text).not.toContain(PASSWORD);
@@ -237,7 +237,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const created = await admin().post('/admin/users', { username: 'carol@example.com', password: PASSWORD, roles: ['user'] });
       const res = await admin().get(`/admin/users/${created.body.id}`);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, created_at: iso(), updated_at: iso() });
+      expect(res.body).toEqual({ id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, email: null, email_verified: false, metadata: {}, created_at: iso(), updated_at: iso() });
       expect(res.text).not.toContain('$argon2');
       expectError(await admin().get('/admin/users/00000000-0000-4000-8000-000000000000'), 404, NO_SUCH_USER);
       expectError(await admin().get('/admin/users/not-a-uuid'), 404, NO_SUCH_USER);
@@ -283,7 +283,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       expect(first.status).toBe(200);
       const page = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => `page-${from + k}@list.test`);
       expect(first.body).toEqual({
-        users: page(1, 3).map((username) => ({ id: byName.get(username), username, roles: [], scopes: ['profile'], disabled: false, created_at: expect.any(String), updated_at: expect.any(String) })),
+        users: page(1, 3).map((username) => ({ id: byName.get(username), username, roles: [], scopes: ['profile'], disabled: false, email: null, email_verified: false, metadata: {}, created_at: expect.any(String), updated_at: expect.any(String) })),
         next_cursor: 'page-3@list.test',
       });
       const second = await admin().get(`/admin/users?limit=3&search=list.test&cursor=${encodeURIComponent(first.body.next_cursor)}`);
@@ -313,7 +313,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const res = await admin().patch(`/admin/users/${dan.id}`, { roles: ['user', 'support'], scopes: ['profile', 'read'] });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
-        id: dan.id, username: 'dan@example.com', roles: ['user', 'support'], scopes: ['profile', 'read'], disabled: false,
+        id: dan.id, username: 'dan@example.com', roles: ['user', 'support'], scopes: ['profile', 'read'], disabled: false, email: null, email_verified: false, metadata: {},
         created_at: iso(stack.clock.now() - MINUTE), updated_at: iso(),
       });
       expect((await admin().get(`/admin/users/${dan.id}`)).body).toEqual(res.body);

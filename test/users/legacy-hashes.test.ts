@@ -63,6 +63,12 @@ describe('legacy password hashes', () => {
     });
   });
 
+  it('accepts authd\'s own Argon2id hashes (node-argon2 writes m,p,t), so an export imports into another authd', async () => {
+    const own = await hasher.hash(PASSLIB_PASSWORD);
+    expect(own).toMatch(/^\$argon2id\$v=19\$m=8192,p=1,t=1\$/);
+    expect(checkImportedHash(own)).toEqual({ ok: true, scheme: 'argon2', stored: own });
+  });
+
   it('runs legacy verifications inside the hash limiter', async () => {
     const limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 0, maxWaitMs: 1000 });
     const limited = createPasswordHasher({ memoryKiB: 8192, timeCost: 1, parallelism: 1 }, limiter);
@@ -88,6 +94,7 @@ describe('legacy password hashes', () => {
     ['scrypt N = 2^20', `$scrypt$ln=20,r=8,p=1$c2FsdHNhbHQ$${ab64(crypto.randomBytes(32))}`, /scrypt memory .* above the accepted maximum/],
     ['scrypt p = 64', `$scrypt$ln=10,r=8,p=64$c2FsdHNhbHQ$${ab64(crypto.randomBytes(32))}`, /parallelism p 64 is above the accepted maximum of 4/],
     ['Argon2 with 4 GiB', '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', /Argon2 memory \(KiB\) 4194304 is above the accepted maximum of 131072/],
+    ['Argon2 naming m twice', '$argon2id$v=19$m=1024,m=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', /must name m, t and p once each/],
     ['Argon2 with t = 100', '$argon2id$v=19$m=1024,t=100,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', /time cost 100 is above/],
   ])('refuses %s', async (_what, hash, problem) => {
     const check = checkImportedHash(hash);

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
 import type { ClientService } from '../../clients/client-service';
@@ -9,6 +9,7 @@ import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
 import { listSigningKeys, retireSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
 import type { KeyRing } from '../../tokens/key-ring';
+import { CONFLICT_POLICIES, importRecords, type RowFailure, type UserImporter } from '../../users/user-import';
 import type { UserService } from '../../users/user-service';
 import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
 import { names, readJson, readQuery, seconds, text } from '../json-body';
@@ -17,6 +18,7 @@ import { presentAudit, presentClient, presentKey, presentSession, presentUser } 
 export interface AdminDeps extends BearerAuthDeps {
   adminScope: string;
   users: UserService;
+  userImporter: UserImporter;
   clientService: ClientService;
   sessions: SessionRepository;
   revoker: SessionRevoker;
@@ -28,6 +30,12 @@ export interface AdminDeps extends BearerAuthDeps {
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
 const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional() }).strict();
+export const USER_IMPORT_PATH = '/admin/users/import';
+export const IMPORT_BATCH_MAX = 1000;
+const importBatch = z.object({
+  on_conflict: z.enum(CONFLICT_POLICIES as ['skip', 'update']).default('skip'),
+  users: z.array(z.record(z.string(), z.unknown())).min(1).max(IMPORT_BATCH_MAX),
+}).strict();
 const clientSettings = {
   name: text(200).optional(),
   first_party: z.boolean().optional(),
@@ -82,6 +90,16 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post('/admin/users', async (req, res) => {
     const body = readJson(req, newUser);
     res.status(201).json(presentUser(await deps.users.create(body)));
+  });
+  router.post(USER_IMPORT_PATH, express.json({ limit: '2mb', strict: true }), async (req, res) => {
+    const body = readJson(req, importBatch);
+    const failed: RowFailure[] = [];
+    const totals = await importRecords(body.users.map((record, i) => ({ line: i + 1, record })), deps.userImporter, {
+      policy: body.on_conflict, batchSize: IMPORT_BATCH_MAX, onFailure: (f) => failed.push(f),
+    });
+    const { created, updated, skipped } = totals;
+    deps.audit.record({ type: 'users_imported', details: { via: 'admin_api', policy: body.on_conflict, created, updated, skipped, failed: failed.length } });
+    res.json({ created, updated, skipped, failed: failed.map((f) => ({ row: f.line, error: f.error })) });
   });
   router.get('/admin/users', async (req, res) => {
     const query = readQuery(req, listUsers);

@@ -8,8 +8,11 @@ import type { User } from '../../users/user-repository';
 export const presentUser = (u: User) => ({
   id: u.id,
   username: u.username,
+  email: u.email,
+  email_verified: u.emailVerified,
   roles: u.roles,
   scopes: u.scopes,
+  metadata: u.metadata,
   disabled: u.disabledAt !== null,
   created_at: u.createdAt.toISOString(),
   updated_at: u.updatedAt.toISOString(),
