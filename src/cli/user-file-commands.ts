@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { DomainError } from '../errors';
 import type { Services } from '../services';
 import { csvHeader, exportRecord, formatFromFileName, formatRecord, readUserFile, USER_FILE_FORMATS, type UserFileFormat } from '../users/user-file-format';
@@ -12,9 +12,10 @@ type WithServices = <T>(fn: (services: Services) => Promise<T>) => Promise<T>;
 const count = (n: number) => n.toLocaleString('en-US');
 const describe = (t: ImportTotals) => `${count(t.records)} records: ${count(t.created)} created, ${count(t.updated)} updated, ${count(t.skipped)} skipped, ${count(t.failed)} failed`;
 
-function pickFormat(option: UserFileFormat | undefined, file: string | undefined): UserFileFormat {
+function pickFormat(command: Command, option: UserFileFormat | undefined, file: string | undefined): UserFileFormat {
   const format = option ?? (file ? formatFromFileName(file) : 'jsonl');
-  if (!format) throw new InvalidArgumentError(`cannot tell the format of "${file}" from its name: pass --format jsonl or --format csv`);
+  // A usage error: printed and exit 2, like commander's own.
+  if (!format) command.error(`error: cannot tell the format of "${file}" from its name: pass --format jsonl or --format csv`, { exitCode: 2 });
   return format;
 }
 
@@ -29,8 +30,8 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
     .addOption(new Option('--format <format>', 'the file format (default: from the file name)').choices(USER_FILE_FORMATS))
     .addOption(new Option('--on-conflict <policy>', 'an existing username: keep it as it is, or update it with the fields given').choices(CONFLICT_POLICIES).default('skip'))
     .option('--json', 'print the summary as JSON')
-    .action(async (file: string, opts: { format?: UserFileFormat; onConflict: 'skip' | 'update'; json?: boolean }) => {
-      const format = pickFormat(opts.format, file === '-' ? undefined : file);
+    .action(async (file: string, opts: { format?: UserFileFormat; onConflict: 'skip' | 'update'; json?: boolean }, command: Command) => {
+      const format = pickFormat(command, opts.format, file === '-' ? undefined : file);
       const input = file === '-' ? process.stdin : fs.createReadStream(file);
       const progress = process.stderr.isTTY && !opts.json;
       const started = Date.now();
@@ -53,8 +54,8 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
     .addOption(new Option('--format <format>', 'the file format (default: from --output, else jsonl)').choices(USER_FILE_FORMATS))
     .option('--output <file>', 'write to this file (created with mode 0600) instead of standard output')
     .option('--include-password-hashes', 'include each user\'s password hash (treat the file as a secret)')
-    .action(async (opts: { format?: UserFileFormat; output?: string; includePasswordHashes?: boolean }) => {
-      const format = pickFormat(opts.format, opts.output);
+    .action(async (opts: { format?: UserFileFormat; output?: string; includePasswordHashes?: boolean }, command: Command) => {
+      const format = pickFormat(command, opts.format, opts.output);
       const withHashes = Boolean(opts.includePasswordHashes);
       const out: Writable = opts.output ? fs.createWriteStream(opts.output, { mode: 0o600 }) : process.stdout;
       const exported = await withServices(async (s) => {
