@@ -32,7 +32,8 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, opts: { format?: UserFileFormat; onConflict: 'skip' | 'update'; json?: boolean }, command: Command) => {
       const format = pickFormat(command, opts.format, file === '-' ? undefined : file);
-      const input = file === '-' ? process.stdin : fs.createReadStream(file);
+      // Opened before anything else, so a wrong path is a one-line error and no database is touched.
+      const input = file === '-' ? process.stdin : (await fs.promises.open(file)).createReadStream();
       const progress = process.stderr.isTTY && !opts.json;
       const started = Date.now();
       const totals = await withServices(async (s) => {

@@ -96,6 +96,21 @@ function csvCell(column: string, cell: string): unknown {
 /** Reads records one at a time: memory stays bounded by one record, whatever the file's size. */
 export async function* readUserFile(input: Readable, format: UserFileFormat): AsyncGenerator<FileRecord> {
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  // readline does not pass on its input's errors: a read error would end the file early, silently.
+  let readError: Error | undefined;
+  input.once('error', (error) => {
+    readError = error;
+    lines.close();
+  });
+  try {
+    yield* readRecords(lines, format);
+  } finally {
+    lines.close();
+  }
+  if (readError) throw readError;
+}
+
+async function* readRecords(lines: readline.Interface, format: UserFileFormat): AsyncGenerator<FileRecord> {
   let lineNumber = 0;
   if (format === 'jsonl') {
     for await (const text of lines) {

@@ -49,6 +49,8 @@ describe.each(variants)('users import / export CLI on $name', (variant) => {
     const res = await cli('users', 'import', csv, '--on-conflict', 'update', '--json');
     expect({ code: res.code, summary: JSON.parse(res.stdout) }).toEqual({ code: 0, summary: expect.objectContaining({ records: 1, updated: 1, failed: 0 }) });
     expect((await cli('users', 'import', csv, '--on-conflict', 'replace')).code).toBe(2);
+    const missing = await cli('users', 'import', path.join(dir, 'nowhere.jsonl'));
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: `authd: ENOENT: no such file or directory, open '${path.join(dir, 'nowhere.jsonl')}'\n` });
     const unknownFormat = await cli('users', 'import', file('users.txt', ''));
     expect({ code: unknownFormat.code, stderr: unknownFormat.stderr }).toEqual({ code: 2, stderr: expect.stringContaining('pass --format jsonl or --format csv') });
   });
