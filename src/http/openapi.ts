@@ -47,7 +47,7 @@ export function openApiDocument(issuer: string) {
           client_id: str(), name: str(), type: { enum: ['confidential', 'public'] }, first_party: { type: 'boolean' }, introspection: { type: 'boolean' },
           grant_types: arr(str()), scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] },
           refresh_idle_ttl: { type: ['integer', 'null'] }, refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' },
-          allowed_origins: arr(str()), redirect_uris: arr(str()), created_at: str(), updated_at: str(),
+          allowed_origins: arr(str()), redirect_uris: arr(str()), user_claims: arr(str()), metadata_claims: arr(str()), created_at: str(), updated_at: str(),
         }),
         Session: obj({
           id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(),
@@ -59,6 +59,7 @@ export function openApiDocument(issuer: string) {
           name: str(), first_party: { type: 'boolean' }, introspection: { type: 'boolean' }, grant_types: arr({ enum: ['password', 'refresh_token', 'client_credentials'] }),
           scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] }, refresh_idle_ttl: { type: ['integer', 'null'] },
           refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' }, allowed_origins: arr(str()), redirect_uris: arr(str()),
+          user_claims: arr({ enum: ['preferred_username', 'email', 'email_verified'] }), metadata_claims: arr(str('a key of the user\'s metadata, copied into access tokens')),
         }),
       },
     },
@@ -122,7 +123,7 @@ export function openApiDocument(issuer: string) {
       },
       '/admin/users/{id}': {
         get: op('Get a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', ref('User')), 404: error('No such user'), ...adminResponses } }),
-        patch: op('Update roles, scopes, disabled', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
+        patch: op('Update roles, scopes, disabled, metadata', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, metadata: { type: 'object' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
         delete: op('Delete a user (sessions and personal data; audit rows keep the id)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), 404: error('No such user'), ...adminResponses } }),
       },
       '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },

@@ -123,6 +123,11 @@ export function createUserRepository(db: Queryable) {
       return rows.length === 1;
     },
 
+    async replaceMetadata(id: string, metadata: Record<string, unknown>, now: Date): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>('UPDATE users SET metadata = $2, updated_at = $3 WHERE id = $1 RETURNING *', [id, JSON.stringify(metadata), now]);
+      return row && toUser(row);
+    },
+
     async update(id: string, changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean }, now: Date): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>(
         `UPDATE users SET

@@ -5,6 +5,7 @@ import { DomainError } from '../errors';
 import { isScopeToken } from '../oauth/scope';
 import type { PasswordHasher } from './password-hasher';
 import { checkPasswordPolicy } from './password-policy';
+import { checkMetadata } from './user-metadata';
 import { publicUser, type User, type UserRepository, type UserWithHash } from './user-repository';
 import { displayUsername, normalizeUsername } from './username';
 
@@ -140,6 +141,16 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       const user = await update(ref, { scopes: checkNames(scopes, 'scope') });
       record('user_scopes_changed', user, { scopes: user.scopes });
       return user;
+    },
+
+    /** Replaces the metadata (a JSON object of at most 1 KiB); tokens carry it from their next refresh. */
+    async setMetadata(ref: UserRef, metadata: unknown): Promise<User> {
+      const checked = checkMetadata(metadata);
+      const user = await requireUser(ref);
+      const updated = await users.replaceMetadata(user.id, checked, new Date(clock.now()));
+      if (!updated) throw new DomainError('not_found', 'No such user.');
+      record('user_metadata_changed', updated, { keys: Object.keys(checked) });
+      return publicUser(updated);
     },
 
     async setDisabled(ref: UserRef, disabled: boolean): Promise<User> {

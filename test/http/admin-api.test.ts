@@ -454,7 +454,7 @@ describe.each(backends())('admin API on $name', (backend) => {
     const clientBody = (overrides: Record<string, unknown>) => ({
       client_id: expect.any(String), name: expect.any(String), type: 'public', first_party: false, introspection: false, grant_types: [],
       scopes: [], default_scopes: [], audience: ISSUER, access_token_ttl: null, refresh_idle_ttl: null, refresh_absolute_ttl: null,
-      cookie_mode: false, allowed_origins: [], redirect_uris: [], created_at: iso(), updated_at: iso(), ...overrides,
+      cookie_mode: false, allowed_origins: [], redirect_uris: [], user_claims: [], metadata_claims: [], created_at: iso(), updated_at: iso(), ...overrides,
     });
 
     function clientCredentials(id: string, secret: string, scope?: string) {

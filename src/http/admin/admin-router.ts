@@ -29,7 +29,7 @@ export interface AdminDeps extends BearerAuthDeps {
 }
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
-const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional() }).strict();
+const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional(), metadata: z.record(z.string(), z.unknown()).optional() }).strict();
 export const USER_IMPORT_PATH = '/admin/users/import';
 export const IMPORT_BATCH_MAX = 1000;
 const importBatch = z.object({
@@ -50,6 +50,8 @@ const clientSettings = {
   cookie_mode: z.boolean().optional(),
   allowed_origins: z.array(text(300)).max(20).optional(),
   redirect_uris: z.array(text(2000)).max(20).optional(),
+  user_claims: names(3).optional(),
+  metadata_claims: names(20).optional(),
 };
 const newClient = z.object({ ...clientSettings, client_id: text(64).optional(), name: text(200), type: z.enum(['confidential', 'public']), grant_types: z.array(z.enum(GRANT_TYPES)).max(3) }).strict();
 const clientChanges = z.object(clientSettings).strict();
@@ -78,6 +80,8 @@ function toSettings(body: z.infer<typeof clientChanges>) {
     cookieMode: body.cookie_mode,
     allowedOrigins: body.allowed_origins,
     redirectUris: body.redirect_uris,
+    userClaims: body.user_claims,
+    metadataClaims: body.metadata_claims,
   };
 }
 
@@ -116,6 +120,7 @@ export function adminRouter(deps: AdminDeps): Router {
     if (body.roles) user = { ...user, ...(await deps.users.setRoles(ref, body.roles)) };
     if (body.scopes) user = { ...user, ...(await deps.users.setScopes(ref, body.scopes)) };
     if (body.disabled !== undefined) user = { ...user, ...(await deps.users.setDisabled(ref, body.disabled)) };
+    if (body.metadata !== undefined) user = { ...user, ...(await deps.users.setMetadata(ref, body.metadata)) };
     res.json(presentUser(user));
   });
   router.post('/admin/users/:id/password', async (req, res) => {

@@ -34,6 +34,8 @@ export const presentClient = (c: Client) => ({
   cookie_mode: c.cookieMode,
   allowed_origins: c.allowedOrigins,
   redirect_uris: c.redirectUris,
+  user_claims: c.userClaims,
+  metadata_claims: c.metadataClaims,
   created_at: c.createdAt.toISOString(),
   updated_at: c.updatedAt.toISOString(),
 });
