@@ -112,6 +112,14 @@ export function buildProgram(): Command {
       process.stdout.write(`${user.username}: scopes ${user.scopes.join(' ') || '(none)'}\n`);
     });
 
+  users.command('set-email').argument('<username>').argument('<email>', 'the address, or "none" to remove it')
+    .option('--verified', 'mark the address verified (you checked it yourself)')
+    .description('set the email address of a user (unique; a new address is unverified)')
+    .action(async (username: string, email: string, opts: { verified?: boolean }) => {
+      const user = await withServices((s) => s.users.setEmail(username, email === 'none' ? null : email, { ...(opts.verified && { verified: true }) }));
+      process.stdout.write(`${user.username}: email ${user.email ?? '(none)'}${user.email ? (user.emailVerified ? ' (verified)' : ' (unverified)') : ''}\n`);
+    });
+
   users.command('set-metadata').argument('<username>').argument('<json>', 'a JSON object, e.g. \'{"org_id":"acme"}\' (replaces the metadata; {} clears it)')
     .description('replace the metadata of a user (copied into tokens of clients that name its keys)')
     .action(async (username: string, json: string) => {

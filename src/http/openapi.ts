@@ -123,7 +123,7 @@ export function openApiDocument(issuer: string) {
       },
       '/admin/users/{id}': {
         get: op('Get a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', ref('User')), 404: error('No such user'), ...adminResponses } }),
-        patch: op('Update roles, scopes, disabled, metadata', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, metadata: { type: 'object' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
+        patch: op('Update roles, scopes, disabled, metadata, email (a new address is unverified unless email_verified says so)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, metadata: { type: 'object' }, email: nullableStr(), email_verified: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
         delete: op('Delete a user (sessions and personal data; audit rows keep the id)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), 404: error('No such user'), ...adminResponses } }),
       },
       '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },

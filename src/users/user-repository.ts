@@ -123,6 +123,20 @@ export function createUserRepository(db: Queryable) {
       return rows.length === 1;
     },
 
+    /** Returns 'taken' when another user has the address (the unique index decides). */
+    async replaceEmail(id: string, email: { email: string; normalized: string } | null, verified: boolean, now: Date): Promise<UserWithHash | undefined | 'taken'> {
+      try {
+        const [row] = await db.query<UserRow>(
+          'UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, updated_at = $5 WHERE id = $1 RETURNING *',
+          [id, email?.email ?? null, email?.normalized ?? null, email !== null && verified, now],
+        );
+        return row && toUser(row);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') return 'taken';
+        throw error;
+      }
+    },
+
     async replaceMetadata(id: string, metadata: Record<string, unknown>, now: Date): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>('UPDATE users SET metadata = $2, updated_at = $3 WHERE id = $1 RETURNING *', [id, JSON.stringify(metadata), now]);
       return row && toUser(row);

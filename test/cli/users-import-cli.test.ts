@@ -55,6 +55,20 @@ describe.each(variants)('users import / export CLI on $name', (variant) => {
     expect({ code: unknownFormat.code, stderr: unknownFormat.stderr }).toEqual({ code: 2, stderr: expect.stringContaining('pass --format jsonl or --format csv') });
   });
 
+  it('sets an email (unique, unverified unless --verified) and metadata; refuses bad ones with exit 1', async () => {
+    expect(await cli('users', 'set-email', 'ben', 'Ben@Example.com')).toEqual({ code: 0, stdout: 'ben: email Ben@Example.com (unverified)\n', stderr: '' });
+    expect(await cli('users', 'set-email', 'ben', 'none')).toEqual({ code: 0, stdout: 'ben: email (none)\n', stderr: '' });
+    expect(await cli('users', 'set-email', 'ben', 'ANN@example.com')).toEqual({ code: 1, stdout: '', stderr: 'authd: That email address belongs to another user.\n' });
+    expect(await cli('users', 'set-metadata', 'ben', '{"org_id":"initech"}')).toEqual({ code: 0, stdout: 'ben: metadata {"org_id":"initech"}\n', stderr: '' });
+    expect(await cli('users', 'set-metadata', 'ben', '[1]')).toEqual({ code: 1, stdout: '', stderr: 'authd: Metadata must be a JSON object.\n' });
+    expect(await cli('users', 'set-metadata', 'ben', '{}')).toEqual({ code: 0, stdout: 'ben: metadata {}\n', stderr: '' });
+    const client = await cli('clients', 'create', '--name', 'Orders', '--public', '--first-party', '--grant', 'password', '--scope', 'profile,email',
+      '--audience', 'https://orders.example.test', '--user-claim', 'email,email_verified', '--metadata-claim', 'org_id', '--json');
+    expect(client.code).toBe(0);
+    const refused = await cli('clients', 'create', '--name', 'Bad', '--public', '--first-party', '--grant', 'password', '--audience', 'https://orders.example.test', '--metadata-claim', 'sub');
+    expect(refused).toEqual({ code: 1, stdout: '', stderr: 'authd: Invalid client: reserved claim names cannot come from metadata: sub.\n' });
+  });
+
   it('exports every user in the same format, the hashes only with --include-password-hashes, and the export imports elsewhere', async () => {
     const plain = await cli('users', 'export');
     expect(plain.code).toBe(0);

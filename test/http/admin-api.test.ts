@@ -259,7 +259,7 @@ describe.each(backends())('admin API on $name', (backend) => {
         expect(Object.keys(res.body).sort()).toEqual(['next_cursor', 'users']);
         expect(res.body.users.length).toBeLessThanOrEqual(3);
         for (const u of res.body.users) {
-          expect(Object.keys(u).sort()).toEqual(['created_at', 'disabled', 'id', 'roles', 'scopes', 'updated_at', 'username']);
+          expect(Object.keys(u).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'metadata', 'roles', 'scopes', 'updated_at', 'username']);
           seen.push(u.id);
           usernames.push(u.username.toLowerCase());
         }
@@ -334,7 +334,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const res = await admin().patch(`/admin/users/${dora.id}`, { disabled: true });
       expect(res.status).toBe(200);
       expect(res.body).toEqual(expect.objectContaining({ id: dora.id, disabled: true }));
-      expect(Object.keys(res.body).sort()).toEqual(['created_at', 'disabled', 'id', 'roles', 'scopes', 'updated_at', 'username']);
+      expect(Object.keys(res.body).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'metadata', 'roles', 'scopes', 'updated_at', 'username']);
 
       expectError(await login('account-web', 'dora@example.com', PASSWORD), 400, INVALID_GRANT_LOGIN);
       expectError(await refresh('account-web', tokens.refreshToken), 400, INVALID_GRANT_REFRESH);

@@ -29,7 +29,10 @@ export interface AdminDeps extends BearerAuthDeps {
 }
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
-const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional(), metadata: z.record(z.string(), z.unknown()).optional() }).strict();
+const userChanges = z.object({
+  roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional(), metadata: z.record(z.string(), z.unknown()).optional(),
+  email: text(254).nullable().optional(), email_verified: z.boolean().optional(),
+}).strict();
 export const USER_IMPORT_PATH = '/admin/users/import';
 export const IMPORT_BATCH_MAX = 1000;
 const importBatch = z.object({
@@ -121,6 +124,10 @@ export function adminRouter(deps: AdminDeps): Router {
     if (body.scopes) user = { ...user, ...(await deps.users.setScopes(ref, body.scopes)) };
     if (body.disabled !== undefined) user = { ...user, ...(await deps.users.setDisabled(ref, body.disabled)) };
     if (body.metadata !== undefined) user = { ...user, ...(await deps.users.setMetadata(ref, body.metadata)) };
+    if (body.email !== undefined || body.email_verified !== undefined) {
+      const email = body.email !== undefined ? body.email : user.email;
+      user = { ...user, ...(await deps.users.setEmail(ref, email, { ...(body.email_verified !== undefined && { verified: body.email_verified }) })) };
+    }
     res.json(presentUser(user));
   });
   router.post('/admin/users/:id/password', async (req, res) => {
