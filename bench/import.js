@@ -7,11 +7,11 @@
 // second and the importing process's peak RSS. Never a pass/fail.
 
 const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
+const { scratchDatabase } = require('./scratch-database');
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -72,23 +72,8 @@ function runImport(file, env) {
 }
 
 async function scratchPostgres() {
-  const { Client } = require('pg');
-  const name = `authd_bench_import_${crypto.randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString(), REDIS_URL: '' },
-    async drop() {
-      const c = new Client({ connectionString: DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const db = await scratchDatabase(DATABASE_URL, 'authd_bench_import');
+  return { env: { DATABASE_URL: db.url, REDIS_URL: '' }, drop: db.drop };
 }
 
 async function main() {
