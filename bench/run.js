@@ -16,6 +16,7 @@ const { Client } = require('pg');
 const { argon2VerifyCeiling, rs256Ceilings, postgresUpdateCeiling } = require('./ceilings');
 const { load } = require('./load');
 const { writeResults } = require('./report');
+const { scratchDatabase } = require('./scratch-database');
 
 const ROOT = path.resolve(__dirname, '..');
 const { values: opts } = parseArgs({
@@ -92,25 +93,6 @@ function peakRssMb(pid) {
   } catch {
     return NaN;
   }
-}
-
-async function scratchDatabase() {
-  const name = `authd_bench_${crypto.randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 /** authd's environment for the run: production mode, real Postgres and Redis, quiet logs. */
@@ -233,7 +215,7 @@ async function main() {
   log(`argon2 verify ${argon2Ceiling.toFixed(1)}/s, RS256 sign ${signRate.toFixed(0)}/s, verify ${verifyRate.toFixed(0)}/s, pg update ${pgCeiling.toFixed(0)}/s`);
 
   // 2. authd on real Postgres and Redis.
-  const db = await scratchDatabase();
+  const db = await scratchDatabase(DATABASE_URL);
   const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), 'authd-bench-keys-'));
   const port = await freePort();
   const env = authdEnv(db.url, keysDir, port);

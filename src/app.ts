@@ -4,7 +4,7 @@ import { auditScope } from './audit/audit-log';
 import type { Config } from './config';
 import { requestContext } from './http/client-auth';
 import { accountRouter } from './http/account-router';
-import { adminRouter } from './http/admin/admin-router';
+import { adminRouter, USER_IMPORT_PATH } from './http/admin/admin-router';
 import { cors } from './http/cors';
 import { openApiDocument } from './http/openapi';
 import { pagesRouter } from './http/pages';
@@ -48,7 +48,9 @@ export function createApp(config: Config, services: Services): express.Express {
   }));
   app.use(cors(config.corsOrigins));
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
-  app.use(express.json({ limit: '16kb', strict: true }));
+  const smallJson = express.json({ limit: '16kb', strict: true });
+  // A user import batch is larger; its route parses it, after the admin token has been checked.
+  app.use((req, res, next) => (req.path === USER_IMPORT_PATH ? next() : smallJson(req, res, next)));
 
   app.use(healthRouter(services.readinessChecks));
   app.use(discoveryRouter({
@@ -66,7 +68,7 @@ export function createApp(config: Config, services: Services): express.Express {
   if (config.hostedPages) app.use(pagesRouter(config.hostedPages));
   app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
   app.use(adminRouter({
-    ...bearer, adminScope: config.adminScope, users: services.users, clientService: services.clientService, sessions: services.sessions,
+    ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,
     revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
   }));
   app.get('/openapi.json', (_req, res) => {

@@ -32,6 +32,7 @@ import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
 import { createConcurrencyLimiter, type ConcurrencyLimiter } from './users/hash-limiter';
 import { createPasswordHasher } from './users/password-hasher';
 import { createUserRepository, type UserRepository } from './users/user-repository';
+import { createUserImporter, type UserImporter } from './users/user-import';
 import { createUserService, type UserService } from './users/user-service';
 
 export interface Services {
@@ -47,6 +48,7 @@ export interface Services {
   clientService: ClientService;
   userRepository: UserRepository;
   users: UserService;
+  userImporter: UserImporter;
   sessions: SessionRepository;
   revocations: RevocationStore;
   revoker: SessionRevoker;
@@ -131,6 +133,13 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         await revoker.revokeUser(userId, reason);
       },
     });
+    const userImporter = createUserImporter({
+      db,
+      clock,
+      onCredentialsChanged: async (userId, reason) => {
+        await revoker.revokeUser(userId, reason);
+      },
+    });
     const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
     const lifetimes = {
       accessTokenTtl: config.accessTokenTtl,
@@ -166,7 +175,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
-      userRepository, users, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
+      userRepository, users, userImporter, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
       audit, metrics, limiter, throttle, authenticate,
       async close() {
         ring.stop();

@@ -11,6 +11,7 @@ import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/k
 import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
 import { serve } from './serve';
+import { registerUserFileCommands } from './user-file-commands';
 import { readPassword } from './password-input';
 
 const EXIT_FAILURE = 1;
@@ -111,6 +112,27 @@ export function buildProgram(): Command {
       process.stdout.write(`${user.username}: scopes ${user.scopes.join(' ') || '(none)'}\n`);
     });
 
+  users.command('set-email').argument('<username>').argument('<email>', 'the address, or "none" to remove it')
+    .option('--verified', 'mark the address verified (you checked it yourself)')
+    .description('set the email address of a user (unique; a new address is unverified)')
+    .action(async (username: string, email: string, opts: { verified?: boolean }) => {
+      const user = await withServices((s) => s.users.setEmail(username, email === 'none' ? null : email, { ...(opts.verified && { verified: true }) }));
+      process.stdout.write(`${user.username}: email ${user.email ?? '(none)'}${user.email ? (user.emailVerified ? ' (verified)' : ' (unverified)') : ''}\n`);
+    });
+
+  users.command('set-metadata').argument('<username>').argument('<json>', 'a JSON object, e.g. \'{"org_id":"acme"}\' (replaces the metadata; {} clears it)')
+    .description('replace the metadata of a user (copied into tokens of clients that name its keys)')
+    .action(async (username: string, json: string) => {
+      let metadata: unknown;
+      try {
+        metadata = JSON.parse(json);
+      } catch {
+        throw new DomainError('invalid', 'Metadata must be a JSON object.');
+      }
+      const user = await withServices((s) => s.users.setMetadata(username, metadata));
+      process.stdout.write(`${user.username}: metadata ${JSON.stringify(user.metadata)}\n`);
+    });
+
   users.command('sessions').argument('<username>').description('list the sessions (refresh-token families) of a user')
     .option('--all', 'include revoked and expired sessions').option('--json', 'print JSON')
     .action(async (username: string, opts) => {
@@ -146,6 +168,8 @@ export function buildProgram(): Command {
       printRows(rows.map((u) => ({ id: u.id, username: u.username, roles: u.roles, scopes: u.scopes, disabled: u.disabledAt !== null, created: u.createdAt })), opts.json);
     });
 
+  registerUserFileCommands(users, withServices);
+
   const clients = program.command('clients').description('manage OAuth clients');
   clients.command('create').description('create a client; a confidential client\'s secret is printed once')
     .requiredOption('--name <name>', 'a human-readable name')
@@ -160,6 +184,8 @@ export function buildProgram(): Command {
     .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
     .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
     .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)
+    .option('--user-claim <claims>', 'preferred_username, email, email_verified: in its access tokens when the scope asks (profile, email)', list, [])
+    .option('--metadata-claim <keys>', 'keys of the user\'s metadata to copy into its access tokens', list, [])
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const { client, secret } = await withServices((s) => s.clientService.create({
@@ -175,6 +201,8 @@ export function buildProgram(): Command {
         accessTokenTtl: opts.accessTokenTtl,
         refreshIdleTtl: opts.refreshIdleTtl,
         refreshAbsoluteTtl: opts.refreshAbsoluteTtl,
+        userClaims: opts.userClaim,
+        metadataClaims: opts.metadataClaim,
       }));
       printRecord({
         client_id: client.id, name: client.name, type: client.confidential ? 'confidential' : 'public', first_party: client.firstParty,

@@ -23,6 +23,10 @@ export interface Client {
   /** Origins allowed to call the token endpoint for this client from a browser (CSRF defence in cookie mode). */
   allowedOrigins: string[];
   redirectUris: string[];
+  /** preferred_username, email, email_verified: in its access tokens when the scope asks for them. */
+  userClaims: string[];
+  /** Keys of the user's metadata copied into its access tokens as top-level claims. */
+  metadataClaims: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -47,6 +51,8 @@ interface ClientRow {
   cookie_mode: boolean;
   allowed_origins: string[];
   redirect_uris: string[];
+  user_claims: string[];
+  metadata_claims: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -69,6 +75,8 @@ function toClient(row: ClientRow): ClientWithDigest {
     cookieMode: row.cookie_mode,
     allowedOrigins: row.allowed_origins,
     redirectUris: row.redirect_uris,
+    userClaims: row.user_claims,
+    metadataClaims: row.metadata_claims,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -88,6 +96,7 @@ const COLUMNS: Array<[keyof ClientSettings, string]> = [
   ['scopes', 'scopes'], ['defaultScopes', 'default_scopes'], ['audience', 'audience'], ['accessTokenTtl', 'access_token_ttl'],
   ['refreshIdleTtl', 'refresh_idle_ttl'], ['refreshAbsoluteTtl', 'refresh_absolute_ttl'], ['cookieMode', 'cookie_mode'],
   ['allowedOrigins', 'allowed_origins'], ['redirectUris', 'redirect_uris'],
+  ['userClaims', 'user_claims'], ['metadataClaims', 'metadata_claims'],
 ];
 
 export function createClientRepository(db: Queryable) {

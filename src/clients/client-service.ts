@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { isScopeToken, missingFrom } from '../oauth/scope';
+import { claimSettingProblems } from '../tokens/user-claims';
 import { generateClientSecret, type ClientSecretDigester } from './client-secret';
 import { GRANT_TYPES, publicClient, type Client, type ClientRepository, type ClientSettings, type ClientWithDigest, type GrantType } from './client-repository';
 
@@ -21,6 +22,8 @@ export interface ClientSettingsInput {
   cookieMode?: boolean;
   allowedOrigins?: string[];
   redirectUris?: string[];
+  userClaims?: string[];
+  metadataClaims?: string[];
 }
 
 export interface NewClientInput extends ClientSettingsInput {
@@ -97,11 +100,14 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   if (badUri !== undefined) problems.push(`"${badUri}" is not an absolute http(s) URL without a fragment`);
   if (input.cookieMode && !grantTypes.includes('refresh_token')) problems.push('cookie mode carries the refresh token: it needs the refresh_token grant');
   if (input.cookieMode && allowedOrigins.length === 0) problems.push('cookie mode needs the allowed origins of the web app (CSRF defence)');
+  const claims = { userClaims: [...new Set(input.userClaims ?? [])], metadataClaims: [...new Set(input.metadataClaims ?? [])] };
+  problems.push(...claimSettingProblems(claims));
   if (problems.length) throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`);
   return {
     cookieMode: input.cookieMode ?? false,
     allowedOrigins,
     redirectUris,
+    ...claims,
     name: input.name.trim(),
     firstParty: input.firstParty ?? false,
     canIntrospect: input.canIntrospect ?? false,

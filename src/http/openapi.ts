@@ -39,12 +39,15 @@ export function openApiDocument(issuer: string) {
       schemas: {
         Error: obj({ error: str('RFC 6749 §5.2 code'), error_description: str() }, ['error']),
         TokenResponse: obj({ access_token: str(), token_type: { const: 'Bearer' }, expires_in: { type: 'integer' }, refresh_token: str('absent for client_credentials and cookie-mode clients'), scope: str() }, ['access_token', 'token_type', 'expires_in', 'scope']),
-        User: obj({ id: str(), username: str(), roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, created_at: str(), updated_at: str() }),
+        User: obj({
+          id: str(), username: str(), email: nullableStr(), email_verified: { type: 'boolean' }, roles: arr(str()), scopes: arr(str()),
+          metadata: { type: 'object', description: 'a JSON object of at most 1024 bytes' }, disabled: { type: 'boolean' }, created_at: str(), updated_at: str(),
+        }),
         Client: obj({
           client_id: str(), name: str(), type: { enum: ['confidential', 'public'] }, first_party: { type: 'boolean' }, introspection: { type: 'boolean' },
           grant_types: arr(str()), scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] },
           refresh_idle_ttl: { type: ['integer', 'null'] }, refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' },
-          allowed_origins: arr(str()), redirect_uris: arr(str()), created_at: str(), updated_at: str(),
+          allowed_origins: arr(str()), redirect_uris: arr(str()), user_claims: arr(str()), metadata_claims: arr(str()), created_at: str(), updated_at: str(),
         }),
         Session: obj({
           id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(),
@@ -56,6 +59,7 @@ export function openApiDocument(issuer: string) {
           name: str(), first_party: { type: 'boolean' }, introspection: { type: 'boolean' }, grant_types: arr({ enum: ['password', 'refresh_token', 'client_credentials'] }),
           scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] }, refresh_idle_ttl: { type: ['integer', 'null'] },
           refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' }, allowed_origins: arr(str()), redirect_uris: arr(str()),
+          user_claims: arr({ enum: ['preferred_username', 'email', 'email_verified'] }), metadata_claims: arr(str('a key of the user\'s metadata, copied into access tokens')),
         }),
       },
     },
@@ -110,9 +114,16 @@ export function openApiDocument(issuer: string) {
         get: op('List users (keyset pagination, search)', 'Admin', { security: bearer, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: str() }, { name: 'search', in: 'query', schema: str() }], responses: { 200: ok('A page', obj({ users: arr(ref('User')), next_cursor: { type: ['string', 'null'] } })), ...adminResponses } }),
         post: op('Create a user', 'Admin', { security: bearer, requestBody: json(obj({ username: str(), password: str(), roles: arr(str()), scopes: arr(str()) }, ['username', 'password'])), responses: { 201: ok('Created', ref('User')), 400: error('Invalid'), 409: error('Username taken'), ...adminResponses } }),
       },
+      '/admin/users/import': {
+        post: op('Import up to 1000 users with their existing password hashes (bcrypt, argon2, scrypt, pbkdf2-sha256)', 'Admin', {
+          security: bearer,
+          requestBody: json(obj({ on_conflict: { enum: ['skip', 'update'] }, users: arr(obj({ id: str(), username: str(), email: str(), email_verified: { type: 'boolean' }, password_hash: str(), roles: arr(str()), scopes: arr(str()), metadata: { type: 'object' }, disabled: { type: 'boolean' } }, ['username'])) }, ['users'])),
+          responses: { 200: ok('Counts, and each refused row (1-based) with the reason', obj({ created: { type: 'integer' }, updated: { type: 'integer' }, skipped: { type: 'integer' }, failed: arr(obj({ row: { type: 'integer' }, error: str() })) })), 400: error('Invalid batch'), 413: error('Body over 2 MB'), ...adminResponses },
+        }),
+      },
       '/admin/users/{id}': {
         get: op('Get a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', ref('User')), 404: error('No such user'), ...adminResponses } }),
-        patch: op('Update roles, scopes, disabled', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
+        patch: op('Update roles, scopes, disabled, metadata, email (a new address is unverified unless email_verified says so)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, metadata: { type: 'object' }, email: nullableStr(), email_verified: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
         delete: op('Delete a user (sessions and personal data; audit rows keep the id)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), 404: error('No such user'), ...adminResponses } }),
       },
       '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },

@@ -1,6 +1,7 @@
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { TokenIssuer } from '../tokens/token-issuer';
+import { extraClaimsOf } from '../tokens/user-claims';
 
 export type IntrospectionResponse =
   | { active: false }
@@ -17,7 +18,11 @@ export type IntrospectionResponse =
     token_type: 'Bearer';
     sid?: string;
     roles?: string[];
+    /** The claims about the user the token carries (preferred_username, email, metadata keys). */
+    [claim: string]: unknown;
   };
+
+const CORE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'roles', 'sid', 'active', 'token_type']);
 
 /**
  * RFC 7662 for authd's access tokens: active only when the signature, typ, issuer and lifetime
@@ -35,6 +40,7 @@ export async function introspectToken(token: string, deps: { tokens: TokenIssuer
   const revoked = await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) });
   if (revoked) return { active: false };
   return {
+    ...extraClaimsOf(claims, CORE_CLAIMS),
     active: true,
     scope: claims.scope,
     client_id: claims.client_id,

@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
 import { formatScope } from '../oauth/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
-import { ACCESS_TOKEN_TYPE, InvalidTokenError, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
+import { ACCESS_TOKEN_TYPE, InvalidTokenError, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
 import type { KeyRing } from './key-ring';
 
 export interface AccessTokenInput {
@@ -14,6 +14,8 @@ export interface AccessTokenInput {
   roles: string[];
   sessionId?: string;
   ttlSeconds: number;
+  /** Claims about the user the client asked for (src/tokens/user-claims.ts); never replace the ones below. */
+  userClaims?: Record<string, unknown>;
 }
 
 export interface RefreshTokenSubject {
@@ -58,6 +60,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
       const iat = Math.floor(clock.now() / 1000);
       const jti = crypto.randomUUID();
       const claims: JWTPayload = {
+        ...input.userClaims,
         iss: issuer,
         sub: input.subject,
         aud: input.audience,
@@ -69,7 +72,10 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
         roles: input.roles,
         ...(input.sessionId !== undefined && { sid: input.sessionId }),
       };
-      return { token: await signJwt(ACCESS_TOKEN_TYPE, claims, ring.signingKey()), jti, expiresIn: input.ttlSeconds };
+      const token = await signJwt(ACCESS_TOKEN_TYPE, claims, ring.signingKey());
+      // Verifiers refuse longer tokens: better no token than one that every service rejects.
+      if (token.length > MAX_TOKEN_LENGTH) throw new Error(`the access token would be ${token.length} characters, over the verifiers' limit of ${MAX_TOKEN_LENGTH} (too many roles, scopes or claims)`);
+      return { token, jti, expiresIn: input.ttlSeconds };
     },
 
     /**

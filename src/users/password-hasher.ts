@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
 import type { ConcurrencyLimiter } from './hash-limiter';
+import { verifyLegacyHash } from './legacy-hashes';
 
 export interface Argon2Parameters {
   memoryKiB: number;
@@ -38,6 +39,11 @@ export function createPasswordHasher(params: Argon2Parameters, limiter: Concurre
       return limiter.run(() => argon2.hash(password.normalize('NFKC'), options));
     },
     async verify(hash, password) {
+      if (!hash.startsWith('$argon2')) {
+        // An imported hash of another system (bcrypt, scrypt, PBKDF2): verified once, then replaced.
+        const ok = await limiter.run(() => verifyLegacyHash(hash, password));
+        return { ok, needsRehash: ok };
+      }
       const ok = await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false)); // an unreadable stored hash never verifies
       // Other parameters, or another variant (argon2i/argon2d hashes from an import): upgrade.
       return { ok, needsRehash: ok && (!hash.startsWith('$argon2id$') || argon2.needsRehash(hash, options)) };

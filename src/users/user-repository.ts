@@ -3,8 +3,11 @@ import type { Queryable } from '../store/database';
 export interface User {
   id: string;
   username: string;
+  email: string | null;
+  emailVerified: boolean;
   roles: string[];
   scopes: string[];
+  metadata: Record<string, unknown>;
   disabledAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -20,8 +23,11 @@ interface UserRow {
   username: string;
   username_normalized: string;
   password_hash: string;
+  email: string | null;
+  email_verified: boolean;
   roles: string[];
   scopes: string[];
+  metadata: Record<string, unknown>;
   disabled_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -33,8 +39,11 @@ function toUser(row: UserRow): UserWithHash {
     username: row.username,
     passwordHash: row.password_hash,
     usernameNormalized: row.username_normalized,
+    email: row.email,
+    emailVerified: row.email_verified,
     roles: row.roles,
     scopes: row.scopes,
+    metadata: row.metadata,
     disabledAt: row.disabled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -112,6 +121,25 @@ export function createUserRepository(db: Queryable) {
         [id, expectedHash, newHash, now],
       );
       return rows.length === 1;
+    },
+
+    /** Returns 'taken' when another user has the address (the unique index decides). */
+    async replaceEmail(id: string, email: { email: string; normalized: string } | null, verified: boolean, now: Date): Promise<UserWithHash | undefined | 'taken'> {
+      try {
+        const [row] = await db.query<UserRow>(
+          'UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, updated_at = $5 WHERE id = $1 RETURNING *',
+          [id, email?.email ?? null, email?.normalized ?? null, email !== null && verified, now],
+        );
+        return row && toUser(row);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') return 'taken';
+        throw error;
+      }
+    },
+
+    async replaceMetadata(id: string, metadata: Record<string, unknown>, now: Date): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>('UPDATE users SET metadata = $2, updated_at = $3 WHERE id = $1 RETURNING *', [id, JSON.stringify(metadata), now]);
+      return row && toUser(row);
     },
 
     async update(id: string, changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean }, now: Date): Promise<UserWithHash | undefined> {

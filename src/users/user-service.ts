@@ -5,6 +5,8 @@ import { DomainError } from '../errors';
 import { isScopeToken } from '../oauth/scope';
 import type { PasswordHasher } from './password-hasher';
 import { checkPasswordPolicy } from './password-policy';
+import { normalizeEmail } from './email';
+import { checkMetadata } from './user-metadata';
 import { publicUser, type User, type UserRepository, type UserWithHash } from './user-repository';
 import { displayUsername, normalizeUsername } from './username';
 
@@ -19,7 +21,7 @@ export interface UserServiceDeps {
 
 const ROLE = /^[\w:.-]{1,64}$/;
 
-function checkNames(values: string[], what: 'role' | 'scope'): string[] {
+export function checkNames(values: string[], what: 'role' | 'scope'): string[] {
   const valid = what === 'role' ? (v: string) => ROLE.test(v) : isScopeToken;
   const bad = values.find((v) => !valid(v));
   if (bad !== undefined) throw new DomainError('invalid', `Invalid ${what} name: "${bad}".`);
@@ -140,6 +142,31 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       const user = await update(ref, { scopes: checkNames(scopes, 'scope') });
       record('user_scopes_changed', user, { scopes: user.scopes });
       return user;
+    },
+
+    /**
+     * Sets (or, with null, removes) the email address. A new address is unverified unless the
+     * operator vouches for it; the same address again keeps its verified flag.
+     */
+    async setEmail(ref: UserRef, email: string | null, options: { verified?: boolean } = {}): Promise<User> {
+      const next = email === null ? null : normalizeEmail(email);
+      const user = await requireUser(ref);
+      const unchanged = next !== null && user.email?.toLowerCase() === next.normalized;
+      const updated = await users.replaceEmail(user.id, next, options.verified ?? (unchanged && user.emailVerified), new Date(clock.now()));
+      if (updated === 'taken') throw new DomainError('conflict', 'That email address belongs to another user.');
+      if (!updated) throw new DomainError('not_found', 'No such user.');
+      record('user_email_changed', updated, { verified: updated.emailVerified });
+      return publicUser(updated);
+    },
+
+    /** Replaces the metadata (a JSON object of at most 1 KiB); tokens carry it from their next refresh. */
+    async setMetadata(ref: UserRef, metadata: unknown): Promise<User> {
+      const checked = checkMetadata(metadata);
+      const user = await requireUser(ref);
+      const updated = await users.replaceMetadata(user.id, checked, new Date(clock.now()));
+      if (!updated) throw new DomainError('not_found', 'No such user.');
+      record('user_metadata_changed', updated, { keys: Object.keys(checked) });
+      return publicUser(updated);
     },
 
     async setDisabled(ref: UserRef, disabled: boolean): Promise<User> {

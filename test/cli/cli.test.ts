@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runCli } from '../../src/cli/main';
 import { readMigrations } from '../../src/store/migrate';
 import { FAST_ARGON2, tempDir } from '../support/backends';
+import { cli } from '../support/cli';
 import { ROOT } from '../support/processes';
 
 // One embedded data directory for the whole file: PGlite allows one owner at a time, and each
@@ -26,26 +26,7 @@ describe('authd CLI (in-process, embedded database)', () => {
   let dataDir: string;
   let keysDir: string;
 
-  /** Runs one command, capturing what it writes to stdout and stderr. */
-  async function run(...args: string[]): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
-    const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += chunk.toString();
-      return true;
-    });
-    try {
-      const code = await runCli(['node', 'authd', ...args]);
-      return { code, stdout, stderr };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
-  }
+  const run = (...args: string[]): Promise<Run> => cli(...args);
 
   /** Runs a command that must succeed with --json, and parses its output. */
   async function json<T = unknown>(...args: string[]): Promise<T> {

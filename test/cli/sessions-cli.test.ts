@@ -1,12 +1,11 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { runCli } from '../../src/cli/main';
 import { parseConfig } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
-import { createScratchDatabase, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
+import { FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
+import { cli, json, variants } from '../support/cli';
 import { basic, decodeJwt } from '../support/fixtures';
 
 jest.setTimeout(120_000);
@@ -14,75 +13,6 @@ jest.setTimeout(120_000);
 const ISSUER = 'https://authd.test';
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 const LOCALHOST = expect.stringMatching(/127\.0\.0\.1/);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in this process, as `authd <args>`, capturing what it writes. */
-async function cli(...args: string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const capture = (append: (s: string) => void) => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    callback?.();
-    return true;
-  }) as typeof process.stdout.write;
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture((s) => { stdout += s; }));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture((s) => { stderr += s; }));
-  try {
-    const code = await runCli(['node', 'authd', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
-function json<T = unknown>(result: CliResult): T {
-  if (result.code !== 0) throw new Error(`CLI failed (${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
-
-interface Variant {
-  name: string;
-  database: 'embedded' | 'postgres';
-  /** Environment for this variant, and a cleanup. */
-  setUp(): Promise<{ env: Record<string, string | undefined>; dataDir?: string; tearDown(): Promise<void> }>;
-}
-
-const { DATABASE_URL, REDIS_URL } = process.env;
-
-const variants: Variant[] = [
-  {
-    name: 'the embedded database',
-    database: 'embedded',
-    async setUp() {
-      const dataDir = tempDir('authd-cli-data-');
-      return {
-        env: { AUTHD_DATA_DIR: dataDir, DATABASE_URL: undefined, REDIS_URL: undefined },
-        dataDir,
-        async tearDown() {
-          fs.rmSync(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  ...(DATABASE_URL && REDIS_URL ? [{
-    name: 'Postgres + Redis',
-    database: 'postgres' as const,
-    async setUp() {
-      const scratch = await createScratchDatabase();
-      return {
-        env: { DATABASE_URL: scratch.url, REDIS_URL, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:`, AUTHD_DATA_DIR: undefined },
-        tearDown: () => scratch.drop(),
-      };
-    },
-  }] : []),
-];
 
 describe.each(variants)('users sessions / revoke-sessions CLI on $name', (variant) => {
   const saved: Record<string, string | undefined> = {};

@@ -44,7 +44,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [],
+        redirectUris: [], userClaims: [], metadataClaims: [],
         createdAt: now(),
         updatedAt: now(),
       },
@@ -77,7 +77,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [],
+        redirectUris: [], userClaims: [], metadataClaims: [],
         createdAt: now(),
         updatedAt: now(),
       },
@@ -97,7 +97,7 @@ describe.each(backends())('client service on $name', (backend) => {
     expect(listed.find((c) => c.id === 'listed')).toEqual({
       id: 'listed', name: 'Listed', confidential: true, firstParty: false, canIntrospect: false, grantTypes: ['client_credentials'],
       scopes: [], defaultScopes: [], audience: 'https://authd.test', accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null,
-      cookieMode: false, allowedOrigins: [], redirectUris: [], createdAt: now(), updatedAt: now(),
+      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], createdAt: now(), updatedAt: now(),
     });
   });
 

@@ -100,7 +100,7 @@ describe.each(backends())('account API on $name', (backend) => {
     expect(res.headers['cache-control']).toBe('no-store');
     const user = await stack.services.users.requireUser({ id: f.alice.id });
     expect(res.body).toEqual({
-      id: f.alice.id, username: 'Alice@Example.com', roles: ['user', 'editor'], scopes: ['profile', 'read', 'write'], disabled: false,
+      id: f.alice.id, username: 'Alice@Example.com', roles: ['user', 'editor'], scopes: ['profile', 'read', 'write'], disabled: false, email: null, email_verified: false, metadata: {},
       created_at: user.createdAt.toISOString(), updated_at: user.updatedAt.toISOString(),
     });
     expect(res.text).not.toContain('$argon2');

@@ -184,7 +184,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       expect(res.status).toBe(201);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual({
-        id: UUID, username: 'Bob@Example.com', roles: ['user', 'auditor'], scopes: ['profile', 'read'], disabled: false,
+        id: UUID, username: 'Bob@Example.com', roles: ['user', 'auditor'], scopes: ['profile', 'read'], disabled: false, email: null, email_verified: false, metadata: {},
         created_at: iso(), updated_at: iso(),
       });
       expect(res.text).not.toContain(PASSWORD);
@@ -237,7 +237,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const created = await admin().post('/admin/users', { username: 'carol@example.com', password: PASSWORD, roles: ['user'] });
       const res = await admin().get(`/admin/users/${created.body.id}`);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, created_at: iso(), updated_at: iso() });
+      expect(res.body).toEqual({ id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, email: null, email_verified: false, metadata: {}, created_at: iso(), updated_at: iso() });
       expect(res.text).not.toContain('$argon2');
       expectError(await admin().get('/admin/users/00000000-0000-4000-8000-000000000000'), 404, NO_SUCH_USER);
       expectError(await admin().get('/admin/users/not-a-uuid'), 404, NO_SUCH_USER);
@@ -259,7 +259,7 @@ describe.each(backends())('admin API on $name', (backend) => {
         expect(Object.keys(res.body).sort()).toEqual(['next_cursor', 'users']);
         expect(res.body.users.length).toBeLessThanOrEqual(3);
         for (const u of res.body.users) {
-          expect(Object.keys(u).sort()).toEqual(['created_at', 'disabled', 'id', 'roles', 'scopes', 'updated_at', 'username']);
+          expect(Object.keys(u).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'metadata', 'roles', 'scopes', 'updated_at', 'username']);
           seen.push(u.id);
           usernames.push(u.username.toLowerCase());
         }
@@ -283,7 +283,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       expect(first.status).toBe(200);
       const page = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => `page-${from + k}@list.test`);
       expect(first.body).toEqual({
-        users: page(1, 3).map((username) => ({ id: byName.get(username), username, roles: [], scopes: ['profile'], disabled: false, created_at: expect.any(String), updated_at: expect.any(String) })),
+        users: page(1, 3).map((username) => ({ id: byName.get(username), username, roles: [], scopes: ['profile'], disabled: false, email: null, email_verified: false, metadata: {}, created_at: expect.any(String), updated_at: expect.any(String) })),
         next_cursor: 'page-3@list.test',
       });
       const second = await admin().get(`/admin/users?limit=3&search=list.test&cursor=${encodeURIComponent(first.body.next_cursor)}`);
@@ -313,7 +313,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const res = await admin().patch(`/admin/users/${dan.id}`, { roles: ['user', 'support'], scopes: ['profile', 'read'] });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
-        id: dan.id, username: 'dan@example.com', roles: ['user', 'support'], scopes: ['profile', 'read'], disabled: false,
+        id: dan.id, username: 'dan@example.com', roles: ['user', 'support'], scopes: ['profile', 'read'], disabled: false, email: null, email_verified: false, metadata: {},
         created_at: iso(stack.clock.now() - MINUTE), updated_at: iso(),
       });
       expect((await admin().get(`/admin/users/${dan.id}`)).body).toEqual(res.body);
@@ -334,7 +334,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const res = await admin().patch(`/admin/users/${dora.id}`, { disabled: true });
       expect(res.status).toBe(200);
       expect(res.body).toEqual(expect.objectContaining({ id: dora.id, disabled: true }));
-      expect(Object.keys(res.body).sort()).toEqual(['created_at', 'disabled', 'id', 'roles', 'scopes', 'updated_at', 'username']);
+      expect(Object.keys(res.body).sort()).toEqual(['created_at', 'disabled', 'email', 'email_verified', 'id', 'metadata', 'roles', 'scopes', 'updated_at', 'username']);
 
       expectError(await login('account-web', 'dora@example.com', PASSWORD), 400, INVALID_GRANT_LOGIN);
       expectError(await refresh('account-web', tokens.refreshToken), 400, INVALID_GRANT_REFRESH);
@@ -454,7 +454,7 @@ describe.each(backends())('admin API on $name', (backend) => {
     const clientBody = (overrides: Record<string, unknown>) => ({
       client_id: expect.any(String), name: expect.any(String), type: 'public', first_party: false, introspection: false, grant_types: [],
       scopes: [], default_scopes: [], audience: ISSUER, access_token_ttl: null, refresh_idle_ttl: null, refresh_absolute_ttl: null,
-      cookie_mode: false, allowed_origins: [], redirect_uris: [], created_at: iso(), updated_at: iso(), ...overrides,
+      cookie_mode: false, allowed_origins: [], redirect_uris: [], user_claims: [], metadata_claims: [], created_at: iso(), updated_at: iso(), ...overrides,
     });
 
     function clientCredentials(id: string, secret: string, scope?: string) {

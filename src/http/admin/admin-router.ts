@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
 import type { ClientService } from '../../clients/client-service';
@@ -9,6 +9,7 @@ import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
 import { listSigningKeys, retireSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
 import type { KeyRing } from '../../tokens/key-ring';
+import { CONFLICT_POLICIES, importRecords, type RowFailure, type UserImporter } from '../../users/user-import';
 import type { UserService } from '../../users/user-service';
 import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
 import { names, readJson, readQuery, seconds, text } from '../json-body';
@@ -17,6 +18,7 @@ import { presentAudit, presentClient, presentKey, presentSession, presentUser } 
 export interface AdminDeps extends BearerAuthDeps {
   adminScope: string;
   users: UserService;
+  userImporter: UserImporter;
   clientService: ClientService;
   sessions: SessionRepository;
   revoker: SessionRevoker;
@@ -27,7 +29,16 @@ export interface AdminDeps extends BearerAuthDeps {
 }
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
-const userChanges = z.object({ roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional() }).strict();
+const userChanges = z.object({
+  roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional(), metadata: z.record(z.string(), z.unknown()).optional(),
+  email: text(254).nullable().optional(), email_verified: z.boolean().optional(),
+}).strict();
+export const USER_IMPORT_PATH = '/admin/users/import';
+export const IMPORT_BATCH_MAX = 1000;
+const importBatch = z.object({
+  on_conflict: z.enum(CONFLICT_POLICIES as ['skip', 'update']).default('skip'),
+  users: z.array(z.record(z.string(), z.unknown())).min(1).max(IMPORT_BATCH_MAX),
+}).strict();
 const clientSettings = {
   name: text(200).optional(),
   first_party: z.boolean().optional(),
@@ -42,6 +53,8 @@ const clientSettings = {
   cookie_mode: z.boolean().optional(),
   allowed_origins: z.array(text(300)).max(20).optional(),
   redirect_uris: z.array(text(2000)).max(20).optional(),
+  user_claims: names(3).optional(),
+  metadata_claims: names(20).optional(),
 };
 const newClient = z.object({ ...clientSettings, client_id: text(64).optional(), name: text(200), type: z.enum(['confidential', 'public']), grant_types: z.array(z.enum(GRANT_TYPES)).max(3) }).strict();
 const clientChanges = z.object(clientSettings).strict();
@@ -70,6 +83,8 @@ function toSettings(body: z.infer<typeof clientChanges>) {
     cookieMode: body.cookie_mode,
     allowedOrigins: body.allowed_origins,
     redirectUris: body.redirect_uris,
+    userClaims: body.user_claims,
+    metadataClaims: body.metadata_claims,
   };
 }
 
@@ -82,6 +97,16 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post('/admin/users', async (req, res) => {
     const body = readJson(req, newUser);
     res.status(201).json(presentUser(await deps.users.create(body)));
+  });
+  router.post(USER_IMPORT_PATH, express.json({ limit: '2mb', strict: true }), async (req, res) => {
+    const body = readJson(req, importBatch);
+    const failed: RowFailure[] = [];
+    const totals = await importRecords(body.users.map((record, i) => ({ line: i + 1, record })), deps.userImporter, {
+      policy: body.on_conflict, batchSize: IMPORT_BATCH_MAX, onFailure: (f) => failed.push(f),
+    });
+    const { created, updated, skipped } = totals;
+    deps.audit.record({ type: 'users_imported', details: { via: 'admin_api', policy: body.on_conflict, created, updated, skipped, failed: failed.length } });
+    res.json({ created, updated, skipped, failed: failed.map((f) => ({ row: f.line, error: f.error })) });
   });
   router.get('/admin/users', async (req, res) => {
     const query = readQuery(req, listUsers);
@@ -98,6 +123,11 @@ export function adminRouter(deps: AdminDeps): Router {
     if (body.roles) user = { ...user, ...(await deps.users.setRoles(ref, body.roles)) };
     if (body.scopes) user = { ...user, ...(await deps.users.setScopes(ref, body.scopes)) };
     if (body.disabled !== undefined) user = { ...user, ...(await deps.users.setDisabled(ref, body.disabled)) };
+    if (body.metadata !== undefined) user = { ...user, ...(await deps.users.setMetadata(ref, body.metadata)) };
+    if (body.email !== undefined || body.email_verified !== undefined) {
+      const email = body.email !== undefined ? body.email : user.email;
+      user = { ...user, ...(await deps.users.setEmail(ref, email, { ...(body.email_verified !== undefined && { verified: body.email_verified }) })) };
+    }
     res.json(presentUser(user));
   });
   router.post('/admin/users/:id/password', async (req, res) => {

@@ -8,8 +8,11 @@ import type { User } from '../../users/user-repository';
 export const presentUser = (u: User) => ({
   id: u.id,
   username: u.username,
+  email: u.email,
+  email_verified: u.emailVerified,
   roles: u.roles,
   scopes: u.scopes,
+  metadata: u.metadata,
   disabled: u.disabledAt !== null,
   created_at: u.createdAt.toISOString(),
   updated_at: u.updatedAt.toISOString(),
@@ -31,6 +34,8 @@ export const presentClient = (c: Client) => ({
   cookie_mode: c.cookieMode,
   allowed_origins: c.allowedOrigins,
   redirect_uris: c.redirectUris,
+  user_claims: c.userClaims,
+  metadata_claims: c.metadataClaims,
   created_at: c.createdAt.toISOString(),
   updated_at: c.updatedAt.toISOString(),
 });

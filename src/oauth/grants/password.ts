@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ThrottleDecision } from '../../abuse/login-throttle';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../../http/param-schemas';
+import { userClaimsFor } from '../../tokens/user-claims';
 import { normalizeUsername } from '../../users/username';
 import { formatScope, intersect, missingFrom, parseScope } from '../scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
@@ -102,6 +103,7 @@ export const passwordGrant = {
         roles: user.roles,
         ...(issueRefresh && { sessionId }),
         ttlSeconds: lifetimes.accessTokenTtl,
+        userClaims: userClaimsFor(client, user, scopes),
       }),
       issueRefresh ? deps.tokens.signRefreshToken(refreshRecord, { userId: user.id, clientId: client.id, sessionId }) : undefined,
     ]);

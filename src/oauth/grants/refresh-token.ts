@@ -5,6 +5,7 @@ import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../../http/param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
 import { InvalidTokenError } from '../../tokens/jwt';
+import { userClaimsFor } from '../../tokens/user-claims';
 import { formatScope, intersect, missingFrom, parseScope } from '../scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
@@ -79,6 +80,8 @@ export const refreshTokenGrant = {
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
 
     const scopes = requested ?? grantableScopes(grant);
+    // Claims about the user come from the user as they are now, not as they were at login.
+    const user = client.userClaims.length || client.metadataClaims.length ? await deps.users.requireUser({ id: grant.userId }) : undefined;
     const [access, refreshToken] = await Promise.all([
       deps.tokens.issueAccessToken({
         subject: grant.userId,
@@ -88,6 +91,7 @@ export const refreshTokenGrant = {
         roles: grant.roles,
         sessionId: grant.sessionId,
         ttlSeconds: lifetimes.accessTokenTtl,
+        ...(user && { userClaims: userClaimsFor(client, user, scopes) }),
       }),
       deps.tokens.signRefreshToken(grant.refreshToken, { userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId }),
     ]);
