@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import net from 'node:net';
+import { clientAddress } from './client-address';
 
 /**
  * Brute-force protection for password logins. An attempt is counted *before* the password is
@@ -43,21 +43,6 @@ export interface ThrottleKeys {
   ip: string;
   /** Prefix of every user+IP key of this user, for unlock. */
   userIpPrefix: string;
-}
-
-/**
- * The address a client is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by its
- * /64 prefix, since one host or subscriber usually holds a whole /64 and could rotate through it.
- */
-export function clientAddress(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
-  if (!net.isIPv6(ip)) return ip.slice(0, 64);
-  const [head, tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }
 
 /** Keys hold a digest of the username, so key length and characters are bounded. */
