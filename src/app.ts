@@ -24,7 +24,7 @@ export function createApp(config: Config, services: Services): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  if (config.trustProxy !== false) app.set('trust proxy', parseTrustProxy(config.trustProxy));
+  if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
   app.use(requestLog(services.logger));
   app.use((req, res, next) => auditScope.run(requestContext(req, res), next));
@@ -79,11 +79,4 @@ export function createApp(config: Config, services: Services): express.Express {
   app.use(notFound);
   app.use(errorHandler(services.logger));
   return app;
-}
-
-/** "true", a hop count, or a comma-separated list of addresses/subnets, as express understands them. */
-function parseTrustProxy(value: string): boolean | number | string[] {
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
 }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseRedisUrl } from './store/redis';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy';
 
 /** Every setting authd reads, typed and frozen. Environment variables are the only source. */
 export interface Config {
@@ -47,7 +48,7 @@ export interface Config {
   readonly secureCookies: boolean;
   readonly devBootstrap: boolean;
   readonly logLevel: string;
-  readonly trustProxy: string | false;
+  readonly trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {
@@ -143,7 +144,12 @@ const schema = z.object({
   AUTHD_BRAND_LOGO_URL: url(['https:', 'http:']).optional(),
   AUTHD_DEV_BOOTSTRAP: flag.optional(),
   AUTHD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  AUTHD_TRUST_PROXY: z.string().optional(),
+  AUTHD_TRUST_PROXY: z.string().transform((value, ctx) => {
+    const parsed = parseTrustProxy(value);
+    if ('trust' in parsed) return parsed.trust;
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return z.NEVER;
+  }).optional(),
   NODE_ENV: z.string().optional(),
 });
 

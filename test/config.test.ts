@@ -218,6 +218,28 @@ describe('parseConfig', () => {
     expect(message).toBe(problems.join('\n'));
   });
 
+  it('refuses AUTHD_TRUST_PROXY=true with one line saying what to give instead', () => {
+    for (const value of ['true', 'TRUE', 'yes']) {
+      expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([expect.stringMatching(/^AUTHD_TRUST_PROXY: true would let every client choose its IP .*number of proxies.*CIDRs/)]);
+    }
+  });
+
+  it.each([
+    ['1', 1],
+    ['2', 2],
+    ['0', false],
+    ['false', false],
+    ['10.0.0.5', ['10.0.0.5']],
+    ['10.0.0.5, 10.1.0.0/16,fd00::/8', ['10.0.0.5', '10.1.0.0/16', 'fd00::/8']],
+    ['loopback,uniquelocal', ['loopback', 'uniquelocal']],
+  ])('reads AUTHD_TRUST_PROXY=%j as %j', (value, trust) => {
+    expect(parseConfig({ AUTHD_TRUST_PROXY: value }).trustProxy).toEqual(trust);
+  });
+
+  it.each(['10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/8', '*', ',', '::1/129'])('refuses AUTHD_TRUST_PROXY=%j', (value) => {
+    expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([expect.stringMatching(/^AUTHD_TRUST_PROXY: expected a hop count or a comma-separated list/)]);
+  });
+
   it('refuses an absolute refresh lifetime shorter than the idle one', () => {
     expect(problemsOf({ AUTHD_REFRESH_IDLE_TTL: '14d', AUTHD_REFRESH_ABSOLUTE_TTL: '7d' }))
       .toEqual(['AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL']);

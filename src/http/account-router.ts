@@ -9,6 +9,7 @@ import type { SessionRevoker } from '../sessions/session-revoker';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './admin/presenters';
 import { bearerAuth, type BearerAuthDeps } from './bearer-auth';
+import { clientIp } from './client-auth';
 import { readJson } from './json-body';
 
 export interface AccountDeps extends BearerAuthDeps {
@@ -49,7 +50,7 @@ export function accountRouter(deps: AccountDeps): Router {
     const body = readJson(req, z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict());
     const user = await currentUser(res, deps.users);
     assertPasswordPolicy(body.new_password); // a weak new password is no failed attempt
-    const ip = req.ip ?? 'unknown';
+    const ip = clientIp(req) ?? 'unknown';
     const decision = await deps.throttle.begin(user.usernameNormalized, ip);
     if (!decision.allowed) {
       throw new OAuthError('temporarily_unavailable', `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`, {

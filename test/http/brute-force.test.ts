@@ -45,7 +45,7 @@ describe.each(backends())('brute-force protection over HTTP on $name', (backend)
   beforeAll(async () => {
     // A generous Argon2 queue timeout: this file is about the throttle, and a busy test machine must
     // not turn an admitted guess into a 503 (test/http/argon2-capacity.test.ts covers capacity).
-    stack = await openStack(backend, { AUTHD_TRUST_PROXY: 'true', AUTHD_ARGON2_QUEUE_TIMEOUT_MS: '60000' });
+    stack = await openStack(backend, { AUTHD_TRUST_PROXY: 'loopback', AUTHD_ARGON2_QUEUE_TIMEOUT_MS: '60000' });
     f = await seed(stack);
     await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, scopes: ['profile', 'read'] });
   });

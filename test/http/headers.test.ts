@@ -261,12 +261,12 @@ describe('CORS with AUTHD_CORS_ORIGINS (embedded)', () => {
 });
 
 describe('AUTHD_TRUST_PROXY (embedded)', () => {
-  describe('true', () => {
+  describe('loopback (the proxy on this host)', () => {
     let stack: TestStack;
     let f: Fixtures;
 
     beforeAll(async () => {
-      ({ stack, f } = await openSeeded({ AUTHD_TRUST_PROXY: 'true' }));
+      ({ stack, f } = await openSeeded({ AUTHD_TRUST_PROXY: 'loopback' }));
     });
     afterAll(() => stack.close());
 
