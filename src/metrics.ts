@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AuditEvent } from './audit/audit-log';
+import type { AuditEvent, AuditLog } from './audit/audit-log';
 import type { ConcurrencyLimiter } from './users/hash-limiter';
 
 // Endpoints whose requests may fail before express routes them (a malformed or oversized body).
@@ -29,6 +29,26 @@ export function createMetrics() {
     collect() { this.set(limiter?.stats().queued ?? 0); },
   });
 
+  let audit: Pick<AuditLog, 'backlog'> | undefined;
+  const backlog = () => audit?.backlog() ?? { pending: 0, oldestPendingMs: 0, writeFailures: 0, dropped: 0 };
+  new Gauge({
+    name: 'authd_audit_pending_events', help: 'Audit events not yet written to the database', registers: [registry],
+    collect() { this.set(backlog().pending); },
+  });
+  new Gauge({
+    name: 'authd_audit_oldest_pending_seconds', help: 'Age of the oldest audit event not yet written', registers: [registry],
+    collect() { this.set(backlog().oldestPendingMs / 1000); },
+  });
+  // Totals kept by the audit log itself; reported as counters.
+  new Counter({
+    name: 'authd_audit_write_failures_total', help: 'Audit batch writes that failed and were retried', registers: [registry],
+    collect() { this.reset(); this.inc(backlog().writeFailures); },
+  });
+  new Counter({
+    name: 'authd_audit_events_dropped_total', help: 'Audit events dropped: refused by the database as bad data, or past the buffer bound', registers: [registry],
+    collect() { this.reset(); this.inc(backlog().dropped); },
+  });
+
   return {
     registry,
     /** Counts each request when its answer is sent; `res.locals.grant` and `res.locals.oauthError` label it. */
@@ -50,6 +70,9 @@ export function createMetrics() {
     },
     onAuditEvent(event: AuditEvent) {
       events.inc({ type: event.type });
+    },
+    watchAudit(watched: Pick<AuditLog, 'backlog'>) {
+      audit = watched;
     },
     watchLimiter(watched: ConcurrencyLimiter) {
       limiter = watched;

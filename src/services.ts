@@ -92,6 +92,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
 
     const metrics = createMetrics();
     const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
+    metrics.watchAudit(audit);
     const keyManagement: KeyManagementOptions = {
       db,
       audit,
@@ -166,6 +167,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       { name: 'database', check: () => db.ping() },
       { name: 'keys', check: () => void ring.signingKey() },
       ...(redis ? [{ name: 'redis', check: () => revocations.ping() }] : []),
+      { name: 'audit', check: () => audit.checkBacklog(), degradesOnly: true },
     ];
 
     return {

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Queryable } from '../store/database';
+import { sanitizeEvent } from './audit-sanitize';
 
 export const AUDIT_EVENT_TYPES = [
   'login_succeeded', 'login_failed', 'login_throttled',
@@ -58,29 +59,62 @@ export interface AuditQuery {
   before?: string;
 }
 
+/** The events not yet written, for the metrics and the readiness check. */
+export interface AuditBacklog {
+  pending: number;
+  /** Age of the oldest pending event; 0 when none is pending. */
+  oldestPendingMs: number;
+  /** Flushes that failed (the events were kept for the next one). */
+  writeFailures: number;
+  /** Events the database refused as bad data, or pushed out of a full buffer. */
+  dropped: number;
+}
+
 export interface AuditLog {
-  /** Queues the event (it is written within the flush interval) and logs it. Never throws. */
+  /**
+   * Queues the event (it is written within the flush interval) and logs it, with control
+   * characters escaped in every string. Never throws.
+   */
   record(event: AuditEvent): void;
   flush(): Promise<void>;
+  backlog(): AuditBacklog;
+  /** Throws while the backlog is past its limits (the readiness check calls it). */
+  checkBacklog(): void;
   query(filter: AuditQuery): Promise<AuditRecord[]>;
   close(): Promise<void>;
 }
 
 const MAX_BUFFERED = 10_000;
 
+type Entry = AuditEvent & { at: Date };
+
+/** SQLSTATE class 22, data exception: this data will never be accepted, however often it is retried. */
+const isBadData = (error: unknown) => /^22/.test(String((error as { code?: unknown } | null)?.code ?? ''));
+
+export interface BacklogLimits {
+  events: number;
+  ageMs: number;
+}
+const DEFAULT_BACKLOG_LIMITS: BacklogLimits = { events: 1000, ageMs: 30_000 };
+
 /**
  * Events are written in batches (one INSERT per flush interval) so the audit trail costs the
  * token endpoint no extra round trip. The price: events of the last interval are lost if the
  * process is killed outright; a clean shutdown flushes them.
  */
-export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logger; flushIntervalMs?: number; onEvent?: (e: AuditEvent) => void }): AuditLog {
+export function createAuditLog(deps: {
+  db: Queryable; clock: Clock; logger: Logger; flushIntervalMs?: number; onEvent?: (e: AuditEvent) => void; backlogLimits?: BacklogLimits;
+}): AuditLog {
   const { db, clock, logger } = deps;
   const interval = deps.flushIntervalMs ?? 200;
-  let buffer: Array<AuditEvent & { at: Date }> = [];
+  const limits = deps.backlogLimits ?? DEFAULT_BACKLOG_LIMITS;
+  let buffer: Entry[] = [];
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
+  let writeFailures = 0;
+  let dropped = 0;
 
-  async function write(batch: Array<AuditEvent & { at: Date }>): Promise<void> {
+  async function write(batch: Entry[]): Promise<void> {
     await db.query(
       `INSERT INTO audit_events (occurred_at, type, user_id, client_id, ip, user_agent, request_id, details)
        SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
@@ -92,6 +126,31 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
     );
   }
 
+  /**
+   * Writes a batch. When the database refuses it as bad data, one row is poisoning it: the rows go
+   * one by one and only the refused ones are dropped (and logged), so one hostile request cannot
+   * hold up the trail. Returns the events still to write after any other error.
+   */
+  async function persist(batch: Entry[]): Promise<{ unwritten: Entry[]; error?: unknown }> {
+    try {
+      await write(batch);
+      return { unwritten: [] };
+    } catch (error) {
+      if (!isBadData(error)) return { unwritten: batch, error };
+    }
+    for (const [i, event] of batch.entries()) {
+      try {
+        await write([event]);
+      } catch (error) {
+        if (!isBadData(error)) return { unwritten: batch.slice(i), error };
+        dropped++;
+        logger.error({ err: error, audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId },
+          'audit event refused by the database as bad data; dropped');
+      }
+    }
+    return { unwritten: [] };
+  }
+
   function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -99,11 +158,13 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
       if (buffer.length === 0) return;
       const batch = buffer;
       buffer = [];
-      try {
-        await write(batch);
-      } catch (error) {
+      const { unwritten, error } = await persist(batch);
+      if (unwritten.length) {
+        writeFailures++;
         // Keep the events for the next flush (the database may be back), within a bound.
-        buffer = [...batch, ...buffer].slice(-MAX_BUFFERED);
+        const kept = [...unwritten, ...buffer];
+        dropped += Math.max(0, kept.length - MAX_BUFFERED);
+        buffer = kept.slice(-MAX_BUFFERED);
         logger.error({ err: error, pending: buffer.length }, 'audit events could not be written; retrying');
         timer ??= setTimeout(() => void flush(), Math.max(interval, 1000));
         timer.unref();
@@ -112,14 +173,21 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
     return flushing;
   }
 
+  function backlog(): AuditBacklog {
+    return { pending: buffer.length, oldestPendingMs: buffer.length ? Math.max(0, clock.now() - buffer[0].at.getTime()) : 0, writeFailures, dropped };
+  }
+
   return {
     record(given) {
       const scope = auditScope.getStore();
-      const event = scope
+      const event = sanitizeEvent(scope
         ? { ...given, context: given.context ?? scope, details: { ...(scope.actor !== undefined && { actor: scope.actor }), ...given.details } }
-        : given;
+        : given);
       buffer.push({ ...event, at: new Date(clock.now()) });
-      if (buffer.length > MAX_BUFFERED) buffer.shift();
+      if (buffer.length > MAX_BUFFERED) {
+        buffer.shift();
+        dropped++;
+      }
       logger.info({ audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId, ...event.details }, event.type);
       deps.onEvent?.(event);
       if (buffer.length >= 500) void flush();
@@ -129,6 +197,13 @@ export function createAuditLog(deps: { db: Queryable; clock: Clock; logger: Logg
       }
     },
     flush,
+    backlog,
+    checkBacklog() {
+      const { pending, oldestPendingMs } = backlog();
+      if (pending >= limits.events || oldestPendingMs >= limits.ageMs) {
+        throw new Error(`audit backlog: ${pending} events pending, the oldest for ${Math.round(oldestPendingMs / 1000)} s`);
+      }
+    },
     async query(filter) {
       await flush();
       const rows = await db.query<{

@@ -95,7 +95,12 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientRepository
         } catch {
           // unreadable Basic credentials: keep what the body said, if anything
         }
-        deps.audit.record({ type: 'client_authentication_failed', clientId: clientId?.slice(0, 128) ?? null, context: requestContext(req, res), details: { reason: error.detail } });
+        // An id no client can have is never stored: it is attacker-chosen bytes, not a client.
+        const wellFormed = clientId !== undefined && CLIENT_ID.test(clientId);
+        deps.audit.record({
+          type: 'client_authentication_failed', clientId: wellFormed ? clientId : null, context: requestContext(req, res),
+          details: { reason: error.detail, ...(clientId !== undefined && !wellFormed && { client_id: 'malformed' }) },
+        });
       }
       throw error;
     }

@@ -3,16 +3,22 @@ import { Router } from 'express';
 export interface ReadinessCheck {
   name: string;
   check: () => Promise<void> | void;
+  /** A failure degrades the instance (still 200, status "degraded") instead of taking it out of service. */
+  degradesOnly?: boolean;
 }
 
-/** /health/live answers while the process runs; /health/ready when every dependency answers. */
+/**
+ * /health/live answers while the process runs; /health/ready when every dependency answers. A
+ * failing check marked degradesOnly (the audit backlog) answers 200 with status "degraded", for
+ * monitoring to alert on, without pulling an instance that still serves logins out of rotation.
+ */
 export function healthRouter(checks: ReadinessCheck[], timeoutMs = 2000): Router {
   const router = Router();
   router.get('/health/live', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
-    const results = await Promise.all(checks.map(async ({ name, check }) => {
+    const results = await Promise.all(checks.map(async ({ name, check, degradesOnly }) => {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -21,13 +27,14 @@ export function healthRouter(checks: ReadinessCheck[], timeoutMs = 2000): Router
         ]);
         return [name, 'ok'] as const;
       } catch {
-        return [name, 'failing'] as const;
+        return [name, degradesOnly ? 'degraded' : 'failing'] as const;
       } finally {
         clearTimeout(timer);
       }
     }));
-    const ready = results.every(([, status]) => status === 'ok');
-    res.status(ready ? 200 : 503).set('Cache-Control', 'no-store').json({ status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
+    const ready = results.every(([, status]) => status !== 'failing');
+    const status = !ready ? 'unavailable' : results.some(([, s]) => s === 'degraded') ? 'degraded' : 'ok';
+    res.status(ready ? 200 : 503).set('Cache-Control', 'no-store').json({ status, checks: Object.fromEntries(results) });
   });
   return router;
 }

@@ -202,7 +202,7 @@ describe.each(backends())('discovery on $name', (backend) => {
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual({
         status: 'ok',
-        checks: { database: 'ok', keys: 'ok', ...(backend.name === 'postgres+redis' && { redis: 'ok' }) },
+        checks: { database: 'ok', keys: 'ok', ...(backend.name === 'postgres+redis' && { redis: 'ok' }), audit: 'ok' },
       });
     });
   });
