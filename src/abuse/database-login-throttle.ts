@@ -1,12 +1,13 @@
 import type { Clock } from '../clock';
 import type { Database } from '../store/database';
-import { lockoutMs, retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
+import { KNOWN_NETWORK_TTL_MS, lockoutMs, retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
 
 interface Row {
   key: string;
   n: number;
   window_ends_at: Date;
   locked_until: Date | null;
+  counted: boolean;
 }
 
 /**
@@ -17,7 +18,7 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
   let calls = 0;
 
   return {
-    async begin(username, ip): Promise<ThrottleDecision> {
+    async begin(username, ip, options = {}): Promise<ThrottleDecision> {
       const keys = throttleKeys(username, ip);
       const now = clock.now();
       const decision = await db.transaction(async (tx) => {
@@ -31,15 +32,21 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
         const counter = (key: string) => {
           const row = rows.find((r) => r.key === key)!;
           const expired = row.window_ends_at.getTime() <= now;
-          return { n: expired ? 0 : row.n, until: expired ? now + limits.windowMs : row.window_ends_at.getTime(), lockedUntil: row.locked_until?.getTime() ?? 0 };
+          return {
+            n: expired ? 0 : row.n, until: expired ? now + limits.windowMs : row.window_ends_at.getTime(),
+            lockedUntil: row.locked_until?.getTime() ?? 0, counted: !expired && row.counted,
+          };
         };
         const userIp = counter(keys.userIp);
         const user = counter(keys.user);
         const address = counter(keys.ip);
         if (userIp.lockedUntil > now) return { allowed: false as const, retryAfterSeconds: retryAfter(userIp.lockedUntil - now), reason: 'user_ip_locked' as const };
         if (address.n >= limits.ipFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(address.until - now), reason: 'ip_limit' as const };
-        if (user.n >= limits.userFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(user.until - now), reason: 'user_limit' as const };
+        const trusted = options.trustedDevice === true
+          || (await tx.query('SELECT 1 FROM login_throttle WHERE key = $1 AND window_ends_at > $2', [keys.known, new Date(now)])).length > 0;
+        if (!trusted && user.n >= limits.userFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(user.until - now), reason: 'user_limit' as const };
 
+        const newNetwork = !trusted && !userIp.counted;
         userIp.n += 1;
         let lockedUntil: number | null = null;
         if (userIp.n >= limits.userIpFailures) {
@@ -48,14 +55,14 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
           userIp.until = Math.max(userIp.until, lockedUntil + limits.windowMs);
         }
         await tx.query(
-          `UPDATE login_throttle SET n = v.n, window_ends_at = v.until, locked_until = COALESCE(v.locked, login_throttle.locked_until)
-           FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[]) AS v(key, n, until, locked)
+          `UPDATE login_throttle SET n = v.n, window_ends_at = v.until, locked_until = COALESCE(v.locked, login_throttle.locked_until), counted = v.counted
+           FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::boolean[]) AS v(key, n, until, locked, counted)
            WHERE login_throttle.key = v.key`,
-          [[keys.userIp, keys.user, keys.ip], [userIp.n, user.n + 1, address.n + 1],
+          [[keys.userIp, keys.user, keys.ip], [userIp.n, user.n + (newNetwork ? 1 : 0), address.n + 1],
             [new Date(userIp.until), new Date(user.until), new Date(address.until)],
-            [lockedUntil === null ? null : new Date(lockedUntil), null, null]],
+            [lockedUntil === null ? null : new Date(lockedUntil), null, null], [userIp.counted || newNetwork, false, false]],
         );
-        return lockedUntil === null ? { allowed: true as const } : { allowed: true as const, lockSetAt: lockedUntil };
+        return { allowed: true as const, ...(lockedUntil !== null && { lockSetAt: lockedUntil }), ...(newNetwork && { newNetwork: true as const }) };
       });
       // Now and then, forget counters nobody has touched for a day.
       if (++calls % 1000 === 0) {
@@ -66,21 +73,27 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
 
     async succeeded(username, ip) {
       const keys = throttleKeys(username, ip);
+      const now = new Date(clock.now());
       await db.query(
-        `WITH cleared AS (DELETE FROM login_throttle WHERE key = $1)
-         UPDATE login_throttle SET n = n - 1 WHERE key = ANY($2) AND n > 0`,
-        [keys.userIp, [keys.user, keys.ip]],
+        `WITH cleared AS (DELETE FROM login_throttle WHERE key = $1 RETURNING counted AND window_ends_at > $4 AS counted),
+         known AS (INSERT INTO login_throttle (key, n, window_ends_at) VALUES ($3, 1, $5)
+                   ON CONFLICT (key) DO UPDATE SET window_ends_at = EXCLUDED.window_ends_at)
+         UPDATE login_throttle SET n = n - 1
+         WHERE n > 0 AND (key = $2 OR (key = $6 AND EXISTS (SELECT 1 FROM cleared WHERE counted)))`,
+        [keys.userIp, keys.ip, keys.known, now, new Date(now.getTime() + KNOWN_NETWORK_TTL_MS), keys.user],
       );
     },
 
     async release(username, ip, decision) {
       const keys = throttleKeys(username, ip);
       const lockSetAt = decision.allowed && decision.lockSetAt !== undefined ? new Date(decision.lockSetAt) : null;
+      const newNetwork = decision.allowed && decision.newNetwork === true;
       await db.query(
         `UPDATE login_throttle SET n = GREATEST(n - 1, 0),
-           locked_until = CASE WHEN key = $1 AND locked_until = $3 THEN NULL ELSE locked_until END
+           locked_until = CASE WHEN key = $1 AND locked_until = $3 THEN NULL ELSE locked_until END,
+           counted = CASE WHEN key = $1 AND $4 THEN false ELSE counted END
          WHERE key = ANY($2)`,
-        [keys.userIp, [keys.userIp, keys.user, keys.ip], lockSetAt],
+        [keys.userIp, [keys.userIp, keys.ip, ...(newNetwork ? [keys.user] : [])], lockSetAt, newNetwork],
       );
     },
 

@@ -8,9 +8,15 @@ import { clientAddress } from './client-address';
  *   user+IP  after `userIpFailures` failures that user's logins from that IP are refused for a
  *            delay that doubles with every further failure (lockoutBase … lockoutMax);
  *   IP       a ceiling across usernames (credential stuffing from one address);
- *   user     a ceiling across addresses (a distributed guess at one account).
- * A success clears the user+IP counter and gives back its attempt on the other two.
+ *   user     a ceiling on the number of distinct networks with failures for one account (a
+ *            distributed guess). Past it, only the owner's known places still get in: a network
+ *            the user has logged in from before, or a device that carries a signed device cookie.
+ *            So guessing from fresh addresses is refused while the owner is not locked out.
+ * A success clears the user+IP counter, gives back its attempt on the IP counter and its network
+ * on the user counter, and remembers the network as known for `KNOWN_NETWORK_TTL_MS`.
  */
+export const KNOWN_NETWORK_TTL_MS = 90 * 86_400_000;
+
 export interface ThrottleLimits {
   userIpFailures: number;
   ipFailures: number;
@@ -21,12 +27,20 @@ export interface ThrottleLimits {
 }
 
 export type ThrottleDecision =
-  /** `lockSetAt`: this attempt armed the user+IP lock (the limit-th attempt); release undoes it. */
-  | { allowed: true; lockSetAt?: number }
+  /**
+   * `lockSetAt`: this attempt armed the user+IP lock (the limit-th attempt); `newNetwork`: it
+   * added its network to the user counter. release() undoes both.
+   */
+  | { allowed: true; lockSetAt?: number; newNetwork?: true }
   | { allowed: false; retryAfterSeconds: number; reason: 'user_ip_locked' | 'ip_limit' | 'user_limit' };
 
+export interface AttemptOptions {
+  /** The request carries a valid device cookie for this user (it logged in from this browser before). */
+  trustedDevice?: boolean;
+}
+
 export interface LoginThrottle {
-  begin(username: string, ip: string): Promise<ThrottleDecision>;
+  begin(username: string, ip: string, options?: AttemptOptions): Promise<ThrottleDecision>;
   succeeded(username: string, ip: string): Promise<void>;
   /**
    * Gives back an attempt whose password could not be checked at all (hashing at capacity, the
@@ -41,6 +55,8 @@ export interface ThrottleKeys {
   userIp: string;
   user: string;
   ip: string;
+  /** Present while the user has logged in from this address within KNOWN_NETWORK_TTL_MS. */
+  known: string;
   /** Prefix of every user+IP key of this user, for unlock. */
   userIpPrefix: string;
 }
@@ -49,7 +65,7 @@ export interface ThrottleKeys {
 export function throttleKeys(normalizedUsername: string, ip: string): ThrottleKeys {
   const user = crypto.createHash('sha256').update(normalizedUsername).digest('base64url').slice(0, 22);
   const address = clientAddress(ip);
-  return { userIp: `ui:${user}:${address}`, user: `u:${user}`, ip: `ip:${address}`, userIpPrefix: `ui:${user}:` };
+  return { userIp: `ui:${user}:${address}`, user: `u:${user}`, ip: `ip:${address}`, known: `kn:${user}:${address}`, userIpPrefix: `ui:${user}:` };
 }
 
 /** The lock after the n-th counted failure (n ≥ limit): base, then doubling, capped. */

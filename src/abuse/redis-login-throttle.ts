@@ -1,27 +1,31 @@
 import type { Clock } from '../clock';
 import { UnavailableError } from '../errors';
 import type { RedisConnection } from '../store/redis';
-import { retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
+import { KNOWN_NETWORK_TTL_MS, retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
 
 // Every key carries the hash tag {bf} so one script can touch them all, also in Redis Cluster.
 // Times come from the application's clock (ARGV[1]); Redis TTLs only collect garbage.
+// KEYS: 1 user+IP counter, 2 its lock, 3 user (distinct networks), 4 IP, 5 known network (until when).
 const BEGIN = `
 local now = tonumber(ARGV[1])
 local window, uiLimit, base, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local uLimit, ipLimit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local lock = tonumber(redis.call('GET', KEYS[2]) or '0')
-if lock > now then return {0, lock - now, 'user_ip_locked'} end
+if lock > now then return {0, lock - now, 'user_ip_locked', 0} end
 local function read(key)
-  local v = redis.call('HMGET', key, 'n', 'until')
+  local v = redis.call('HMGET', key, 'n', 'until', 'counted')
   local n, untilT = tonumber(v[1] or '0'), tonumber(v[2] or '0')
-  if untilT <= now then return 0, now + window end
-  return n, untilT
+  if untilT <= now then return 0, now + window, 0 end
+  return n, untilT, tonumber(v[3] or '0')
 end
 local ipN, ipUntil = read(KEYS[4])
-if ipN >= ipLimit then return {0, ipUntil - now, 'ip_limit'} end
+if ipN >= ipLimit then return {0, ipUntil - now, 'ip_limit', 0} end
+local trusted = ARGV[8] == '1' or tonumber(redis.call('GET', KEYS[5]) or '0') > now
 local uN, uUntil = read(KEYS[3])
-if uN >= uLimit then return {0, uUntil - now, 'user_limit'} end
-local uiN, uiUntil = read(KEYS[1])
+if not trusted and uN >= uLimit then return {0, uUntil - now, 'user_limit', 0} end
+local uiN, uiUntil, counted = read(KEYS[1])
+local newNetwork = 0
+if not trusted and counted == 0 then newNetwork = 1 end
 uiN = uiN + 1
 local lockSetAt = 0
 if uiN >= uiLimit then
@@ -30,46 +34,57 @@ if uiN >= uiLimit then
   redis.call('SET', KEYS[2], lockSetAt, 'PX', delay)
   uiUntil = math.max(uiUntil, now + delay + window)
 end
-redis.call('HSET', KEYS[1], 'n', uiN, 'until', uiUntil)
+redis.call('HSET', KEYS[1], 'n', uiN, 'until', uiUntil, 'counted', math.max(counted, newNetwork))
 redis.call('PEXPIRE', KEYS[1], uiUntil - now)
-redis.call('HSET', KEYS[3], 'n', uN + 1, 'until', uUntil)
-redis.call('PEXPIRE', KEYS[3], uUntil - now)
+if newNetwork == 1 then
+  redis.call('HSET', KEYS[3], 'n', uN + 1, 'until', uUntil)
+  redis.call('PEXPIRE', KEYS[3], uUntil - now)
+end
 redis.call('HSET', KEYS[4], 'n', ipN + 1, 'until', ipUntil)
 redis.call('PEXPIRE', KEYS[4], ipUntil - now)
-return {1, lockSetAt, ''}`;
+return {1, lockSetAt, '', newNetwork}`;
+const DECREMENT = `
+local function decrement(key)
+  local n = tonumber(redis.call('HGET', key, 'n') or '0')
+  if n > 0 then redis.call('HSET', key, 'n', n - 1) end
+end`;
 
-const SUCCEEDED = `
+// ARGV: now, how long the network stays known.
+const SUCCEEDED = `${DECREMENT}
+local v = redis.call('HMGET', KEYS[1], 'until', 'counted')
+local counted = tonumber(v[1] or '0') > tonumber(ARGV[1]) and v[2] == '1'
 redis.call('DEL', KEYS[1], KEYS[2])
-for i = 3, 4 do
-  local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
-  if n > 0 then redis.call('HSET', KEYS[i], 'n', n - 1) end
-end
+decrement(KEYS[4])
+if counted then decrement(KEYS[3]) end
+redis.call('SET', KEYS[5], tonumber(ARGV[1]) + tonumber(ARGV[2]), 'PX', ARGV[2])
 return 1`;
 
-const RELEASE = `
-for i = 1, 4, 1 do
-  if i ~= 2 then
-    local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
-    if n > 0 then redis.call('HSET', KEYS[i], 'n', n - 1) end
-  end
+// ARGV: the lock this attempt set (or 0), whether it counted a new network.
+const RELEASE = `${DECREMENT}
+decrement(KEYS[1])
+decrement(KEYS[4])
+if ARGV[2] == '1' then
+  decrement(KEYS[3])
+  redis.call('HSET', KEYS[1], 'counted', 0)
 end
 if ARGV[1] ~= '0' and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1`;
 
+type Keys = readonly [string, string, string, string, string];
 type ThrottleRedis = RedisConnection & {
-  throttleBegin(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[number, number, string]>;
-  throttleSucceeded(k1: string, k2: string, k3: string, k4: string): Promise<number>;
-  throttleRelease(k1: string, k2: string, k3: string, k4: string, lockSetAt: string): Promise<number>;
+  throttleBegin(...keysAndArgs: [...Keys, ...string[]]): Promise<[number, number, string, number]>;
+  throttleSucceeded(...keysAndArgs: [...Keys, string, string]): Promise<number>;
+  throttleRelease(...keysAndArgs: [...Keys, string, string]): Promise<number>;
 };
 
 export function createRedisLoginThrottle(connection: RedisConnection, limits: ThrottleLimits, clock: Clock, keyPrefix: string): LoginThrottle {
   const redis = connection as ThrottleRedis;
-  redis.defineCommand('throttleBegin', { numberOfKeys: 4, lua: BEGIN });
-  redis.defineCommand('throttleSucceeded', { numberOfKeys: 4, lua: SUCCEEDED });
-  redis.defineCommand('throttleRelease', { numberOfKeys: 4, lua: RELEASE });
-  const tagged = (normalizedUsername: string, ip: string) => {
+  redis.defineCommand('throttleBegin', { numberOfKeys: 5, lua: BEGIN });
+  redis.defineCommand('throttleSucceeded', { numberOfKeys: 5, lua: SUCCEEDED });
+  redis.defineCommand('throttleRelease', { numberOfKeys: 5, lua: RELEASE });
+  const tagged = (normalizedUsername: string, ip: string): Keys => {
     const keys = throttleKeys(normalizedUsername, ip);
-    return [`{bf}:${keys.userIp}`, `{bf}:lock:${keys.userIp}`, `{bf}:${keys.user}`, `{bf}:${keys.ip}`] as const;
+    return [`{bf}:${keys.userIp}`, `{bf}:lock:${keys.userIp}`, `{bf}:${keys.user}`, `{bf}:${keys.ip}`, `{bf}:${keys.known}`];
   };
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -80,19 +95,20 @@ export function createRedisLoginThrottle(connection: RedisConnection, limits: Th
   };
 
   return {
-    async begin(username, ip): Promise<ThrottleDecision> {
-      const [allowed, waitOrLock, reason] = await call(() => redis.throttleBegin(...tagged(username, ip), String(clock.now()),
+    async begin(username, ip, options = {}): Promise<ThrottleDecision> {
+      const [allowed, waitOrLock, reason, newNetwork] = await call(() => redis.throttleBegin(...tagged(username, ip), String(clock.now()),
         String(limits.windowMs), String(limits.userIpFailures), String(limits.lockoutBaseMs), String(limits.lockoutMaxMs),
-        String(limits.userFailures), String(limits.ipFailures)));
-      if (allowed === 1) return waitOrLock > 0 ? { allowed: true, lockSetAt: waitOrLock } : { allowed: true };
+        String(limits.userFailures), String(limits.ipFailures), options.trustedDevice ? '1' : '0'));
+      if (allowed === 1) return { allowed: true, ...(waitOrLock > 0 && { lockSetAt: waitOrLock }), ...(newNetwork === 1 && { newNetwork: true }) };
       return { allowed: false, retryAfterSeconds: retryAfter(waitOrLock), reason: reason as 'ip_limit' };
     },
     async succeeded(username, ip) {
-      await call(() => redis.throttleSucceeded(...tagged(username, ip)));
+      await call(() => redis.throttleSucceeded(...tagged(username, ip), String(clock.now()), String(KNOWN_NETWORK_TTL_MS)));
     },
     async release(username, ip, decision) {
       const lockSetAt = decision.allowed ? decision.lockSetAt ?? 0 : 0;
-      await call(() => redis.throttleRelease(...tagged(username, ip), String(lockSetAt)));
+      const newNetwork = decision.allowed && decision.newNetwork ? '1' : '0';
+      await call(() => redis.throttleRelease(...tagged(username, ip), String(lockSetAt), newNetwork));
     },
     async unlock(username) {
       const { userIpPrefix, user } = throttleKeys(username, '-');

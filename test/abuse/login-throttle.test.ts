@@ -52,8 +52,8 @@ const ALLOWED: ThrottleDecision = { allowed: true };
 function withoutLockMarks(throttle: LoginThrottle): LoginThrottle {
   return {
     ...throttle,
-    async begin(username, ip) {
-      const decision = await throttle.begin(username, ip);
+    async begin(username, ip, options) {
+      const decision = await throttle.begin(username, ip, options);
       if (!decision.allowed) return decision;
       return { allowed: true };
     },
@@ -86,7 +86,7 @@ describe.each(implementations)('login throttle: $name', (impl) => {
   beforeAll(async () => {
     stack = await openStack(impl.backend, LIMITS);
     throttle = withoutLockMarks(impl.pick(stack));
-  });
+    }, 180_000); // a loaded machine can take half a minute to start PGlite
   afterAll(() => stack.close());
 
   it('is configured with the small limits of this suite, on the intended store', async () => {
@@ -276,6 +276,82 @@ describe.each(implementations)('login throttle: $name', (impl) => {
     expect(await throttle.begin(u, ip())).toMatchObject({ allowed: false, reason: 'user_limit' });
     await throttle.unlock(u);
     expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+  });
+
+  describe('the per-user ceiling counts networks and spares the owner', () => {
+    const USER_LIMIT = { allowed: false, reason: 'user_limit', retryAfterSeconds: 900 };
+
+    /** Fills u's per-user ceiling: one failure from each of 12 fresh addresses. */
+    async function fillUserCeiling(u: string): Promise<void> {
+      for (let i = 0; i < 12; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+      expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
+    }
+
+    it('counts many failures from one network once: 3 addresses × 4 failures leave room for more addresses', async () => {
+      const u = user();
+      for (let i = 0; i < 3; i++) expect(await attempts(4, u, ip())).toEqual(Array(4).fill(ALLOWED));
+      // Twelve failures, but three networks: nine more networks still get a try.
+      for (let i = 0; i < 9; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+      expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
+    });
+
+    it('admits a network the user logged in from before past the ceiling, still under its user+IP lock', async () => {
+      const [u, home] = [user(), ip()];
+      await throttle.begin(u, home);
+      await throttle.succeeded(u, home);
+      await fillUserCeiling(u);
+      expect(await throttle.begin(u, home)).toEqual(ALLOWED);
+      await throttle.succeeded(u, home);
+      // Guessing from home is still stopped by the user+IP lock.
+      await lock(u, home);
+    });
+
+    it('admits a trusted device from a fresh network past the ceiling; the same network without it is refused', async () => {
+      const [u, cafe] = [user(), ip()];
+      await fillUserCeiling(u);
+      expect(await throttle.begin(u, cafe)).toEqual(USER_LIMIT);
+      expect(await throttle.begin(u, cafe, { trustedDevice: true })).toEqual(ALLOWED);
+    });
+
+    it('does not count failures from known networks or devices toward the ceiling', async () => {
+      const [u, home] = [user(), ip()];
+      await throttle.begin(u, home);
+      await throttle.succeeded(u, home);
+      for (let i = 0; i < 4; i++) expect(await throttle.begin(u, home)).toEqual(ALLOWED);
+      for (let i = 0; i < 12; i++) expect(await throttle.begin(u, ip(), { trustedDevice: true })).toEqual(ALLOWED);
+      // None of the above filled the ceiling: twelve fresh networks still get their try.
+      await fillUserCeiling(u);
+    });
+
+    it('forgets a known network after 90 days', async () => {
+      const [u, home] = [user(), ip()];
+      await throttle.begin(u, home);
+      await throttle.succeeded(u, home);
+      stack.clock.advance(90 * 86_400 * SECOND + SECOND);
+      await fillUserCeiling(u);
+      expect(await throttle.begin(u, home)).toEqual(USER_LIMIT);
+    });
+
+    it('gives the network back on success and on release, so the owner does not fill the ceiling', async () => {
+      const u = user();
+      for (let i = 0; i < 12; i++) {
+        const address = ip();
+        const decision = await impl.pick(stack).begin(u, address);
+        expect(decision).toMatchObject({ allowed: true, newNetwork: true });
+        if (i % 2) await throttle.succeeded(u, address);
+        else await throttle.release(u, address, decision);
+      }
+      await fillUserCeiling(u);
+    });
+
+    it('is refused in a parallel burst from fresh networks past the ceiling, while a known network gets in', async () => {
+      const [u, home] = [user(), ip()];
+      await throttle.begin(u, home);
+      await throttle.succeeded(u, home);
+      const decisions = await Promise.all([...Array.from({ length: 20 }, () => throttle.begin(u, ip())), throttle.begin(u, home)]);
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(13);
+      expect(decisions[20]).toEqual(ALLOWED);
+    });
   });
 
   it('unlock of a user with no counters is harmless', async () => {

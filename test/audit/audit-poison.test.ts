@@ -30,7 +30,7 @@ describe.each(backends())('a poisoned audit trail on $name', (backend) => {
   beforeAll(async () => {
     stack = await openStack(backend);
     f = await seed(stack);
-  });
+    }, 180_000); // a loaded machine can take half a minute to start PGlite
   afterAll(() => stack.close());
 
   const eventsOf = async (requestId: string) => (await stack.services.audit.query({ limit: 1000 })).filter((e) => e.requestId === requestId);

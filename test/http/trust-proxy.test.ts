@@ -16,7 +16,7 @@ describe.each(backends())('client addresses behind a proxy on $name', (backend) 
   beforeAll(async () => {
     stack = await openStack(backend, { AUTHD_TRUST_PROXY: '1', AUTHD_ARGON2_QUEUE_TIMEOUT_MS: '60000' });
     f = await seed(stack);
-  });
+    }, 180_000); // a loaded machine can take half a minute to start PGlite
   beforeEach(() => stack.clock.advance(16 * 60_000));
   afterAll(() => stack.close());
 
