@@ -61,7 +61,7 @@ export function createApp(config: Config, services: Services): express.Express {
   }));
   const { authenticate } = services;
   const secureCookies = config.secureCookies;
-  app.use(tokenRouter({ authenticate, grants: services.grantDeps, secureCookies }));
+  app.use(tokenRouter({ authenticate, grants: services.grantDeps, secureCookies, devices: services.devices }));
   app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
   app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
   const bearer = { tokens: services.tokens, revocations: services.revocations, issuer: config.issuer };
@@ -70,6 +70,7 @@ export function createApp(config: Config, services: Services): express.Express {
   app.use(adminRouter({
     ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,
     revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
+    throttle: services.throttle,
   }));
   app.get('/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));

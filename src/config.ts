@@ -122,7 +122,7 @@ const schema = z.object({
   AUTHD_ARGON2_QUEUE_TIMEOUT_MS: integer(0, 60_000).default(500),
   AUTHD_LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
   AUTHD_LOGIN_MAX_FAILURES_PER_IP: integer(1, 1_000_000).default(100),
-  AUTHD_LOGIN_MAX_FAILURES_PER_USER: integer(1, 1_000_000).default(50),
+  AUTHD_LOGIN_MAX_FAILURES_PER_USER: integer(1, 1_000_000).default(10),
   AUTHD_LOGIN_FAILURE_WINDOW: duration(1).default(15 * 60),
   AUTHD_LOGIN_LOCKOUT: duration(1).default(60),
   AUTHD_LOGIN_LOCKOUT_MAX: duration(1).default(3600),

@@ -9,6 +9,7 @@ import { createClientSecretDigester, type ClientSecretDigester } from './clients
 import { createClientCache } from './clients/client-cache';
 import { createClientService, type ClientService } from './clients/client-service';
 import { createClientAuthenticator, type ClientAuthenticator } from './http/client-auth';
+import { createDeviceCookies, type DeviceCookies } from './http/device-cookie';
 import type { ReadinessCheck } from './http/health';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
@@ -60,6 +61,7 @@ export interface Services {
   limiter: ConcurrencyLimiter;
   throttle: LoginThrottle;
   authenticate: ClientAuthenticator;
+  devices: DeviceCookies;
   scopesSupported: () => Promise<string[]>;
   readinessChecks: ReadinessCheck[];
   close(): Promise<void>;
@@ -119,7 +121,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       ? createRedisLoginThrottle(redis, config.loginThrottle, clock, config.redisPrefix)
       : createDatabaseLoginThrottle(db, config.loginThrottle, clock);
 
-    const digester = createClientSecretDigester(await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey));
+    const serverKey = await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey);
+    const digester = createClientSecretDigester(serverKey);
+    const devices = createDeviceCookies(serverKey, clock, config.secureCookies);
     const clients = createClientRepository(db);
     const sessions = createSessionRepository(db);
     const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
@@ -178,7 +182,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
       userRepository, users, userImporter, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
-      audit, metrics, limiter, throttle, authenticate,
+      audit, metrics, limiter, throttle, authenticate, devices,
       async close() {
         ring.stop();
         await audit.close();

@@ -54,7 +54,7 @@ describe('parseConfig', () => {
       loginThrottle: {
         userIpFailures: 5,
         ipFailures: 100,
-        userFailures: 50,
+        userFailures: 10,
         windowMs: 15 * 60_000,
         lockoutBaseMs: 60_000,
         lockoutMaxMs: 3_600_000,

@@ -44,7 +44,7 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
         if (address.n >= limits.ipFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(address.until - now), reason: 'ip_limit' as const };
         const trusted = options.trustedDevice === true
           || (await tx.query('SELECT 1 FROM login_throttle WHERE key = $1 AND window_ends_at > $2', [keys.known, new Date(now)])).length > 0;
-        if (!trusted && user.n >= limits.userFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(user.until - now), reason: 'user_limit' as const };
+        if (!trusted && !userIp.counted && user.n >= limits.userFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(user.until - now), reason: 'user_limit' as const };
 
         const newNetwork = !trusted && !userIp.counted;
         userIp.n += 1;

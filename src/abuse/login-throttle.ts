@@ -9,7 +9,8 @@ import { clientAddress } from './client-address';
  *            delay that doubles with every further failure (lockoutBase … lockoutMax);
  *   IP       a ceiling across usernames (credential stuffing from one address);
  *   user     a ceiling on the number of distinct networks with failures for one account (a
- *            distributed guess). Past it, only the owner's known places still get in: a network
+ *            distributed guess). Past it, no new network is admitted (those already counted go on
+ *            under their user+IP lock), but the owner's known places still get in: a network
  *            the user has logged in from before, or a device that carries a signed device cookie.
  *            So guessing from fresh addresses is refused while the owner is not locked out.
  * A success clears the user+IP counter, gives back its attempt on the IP counter and its network

@@ -22,8 +22,9 @@ local ipN, ipUntil = read(KEYS[4])
 if ipN >= ipLimit then return {0, ipUntil - now, 'ip_limit', 0} end
 local trusted = ARGV[8] == '1' or tonumber(redis.call('GET', KEYS[5]) or '0') > now
 local uN, uUntil = read(KEYS[3])
-if not trusted and uN >= uLimit then return {0, uUntil - now, 'user_limit', 0} end
 local uiN, uiUntil, counted = read(KEYS[1])
+-- The ceiling refuses new networks; one already counted goes on under its own user+IP lock.
+if not trusted and counted == 0 and uN >= uLimit then return {0, uUntil - now, 'user_limit', 0} end
 local newNetwork = 0
 if not trusted and counted == 0 then newNetwork = 1 end
 uiN = uiN + 1

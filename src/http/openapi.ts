@@ -128,6 +128,7 @@ export function openApiDocument(issuer: string) {
       },
       '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },
       '/admin/users/{id}/sessions': { get: op('A user\'s sessions', 'Admin', { security: bearer, parameters: [...idParam, { name: 'all', in: 'query', schema: { enum: ['true', 'false'] } }], responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })), ...adminResponses } }) },
+      '/admin/users/{id}/unlock': { post: op('Clear the failed-login counters and lockouts of a user (like `authd users unlock`); audited as user_unlocked', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Unlocked'), 404: error('No such user'), ...adminResponses } }) },
       '/admin/users/{id}/revoke-sessions': { post: op('Revoke every session and token of a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Revoked', obj({ revoked_sessions: { type: 'integer' } })), ...adminResponses } }) },
       '/admin/clients': {
         get: op('List clients', 'Admin', { security: bearer, responses: { 200: ok('Clients', obj({ clients: arr(ref('Client')) })), ...adminResponses } }),

@@ -6,12 +6,16 @@ export const REFRESH_COOKIE = 'authd_rt';
 // The token and revocation endpoints both live under /oauth: the cookie goes nowhere else.
 const COOKIE_PATH = '/oauth';
 
-export function readRefreshCookie(req: Request): string | undefined {
+export function readCookie(req: Request, cookieName: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === REFRESH_COOKIE) return value.join('=') || undefined;
+    if (name === cookieName) return value.join('=') || undefined;
   }
   return undefined;
+}
+
+export function readRefreshCookie(req: Request): string | undefined {
+  return readCookie(req, REFRESH_COOKIE);
 }
 
 function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {

@@ -2,12 +2,13 @@ import { Router, type RequestHandler } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
 import { clientCredentialsGrant } from '../oauth/grants/client-credentials';
 import { lifetimesFor, type GrantDeps, type GrantHandler } from '../oauth/grants/grant';
-import { passwordGrant } from '../oauth/grants/password';
+import { passwordGrant, throttleName } from '../oauth/grants/password';
 import { refreshTokenGrant } from '../oauth/grants/refresh-token';
 import { requestContext, type ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
 import { declaredParameters, param, validateParams } from './param-schemas';
 import { readParams } from './params';
+import type { DeviceCookies } from './device-cookie';
 import { checkCookieClientOrigin, readRefreshCookie, setRefreshCookie } from './refresh-cookie';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each grant has its own parameter type
@@ -25,6 +26,7 @@ export interface TokenRouteDeps {
   authenticate: ClientAuthenticator;
   grants: GrantDeps;
   secureCookies: boolean;
+  devices: DeviceCookies;
 }
 
 /** POST /oauth/token: noStore → read params → authenticate client → check grant → validate → run grant. */
@@ -46,7 +48,12 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
     for (const name of declaredParameters(grant.schema)) if (params[name] !== undefined) declared[name] = params[name];
     const cookieToken = client.cookieMode && grantType === 'refresh_token' && declared.refresh_token === undefined ? readRefreshCookie(req) : undefined;
     if (cookieToken !== undefined) declared.refresh_token = cookieToken;
-    const response = await grant.handle({ params: validateParams(grant.schema, declared), client, context: requestContext(req, res) }, deps.grants);
+    const validated = validateParams(grant.schema, declared);
+    const deviceUser = grantType === 'password' ? throttleName(declared.username) : undefined;
+    const trustedDevice = deviceUser !== undefined && deps.devices.vouchesFor(req, deviceUser);
+    const response = await grant.handle({ params: validated, client, context: requestContext(req, res), trustedDevice }, deps.grants);
+    // A browser that signed in is a known device from now on (see the login throttle).
+    if (client.cookieMode && deviceUser !== undefined) deps.devices.remember(req, res, deviceUser);
     if (client.cookieMode && response.refresh_token !== undefined) {
       // Cookie mode: the refresh token never reaches JavaScript.
       const { refresh_token: refreshToken, ...body } = response;

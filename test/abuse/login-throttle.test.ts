@@ -295,6 +295,15 @@ describe.each(implementations)('login throttle: $name', (impl) => {
       expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
     });
 
+    it('past the ceiling, lets a network already counted go on until its user+IP lock', async () => {
+      const [u, first] = [user(), ip()];
+      expect(await throttle.begin(u, first)).toEqual(ALLOWED);
+      for (let i = 0; i < 11; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+      expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
+      expect(await attempts(4, u, first)).toEqual(Array(4).fill(ALLOWED));
+      expect(await throttle.begin(u, first)).toEqual(locked(60));
+    });
+
     it('admits a network the user logged in from before past the ceiling, still under its user+IP lock', async () => {
       const [u, home] = [user(), ip()];
       await throttle.begin(u, home);

@@ -24,7 +24,8 @@ const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 function setCookies(res: Response): string[] {
   const header = res.headers['set-cookie'] as unknown;
   if (header === undefined) return [];
-  return Array.isArray(header) ? header : [String(header)];
+  // The device cookie a sign-in also sets is test/http/distributed-lockout.test.ts's concern.
+  return (Array.isArray(header) ? header : [String(header)]).filter((c: string) => !c.startsWith('authd_device='));
 }
 
 /** The refresh token from `authd_rt=<token>; Path=/oauth; Max-Age=…; HttpOnly; SameSite=Strict[; Secure]`. */

@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
+import type { LoginThrottle } from '../../abuse/login-throttle';
 import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
 import type { ClientService } from '../../clients/client-service';
 import { GRANT_TYPES } from '../../clients/client-repository';
@@ -26,6 +27,7 @@ export interface AdminDeps extends BearerAuthDeps {
   keyManagement: KeyManagementOptions;
   ring: KeyRing;
   clock: Clock;
+  throttle: Pick<LoginThrottle, 'unlock'>;
 }
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
@@ -146,6 +148,13 @@ export function adminRouter(deps: AdminDeps): Router {
     const ids = await deps.revoker.revokeUser(user.id, 'revoked_by_admin');
     deps.audit.record({ type: 'user_sessions_revoked', userId: user.id, details: { sessions: ids.length } });
     res.json({ revoked_sessions: ids.length });
+  });
+  // What `authd users unlock` does: every failed-login counter and lock of the user is cleared.
+  router.post('/admin/users/:id/unlock', async (req, res) => {
+    const user = await deps.users.requireUser({ id: req.params.id });
+    await deps.throttle.unlock(user.usernameNormalized);
+    deps.audit.record({ type: 'user_unlocked', userId: user.id });
+    res.status(204).end();
   });
   router.delete('/admin/users/:id', async (req, res) => {
     await deps.users.delete({ id: req.params.id });

@@ -20,6 +20,8 @@ export interface GrantRequest {
   params: Readonly<Record<string, string>>;
   client: ClientWithDigest;
   context: RequestContext;
+  /** The request carries a device cookie that vouches for the username (password grant). */
+  trustedDevice?: boolean;
 }
 
 /** The server-wide token lifetimes, in seconds. */

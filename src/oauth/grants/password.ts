@@ -12,7 +12,7 @@ const schema = z.object({ username: param('username', 512), password: passwordPa
 type Params = z.infer<typeof schema>;
 
 /** Normalised when valid; otherwise the raw value, so junk usernames are throttled too. */
-function throttleName(username: string): string {
+export function throttleName(username: string): string {
   try {
     return normalizeUsername(username);
   } catch {
@@ -21,8 +21,8 @@ function throttleName(username: string): string {
 }
 
 /** Counts the attempt before any password work; a refused attempt costs no Argon2. */
-async function admitAttempt(username: string, { client, context }: GrantRequest, deps: GrantDeps): Promise<ThrottleDecision> {
-  const decision = await deps.throttle.begin(throttleName(username), context.ip ?? 'unknown');
+async function admitAttempt(username: string, { client, context, trustedDevice }: GrantRequest, deps: GrantDeps): Promise<ThrottleDecision> {
+  const decision = await deps.throttle.begin(throttleName(username), context.ip ?? 'unknown', { trustedDevice: trustedDevice === true });
   if (decision.allowed) return decision;
   deps.audit.record({ type: 'login_throttled', clientId: client.id, context, details: { reason: decision.reason, retry_after: decision.retryAfterSeconds } });
   throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
