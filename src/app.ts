@@ -75,7 +75,7 @@ export function createApp(config: Config, services: Services): express.Express {
   app.get('/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));
   });
-  if (config.registration) app.use(registerRouter(services.users));
+  if (config.registration) app.use(registerRouter({ users: services.registrationUsers, throttle: services.registrationThrottle }));
 
   app.use(notFound);
   app.use(errorHandler(services.logger));

@@ -1,6 +1,7 @@
 import type { LoginThrottle } from './abuse/login-throttle';
 import { createDatabaseLoginThrottle } from './abuse/database-login-throttle';
 import { createRedisLoginThrottle } from './abuse/redis-login-throttle';
+import { createDatabaseRegistrationThrottle, createRedisRegistrationThrottle, type RegistrationThrottle } from './abuse/registration-throttle';
 import { createAuditLog, type AuditLog } from './audit/audit-log';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
@@ -30,7 +31,7 @@ import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-manage
 import { createKeyRepository } from './tokens/key-repository';
 import { createKeyRing, type KeyRing } from './tokens/key-ring';
 import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
-import { createConcurrencyLimiter, type ConcurrencyLimiter } from './users/hash-limiter';
+import { createConcurrencyLimiter, type PrioritizedLimiter } from './users/hash-limiter';
 import { createPasswordHasher } from './users/password-hasher';
 import { createUserRepository, type UserRepository } from './users/user-repository';
 import { createUserImporter, type UserImporter } from './users/user-import';
@@ -50,6 +51,9 @@ export interface Services {
   userRepository: UserRepository;
   users: UserService;
   userImporter: UserImporter;
+  /** The user service self-registration uses: its hashes run in the registration lane. */
+  registrationUsers: UserService;
+  registrationThrottle: RegistrationThrottle;
   sessions: SessionRepository;
   revocations: RevocationStore;
   revoker: SessionRevoker;
@@ -58,7 +62,7 @@ export interface Services {
   revocationDeps: TokenRevocationDeps;
   audit: AuditLog;
   metrics: Metrics;
-  limiter: ConcurrencyLimiter;
+  limiter: PrioritizedLimiter;
   throttle: LoginThrottle;
   authenticate: ClientAuthenticator;
   devices: DeviceCookies;
@@ -129,22 +133,22 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
     const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
     const userRepository = createUserRepository(db);
-    const users = createUserService({
+    const userDeps = {
       users: userRepository,
-      hasher: createPasswordHasher(config.argon2, limiter),
       clock,
       audit,
-      onCredentialsChanged: async (userId, reason) => {
+      onCredentialsChanged: async (userId: string, reason: string) => {
         await revoker.revokeUser(userId, reason);
       },
-    });
-    const userImporter = createUserImporter({
-      db,
-      clock,
-      onCredentialsChanged: async (userId, reason) => {
-        await revoker.revokeUser(userId, reason);
-      },
-    });
+    };
+    const users = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, limiter) });
+    // Self-registration gets a quarter of the hashing slots (at least one) and waits behind
+    // logins, so a registration flood can never take the capacity logins need.
+    const registrationShare = Math.max(1, Math.floor(config.argon2Capacity.concurrency / 4));
+    const registrationLane = limiter.lane({ concurrency: registrationShare, maxQueue: registrationShare * 4 });
+    const registrationUsers = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, registrationLane) });
+    const registrationThrottle = redis ? createRedisRegistrationThrottle(redis, clock) : createDatabaseRegistrationThrottle(db, clock);
+    const userImporter = createUserImporter({ db, clock, onCredentialsChanged: userDeps.onCredentialsChanged });
     const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
     const lifetimes = {
       accessTokenTtl: config.accessTokenTtl,
@@ -181,7 +185,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
-      userRepository, users, userImporter, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
+      userRepository, users, userImporter, registrationUsers, registrationThrottle, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
       audit, metrics, limiter, throttle, authenticate, devices,
       async close() {
         ring.stop();

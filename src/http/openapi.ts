@@ -88,7 +88,10 @@ export function openApiDocument(issuer: string) {
       '/register': {
         post: op('Self-registration (only when AUTHD_REGISTRATION=true)', 'Users', {
           requestBody: form(obj({ username: str(), password: str() }, ['username', 'password'])),
-          responses: { 201: ok('Created', obj({ id: str(), username: str(), created_at: str() })), 400: error('Invalid username or password'), 404: error('Registration is off'), 409: error('Username taken') },
+          responses: {
+            202: ok('Received: the same answer whether the username was free (the account now exists) or taken', obj({ username: str(), message: str() })),
+            400: error('Invalid username or password'), 404: error('Registration is off'), 429: error('Too many registrations from this address'), 503: error('Hashing at capacity'),
+          },
         }),
       },
       '/.well-known/oauth-authorization-server': { get: op('Authorization server metadata (RFC 8414)', 'Discovery', { responses: { 200: ok('Metadata', { type: 'object' }) } }) },

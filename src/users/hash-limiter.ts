@@ -11,52 +11,104 @@ export interface ConcurrencyLimiter {
   stats(): { active: number; queued: number; concurrency: number };
 }
 
+export interface LaneOptions {
+  /** At most this many of the limiter's slots at once. */
+  concurrency: number;
+  /** At most this many of the lane's tasks waiting. */
+  maxQueue: number;
+}
+
+export interface PrioritizedLimiter extends ConcurrencyLimiter {
+  /**
+   * A lane of lower priority (self-registration): its tasks take at most `concurrency` of the
+   * slots, wait in their own bounded queue, and start only when no task of the main lane waits.
+   */
+  lane(options: LaneOptions): ConcurrencyLimiter;
+}
+
+interface Waiter {
+  start: () => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Queue {
+  waiting: Waiter[];
+  active: number;
+  concurrency: number;
+  maxQueue: number;
+}
+
 /**
  * At most `concurrency` tasks at once (Argon2 memory × concurrency stays within the budget); up to
  * `maxQueue` more wait, each at most `maxWaitMs`; beyond that a task fails at once with
- * CapacityError. Waiting is first in, first out.
+ * CapacityError. Waiting is first in, first out within a lane; the main lane goes first.
  */
-export function createConcurrencyLimiter(options: { concurrency: number; maxQueue: number; maxWaitMs: number }): ConcurrencyLimiter {
+export function createConcurrencyLimiter(options: { concurrency: number; maxQueue: number; maxWaitMs: number }): PrioritizedLimiter {
   let active = 0;
-  const waiting: Array<{ start: () => void; timer: NodeJS.Timeout }> = [];
+  const main: Queue = { waiting: [], active: 0, concurrency: options.concurrency, maxQueue: options.maxQueue };
+  const lanes: Queue[] = [];
 
-  function release(): void {
-    const next = waiting.shift();
-    if (next) {
-      clearTimeout(next.timer);
-      next.start(); // the slot passes straight to the next task
-    } else {
-      active--;
+  const canStart = (queue: Queue) => active < options.concurrency && queue.active < queue.concurrency;
+
+  function begin(queue: Queue): void {
+    active++;
+    queue.active++;
+  }
+
+  /** Hands free slots to waiting tasks: the main lane first, then the lanes in order. */
+  function dispatch(): void {
+    for (const queue of [main, ...lanes]) {
+      while (queue.waiting.length && canStart(queue)) {
+        const next = queue.waiting.shift()!;
+        clearTimeout(next.timer);
+        begin(queue);
+        next.start();
+      }
     }
   }
 
-  function acquire(): Promise<void> {
-    if (active < options.concurrency) {
-      active++;
+  function acquire(queue: Queue): Promise<void> {
+    // A waiting main-lane task goes before any lane task, even with a lane slot free.
+    const mainWaits = queue !== main && main.waiting.length > 0;
+    if (canStart(queue) && queue.waiting.length === 0 && !mainWaits) {
+      begin(queue);
       return Promise.resolve();
     }
-    if (waiting.length >= options.maxQueue) return Promise.reject(new CapacityError());
+    if (queue.waiting.length >= queue.maxQueue) return Promise.reject(new CapacityError());
     return new Promise((resolve, reject) => {
-      const entry = {
+      const entry: Waiter = {
         start: resolve,
         timer: setTimeout(() => {
-          waiting.splice(waiting.indexOf(entry), 1);
+          queue.waiting.splice(queue.waiting.indexOf(entry), 1);
           reject(new CapacityError());
         }, options.maxWaitMs),
       };
-      waiting.push(entry);
+      queue.waiting.push(entry);
     });
   }
 
+  function limiterFor(queue: Queue): ConcurrencyLimiter {
+    return {
+      async run(fn) {
+        await acquire(queue);
+        try {
+          return await fn();
+        } finally {
+          active--;
+          queue.active--;
+          dispatch();
+        }
+      },
+      stats: () => ({ active, queued: [main, ...lanes].reduce((n, q) => n + q.waiting.length, 0), concurrency: options.concurrency }),
+    };
+  }
+
   return {
-    async run(fn) {
-      await acquire();
-      try {
-        return await fn();
-      } finally {
-        release();
-      }
+    ...limiterFor(main),
+    lane(laneOptions) {
+      const queue: Queue = { waiting: [], active: 0, ...laneOptions };
+      lanes.push(queue);
+      return limiterFor(queue);
     },
-    stats: () => ({ active, queued: waiting.length, concurrency: options.concurrency }),
   };
 }
