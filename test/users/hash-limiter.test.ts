@@ -190,3 +190,57 @@ describe('createConcurrencyLimiter', () => {
     expect(limiter.stats()).toEqual({ active: 0, queued: 0, concurrency: 1 });
   });
 });
+
+describe('a low-priority lane (self-registration)', () => {
+  it('never holds more than its share of the slots, so the main lane always keeps the rest', async () => {
+    const limiter = createConcurrencyLimiter({ concurrency: 4, maxQueue: 100, maxWaitMs: 10_000 });
+    const lane = limiter.lane({ concurrency: 1, maxQueue: 3 });
+    const laneGates = Array.from({ length: 4 }, () => deferred());
+    let laneRunning = 0;
+    const laneTasks = laneGates.map((gate) => track(lane.run(async () => { laneRunning++; await gate.promise; laneRunning--; })));
+    await settle();
+    expect(laneRunning).toBe(1);
+    expect(limiter.stats()).toEqual({ active: 1, queued: 3, concurrency: 4 });
+
+    // Three main tasks start at once beside it.
+    const mainGates = Array.from({ length: 3 }, () => deferred());
+    const mainTasks = mainGates.map((gate) => track(limiter.run(() => gate.promise)));
+    await settle();
+    expect(limiter.stats()).toEqual({ active: 4, queued: 3, concurrency: 4 });
+
+    for (const gate of [...laneGates, ...mainGates]) gate.resolve();
+    await Promise.all([...laneGates, ...mainGates].map((g) => g.promise));
+    await settle();
+    await settle();
+    expect([...laneTasks, ...mainTasks].map((t) => t.status)).toEqual(Array(7).fill('fulfilled'));
+    expect(limiter.stats()).toEqual({ active: 0, queued: 0, concurrency: 4 });
+  });
+
+  it('refuses lane tasks past its own queue at once, without touching the main queue', async () => {
+    const limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 10_000 });
+    const lane = limiter.lane({ concurrency: 1, maxQueue: 2 });
+    const gate = deferred();
+    const running = lane.run(() => gate.promise);
+    const queued = [lane.run(async () => {}), lane.run(async () => {})];
+    await expect(lane.run(async () => {})).rejects.toBeInstanceOf(CapacityError);
+    // The main lane still queues up to its own bound.
+    const main = Array.from({ length: 10 }, () => limiter.run(async () => {}));
+    await expect(limiter.run(async () => {})).rejects.toBeInstanceOf(CapacityError);
+    gate.resolve();
+    await Promise.all([running, ...queued, ...main]);
+  });
+
+  it('hands a freed slot to a waiting main task before any waiting lane task', async () => {
+    const limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 10_000 });
+    const lane = limiter.lane({ concurrency: 1, maxQueue: 10 });
+    const started: string[] = [];
+    const gate = deferred();
+    const first = lane.run(async () => { started.push('lane-1'); await gate.promise; });
+    const laneWaiting = lane.run(async () => { started.push('lane-2'); });
+    const mainWaiting = limiter.run(async () => { started.push('main'); });
+    await settle();
+    gate.resolve();
+    await Promise.all([first, laneWaiting, mainWaiting]);
+    expect(started).toEqual(['lane-1', 'main', 'lane-2']);
+  });
+});
