@@ -150,10 +150,35 @@ const schema = z.object({
     ctx.addIssue({ code: 'custom', message: parsed.problem });
     return z.NEVER;
   }).optional(),
+  AUTHD_STRICT_ENV: flag.optional(),
   NODE_ENV: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
+
+/** Edit distance, to name the setting a misspelled variable probably meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * One line per AUTHD_* variable that is no setting of authd: a misspelled one is otherwise
+ * silently ignored (AUTHD_ACCES_TOKEN_TTL=5m leaves the 15-minute default in force).
+ */
+export function unknownVariables(env: Env): string[] {
+  const known = Object.keys(schema.shape).filter((name) => name.startsWith('AUTHD_'));
+  return Object.keys(env).filter((name) => name.startsWith('AUTHD_') && !known.includes(name)).sort().map((name) => {
+    const [closest] = known.map((k) => [k, distance(name, k)] as const).sort((x, y) => x[1] - y[1]);
+    const guess = closest && closest[1] <= Math.max(3, Math.floor(name.length / 4)) ? `did you mean ${closest[0]}?` : 'see the Configuration table in the README';
+    return `${name}: not a setting of authd (${guess})`;
+  });
+}
 
 function isLocalDevelopment(issuer: string): boolean {
   const url = new URL(issuer);
@@ -177,6 +202,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   if (budgetSlots < 1) problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
   const workers = e.AUTHD_WORKERS === 'auto' ? os.availableParallelism() : e.AUTHD_WORKERS;
   if (workers > 1 && !e.DATABASE_URL) problems.push('AUTHD_WORKERS: more than one worker needs DATABASE_URL (the embedded database belongs to one process)');
+  // In production a misspelled setting stops the start; elsewhere the CLI warns (AUTHD_STRICT_ENV decides).
+  if (e.AUTHD_STRICT_ENV ?? e.NODE_ENV === 'production') problems.push(...unknownVariables(env));
   if (problems.length) throw new ConfigError(problems);
   // Memory caps the number of parallel hashes; so do the cores (more would only queue in libuv).
   const concurrency = Math.min(budgetSlots, e.AUTHD_ARGON2_MAX_CONCURRENCY ?? os.availableParallelism());

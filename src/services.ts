@@ -25,7 +25,8 @@ import type { Database } from './store/database';
 import { createEmbeddedDatabase } from './store/embedded';
 import { migrate } from './store/migrate';
 import { createPostgresDatabase } from './store/postgres';
-import { connectRedis, type RedisConnection } from './store/redis';
+import { readinessCause } from './store/connection-errors';
+import { connectRedis, lastRedisError, type RedisConnection } from './store/redis';
 import { loadOrCreateClientSecretKey } from './tokens/key-files';
 import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
 import { createKeyRepository } from './tokens/key-repository';
@@ -90,11 +91,17 @@ export function openDatabase(config: Config): Promise<Database> {
 export async function openServices(config: Config, options: OpenOptions = {}): Promise<Services> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
-  const db = options.db ?? (await openDatabase(config));
-  let redis: RedisConnection | undefined;
+  // Redis first: it is the quicker to fail, and a wrong REDIS_URL need not wait for the database.
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix) : undefined;
+  let db: Database;
+  try {
+    db = options.db ?? (await openDatabase(config));
+  } catch (error) {
+    redis?.disconnect();
+    throw error;
+  }
   try {
     await migrate(db);
-    redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix) : undefined;
 
     const metrics = createMetrics();
     const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
@@ -172,9 +179,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     };
 
     const readinessChecks: ReadinessCheck[] = [
-      { name: 'database', check: () => db.ping() },
+      { name: 'database', check: () => db.ping(), explain: (error) => readinessCause(error, 'postgres') },
       { name: 'keys', check: () => void ring.signingKey() },
-      ...(redis ? [{ name: 'redis', check: () => revocations.ping() }] : []),
+      ...(redis ? [{ name: 'redis', check: () => revocations.ping(), explain: (error: unknown) => readinessCause(lastRedisError(redis!) ?? error, 'redis') }] : []),
       { name: 'audit', check: () => audit.checkBacklog(), degradesOnly: true },
     ];
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, parseConfig, parseDuration } from '../src/config';
+import { ConfigError, parseConfig, parseDuration, unknownVariables } from '../src/config';
 
 /** The problems of the ConfigError that parseConfig throws for env, or a failure when it does not throw. */
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -283,5 +283,26 @@ describe('parseConfig', () => {
     ['false', false], ['0', false], ['no', false], ['off', false],
   ])('reads AUTHD_REGISTRATION=%s as %s', (value, expected) => {
     expect(parseConfig({ AUTHD_REGISTRATION: value }).registration).toBe(expected);
+  });
+});
+
+describe('unknown AUTHD_* variables', () => {
+  it('names each one with the closest known setting, and ignores other variables', () => {
+    expect(unknownVariables({ AUTHD_ACCES_TOKEN_TTL: '5m', AUTHD_ISSUER: 'https://a.test', AUTHD_FROBNICATE_EVERYTHING: '1', HOME: '/root', PORT: '1' })).toEqual([
+      'AUTHD_ACCES_TOKEN_TTL: not a setting of authd (did you mean AUTHD_ACCESS_TOKEN_TTL?)',
+      'AUTHD_FROBNICATE_EVERYTHING: not a setting of authd (see the Configuration table in the README)',
+    ]);
+    expect(unknownVariables({ AUTHD_LOG_LEVEL: 'warn', AUTHD_STRICT_ENV: 'true' })).toEqual([]);
+  });
+
+  it('only warns outside production: the start goes on', () => {
+    expect(parseConfig({ AUTHD_ACCES_TOKEN_TTL: '5m' }).accessTokenTtl).toBe(900);
+    expect(parseConfig({ AUTHD_ACCES_TOKEN_TTL: '5m', NODE_ENV: 'production', AUTHD_STRICT_ENV: 'false' }).accessTokenTtl).toBe(900);
+  });
+
+  it('stops the start in production, or anywhere with AUTHD_STRICT_ENV=true', () => {
+    const problem = 'AUTHD_ACCES_TOKEN_TTL: not a setting of authd (did you mean AUTHD_ACCESS_TOKEN_TTL?)';
+    expect(problemsOf({ AUTHD_ACCES_TOKEN_TTL: '5m', NODE_ENV: 'production' })).toEqual([problem]);
+    expect(problemsOf({ AUTHD_ACCES_TOKEN_TTL: '5m', AUTHD_STRICT_ENV: 'true' })).toEqual([problem]);
   });
 });

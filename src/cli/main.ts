@@ -2,10 +2,11 @@
 import './threadpool';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
-import { ConfigError, parseConfig, parseDuration, type Config } from '../config';
-import { DomainError } from '../errors';
+import { ConfigError, parseConfig, parseDuration, unknownVariables, type Config } from '../config';
+import { DomainError, UnavailableError } from '../errors';
 import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
+import { describeConnectionError } from '../store/connection-errors';
 import { migrate } from '../store/migrate';
 import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
 import { normalizeUsername } from '../users/username';
@@ -18,7 +19,9 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 function loadConfig(): Config {
-  return parseConfig(process.env);
+  const config = parseConfig(process.env);
+  for (const warning of unknownVariables(process.env)) process.stderr.write(`authd: warning: ${warning}\n`);
+  return config;
 }
 
 /** Opens the stack for one command and always closes it. */
@@ -274,6 +277,12 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (error instanceof DomainError) {
       process.stderr.write(`authd: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    if (error instanceof UnavailableError) {
+      const dependency = error.dependency === 'redis' ? 'redis' : 'postgres';
+      const url = dependency === 'redis' ? process.env.REDIS_URL : process.env.DATABASE_URL;
+      process.stderr.write(`authd: ${describeConnectionError(error, dependency, url) ?? error.message}\n`);
       return EXIT_FAILURE;
     }
     process.stderr.write(`authd: ${(error as Error).message}\n`);

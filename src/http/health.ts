@@ -5,6 +5,8 @@ export interface ReadinessCheck {
   check: () => Promise<void> | void;
   /** A failure degrades the instance (still 200, status "degraded") instead of taking it out of service. */
   degradesOnly?: boolean;
+  /** A short, host-free cause of a failure ("connection refused"), shown in the readiness answer. */
+  explain?: (error: unknown) => string;
 }
 
 /**
@@ -18,7 +20,7 @@ export function healthRouter(checks: ReadinessCheck[], timeoutMs = 2000): Router
     res.set('Cache-Control', 'no-store').json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
-    const results = await Promise.all(checks.map(async ({ name, check, degradesOnly }) => {
+    const results = await Promise.all(checks.map(async ({ name, check, degradesOnly, explain }) => {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -26,15 +28,21 @@ export function healthRouter(checks: ReadinessCheck[], timeoutMs = 2000): Router
           new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), timeoutMs); }),
         ]);
         return [name, 'ok'] as const;
-      } catch {
-        return [name, degradesOnly ? 'degraded' : 'failing'] as const;
+      } catch (error) {
+        const cause = (error as Error).message === 'timed out' ? `no answer within ${timeoutMs} ms` : explain?.(error);
+        return [name, degradesOnly ? 'degraded' : 'failing', cause] as const;
       } finally {
         clearTimeout(timer);
       }
     }));
     const ready = results.every(([, status]) => status !== 'failing');
     const status = !ready ? 'unavailable' : results.some(([, s]) => s === 'degraded') ? 'degraded' : 'ok';
-    res.status(ready ? 200 : 503).set('Cache-Control', 'no-store').json({ status, checks: Object.fromEntries(results) });
+    const details = Object.fromEntries(results.flatMap(([name, , cause]) => (cause ? [[name, cause]] : [])));
+    res.status(ready ? 200 : 503).set('Cache-Control', 'no-store').json({
+      status,
+      checks: Object.fromEntries(results.map(([name, result]) => [name, result])),
+      ...(Object.keys(details).length > 0 && { details }),
+    });
   });
   return router;
 }

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { UnavailableError } from '../errors';
 
 export type RedisConnection = Redis | Cluster;
 
@@ -73,7 +74,21 @@ export async function connectRedis(url: string, keyPrefix: string): Promise<Redi
         : { host: parsed.endpoints[0].host, port: parsed.endpoints[0].port }),
     });
   }
-  redis.on('error', () => {}); // reported through failing commands and readiness, not as crashes
-  await redis.connect();
+  // Reported through failing commands and readiness, not as crashes; the last one names the cause.
+  redis.on('error', (error: Error) => lastErrors.set(redis, error));
+  redis.on('ready', () => lastErrors.delete(redis));
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect(); // or it keeps reconnecting in the background and holds the process open
+    throw new UnavailableError('redis', { cause: lastErrors.get(redis) ?? error });
+  }
   return redis;
+}
+
+const lastErrors = new WeakMap<RedisConnection, Error>();
+
+/** Why the connection is down (ECONNREFUSED, WRONGPASS…): ioredis's own rejections only say "Connection is closed". */
+export function lastRedisError(redis: RedisConnection): Error | undefined {
+  return lastErrors.get(redis);
 }
