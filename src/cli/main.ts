@@ -2,8 +2,10 @@
 import './threadpool';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
+import type { ClientSettingsInput } from '../clients/client-service';
 import { ConfigError, parseConfig, parseDuration, unknownVariables, type Config } from '../config';
 import { DomainError, UnavailableError } from '../errors';
+import { presentClient, presentUser } from '../http/admin/presenters';
 import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
 import { describeConnectionError } from '../store/connection-errors';
@@ -24,11 +26,13 @@ function loadConfig(): Config {
   return config;
 }
 
+let verbose = false;
+
 /** Opens the stack for one command and always closes it. */
 async function withServices<T>(fn: (services: Services) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  // Logs go to stderr: stdout carries only the command's answer (--json must stay parseable).
-  const services = await openServices(config, { logger: createLogger(config.logLevel, 2) });
+  // Quiet unless --verbose; logs go to stderr: stdout carries only the answer (--json stays parseable).
+  const services = await openServices(config, { logger: createLogger(verbose ? config.logLevel : 'silent', 2) });
   try {
     return await fn(services);
   } finally {
@@ -52,21 +56,69 @@ const seconds = (value: string) => {
   return parsed;
 };
 
+/** The settings clients create and clients update share; on update an option not given keeps its value. */
+function clientSettingOptions(cmd: Command): Command {
+  return cmd
+    .option('--first-party', 'a client of your own, allowed the password grant').option('--no-first-party', 'not a client of your own')
+    .option('--introspect', 'a resource server allowed to call the introspection endpoint').option('--no-introspect', 'not allowed to introspect')
+    .option('--grant <grants>', 'allowed grant types, comma-separated or repeated', list)
+    .option('--scope <scopes>', 'scopes the client may request', list)
+    .option('--default-scope <scopes>', 'scopes granted when a request names none', list)
+    .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
+    .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
+    .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
+    .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)
+    .option('--cookie-mode', 'browser app: the refresh token goes in an HttpOnly cookie (needs --allowed-origins)').option('--no-cookie-mode', 'the refresh token in the response body')
+    .option('--allowed-origins <origins>', 'origins of the web app, comma-separated (cookie mode\'s CSRF defence)', list)
+    .option('--redirect-uri <uris>', 'redirect URIs, comma-separated or repeated', list)
+    .option('--user-claim <claims>', 'preferred_username, email, email_verified: in its access tokens when the scope asks (profile, email)', list)
+    .option('--metadata-claim <keys>', 'keys of the user\'s metadata to copy into its access tokens', list)
+    .option('--json', 'print JSON');
+}
+
+function clientSettingsFrom(opts: Record<string, unknown>): ClientSettingsInput {
+  return {
+    ...(opts.name !== undefined && { name: opts.name as string }),
+    ...(opts.firstParty !== undefined && { firstParty: opts.firstParty as boolean }),
+    ...(opts.introspect !== undefined && { canIntrospect: opts.introspect as boolean }),
+    ...(opts.grant !== undefined && { grantTypes: opts.grant as string[] }),
+    ...(opts.scope !== undefined && { scopes: opts.scope as string[] }),
+    ...(opts.defaultScope !== undefined && { defaultScopes: opts.defaultScope as string[] }),
+    ...(opts.audience !== undefined && { audience: opts.audience as string }),
+    ...(opts.accessTokenTtl !== undefined && { accessTokenTtl: opts.accessTokenTtl as number }),
+    ...(opts.refreshIdleTtl !== undefined && { refreshIdleTtl: opts.refreshIdleTtl as number }),
+    ...(opts.refreshAbsoluteTtl !== undefined && { refreshAbsoluteTtl: opts.refreshAbsoluteTtl as number }),
+    ...(opts.cookieMode !== undefined && { cookieMode: opts.cookieMode as boolean }),
+    ...(opts.allowedOrigins !== undefined && { allowedOrigins: opts.allowedOrigins as string[] }),
+    ...(opts.redirectUri !== undefined && { redirectUris: opts.redirectUri as string[] }),
+    ...(opts.userClaim !== undefined && { userClaims: opts.userClaim as string[] }),
+    ...(opts.metadataClaim !== undefined && { metadataClaims: opts.metadataClaim as string[] }),
+  };
+}
+
+/** A command's answer: the record with --json, the sentence otherwise. */
+function answer(opts: { json?: boolean }, record: Record<string, unknown>, sentence: string): void {
+  if (opts.json) printRecord(record, true);
+  else process.stdout.write(`${sentence}\n`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('authd')
     .description('authd: an OAuth2 token issuer (password, refresh_token and client_credentials grants; RS256 JWTs; JWKS)')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .option('--verbose', 'print log lines (JSON, to stderr) while a command runs')
+    .hook('preAction', (command) => { verbose = Boolean(command.opts().verbose); });
 
   program.command('serve').description('start the HTTP server (migrates the database first)').action(async () => {
     await serve(loadConfig());
   });
 
-  program.command('migrate').description('apply pending database migrations and exit').action(async () => {
+  program.command('migrate').description('apply pending database migrations and exit').option('--json', 'print JSON').action(async (opts) => {
     const db = await openDatabase(loadConfig());
     try {
       const applied = await migrate(db);
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+      answer(opts, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
     } finally {
       await db.close();
     }
@@ -89,30 +141,35 @@ export function buildProgram(): Command {
     });
 
   passwordOptions(users.command('set-password').argument('<username>').description('set a new password (ends every session)'))
+    .option('--json', 'print JSON')
     .action(async (username: string, opts) => {
       const { password, generated } = await readPassword(opts);
-      await withServices((s) => s.users.setPassword(username, password));
-      process.stdout.write(generated ? `password: ${password}\n` : 'password changed; every session of the user was revoked\n');
+      const user = await withServices((s) => s.users.setPassword(username, password));
+      answer(opts, { id: user.id, username: user.username, ...(generated && { password }) },
+        generated ? `password: ${password}` : 'password changed; every session of the user was revoked');
     });
 
   for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
     users.command(name).argument('<username>').description(disabled ? 'disable a user (ends every session)' : 'enable a disabled user')
-      .action(async (username: string) => {
-        await withServices((s) => s.users.setDisabled(username, disabled));
-        process.stdout.write(`${username}: ${disabled ? 'disabled' : 'enabled'}\n`);
+      .option('--json', 'print JSON')
+      .action(async (username: string, opts) => {
+        const user = await withServices((s) => s.users.setDisabled(username, disabled));
+        answer(opts, presentUser(user), `${username}: ${disabled ? 'disabled' : 'enabled'}`);
       });
   }
 
   users.command('set-roles').argument('<username>').argument('[roles...]').description('replace the roles of a user')
-    .action(async (username: string, roles: string[]) => {
+    .option('--json', 'print JSON')
+    .action(async (username: string, roles: string[], opts) => {
       const user = await withServices((s) => s.users.setRoles(username, roles.flatMap((r) => list(r))));
-      process.stdout.write(`${user.username}: roles ${user.roles.join(' ') || '(none)'}\n`);
+      answer(opts, presentUser(user), `${user.username}: roles ${user.roles.join(' ') || '(none)'}`);
     });
 
   users.command('set-scopes').argument('<username>').argument('[scopes...]').description('replace the scopes a user may be granted')
-    .action(async (username: string, scopes: string[]) => {
+    .option('--json', 'print JSON')
+    .action(async (username: string, scopes: string[], opts) => {
       const user = await withServices((s) => s.users.setScopes(username, scopes.flatMap((r) => list(r))));
-      process.stdout.write(`${user.username}: scopes ${user.scopes.join(' ') || '(none)'}\n`);
+      answer(opts, presentUser(user), `${user.username}: scopes ${user.scopes.join(' ') || '(none)'}`);
     });
 
   users.command('set-email').argument('<username>').argument('<email>', 'the address, or "none" to remove it')
@@ -150,9 +207,26 @@ export function buildProgram(): Command {
     });
 
   users.command('revoke-sessions').argument('<username>').description('sign a user out everywhere: revoke every session and every access token issued so far')
-    .action(async (username: string) => {
-      const ids = await withServices(async (s) => s.revoker.revokeUser((await s.users.requireUser(username)).id, 'revoked_by_operator'));
-      process.stdout.write(`${username}: ${ids.length} session(s) revoked; access tokens issued until now are revoked too\n`);
+    .option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      const ids = await withServices(async (s) => {
+        const user = await s.users.requireUser(username);
+        const revoked = await s.revoker.revokeUser(user.id, 'revoked_by_operator');
+        s.audit.record({ type: 'user_sessions_revoked', userId: user.id, details: { sessions: revoked.length } }); // as the admin API does
+        return revoked;
+      });
+      answer(opts, { username, revoked_sessions: ids.length }, `${username}: ${ids.length} session(s) revoked; access tokens issued until now are revoked too`);
+    });
+
+  users.command('show').argument('<username>').description('show one user (never the password hash)').option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      printRecord(presentUser(await withServices((s) => s.users.requireUser(username))), opts.json);
+    });
+
+  users.command('delete').argument('<username>').description('delete a user and their sessions; audit rows keep the id').option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      const user = await withServices((s) => s.users.delete(username));
+      answer(opts, { id: user.id, username: user.username, deleted: true }, `${user.username}: deleted; every session was revoked`);
     });
 
   users.command('unlock').argument('<username>').description('clear failed-login counters and lockouts of a user')
@@ -174,45 +248,53 @@ export function buildProgram(): Command {
   registerUserFileCommands(users, withServices);
 
   const clients = program.command('clients').description('manage OAuth clients');
-  clients.command('create').description('create a client; a confidential client\'s secret is printed once')
+  clientSettingOptions(clients.command('create').description('create a client; a confidential client\'s secret is printed once')
     .requiredOption('--name <name>', 'a human-readable name')
     .option('--id <id>', 'the client_id (default: generated)')
-    .option('--public', 'a public client (no secret: SPA, mobile app, CLI)')
-    .option('--first-party', 'a client of your own, allowed the password grant')
-    .option('--introspect', 'a resource server allowed to call the introspection endpoint')
-    .option('--grant <grants>', 'allowed grant types, comma-separated or repeated', list, [])
-    .option('--scope <scopes>', 'scopes the client may request', list, [])
-    .option('--default-scope <scopes>', 'scopes granted when a request names none', list, [])
-    .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
-    .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
-    .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
-    .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)
-    .option('--user-claim <claims>', 'preferred_username, email, email_verified: in its access tokens when the scope asks (profile, email)', list, [])
-    .option('--metadata-claim <keys>', 'keys of the user\'s metadata to copy into its access tokens', list, [])
-    .option('--json', 'print JSON')
+    .option('--public', 'a public client (no secret: SPA, mobile app, CLI)'))
     .action(async (opts) => {
       const { client, secret } = await withServices((s) => s.clientService.create({
+        ...clientSettingsFrom(opts),
         id: opts.id,
         name: opts.name,
         confidential: !opts.public,
         firstParty: Boolean(opts.firstParty),
         canIntrospect: Boolean(opts.introspect),
-        grantTypes: opts.grant,
-        scopes: opts.scope,
-        defaultScopes: opts.defaultScope,
-        audience: opts.audience,
-        accessTokenTtl: opts.accessTokenTtl,
-        refreshIdleTtl: opts.refreshIdleTtl,
-        refreshAbsoluteTtl: opts.refreshAbsoluteTtl,
-        userClaims: opts.userClaim,
-        metadataClaims: opts.metadataClaim,
+        grantTypes: opts.grant ?? [],
       }));
       printRecord({
         client_id: client.id, name: client.name, type: client.confidential ? 'confidential' : 'public', first_party: client.firstParty,
         introspection: client.canIntrospect, grant_types: client.grantTypes, scopes: client.scopes, default_scopes: client.defaultScopes, audience: client.audience,
+        ...(client.cookieMode && { cookie_mode: true, allowed_origins: client.allowedOrigins }),
         ...(secret !== undefined && { client_secret: secret }),
       }, opts.json);
       if (secret !== undefined && !opts.json) process.stderr.write('The client secret is shown once; authd stores only a keyed digest of it.\n');
+    });
+
+  clientSettingOptions(clients.command('update').argument('<client_id>').description('change a client; options not given keep their value')
+    .option('--name <name>', 'a human-readable name'))
+    .action(async (id: string, opts) => {
+      const client = await withServices((s) => s.clientService.update(id, clientSettingsFrom(opts)));
+      printRecord(presentClient(client), opts.json);
+    });
+
+  clients.command('show').argument('<client_id>').description('show one client (never its secret)').option('--json', 'print JSON')
+    .action(async (id: string, opts) => {
+      printRecord(presentClient(await withServices((s) => s.clientService.get(id))), opts.json);
+    });
+
+  clients.command('rotate-secret').argument('<client_id>').description('give a confidential client a new secret, printed once; the old one stops working at once')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts) => {
+      const secret = await withServices((s) => s.clientService.rotateSecret(id));
+      printRecord({ client_id: id, client_secret: secret }, opts.json);
+      if (!opts.json) process.stderr.write('The client secret is shown once; authd stores only a keyed digest of it.\n');
+    });
+
+  clients.command('delete').argument('<client_id>').description('delete a client; its sessions end at once').option('--json', 'print JSON')
+    .action(async (id: string, opts) => {
+      await withServices((s) => s.clientService.delete(id));
+      answer(opts, { client_id: id, deleted: true }, `client ${id} deleted; its sessions were revoked`);
     });
 
   clients.command('list').description('list clients').option('--json', 'print JSON').action(async (opts) => {
@@ -251,15 +333,18 @@ export function buildProgram(): Command {
   });
   keys.command('rotate').description('add a standby key; it signs once every verifier has had time to fetch it')
     .option('--immediate', 'emergency: sign with the new key now and retire the others now')
+    .option('--json', 'print JSON')
     .action(async (opts) => {
       const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate)));
-      process.stdout.write(`new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}\n`);
+      answer(opts, { kid: key.kid, activates_at: key.activatesAt.toISOString() },
+        `new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}`);
     });
   keys.command('retire').argument('<kid>').description('stop signing with a key; it stays published until its tokens expire')
     .option('--force', 'retire even the last active key')
+    .option('--json', 'print JSON')
     .action(async (kid: string, opts) => {
       await withServices((s) => retireSigningKey(s.keyManagement, kid, Boolean(opts.force)));
-      process.stdout.write(`key ${kid} retired\n`);
+      answer(opts, { kid, retired: true }, `key ${kid} retired`);
     });
 
   return program;

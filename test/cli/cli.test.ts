@@ -5,16 +5,11 @@ import { readMigrations } from '../../src/store/migrate';
 import { FAST_ARGON2, tempDir } from '../support/backends';
 import { cli } from '../support/cli';
 import { ROOT } from '../support/processes';
+import { scaled } from '../support/timing';
 
 // One embedded data directory for the whole file: PGlite allows one owner at a time, and each
 // runCli opens and closes the stack itself, so the commands run one after another.
-jest.setTimeout(120_000);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+jest.setTimeout(scaled(120_000));
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -26,7 +21,7 @@ describe('authd CLI (in-process, embedded database)', () => {
   let dataDir: string;
   let keysDir: string;
 
-  const run = (...args: string[]): Promise<Run> => cli(...args);
+  const run = cli;
 
   /** Runs a command that must succeed with --json, and parses its output. */
   async function json<T = unknown>(...args: string[]): Promise<T> {

@@ -7,8 +7,9 @@ import { openServices, type Services } from '../../src/services';
 import { FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
 import { cli, json, variants } from '../support/cli';
 import { basic, decodeJwt } from '../support/fixtures';
+import { scaled } from '../support/timing';
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 const ISSUER = 'https://authd.test';
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

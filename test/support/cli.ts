@@ -104,3 +104,16 @@ export function useCliEnvironment(variant: Variant, env: Record<string, string> 
   });
   return state;
 }
+
+/** Sets environment variables (undefined removes one) and returns how to put every one back. */
+export function setEnv(values: Record<string, string | undefined>): () => void {
+  const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(values);
+  return () => apply(saved);
+}
