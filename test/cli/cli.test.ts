@@ -236,7 +236,7 @@ describe('authd CLI (in-process, embedded database)', () => {
   });
 
   it('refuses to retire the only active key (exit 1)', async () => {
-    const result = await run('keys', 'retire', activeKid);
+    const result = await run('keys', 'retire', '--', activeKid);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^authd: This is the only active key/);
@@ -245,7 +245,7 @@ describe('authd CLI (in-process, embedded database)', () => {
 
   it('refuses to retire an unknown key (exit 1)', async () => {
     const kid = 'B'.repeat(43);
-    expect(await run('keys', 'retire', kid)).toEqual({ code: 1, stdout: '', stderr: `authd: No signing key with kid ${kid}.\n` });
+    expect(await run('keys', 'retire', '--', kid)).toEqual({ code: 1, stdout: '', stderr: `authd: No signing key with kid ${kid}.\n` });
   });
 
   it('exits 2 and names the variable on a bad environment variable', async () => {
@@ -307,5 +307,25 @@ describe('authd CLI (child process)', () => {
     const client = cli('clients', 'create', '--name', 'm', '--grant', 'client_credentials', '--json');
     expect(client.status).toBe(0);
     expect(() => JSON.parse(client.stdout)).not.toThrow();
+  });
+
+  it('is quiet by default: log lines only with --verbose, and only on stderr', () => {
+    const quiet = cli('users', 'create', 'frank', '--generate-password', '--json');
+    expect({ status: quiet.status, stderr: quiet.stderr }).toEqual({ status: 0, stderr: '' });
+    const verbose = cli('users', 'create', 'grace', '--generate-password', '--json', '--verbose');
+    expect(verbose.status).toBe(0);
+    expect(JSON.parse(verbose.stdout)).toMatchObject({ username: 'grace' });
+    const logLines = verbose.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logLines).toContainEqual(expect.objectContaining({ service: 'authd', audit: 'user_created' }));
+  });
+
+  it('warns once per unknown AUTHD_* variable, naming the closest setting', () => {
+    const result = spawnSync(process.execPath, [main, 'users', 'list', '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_DATA_DIR: path.join(root, 'data'), AUTHD_KEYS_DIR: path.join(root, 'keys'), AUTHD_ACCES_TOKEN_TTL: '5m' },
+    });
+    expect({ status: result.status, stderr: result.stderr })
+      .toEqual({ status: 0, stderr: 'authd: warning: AUTHD_ACCES_TOKEN_TTL: not a setting of authd (did you mean AUTHD_ACCESS_TOKEN_TTL?)\n' });
   });
 });
