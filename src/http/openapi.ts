@@ -50,7 +50,7 @@ export function openApiDocument(issuer: string) {
           allowed_origins: arr(str()), redirect_uris: arr(str()), user_claims: arr(str()), metadata_claims: arr(str()), created_at: str(), updated_at: str(),
         }),
         Session: obj({
-          id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(),
+          id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(), device: nullableStr(),
           current: { type: 'boolean' }, revoked_at: str('with ?all=true, for ended sessions'), revoked_reason: nullableStr(),
         }),
         Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired'] }, created_at: str(), activates_at: str(), retires_at: nullableStr(), private_key: { type: 'boolean' } }),

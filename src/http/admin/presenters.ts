@@ -3,6 +3,7 @@ import type { Client } from '../../clients/client-repository';
 import type { SessionSummary } from '../../sessions/session-repository';
 import type { KeySummary } from '../../tokens/key-management';
 import type { User } from '../../users/user-repository';
+import { describeDevice } from '../device-name';
 
 /** The wire shapes (snake_case) of the admin and account APIs. */
 export const presentUser = (u: User) => ({
@@ -49,6 +50,7 @@ export const presentSession = (s: SessionSummary, currentSid?: string) => ({
   expires_at: s.expiresAt.toISOString(),
   ip: s.ip,
   user_agent: s.userAgent,
+  device: describeDevice(s.userAgent),
   ...(s.revokedAt && { revoked_at: s.revokedAt.toISOString(), revoked_reason: s.revokedReason }),
   ...(currentSid !== undefined && { current: s.id === currentSid }),
 });
