@@ -1,3 +1,13 @@
+const os = require('node:os');
+
+// How much slower than a quiet machine this run may be: 1 on four cores or more at rest, up to 4
+// on a busy 2-core one. Timeouts (testTimeout here, scaled() in test/support/timing.ts) stretch by
+// it, so a loaded machine makes the suite slower, not red. TEST_TIME_FACTOR sets it by hand.
+const cores = os.availableParallelism();
+const load = os.loadavg()[0] / cores;
+const factor = Number(process.env.TEST_TIME_FACTOR) || Math.min(4, Math.max(1, (cores <= 2 ? 2 : 1) * Math.max(1, load)));
+process.env.TEST_TIME_FACTOR = String(Math.round(factor * 10) / 10); // the workers inherit it
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -6,5 +16,11 @@ module.exports = {
   // jose is ESM-only; ts-jest turns it into CommonJS for jest's module loader.
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }] },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
-  testTimeout: 30000,
+  testTimeout: Math.round(30000 * factor),
+  // Most suites wait on child processes, PostgreSQL and Redis rather than on the CPU, so two
+  // workers keep a 2-core machine busy; more than four would only fight over the cores and the
+  // database's connections (each suite opens small pools of its own).
+  maxWorkers: Math.min(4, Math.max(2, cores)),
+  // Printed once per run, not once per suite (test/support/backends.ts used to).
+  globalSetup: '<rootDir>/test/support/global-setup.js',
 };

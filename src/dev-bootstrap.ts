@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { normalizeUsername } from './users/username';
 import type { Services } from './services';
 
 export const DEMO_CLIENT_ID = 'demo-cli';
@@ -38,6 +39,22 @@ export function demoInstructions(issuer: string, demo: DemoAccount): string {
     'Get a token:',
     `  curl -s ${issuer}/oauth/token -d grant_type=password -d client_id=${demo.clientId} \\`,
     `       -d username=${demo.username} -d password='${demo.password}'`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * A restart finds the demo user already there, and its password was shown only once: the banner
+ * says how to set a new one. The embedded database belongs to one process, hence the Ctrl-C.
+ */
+export async function demoPasswordReminder(services: Services): Promise<string | undefined> {
+  if (!(await services.userRepository.findByNormalizedUsername(normalizeUsername(DEMO_USERNAME)))) return undefined;
+  const embedded = services.db.kind === 'embedded';
+  return [
+    '',
+    `Development mode: the demo user "${DEMO_USERNAME}" (client_id ${DEMO_CLIENT_ID}) exists; its password was shown at the first start only.`,
+    `To set a new one${embedded ? ', stop this server (Ctrl-C) and run' : ', run'}:`,
+    `  node dist/src/cli/main.js users set-password ${DEMO_USERNAME} --generate-password`,
     '',
   ].join('\n');
 }

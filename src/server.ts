@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
-import { createDemoAccount, demoInstructions } from './dev-bootstrap';
+import { createDemoAccount, demoInstructions, demoPasswordReminder } from './dev-bootstrap';
 import { ensureHostedPagesClient } from './hosted-pages-client';
 import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
@@ -63,7 +63,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { logger } = services;
   if (config.devBootstrap) {
     const demo = await createDemoAccount(services);
-    if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
+    const banner = demo ? demoInstructions(config.issuer, demo) : await demoPasswordReminder(services);
+    if (banner) process.stdout.write(banner + '\n');
   }
   await ensureHostedPagesClient(config, services);
   // Draining before the listener closes: a load balancer health-checking /health/ready stops

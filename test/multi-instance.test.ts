@@ -15,8 +15,9 @@ import { createScratchDatabase, FAST_ARGON2, tempDir } from './support/backends'
 import { basic, decodeJwt, PASSWORD } from './support/fixtures';
 import { redisServerAvailable, ROOT, startRedisServer, startServerProcess, type ServerProcess } from './support/processes';
 import { registerInsteadOfSuite, waitUntil } from './support/suite';
+import { scaled } from './support/timing';
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const PREFIX = 'authd-multi:';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ROOT } from '../support/processes';
 import { chooseIssuer, prepareBackend, startBrowserServer, type Backend, type BrowserServer } from './authd-process';
+import { scaled } from '../support/timing';
 
 /*
  * The hosted /login and /account pages in a real headless Chromium against the built server:
@@ -44,7 +45,7 @@ if (!fs.existsSync(CHROMIUM)) {
   });
 } else {
   describe('hosted pages in a real browser (Chromium)', () => {
-    jest.setTimeout(60_000);
+    jest.setTimeout(scaled(60_000));
 
     let backend: Backend;
     let server: BrowserServer | undefined;

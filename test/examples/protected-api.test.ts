@@ -12,8 +12,9 @@ import path from 'node:path';
 import { createScratchDatabase, FAST_ARGON2, tempDir } from '../support/backends';
 import { PASSWORD } from '../support/fixtures';
 import { freePort, ROOT, startServerProcess, type ServerProcess } from '../support/processes';
+import { scaled } from '../support/timing';
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 const AUDIENCE = 'https://notes.test';
 const { DATABASE_URL, REDIS_URL } = process.env;

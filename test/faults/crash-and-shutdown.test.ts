@@ -20,8 +20,9 @@ import {
   withSeedServices, type Outcome,
 } from './harness';
 import { endsWithPgTerminate, startTcpProxy, type LinkRecord } from './tcp-proxy';
+import { scaled } from '../support/timing';
 
-jest.setTimeout(40_000);
+jest.setTimeout(scaled(40_000));
 
 const BURST_USERS = ['burst-0', 'burst-1', 'burst-2', 'burst-3', 'burst-4'];
 const SESSIONS = 30;

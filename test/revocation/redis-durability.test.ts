@@ -20,8 +20,9 @@ import { createTestClock } from '../support/clock';
 import { basic, decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort, redisServerAvailable } from '../support/processes';
 import { registerInsteadOfSuite, sleep, waitUntil } from '../support/suite';
+import { scaled } from '../support/timing';
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 const PREFIX = 'authd-durability:';
 const ISSUER = 'https://authd.durability.test';

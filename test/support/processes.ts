@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/project-root';
+import { scaled } from './timing';
 
 /** The package root, also when this file runs compiled (npm run topology). */
 export const ROOT = PROJECT_ROOT;
@@ -17,7 +18,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = scaled(20_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -86,7 +87,7 @@ export async function startServerProcess(env: Record<string, string>, options: {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
       return portAnswers(port);
-    }, `authd on ${port}`, options.startTimeoutMs);
+    }, `authd on ${port}`, options.startTimeoutMs ?? scaled(60_000)); // a first start creates the embedded database
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}; its output:\n${output}`, { cause: error });

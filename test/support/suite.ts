@@ -6,6 +6,7 @@
  * and its name ("is skipped: …") shows the skip in every reporter.
  */
 import path from 'node:path';
+import { scaled } from './timing';
 
 export function registerInsteadOfSuite(reason: string, file: string, howToRun = 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test'): void {
   if (process.env.CI === 'true') {
@@ -22,7 +23,7 @@ export function registerInsteadOfSuite(reason: string, file: string, howToRun = 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls until check() holds; returns how long that took. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000, everyMs = 100): Promise<number> {
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = scaled(15_000), everyMs = 100): Promise<number> {
   const start = Date.now();
   for (;;) {
     if (await check()) return Date.now() - start;

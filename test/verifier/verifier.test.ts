@@ -21,8 +21,9 @@ import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
 import { loginAt, startLiveAuthd, type LiveAuthd } from './live-authd';
+import { scaled } from '../support/timing';
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 const AUDIENCE = 'https://orders.test';
 const OTHER_AUDIENCE = 'https://billing.test';

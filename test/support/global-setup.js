@@ -1,0 +1,9 @@
+// Runs once in jest's parent process, before any suite.
+module.exports = async () => {
+  const { DATABASE_URL, REDIS_URL, CI, TEST_TIME_FACTOR } = process.env;
+  if (!(DATABASE_URL && REDIS_URL) && CI !== 'true') {
+    process.stderr.write('\n[authd tests] DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half of the suite is SKIPPED.\n' +
+      '  Enable it with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test\n\n');
+  }
+  if (Number(TEST_TIME_FACTOR) > 1) process.stderr.write(`[authd tests] timeouts scaled by ${TEST_TIME_FACTOR} for this machine's cores and load\n`);
+};
