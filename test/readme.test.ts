@@ -15,7 +15,7 @@ import { scaled } from './support/timing';
  * so a block that no longer works fails the test.
  */
 
-jest.setTimeout(scaled(300_000));
+jest.setTimeout(scaled(200_000));
 
 const SKIP = /^<!-- readme-test: skip \(.+\) -->$/;
 
@@ -41,7 +41,7 @@ async function runWalkthrough(env: Record<string, string>): Promise<{ code: numb
   for (const entry of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'scripts', 'migrations', 'pages', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
     fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   }
-  fs.writeFileSync(path.join(dir, '.curlrc'), 'fail-with-body\nmax-time = 60\n');
+  fs.writeFileSync(path.join(dir, '.curlrc'), 'fail\nmax-time = 60\n');
   const blocks = readmeShellBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   const script = ['set -euo pipefail', 'trap \'kill $(jobs -p) 2>/dev/null || true\' EXIT',
     ...blocks.map((block, n) => `echo "----- README block ${n + 1} of ${blocks.length}"\n${block.replaceAll('localhost:3000', `localhost:${port}`)}`),
@@ -60,7 +60,7 @@ async function runWalkthrough(env: Record<string, string>): Promise<{ code: numb
     child.stdout!.on('data', (d) => { output += d; });
     child.stderr!.on('data', (d) => { output += d; });
     const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
-    const timer = setTimeout(killGroup, scaled(240_000));
+    const timer = setTimeout(killGroup, scaled(150_000));
     process.once('exit', killGroup);
     child.once('exit', (code) => {
       clearTimeout(timer);
