@@ -7,8 +7,15 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+// The workspace packages (packages/*/src: the verifier kit) are built first by `npm run build`.
+const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', ...workspaceSources()];
 const OUTPUT = path.join('dist', 'src', 'cli', 'main.js');
+
+function workspaceSources(root = path.resolve(__dirname, '..')) {
+  const dir = path.join(root, 'packages');
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).flatMap((name) => [path.join('packages', name, 'src'), path.join('packages', name, 'tsconfig.json')]);
+}
 
 function newestMtime(file) {
   let stat;
@@ -37,8 +44,7 @@ function isStale(root) {
 function buildIfStale(root) {
   if (!isStale(root)) return 0;
   process.stderr.write('authd: sources changed since the last build; compiling (npm run build)…\n');
-  const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-  const status = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' }).status ?? 1;
+  const status = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 2, 2] }).status ?? 1;
   // tsc emits even when it reports errors: mark such a build stale, so the next start compiles again.
   if (status !== 0 && fs.existsSync(path.join(root, OUTPUT))) fs.utimesSync(path.join(root, OUTPUT), 0, 0);
   return status;

@@ -70,6 +70,7 @@ describe('npm start compiles only when a source changed (scripts/build-if-stale.
     fs.writeFileSync(path.join(project, 'src/cli/main.ts'), 'export const answer: number = 42;\n');
     fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { outDir: 'dist', rootDir: '.', module: 'commonjs', types: [] } }));
     fs.writeFileSync(path.join(project, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src'] }));
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'fresh', private: true, scripts: { build: 'tsc -p tsconfig.build.json' } }));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(project, 'node_modules'));
   });
   afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
