@@ -127,7 +127,7 @@ describe('/health/ready details', () => {
     const stack = await openStack(backends()[0], { REDIS_URL: redis.url, AUTHD_REDIS_PREFIX: `authd-conn:${crypto.randomBytes(4).toString('hex')}:` });
     try {
       const app = createApp(stack.config, stack.services);
-      expect((await request(app).get('/health/ready')).body).toEqual({ status: 'ok', checks: { database: 'ok', keys: 'ok', redis: 'ok' } });
+      expect((await request(app).get('/health/ready')).body).toEqual({ status: 'ok', checks: { database: 'ok', keys: 'ok', redis: 'ok', audit: 'ok' } });
       await redis.stop();
       const stoppedAt = Date.now();
       let body: Record<string, unknown> = {};
@@ -136,7 +136,7 @@ describe('/health/ready details', () => {
         return JSON.stringify(body).includes('connection refused');
       }, scaled(15_000));
       process.stderr.write(`readiness named the cause ${Date.now() - stoppedAt} ms after Redis stopped\n`);
-      expect(body).toEqual({ status: 'unavailable', checks: { database: 'ok', keys: 'ok', redis: 'failing' }, details: { redis: 'connection refused' } });
+      expect(body).toEqual({ status: 'unavailable', checks: { database: 'ok', keys: 'ok', redis: 'failing', audit: 'ok' }, details: { redis: 'connection refused' } });
     } finally {
       await stack.close();
       await redis.stop();
