@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createApp } from '../../src/app';
+import { KNOWN_NETWORK_TTL_MS } from '../../src/abuse/login-throttle';
 import { parseConfig, type Config } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
 import { createScratchDatabase, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
@@ -406,10 +407,13 @@ describe('Redis revocation index: flush, restart, outage', () => {
       for (const [k, ttl] of Object.entries(ttls)) {
         // The epoch is the marker "this index is complete", not an entry about any token.
         if (k === EPOCH) continue;
-        // Revocation entries are bounded by the longest access token; throttle entries by the lockout window.
+        // Revocation entries are bounded by the longest access token; a network a user signed in
+        // from is remembered for KNOWN_NETWORK_TTL_MS; other throttle entries by the lockout window.
         const bound = k.startsWith(`${PREFIX}{rv}:`)
           ? ACCESS_TOKEN_TTL * 1000 + SKEW_MS
-          : Math.max(config.loginThrottle.windowMs, config.loginThrottle.lockoutMaxMs) + config.loginThrottle.windowMs;
+          : k.startsWith(`${PREFIX}{bf}:kn:`)
+            ? KNOWN_NETWORK_TTL_MS
+            : Math.max(config.loginThrottle.windowMs, config.loginThrottle.lockoutMaxMs) + config.loginThrottle.windowMs;
         expect({ key: k, expires: ttl > 0, withinBound: ttl <= bound }).toEqual({ key: k, expires: true, withinBound: true });
       }
     };
