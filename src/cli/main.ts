@@ -7,7 +7,7 @@ import { DomainError } from '../errors';
 import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
 import { migrate } from '../store/migrate';
-import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
+import { listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey } from '../tokens/key-management';
 import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
 import { serve } from './serve';
@@ -244,13 +244,20 @@ export function buildProgram(): Command {
   const keys = program.command('keys').description('manage signing keys');
   keys.command('list').description('list signing keys and their states').option('--json', 'print JSON').action(async (opts) => {
     const rows = await withServices((s) => listSigningKeys(s.keyManagement));
-    printRows(rows.map((k) => ({ kid: k.kid, state: k.state, created: k.createdAt, activates: k.activatesAt, retires: k.retiresAt, private_key: k.hasPrivateKey ? 'present' : 'MISSING' })), opts.json);
+    printRows(rows.map((k) => ({ kid: k.kid, state: k.state, created: k.createdAt, activates: k.activatesAt, retires: k.retiresAt, revoked: k.revokedAt, private_key: k.hasPrivateKey ? 'present' : 'MISSING' })), opts.json);
   });
   keys.command('rotate').description('add a standby key; it signs once every verifier has had time to fetch it')
     .option('--immediate', 'emergency: sign with the new key now and retire the others now')
+    .option('--revoke-old', 'with --immediate, for a leaked key: revoke every other key too (their tokens are refused at once)')
     .action(async (opts) => {
-      const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate)));
+      const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate), Boolean(opts.revokeOld)));
       process.stdout.write(`new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}\n`);
+      for (const kid of key.revoked) process.stdout.write(`key ${kid} revoked\n`);
+    });
+  keys.command('revoke').argument('<kid>').description('distrust a leaked key at once: it stops signing, verifying and being published, and every token it signed is refused')
+    .action(async (kid: string) => {
+      const { liveRefreshTokens } = await withServices((s) => revokeSigningKey(s.keyManagement, kid));
+      process.stdout.write(`key ${kid} revoked; ${liveRefreshTokens} live refresh token(s) it signed move to the current key at their next refresh\n`);
     });
   keys.command('retire').argument('<kid>').description('stop signing with a key; it stays published until its tokens expire')
     .option('--force', 'retire even the last active key')

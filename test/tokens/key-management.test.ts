@@ -211,7 +211,7 @@ describe.each(backends())('signing keys on $name', (backend) => {
     await savePrivateKey(stack.config.keysDir, generated);
     stack.clock.advance(1000);
     const now = new Date(stack.clock.now());
-    await createKeyRepository(stack.services.db).insert({ kid: generated.kid, publicJwk: generated.publicJwk, createdAt: now, activatesAt: now, retiresAt: null });
+    await createKeyRepository(stack.services.db).insert({ kid: generated.kid, publicJwk: generated.publicJwk, createdAt: now, activatesAt: now, retiresAt: null, revokedAt: null });
     await stack.services.ring.reload();
     expect(stack.services.ring.signingKey().kid).toBe(generated.kid); // the newest active key signs
 
