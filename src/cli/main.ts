@@ -252,7 +252,7 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate), Boolean(opts.revokeOld)));
       process.stdout.write(`new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}\n`);
-      for (const kid of key.revoked) process.stdout.write(`key ${kid} revoked\n`);
+      for (const kid of key.revoked ?? []) process.stdout.write(`key ${kid} revoked\n`);
     });
   keys.command('revoke').argument('<kid>').description('distrust a leaked key at once: it stops signing, verifying and being published, and every token it signed is refused')
     .action(async (kid: string) => {

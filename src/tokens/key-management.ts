@@ -53,7 +53,7 @@ export async function ensureSigningKey(options: KeyManagementOptions): Promise<S
  * `immediate` (an emergency, e.g. a leaked key) the new key signs at once and the others retire
  * now; with `revokeOld` too, every other key is revoked in the same step.
  */
-export async function rotateSigningKey(options: KeyManagementOptions, immediate = false, revokeOld = false): Promise<SigningKeyRecord & { revoked: string[] }> {
+export async function rotateSigningKey(options: KeyManagementOptions, immediate = false, revokeOld = false): Promise<SigningKeyRecord & { revoked?: string[] }> {
   if (revokeOld && !immediate) throw new DomainError('invalid', 'Revoking the old keys needs an immediate rotation: nothing else could sign.');
   return withStartupLock(options.db, async () => {
     const now = options.clock.now();
@@ -62,13 +62,12 @@ export async function rotateSigningKey(options: KeyManagementOptions, immediate 
     const repository = createKeyRepository(options.db);
     await repository.retireAllAt(activatesAt, record.kid);
     options.audit?.record({ type: 'key_rotated', details: { kid: record.kid, activates_at: activatesAt.toISOString(), immediate } });
+    if (!revokeOld) return record;
     const revoked: string[] = [];
-    if (revokeOld) {
-      for (const key of await repository.list()) {
-        if (key.kid === record.kid || keyState(key, now, options.maxTokenLifetimeMs) === 'revoked') continue;
-        await revokeKey(options, key, now);
-        revoked.push(key.kid);
-      }
+    for (const key of await repository.list()) {
+      if (key.kid === record.kid || keyState(key, now, options.maxTokenLifetimeMs) === 'revoked') continue;
+      await revokeKey(options, key, now);
+      revoked.push(key.kid);
     }
     return { ...record, revoked };
   });
