@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
+import { revokedKeyKey } from '@authd/verifier';
 import { SignJWT, type JWTPayload } from 'jose';
 import request from 'supertest';
 import { refreshTokenAudience } from '../../src/tokens/token-issuer';
@@ -120,7 +121,8 @@ describe.each(backends())('signing-key compromise on $name', (backend) => {
       expect(answer(await account(forged))).toEqual({ status: 401, body: REVOKED });
     }
     expect(await introspect(genuine.access)).toEqual({ active: false });
-    if (stack.backend === 'postgres+redis') expect(await stack.services.redis!.get(`{rv}:kid:${old}`)).toBe(String(stack.clock.now()));
+    // Where the verifier kit looks, in its one MGET: <prefix>{rv}:kid:<kid> (the connection adds the prefix).
+    if (stack.backend === 'postgres+redis') expect(await stack.services.redis!.get(revokedKeyKey(old))).toBe(String(stack.clock.now()));
 
     // Within AUTHD_KEY_RING_REFRESH every instance reloads: the key leaves the JWKS and the ring.
     expect(await published()).toContain(old);
