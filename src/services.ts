@@ -106,9 +106,11 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const metrics = createMetrics();
     const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
     metrics.watchAudit(audit);
+    const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
     const keyManagement: KeyManagementOptions = {
       db,
       audit,
+      revocations,
       keysDir: config.keysDir,
       clock,
       // Retired keys verify and stay published while any token they signed can be alive.
@@ -137,7 +139,6 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const devices = createDeviceCookies(serverKey, clock, config.secureCookies);
     const clients = createClientRepository(db);
     const sessions = createSessionRepository(db);
-    const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
     const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
     const userRepository = createUserRepository(db);
     const userDeps = {
@@ -147,6 +148,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       onCredentialsChanged: async (userId: string, reason: string) => {
         await revoker.revokeUser(userId, reason);
       },
+      onPrivilegesReduced: (userId: string) => revoker.revokeUserAccessTokens(userId),
     };
     const users = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, limiter) });
     // Self-registration gets a quarter of the hashing slots (at least one) and waits behind
@@ -164,7 +166,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       refreshReuseGrace: config.refreshReuseGrace,
     };
     const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
-    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, clock, audit };
+    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
     const authenticate = createClientAuthenticator({ clients: clientCache, digester, audit });
 

@@ -11,6 +11,7 @@ export const AUDIT_EVENT_TYPES = [
   'user_created', 'user_password_changed', 'user_roles_changed', 'user_scopes_changed', 'user_disabled', 'user_enabled',
   'user_unlocked', 'user_deleted', 'users_imported', 'user_metadata_changed', 'user_email_changed', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
   'key_rotated', 'key_retired',
+  'key_revoked', 'refresh_token_of_revoked_key',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

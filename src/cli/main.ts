@@ -10,7 +10,7 @@ import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
 import { describeConnectionError } from '../store/connection-errors';
 import { migrate } from '../store/migrate';
-import { listSigningKeys, retireSigningKey, rotateSigningKey } from '../tokens/key-management';
+import { listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey } from '../tokens/key-management';
 import { normalizeUsername } from '../users/username';
 import { printRecord, printRows } from './format';
 import { serve } from './serve';
@@ -329,15 +329,25 @@ export function buildProgram(): Command {
   const keys = program.command('keys').description('manage signing keys');
   keys.command('list').description('list signing keys and their states').option('--json', 'print JSON').action(async (opts) => {
     const rows = await withServices((s) => listSigningKeys(s.keyManagement));
-    printRows(rows.map((k) => ({ kid: k.kid, state: k.state, created: k.createdAt, activates: k.activatesAt, retires: k.retiresAt, private_key: k.hasPrivateKey ? 'present' : 'MISSING' })), opts.json);
+    printRows(rows.map((k) => ({ kid: k.kid, state: k.state, created: k.createdAt, activates: k.activatesAt, retires: k.retiresAt, revoked: k.revokedAt, private_key: k.hasPrivateKey ? 'present' : 'MISSING' })), opts.json);
   });
   keys.command('rotate').description('add a standby key; it signs once every verifier has had time to fetch it')
     .option('--immediate', 'emergency: sign with the new key now and retire the others now')
+    .option('--revoke-old', 'with --immediate, for a leaked key: revoke every other key too (their tokens are refused at once)')
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate)));
-      answer(opts, { kid: key.kid, activates_at: key.activatesAt.toISOString() },
-        `new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}`);
+      const key = await withServices((s) => rotateSigningKey(s.keyManagement, Boolean(opts.immediate), Boolean(opts.revokeOld)));
+      const revoked = key.revoked ?? [];
+      answer(opts, { kid: key.kid, activates_at: key.activatesAt.toISOString(), revoked },
+        [`new key ${key.kid} ${opts.immediate ? 'is active now' : `activates at ${key.activatesAt.toISOString()}`}`,
+          ...revoked.map((kid) => `key ${kid} revoked`)].join('\n'));
+    });
+  keys.command('revoke').argument('<kid>').description('distrust a leaked key at once: it stops signing, verifying and being published, and every token it signed is refused')
+    .option('--json', 'print JSON')
+    .action(async (kid: string, opts) => {
+      const { liveRefreshTokens } = await withServices((s) => revokeSigningKey(s.keyManagement, kid));
+      answer(opts, { kid, revoked: true, live_refresh_tokens: liveRefreshTokens },
+        `key ${kid} revoked; ${liveRefreshTokens} live refresh token(s) it signed move to the current key at their next refresh`);
     });
   keys.command('retire').argument('<kid>').description('stop signing with a key; it stays published until its tokens expire')
     .option('--force', 'retire even the last active key')

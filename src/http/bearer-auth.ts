@@ -1,6 +1,7 @@
 import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 import type { RequestHandler } from 'express';
 import { auditScope } from '../audit/audit-log';
+import { revocationIdentity } from '../oauth/introspection';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
@@ -21,9 +22,9 @@ export interface BearerAuthDeps {
 
 /**
  * Bearer authentication for authd's own APIs (/admin, /account): an access token of ours, for
- * our audience, not revoked, optionally with a scope. RFC 6750 errors.
+ * our audience, not revoked, optionally with a scope and a subject that still exists. RFC 6750 errors.
  */
-export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): RequestHandler {
+export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string, isLiveSubject?: (claims: AccessTokenClaims) => Promise<boolean>): RequestHandler {
   return async (req, res, next) => {
     const realm = deps.issuer;
     try {
@@ -41,10 +42,12 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): Reques
       }
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!audiences.includes(deps.issuer)) throw invalidToken('audience', 'The token is not meant for authd.');
-      if (await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) })) {
+      if (await deps.revocations.isRevoked(revocationIdentity(match[1], claims))) {
         throw invalidToken('revoked', 'The token has been revoked.');
       }
       if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
+      // A token minted with a leaked key names whatever subject it likes; so does one that outlived its user.
+      if (isLiveSubject && !(await isLiveSubject(claims))) throw invalidToken('revoked', 'The token\'s subject is unknown or disabled.');
       res.locals.token = claims;
       const scope = auditScope.getStore();
       if (scope) scope.actor = claims.sub;

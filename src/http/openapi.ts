@@ -53,7 +53,7 @@ export function openApiDocument(issuer: string) {
           id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(), device: nullableStr(),
           current: { type: 'boolean' }, revoked_at: str('with ?all=true, for ended sessions'), revoked_reason: nullableStr(),
         }),
-        Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired'] }, created_at: str(), activates_at: str(), retires_at: nullableStr(), private_key: { type: 'boolean' } }),
+        Key: obj({ kid: str(), state: { enum: ['standby', 'active', 'retired', 'expired', 'revoked'] }, created_at: str(), activates_at: str(), retires_at: nullableStr(), revoked_at: nullableStr(), private_key: { type: 'boolean' } }),
         AuditEvent: obj({ id: str(), occurred_at: str(), type: str(), user_id: nullableStr(), client_id: nullableStr(), ip: nullableStr(), user_agent: nullableStr(), request_id: nullableStr(), details: { type: 'object' } }),
         ClientSettings: obj({
           name: str(), first_party: { type: 'boolean' }, introspection: { type: 'boolean' }, grant_types: arr({ enum: ['password', 'refresh_token', 'client_credentials'] }),
@@ -144,8 +144,9 @@ export function openApiDocument(issuer: string) {
       },
       '/admin/clients/{id}/rotate-secret': { post: op('A new secret, shown once', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('New secret', obj({ client_id: str(), client_secret: str() })), ...adminResponses } }) },
       '/admin/keys': { get: op('Signing keys and their states', 'Admin', { security: bearer, responses: { 200: ok('Keys', obj({ keys: arr(ref('Key')) })), ...adminResponses } }) },
-      '/admin/keys/rotate': { post: op('Add a standby key (immediate: sign with it now)', 'Admin', { security: bearer, requestBody: json(obj({ immediate: { type: 'boolean' } })), responses: { 201: ok('New key', obj({ kid: str(), activates_at: str() })), ...adminResponses } }) },
+      '/admin/keys/rotate': { post: op('Add a standby key (immediate: sign with it now; revoke_old: and revoke every other key)', 'Admin', { security: bearer, requestBody: json(obj({ immediate: { type: 'boolean' }, revoke_old: { type: 'boolean' } })), responses: { 201: ok('New key', obj({ kid: str(), activates_at: str(), revoked: arr(str()) })), ...adminResponses } }) },
       '/admin/keys/{kid}/retire': { post: op('Retire a key', 'Admin', { security: bearer, parameters: kidParam, requestBody: json(obj({ force: { type: 'boolean' } })), responses: { 204: ok('Retired'), ...adminResponses } }) },
+      '/admin/keys/{kid}/revoke': { post: op('Revoke a compromised key: it stops signing, verifying and being published at once, and every token it signed is refused', 'Admin', { security: bearer, parameters: kidParam, responses: { 200: ok('Revoked', obj({ kid: str(), live_refresh_tokens: { type: 'integer', description: 'refresh tokens it signed that may still rotate (their sessions move to the current key)' } })), 404: error('No such key'), ...adminResponses } }) },
       '/admin/audit': { get: op('Query the audit trail', 'Admin', { security: bearer, parameters: ['user_id', 'type', 'since', 'until', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: str() })), responses: { 200: ok('Events, newest first', obj({ events: arr(ref('AuditEvent')), next_before: { type: ['string', 'null'] } })), ...adminResponses } }) },
     },
   };

@@ -1,6 +1,7 @@
-import type { RevocationStore } from '../revocation/revocation-store';
+import { decodeProtectedHeader } from 'jose';
+import type { RevocationStore, TokenIdentity } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
-import type { TokenIssuer } from '../tokens/token-issuer';
+import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
 import { extraClaimsOf } from '../tokens/user-claims';
 
 export type IntrospectionResponse =
@@ -24,9 +25,15 @@ export type IntrospectionResponse =
 
 const CORE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'roles', 'sid', 'active', 'token_type']);
 
+/** What the revocation store checks of a verified access token: its jti, session, user and signing key. */
+export function revocationIdentity(token: string, claims: AccessTokenClaims): TokenIdentity {
+  const { kid } = decodeProtectedHeader(token);
+  return { jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }), ...(kid !== undefined && { kid }) };
+}
+
 /**
  * RFC 7662 for authd's access tokens: active only when the signature, typ, issuer and lifetime
- * hold and nothing revoked it (its jti, its session, or its user's "not before"). Refresh tokens
+ * hold and nothing revoked it (its jti, its session, its user's "not before", or its key). Refresh tokens
  * are never active here: a resource server must never accept one.
  */
 export async function introspectToken(token: string, deps: { tokens: TokenIssuer; revocations: RevocationStore }): Promise<IntrospectionResponse> {
@@ -37,7 +44,7 @@ export async function introspectToken(token: string, deps: { tokens: TokenIssuer
     if (error instanceof InvalidTokenError) return { active: false };
     throw error;
   }
-  const revoked = await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) });
+  const revoked = await deps.revocations.isRevoked(revocationIdentity(token, claims));
   if (revoked) return { active: false };
   return {
     ...extraClaimsOf(claims, CORE_CLAIMS),

@@ -3,14 +3,17 @@ import type { Clock } from '../clock';
 import type { ClientWithDigest } from '../clients/client-repository';
 import { OAuthError } from '../errors';
 import type { RevocationStore } from '../revocation/revocation-store';
+import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { TokenIssuer } from '../tokens/token-issuer';
+import { confirmRevokedKeyRefreshToken } from './revoked-key';
 
 export interface TokenRevocationDeps {
   tokens: TokenIssuer;
   revocations: RevocationStore;
   revoker: SessionRevoker;
+  sessions: SessionRepository;
   clock: Clock;
   audit: AuditLog;
 }
@@ -25,7 +28,7 @@ async function identify(token: string, hint: string | undefined, tokens: TokenIs
   for (const kind of order) {
     try {
       if (kind === 'access_token') return { kind, claims: await tokens.verifyAccessToken(token) } as const;
-      return { kind, claims: await tokens.verifyRefreshToken(token) } as const;
+      return { kind, claims: await tokens.verifyRefreshToken(token, { acceptRevokedKey: true }) } as const;
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
     }
@@ -47,6 +50,9 @@ export async function revokeToken(token: string, hint: string | undefined, clien
     throw new OAuthError('unauthorized_client', 'The token was not issued to this client.', { detail: `owner ${owner}` });
   }
   if (found.kind === 'refresh_token') {
+    // A forgery with a leaked key could name anyone's session: only a confirmed one may log out.
+    const { revokedKid } = found.claims;
+    if (revokedKid && !(await confirmRevokedKeyRefreshToken(found.claims, client.id, { sessions: deps.sessions, audit: deps.audit, now: new Date(deps.clock.now()), context }))) return;
     await deps.revoker.revokeSession(found.claims.sessionId, 'revoked_by_client');
     deps.audit.record({ type: 'session_revoked', clientId: client.id, userId: found.claims.userId, context, details: { sid: found.claims.sessionId, reason: 'revoked_by_client' } });
     return;

@@ -24,8 +24,9 @@ export function createDatabaseRevocationStore(db: Queryable, clock: Clock): Revo
     async isRevoked(token: TokenIdentity) {
       const rows = await db.query<{ kind: string; revoked_at: Date }>(
         `SELECT kind, revoked_at FROM revocations
-         WHERE expires_at > $4 AND ((kind = 'jti' AND subject = $1) OR (kind = 'sid' AND subject = $2) OR (kind = 'user' AND subject = $3))`,
-        [token.jti, token.sid ?? '', token.sub, new Date(clock.now())],
+         WHERE expires_at > $4 AND ((kind = 'jti' AND subject = $1) OR (kind = 'sid' AND subject = $2) OR (kind = 'user' AND subject = $3)
+           OR (kind = 'kid' AND subject = $5))`,
+        [token.jti, token.sid ?? '', token.sub, new Date(clock.now()), token.kid ?? ''],
       );
       return rows.some((r) => r.kind !== 'user' || issuedBeforeRevocation(token.iat, r.revoked_at.getTime()));
     },

@@ -1,4 +1,4 @@
-import { EPOCH_KEY, isRevokedByValues, revocationKey } from '@authd/verifier';
+import { EPOCH_KEY, isRevokedByValues, revocationKey, revokedKeyKey } from '@authd/verifier';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
@@ -135,18 +135,20 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
       }
       let values: Array<string | null>;
       try {
-        values = await redis.mget(EPOCH_KEY, revocationKey('jti', token.jti), revocationKey('sid', token.sid ?? '-'), revocationKey('user', token.sub));
+        values = await redis.mget(
+          EPOCH_KEY, revocationKey('jti', token.jti), revocationKey('sid', token.sid ?? '-'), revocationKey('user', token.sub), revokedKeyKey(token.kid ?? '-'),
+        );
       } catch {
         distrust();
         return fallback.isRevoked(token);
       }
-      const [epoch, ...entries] = values;
+      const [epoch, jti, sid, user, kid] = values;
       if (epoch === null) {
         distrust();
         reseedSoon();
         return fallback.isRevoked(token);
       }
-      return isRevokedByValues(entries, token.iat, token.sid !== undefined);
+      return (token.kid !== undefined && kid !== null) || isRevokedByValues([jti, sid, user], token.iat, token.sid !== undefined);
     },
 
     async ping() {

@@ -1,12 +1,15 @@
-import type { RevocationKind } from '@authd/verifier';
+import type { IndexKind } from '@authd/verifier';
 
 /**
  * What has been revoked before its natural expiry. Every entry carries the time after which it can
  * affect no token any more, so the store never grows without bound.
  */
 export interface Revocation {
-  /** jti: one access token; sid: a whole session (refresh family); user: every token issued before revokedAt. */
-  kind: RevocationKind;
+  /**
+   * jti: one access token; sid: a whole session (refresh family); user: every token issued before
+   * revokedAt; kid: every token signed by a revoked signing key.
+   */
+  kind: IndexKind;
   subject: string;
   revokedAt: Date;
   expiresAt: Date;
@@ -18,6 +21,8 @@ export interface TokenIdentity {
   sub: string;
   /** Issued-at, seconds since the epoch. */
   iat: number;
+  /** The kid of the key that signed it, checked against revoked keys. */
+  kid?: string;
 }
 
 export interface RevocationStore {

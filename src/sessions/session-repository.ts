@@ -36,6 +36,7 @@ export interface SessionGrant {
 export interface RefreshTokenInspection {
   sessionId: string;
   userId: string;
+  clientId: string;
   consumedAt: Date | null;
   expired: boolean;
   sessionRevoked: boolean;
@@ -96,7 +97,7 @@ WITH consumed AS (
 SELECT consumed.*, child.* FROM consumed, child`;
 
 const INSPECT = `
-SELECT t.session_id, s.user_id, t.consumed_at, t.expires_at <= $2 AS expired,
+SELECT t.session_id, s.user_id, s.client_id, t.consumed_at, t.expires_at <= $2 AS expired,
        s.revoked_at IS NOT NULL AS session_revoked, s.expires_at <= $2 AS session_expired,
        u.disabled_at IS NOT NULL AS user_disabled,
        s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes
@@ -171,12 +172,13 @@ export function createSessionRepository(db: Queryable) {
 
     async inspect(jti: string, now: Date): Promise<RefreshTokenInspection | undefined> {
       const [row] = await db.query<{
-        session_id: string; user_id: string; consumed_at: Date | null; expired: boolean; session_revoked: boolean; session_expired: boolean;
+        session_id: string; user_id: string; client_id: string; consumed_at: Date | null; expired: boolean; session_revoked: boolean; session_expired: boolean;
         user_disabled: boolean; session_scopes: string[]; user_scopes: string[]; client_scopes: string[];
       }>(INSPECT, [jti, now]);
       return row && {
         sessionId: row.session_id,
         userId: row.user_id,
+        clientId: row.client_id,
         consumedAt: row.consumed_at,
         expired: row.expired,
         sessionRevoked: row.session_revoked,

@@ -44,6 +44,15 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
       return revoked !== undefined;
     },
 
+    /**
+     * Every access token issued to the user until now, sessions kept: after a demotion the next
+     * refresh re-reads the user and issues tokens with what is left.
+     */
+    async revokeUserAccessTokens(userId: string): Promise<void> {
+      const now = deps.clock.now();
+      await deps.revocations.revoke([{ kind: 'user', subject: userId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
+    },
+
     /** Every session of the user, and every access token issued to the user until now. */
     async revokeUser(userId: string, reason: string): Promise<string[]> {
       const now = deps.clock.now();

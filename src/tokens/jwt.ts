@@ -26,13 +26,22 @@ export interface VerifyOptions {
   issuer: string;
   audience?: string;
   currentDate?: Date;
+  /** Verify a token of a revoked key too (flagged in the result) instead of refusing it. */
+  acceptRevokedKey?: boolean;
+}
+
+export interface VerifiedJwt {
+  payload: JWTPayload;
+  kid: string;
+  /** Signed by a revoked key: the signature proves nothing, since the key may be in other hands. */
+  keyRevoked: boolean;
 }
 
 /**
  * Verifies one of authd's own tokens: RS256 only, a known kid from the ring, the expected typ, no
  * key-carrying headers. Anything else is an InvalidTokenError with the reason for the log.
  */
-export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOptions): Promise<JWTPayload> {
+export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOptions): Promise<VerifiedJwt> {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('token too long');
   let header;
   try {
@@ -45,7 +54,10 @@ export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOpt
   const forbidden = FORBIDDEN_HEADERS.find((h) => h in header);
   if (forbidden) throw new InvalidTokenError(`header ${forbidden} not accepted`);
   if (typeof header.kid !== 'string' || !isWellFormedKid(header.kid)) throw new InvalidTokenError('malformed kid');
-  const key = await ring.verificationKey(header.kid);
+  const kid = header.kid;
+  const revokedKey = ring.revokedKey(kid);
+  if (revokedKey && !options.acceptRevokedKey) throw new InvalidTokenError('revoked kid');
+  const key = revokedKey ?? (await ring.verificationKey(kid));
   if (!key) throw new InvalidTokenError('unknown kid');
   try {
     const { payload } = await jwtVerify(token, key, {
@@ -56,7 +68,7 @@ export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOpt
       ...(options.currentDate && { currentDate: options.currentDate }),
       requiredClaims: ['exp', 'iat', 'jti', 'sub'],
     });
-    return payload;
+    return { payload, kid, keyRevoked: revokedKey !== undefined };
   } catch (error) {
     throw new InvalidTokenError((error as { code?: string }).code ?? 'verification failed');
   }

@@ -7,9 +7,11 @@ export interface SigningKeyRecord {
   createdAt: Date;
   activatesAt: Date;
   retiresAt: Date | null;
+  /** Set when the key was declared compromised: from then on nothing it signed is trusted. */
+  revokedAt: Date | null;
 }
 
-export type KeyState = 'standby' | 'active' | 'retired' | 'expired';
+export type KeyState = 'standby' | 'active' | 'retired' | 'expired' | 'revoked';
 
 interface KeyRow {
   kid: string;
@@ -17,6 +19,7 @@ interface KeyRow {
   created_at: Date;
   activates_at: Date;
   retires_at: Date | null;
+  revoked_at: Date | null;
 }
 
 const toRecord = (row: KeyRow): SigningKeyRecord => ({
@@ -25,13 +28,16 @@ const toRecord = (row: KeyRow): SigningKeyRecord => ({
   createdAt: row.created_at,
   activatesAt: row.activates_at,
   retiresAt: row.retires_at,
+  revokedAt: row.revoked_at,
 });
 
 /**
  * A key's state is a function of time alone, so every instance agrees without coordination:
  * standby until activates_at, active until retires_at, retired while tokens it signed may live.
+ * A revoked key is revoked for good: its tokens are forgeries as far as anyone can tell.
  */
 export function keyState(key: SigningKeyRecord, now: number, maxTokenLifetimeMs: number): KeyState {
+  if (key.revokedAt !== null) return 'revoked';
   if (now < key.activatesAt.getTime()) return 'standby';
   if (key.retiresAt === null || now < key.retiresAt.getTime()) return 'active';
   if (now < key.retiresAt.getTime() + maxTokenLifetimeMs) return 'retired';
@@ -46,8 +52,8 @@ export function createKeyRepository(db: Queryable) {
 
     async insert(key: SigningKeyRecord): Promise<void> {
       await db.query(
-        'INSERT INTO signing_keys (kid, public_jwk, created_at, activates_at, retires_at) VALUES ($1, $2, $3, $4, $5)',
-        [key.kid, JSON.stringify(key.publicJwk), key.createdAt, key.activatesAt, key.retiresAt],
+        'INSERT INTO signing_keys (kid, public_jwk, created_at, activates_at, retires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [key.kid, JSON.stringify(key.publicJwk), key.createdAt, key.activatesAt, key.retiresAt, key.revokedAt],
       );
     },
 
@@ -66,6 +72,25 @@ export function createKeyRepository(db: Queryable) {
     async retire(kid: string, at: Date): Promise<boolean> {
       const rows = await db.query('UPDATE signing_keys SET retires_at = $2 WHERE kid = $1 AND (retires_at IS NULL OR retires_at > $2) RETURNING kid', [kid, at]);
       return rows.length === 1;
+    },
+
+    /** Revokes a key (retiring it too, if it had not retired yet); false when it was already revoked. */
+    async revoke(kid: string, at: Date): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE signing_keys SET revoked_at = $2, retires_at = LEAST(COALESCE(retires_at, $2), $2)
+         WHERE kid = $1 AND revoked_at IS NULL RETURNING kid`,
+        [kid, at],
+      );
+      return rows.length === 1;
+    },
+
+    /** How many refresh tokens signed by kid could still be rotated: the sessions a revocation touches. */
+    async countLiveRefreshTokens(kid: string, now: Date): Promise<number> {
+      const [row] = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM refresh_tokens WHERE kid = $1 AND consumed_at IS NULL AND expires_at > $2',
+        [kid, now],
+      );
+      return row.n;
     },
   };
 }

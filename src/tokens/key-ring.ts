@@ -41,8 +41,13 @@ export interface KeyRing {
   signingKey(): RingKey;
   /** A key that may have signed a token still in circulation; reloads once (with a cooldown) on a miss. */
   verificationKey(kid: string): Promise<crypto.KeyObject | undefined>;
-  /** Any loaded key by kid, whatever its state. */
+  /** Any loaded key by kid, whatever its state (never a revoked one). */
   key(kid: string): RingKey | undefined;
+  /**
+   * The public half of a revoked key, for the one caller that may still look at what it signed:
+   * the refresh grant, which trusts such a token only as far as the database confirms it.
+   */
+  revokedKey(kid: string): crypto.KeyObject | undefined;
   jwks(): PublishedKeySet;
   states(): Array<RingKey & { state: KeyState }>;
   start(): void;
@@ -53,6 +58,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const { repository, keysDir, clock, maxTokenLifetimeMs } = options;
   const cooldownMs = options.unknownKidCooldownMs ?? 5000;
   let keys: RingKey[] = [];
+  let revoked = new Map<string, crypto.KeyObject>();
   const privateKeys = new Map<string, crypto.KeyObject>();
   let lastReload = 0;
   let published: (PublishedKeySet & { signature: string }) | undefined;
@@ -63,16 +69,25 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   async function reload(): Promise<void> {
     const records = await repository.list();
     const next: RingKey[] = [];
+    const nextRevoked = new Map<string, crypto.KeyObject>();
+    const publicKeyOf = (record: SigningKeyRecord) => crypto.createPublicKey({ key: record.publicJwk as crypto.JsonWebKey, format: 'jwk' });
     for (const record of records) {
-      if (stateOf(record) === 'expired') continue;
+      const state = stateOf(record);
+      if (state === 'revoked') {
+        privateKeys.delete(record.kid); // never to sign again, even if this instance holds its file
+        nextRevoked.set(record.kid, publicKeyOf(record));
+        continue;
+      }
+      if (state === 'expired') continue;
       let privateKey = privateKeys.get(record.kid);
       if (!privateKey) {
         privateKey = await loadPrivateKey(keysDir, record.kid);
         if (privateKey) privateKeys.set(record.kid, privateKey);
       }
-      next.push({ ...record, privateKey, publicKey: crypto.createPublicKey({ key: record.publicJwk as crypto.JsonWebKey, format: 'jwk' }) });
+      next.push({ ...record, privateKey, publicKey: publicKeyOf(record) });
     }
     keys = next;
+    revoked = nextRevoked;
     lastReload = clock.now();
   }
 
@@ -108,11 +123,12 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     signingKey,
     async verificationKey(kid) {
       const found = findVerificationKey(kid);
-      if (found || clock.now() - lastReload < cooldownMs) return found;
+      if (found || revoked.has(kid) || clock.now() - lastReload < cooldownMs) return found;
       await reload();
       return findVerificationKey(kid);
     },
     key: (kid) => keys.find((k) => k.kid === kid),
+    revokedKey: (kid) => revoked.get(kid),
     jwks,
     states: () => keys.map((k) => ({ ...k, state: stateOf(k) })),
     start() {

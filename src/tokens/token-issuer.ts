@@ -26,6 +26,8 @@ export interface RefreshTokenSubject {
 
 export interface RefreshTokenClaims extends RefreshTokenSubject {
   jti: string;
+  /** Set when a revoked key signed it (only with acceptRevokedKey): trust nothing but what the database confirms. */
+  revokedKid?: string;
 }
 
 export interface AccessTokenClaims extends JWTPayload {
@@ -100,19 +102,22 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
     },
 
     /** Signature, typ, issuer, audience and expiry; throws InvalidTokenError. */
-    async verifyRefreshToken(token: string): Promise<RefreshTokenClaims> {
-      const payload = await verifyJwt(token, ring, { typ: REFRESH_TOKEN_TYPE, issuer, audience: refreshAudience, currentDate: new Date(clock.now()) });
+    async verifyRefreshToken(token: string, options: { acceptRevokedKey?: boolean } = {}): Promise<RefreshTokenClaims> {
+      const { payload, kid, keyRevoked } = await verifyJwt(token, ring, {
+        typ: REFRESH_TOKEN_TYPE, issuer, audience: refreshAudience, currentDate: new Date(clock.now()), acceptRevokedKey: options.acceptRevokedKey,
+      });
       return {
         jti: String(payload.jti),
         userId: String(payload.sub),
         clientId: String(payload.client_id),
         sessionId: String(payload.sid),
+        ...(keyRevoked && { revokedKid: kid }),
       };
     },
 
     /** An access token of ours: signature, typ at+jwt, issuer, expiry (any audience); throws InvalidTokenError. */
     async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
-      const payload = await verifyJwt(token, ring, { typ: ACCESS_TOKEN_TYPE, issuer, currentDate: new Date(clock.now()) });
+      const { payload } = await verifyJwt(token, ring, { typ: ACCESS_TOKEN_TYPE, issuer, currentDate: new Date(clock.now()) });
       // A token from the future was not made by this issuer's clock: refuse it (RFC 8725 §3.10 spirit).
       if ((payload.iat ?? 0) > clock.now() / 1000 + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('issued in the future');
       return payload as AccessTokenClaims;

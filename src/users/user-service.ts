@@ -17,6 +17,8 @@ export interface UserServiceDeps {
   audit?: AuditLog;
   /** Called after a password change or a disable: ends every session of the user. */
   onCredentialsChanged?: (userId: string, reason: string) => Promise<void>;
+  /** Called after a role or scope was taken away: ends the access tokens that still carry it. */
+  onPrivilegesReduced?: (userId: string) => Promise<void>;
 }
 
 const ROLE = /^[\w:.-]{1,64}$/;
@@ -54,7 +56,7 @@ export type LoginResult =
   | { ok: true; user: UserWithHash }
   | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled'; userId?: string };
 
-export function createUserService({ users, hasher, clock, audit, onCredentialsChanged }: UserServiceDeps) {
+export function createUserService({ users, hasher, clock, audit, onCredentialsChanged, onPrivilegesReduced }: UserServiceDeps) {
   const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) => audit?.record({ type, userId: user.id, ...(details && { details }) });
 
   async function requireUser(ref: UserRef): Promise<UserWithHash> {
@@ -73,6 +75,19 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
     const updated = await users.update(user.id, changes, new Date(clock.now()));
     if (!updated) throw new DomainError('not_found', 'No such user.');
     return publicUser(updated);
+  }
+
+  /**
+   * Access tokens carry roles and scopes until they expire: when one is taken away, the user's
+   * "not before" ends the tokens issued so far (sessions stay; their next refresh has less).
+   */
+  async function replacePrivileges(ref: UserRef, field: 'roles' | 'scopes', change: () => Promise<User>): Promise<User> {
+    const before = (await requireUser(ref))[field];
+    const user = await change();
+    const removed = before.filter((v) => !user[field].includes(v));
+    if (removed.length) await onPrivilegesReduced?.(user.id);
+    record(field === 'roles' ? 'user_roles_changed' : 'user_scopes_changed', user, { [field]: user[field], ...(removed.length && { removed, tokens_revoked: true }) });
+    return user;
   }
 
   return {
@@ -133,15 +148,13 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
     },
 
     async setRoles(ref: UserRef, roles: string[]): Promise<User> {
-      const user = await update(ref, { roles: checkNames(roles, 'role') });
-      record('user_roles_changed', user, { roles: user.roles });
-      return user;
+      const checked = checkNames(roles, 'role');
+      return replacePrivileges(ref, 'roles', () => update(ref, { roles: checked }));
     },
 
     async setScopes(ref: UserRef, scopes: string[]): Promise<User> {
-      const user = await update(ref, { scopes: checkNames(scopes, 'scope') });
-      record('user_scopes_changed', user, { scopes: user.scopes });
-      return user;
+      const checked = checkNames(scopes, 'scope');
+      return replacePrivileges(ref, 'scopes', () => update(ref, { scopes: checked }));
     },
 
     /**

@@ -215,6 +215,7 @@ describe('authd CLI (in-process, embedded database)', () => {
       created: expect.stringMatching(ISO),
       activates: expect.stringMatching(ISO),
       retires: null,
+      revoked: null,
       private_key: 'present',
     }]);
     activeKid = keys[0].kid as string;
@@ -230,8 +231,8 @@ describe('authd CLI (in-process, embedded database)', () => {
 
     const keys = await json<Array<Record<string, unknown>>>('keys', 'list');
     expect(keys).toEqual([
-      { kid: activeKid, state: 'active', created: expect.stringMatching(ISO), activates: expect.stringMatching(ISO), retires: activatesAt, private_key: 'present' },
-      { kid: newKid, state: 'standby', created: expect.stringMatching(ISO), activates: activatesAt, retires: null, private_key: 'present' },
+      { kid: activeKid, state: 'active', created: expect.stringMatching(ISO), activates: expect.stringMatching(ISO), retires: activatesAt, revoked: null, private_key: 'present' },
+      { kid: newKid, state: 'standby', created: expect.stringMatching(ISO), activates: activatesAt, retires: null, revoked: null, private_key: 'present' },
     ]);
   });
 
@@ -246,6 +247,40 @@ describe('authd CLI (in-process, embedded database)', () => {
   it('refuses to retire an unknown key (exit 1)', async () => {
     const kid = 'B'.repeat(43);
     expect(await run('keys', 'retire', '--', kid)).toEqual({ code: 1, stdout: '', stderr: `authd: No signing key with kid ${kid}.\n` });
+  });
+
+  const states = async () => Object.fromEntries((await json<Array<{ kid: string; state: string }>>('keys', 'list')).map((k) => [k.kid, k.state]));
+
+  it('revokes a key with keys revoke; the only active key and an unknown kid are refused (exit 1)', async () => {
+    const before = await states();
+    const standby = Object.keys(before).find((kid) => before[kid] === 'standby')!;
+    expect(await run('keys', 'revoke', activeKid)).toEqual({
+      code: 1, stdout: '', stderr: 'authd: This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.\n',
+    });
+    expect(await run('keys', 'revoke', 'C'.repeat(43))).toEqual({ code: 1, stdout: '', stderr: `authd: No signing key with kid ${'C'.repeat(43)}.\n` });
+    expect(await run('keys', 'revoke', standby)).toEqual({
+      code: 0, stdout: `key ${standby} revoked; 0 live refresh token(s) it signed move to the current key at their next refresh\n`, stderr: '',
+    });
+    expect(await states()).toEqual({ [activeKid]: 'active', [standby]: 'revoked' });
+    expect(await run('keys', 'revoke', standby)).toEqual({ code: 1, stdout: '', stderr: `authd: Key ${standby} is already revoked.\n` });
+  });
+
+  it('keys rotate --immediate --revoke-old replaces and revokes in one step; --revoke-old alone is refused', async () => {
+    expect(await run('keys', 'rotate', '--revoke-old')).toEqual({ code: 1, stdout: '', stderr: 'authd: Revoking the old keys needs an immediate rotation: nothing else could sign.\n' });
+    const result = await run('keys', 'rotate', '--immediate', '--revoke-old');
+    const [, newKid] = /^new key (\S+) is active now\nkey (\S+) revoked\n$/.exec(result.stdout) ?? [];
+    expect({ code: result.code, stderr: result.stderr, revoked: result.stdout.split('\n')[1] }).toEqual({ code: 0, stderr: '', revoked: `key ${activeKid} revoked` });
+    expect((await states())[newKid]).toBe('active');
+    expect((await states())[activeKid]).toBe('revoked');
+    activeKid = newKid;
+  });
+
+  it('keys retire --force of a key already retired says so and names keys revoke (exit 1)', async () => {
+    expect((await run('keys', 'rotate', '--immediate')).code).toBe(0);
+    expect(await run('keys', 'retire', activeKid, '--force')).toEqual({
+      code: 1, stdout: '',
+      stderr: `authd: Key ${activeKid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${activeKid}".\n`,
+    });
   });
 
   it('exits 2 and names the variable on a bad environment variable', async () => {

@@ -63,4 +63,26 @@ describe('client secret digester', () => {
     const stored = digester.digest(secret);
     expect(digester.matches(stored, stored)).toBe(false);
   });
+
+  // A guard against a quiet `===`: the comparison must be crypto.timingSafeEqual, for a wrong
+  // secret of the right length too, and for an unknown client (against the placeholder).
+  it('decides through crypto.timingSafeEqual, on the digests, whatever the secret', () => {
+    const stored = digester.digest(secret);
+    const wrong = generateClientSecret();
+    expect(wrong).toHaveLength(secret.length);
+    const compare = jest.spyOn(crypto, 'timingSafeEqual');
+    try {
+      expect([digester.matches(secret, stored), digester.matches(wrong, stored), digester.matches(wrong, null)]).toEqual([true, false, false]);
+      expect(compare.mock.calls).toEqual([
+        [Buffer.from(stored), Buffer.from(stored)],
+        [Buffer.from(digester.digest(wrong)), Buffer.from(stored)],
+        [Buffer.from(digester.digest(wrong)), expect.any(Buffer)],
+      ]);
+      // Its answer is the answer: were it to say "equal", the wrong secret would match.
+      compare.mockReturnValueOnce(true);
+      expect(digester.matches(wrong, stored)).toBe(true);
+    } finally {
+      compare.mockRestore();
+    }
+  });
 });

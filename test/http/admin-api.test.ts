@@ -136,7 +136,7 @@ describe.each(backends())('admin API on $name', (backend) => {
         ['delete', `/admin/users/${f.alice.id}`], ['post', `/admin/users/${f.alice.id}/password`], ['get', `/admin/users/${f.alice.id}/sessions`],
         ['post', `/admin/users/${f.alice.id}/revoke-sessions`], ['get', '/admin/clients'], ['post', '/admin/clients'], ['get', '/admin/clients/web'],
         ['patch', '/admin/clients/web'], ['delete', '/admin/clients/web'], ['post', '/admin/clients/backend/rotate-secret'], ['get', '/admin/keys'],
-        ['post', '/admin/keys/rotate'], ['post', '/admin/keys/some-kid/retire'], ['get', '/admin/audit'],
+        ['post', '/admin/keys/rotate'], ['post', '/admin/keys/some-kid/retire'], ['post', '/admin/keys/some-kid/revoke'], ['get', '/admin/audit'],
       ];
       for (const [method, path] of routes) {
         const res = await (request(app) as unknown as Record<string, (p: string) => request.Test>)[method](path)
@@ -657,7 +657,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       expect(res.status).toBe(200);
       const kid = decodeJwt(adminToken).header.kid;
       expect(res.body).toEqual({
-        keys: [{ kid, state: 'active', created_at: expect.any(String), activates_at: expect.any(String), retires_at: null, private_key: true }],
+        keys: [{ kid, state: 'active', created_at: expect.any(String), activates_at: expect.any(String), retires_at: null, revoked_at: null, private_key: true }],
       });
       expect(res.text).not.toMatch(/PRIVATE KEY|"d":/);
     });
@@ -682,8 +682,8 @@ describe.each(backends())('admin API on $name', (backend) => {
       const after = (await admin().get('/admin/keys')).body.keys;
       expect(after).toHaveLength(before.length + 1);
       expect(after).toEqual(expect.arrayContaining([
-        { kid: current, state: 'active', created_at: expect.any(String), activates_at: expect.any(String), retires_at: standbyUntil, private_key: true },
-        { kid: res.body.kid, state: 'standby', created_at: iso(), activates_at: standbyUntil, retires_at: null, private_key: true },
+        { kid: current, state: 'active', created_at: expect.any(String), activates_at: expect.any(String), retires_at: standbyUntil, revoked_at: null, private_key: true },
+        { kid: res.body.kid, state: 'standby', created_at: iso(), activates_at: standbyUntil, retires_at: null, revoked_at: null, private_key: true },
       ]));
       // Still signed by the current key.
       const fresh = await loginOk('admin-cli', 'root@example.com', ADMIN_PASSWORD);
@@ -716,7 +716,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       const rotated = await admin().post('/admin/keys/rotate', { immediate: true });
       expect(rotated.body.kid).not.toBe(previous);
       expectError(await admin().post(`/admin/keys/${previous}/retire`, {}), 400,
-        { error: 'invalid_request', error_description: `Key ${previous} is already retired.` });
+        { error: 'invalid_request', error_description: `Key ${previous} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${previous}".` });
     });
 
     it('retiring a pending standby key does not leave authd without a signing key when the standby time is over', async () => {
@@ -785,14 +785,16 @@ describe.each(backends())('admin API on $name', (backend) => {
 
     it('returns the newest events first: limit=1 is the latest action, and next_before walks back in order', async () => {
       stack.clock.advance(MINUTE);
-      // Enough events for ids of different lengths (9 vs 10, 99 vs 100) to exist.
-      for (let i = 0; i < 12; i++) await admin().patch(`/admin/users/${root.id}`, { roles: [`r${i}`] });
-      const latest = await admin().patch(`/admin/users/${root.id}`, { roles: [] }).set('X-Request-Id', 'the-latest-action');
+      // Enough events for ids of different lengths (9 vs 10, 99 vs 100) to exist. (Not root's own
+      // roles: taking one away ends the user's access tokens, the admin's included.)
+      const churn = await createUser('role-churn@example.com');
+      for (let i = 0; i < 12; i++) await admin().patch(`/admin/users/${churn.id}`, { roles: [`r${i}`] });
+      const latest = await admin().patch(`/admin/users/${churn.id}`, { roles: [] }).set('X-Request-Id', 'the-latest-action');
       expect(latest.status).toBe(200);
 
       const newest = await admin().get('/admin/audit?limit=1');
       expect(newest.body.events).toEqual([auditEvent({
-        type: 'user_roles_changed', user_id: root.id, request_id: 'the-latest-action', details: { actor: root.id, roles: [] },
+        type: 'user_roles_changed', user_id: churn.id, request_id: 'the-latest-action', details: { actor: root.id, roles: [], removed: ['r11'], tokens_revoked: true },
       })]);
 
       const walked: bigint[] = [];

@@ -6,10 +6,11 @@ import { DomainError } from '../../src/errors';
 import { openServices } from '../../src/services';
 import { readMigrations } from '../../src/store/migrate';
 import { generateSigningKey, savePrivateKey } from '../../src/tokens/key-files';
-import { ensureSigningKey, listSigningKeys, retireSigningKey, rotateSigningKey } from '../../src/tokens/key-management';
+import { ensureSigningKey, listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey } from '../../src/tokens/key-management';
 import { createKeyRepository } from '../../src/tokens/key-repository';
 import { NoSigningKeyError } from '../../src/tokens/key-ring';
 import { backends, createScratchDatabase, FAST_ARGON2, openStack, silentLogger, tempDir, type TestStack } from '../support/backends';
+import { waitUntil } from '../support/suite';
 
 const publishedKids = (stack: TestStack): string[] =>
   (JSON.parse(stack.services.ring.jwks().body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
@@ -63,6 +64,7 @@ describe.each(backends())('signing keys on $name', (backend) => {
   beforeEach(async () => {
     stack.clock.set(start);
     await stack.services.db.query('DELETE FROM signing_keys');
+    await stack.services.db.query("DELETE FROM revocations WHERE kind = 'kid'");
     for (const file of pemFiles(stack.config.keysDir)) fs.unlinkSync(path.join(stack.config.keysDir, file));
     await ensureSigningKey(km());
     await stack.services.ring.reload();
@@ -86,6 +88,7 @@ describe.each(backends())('signing keys on $name', (backend) => {
       createdAt: new Date(start),
       activatesAt: new Date(start),
       retiresAt: null,
+      revokedAt: null,
       state: 'active',
       hasPrivateKey: true,
     }]);
@@ -120,6 +123,7 @@ describe.each(backends())('signing keys on $name', (backend) => {
       createdAt: new Date(start),
       activatesAt: new Date(start + STANDBY_MS),
       retiresAt: null,
+      revokedAt: null,
     });
     expect(fresh.kid).not.toBe(old.kid);
     expect(fs.statSync(path.join(stack.config.keysDir, `${fresh.kid}.pem`)).mode & 0o777).toBe(0o600);
@@ -201,7 +205,106 @@ describe.each(backends())('signing keys on $name', (backend) => {
     await rotateSigningKey(km());
     stack.clock.advance(STANDBY_MS);
     // The old key retired by itself when the new one activated.
-    expect(await domainError(retireSigningKey(km(), old.kid))).toEqual({ kind: 'invalid', message: `Key ${old.kid} is already retired.` });
+    // Retiring is not distrusting: the answer says so and names the command that is.
+    const answer = { kind: 'invalid', message: `Key ${old.kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${old.kid}".` };
+    expect(await domainError(retireSigningKey(km(), old.kid))).toEqual(answer);
+    expect(await domainError(retireSigningKey(km(), old.kid, true))).toEqual(answer);
+  });
+
+  describe('revocation', () => {
+    const signedBy = (kid: string) => stack.services.tokens.issueAccessToken({ subject: 'u1', clientId: 'c1', audience: 'https://api.test', scopes: [], roles: [], ttlSeconds: 900 })
+      .then((t) => { expect(JSON.parse(Buffer.from(t.token.split('.')[0], 'base64url').toString()).kid).toBe(kid); return t.token; });
+    const kidRevocations = () => stack.services.db.query<{ subject: string; revoked_at: Date; expires_at: Date }>("SELECT subject, revoked_at, expires_at FROM revocations WHERE kind = 'kid'");
+    const indexed = (kid: string) => stack.services.redis!.get(`{rv}:kid:${kid}`);
+
+    it('revokes a retired key at once: it neither verifies nor is published, and the revocation is durable and indexed', async () => {
+      const [old] = await listSigningKeys(km());
+      const token = await signedBy(old.kid);
+      const fresh = await rotateSigningKey(km(), true);
+      await stack.services.ring.reload();
+      await expect(stack.services.tokens.verifyAccessToken(token)).resolves.toMatchObject({ sub: 'u1' });
+
+      stack.clock.advance(1000);
+      expect(await revokeSigningKey(km(), old.kid)).toEqual({ liveRefreshTokens: 0 });
+      expect(byKid(await listSigningKeys(km()))).toEqual(byKid([
+        { ...old, retiresAt: new Date(start), revokedAt: new Date(start + 1000), state: 'revoked', hasPrivateKey: true },
+        { ...fresh, state: 'active', hasPrivateKey: true },
+      ]));
+      // The revocations table indexes it until the last token it can have signed is past.
+      expect(await kidRevocations()).toEqual([{ subject: old.kid, revoked_at: new Date(start + 1000), expires_at: new Date(start + 1000 + MAX_TOKEN_LIFETIME_MS) }]);
+      if (stack.backend === 'postgres+redis') expect(await indexed(old.kid)).toBe(String(start + 1000));
+
+      await stack.services.ring.reload();
+      expect(publishedKids(stack)).toEqual([fresh.kid]);
+      expect(await stack.services.ring.verificationKey(old.kid)).toBeUndefined();
+      expect(stack.services.ring.key(old.kid)).toBeUndefined();
+      expect(stack.services.ring.revokedKey(old.kid)).toBeInstanceOf(crypto.KeyObject);
+      await expect(stack.services.tokens.verifyAccessToken(token)).rejects.toMatchObject({ reason: 'revoked kid' });
+      expect(await domainError(revokeSigningKey(km(), old.kid))).toEqual({ kind: 'invalid', message: `Key ${old.kid} is already revoked.` });
+      expect(await domainError(retireSigningKey(km(), old.kid, true))).toEqual({ kind: 'invalid', message: `Key ${old.kid} is already revoked.` });
+    });
+
+    it('on Postgres + Redis: publishes revoked kids again at every re-seed of the index', async () => {
+      if (stack.backend !== 'postgres+redis') return;
+      const [old] = await listSigningKeys(km());
+      await rotateSigningKey(km(), true, true);
+      const redis = stack.services.redis!;
+      expect(await indexed(old.kid)).toBe(String(start));
+      // Redis loses its data: the epoch marker goes with it, and the next lookup starts a re-seed.
+      await redis.del(`{rv}:kid:${old.kid}`, '{rv}:epoch');
+      await stack.services.revocations.isRevoked({ jti: 'x', sub: 'u1', iat: 0 });
+      await waitUntil('the re-seed to publish the revoked kid', async () => (await indexed(old.kid)) === String(start));
+      expect(await redis.pttl(`{rv}:kid:${old.kid}`)).toBeGreaterThan(MAX_TOKEN_LIFETIME_MS - 60_000);
+    });
+
+    it('refuses to revoke the only active key, an unknown kid, and revoke_old without an immediate rotation', async () => {
+      const [only] = await listSigningKeys(km());
+      expect(await domainError(revokeSigningKey(km(), only.kid))).toEqual({
+        kind: 'invalid', message: 'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
+      });
+      expect(await domainError(revokeSigningKey(km(), 'A'.repeat(43)))).toEqual({ kind: 'not_found', message: `No signing key with kid ${'A'.repeat(43)}.` });
+      expect(await domainError(rotateSigningKey(km(), false, true))).toEqual({ kind: 'invalid', message: 'Revoking the old keys needs an immediate rotation: nothing else could sign.' });
+      expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([[only.kid, 'active']]);
+      expect(await kidRevocations()).toEqual([]);
+    });
+
+    it('rotates and revokes every other key in one step (rotate --immediate --revoke-old)', async () => {
+      const [old] = await listSigningKeys(km());
+      const standby = await rotateSigningKey(km());
+      const fresh = await rotateSigningKey(km(), true, true);
+      expect(fresh.revoked?.sort()).toEqual([old.kid, standby.kid].sort());
+      await stack.services.ring.reload();
+      expect(stack.services.ring.signingKey().kid).toBe(fresh.kid);
+      expect(publishedKids(stack)).toEqual([fresh.kid]);
+      expect(byKid(await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual(byKid([
+        { kid: old.kid, state: 'revoked' }, { kid: standby.kid, state: 'revoked' }, { kid: fresh.kid, state: 'active' },
+      ]).map((k) => [k.kid, k.state]));
+      expect((await kidRevocations()).map((r) => r.subject).sort()).toEqual([old.kid, standby.kid].sort());
+    });
+
+    it('revoking a pending standby key cancels its rotation: the current key keeps signing', async () => {
+      const [current] = await listSigningKeys(km());
+      const standby = await rotateSigningKey(km());
+      await revokeSigningKey(km(), standby.kid);
+      stack.clock.advance(STANDBY_MS);
+      await stack.services.ring.reload();
+      expect(stack.services.ring.signingKey().kid).toBe(current.kid);
+      expect(publishedKids(stack)).toEqual([current.kid]);
+    });
+
+    it('never signs with a revoked key, even one whose private key this instance holds', async () => {
+      const [old] = await listSigningKeys(km());
+      const other = await generateSigningKey();
+      await savePrivateKey(stack.config.keysDir, other);
+      // An older key still active beside the current one: revoke the current, newer one.
+      await createKeyRepository(stack.services.db).insert({ kid: other.kid, publicJwk: other.publicJwk, createdAt: new Date(start - 1000), activatesAt: new Date(start - 1000), retiresAt: null, revokedAt: null });
+      await stack.services.ring.reload();
+      expect(stack.services.ring.signingKey().kid).toBe(old.kid);
+      await revokeSigningKey(km(), old.kid);
+      await stack.services.ring.reload();
+      expect(stack.services.ring.signingKey().kid).toBe(other.kid);
+      await signedBy(other.kid);
+    });
   });
 
   it('retires one of two active keys without force; the other keeps signing', async () => {
@@ -211,7 +314,7 @@ describe.each(backends())('signing keys on $name', (backend) => {
     await savePrivateKey(stack.config.keysDir, generated);
     stack.clock.advance(1000);
     const now = new Date(stack.clock.now());
-    await createKeyRepository(stack.services.db).insert({ kid: generated.kid, publicJwk: generated.publicJwk, createdAt: now, activatesAt: now, retiresAt: null });
+    await createKeyRepository(stack.services.db).insert({ kid: generated.kid, publicJwk: generated.publicJwk, createdAt: now, activatesAt: now, retiresAt: null, revokedAt: null });
     await stack.services.ring.reload();
     expect(stack.services.ring.signingKey().kid).toBe(generated.kid); // the newest active key signs
 

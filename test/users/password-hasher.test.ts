@@ -100,8 +100,21 @@ describe('password hasher with the default parameters', () => {
     expect(await hasher.verify(reverse, stored)).toEqual({ ok: true, needsRehash: false });
   });
 
-  it('runs a dummy verification without failing, for unknown users', async () => {
-    await expect(hasher.verifyDummy(PASSWORD)).resolves.toBeUndefined();
+  it('runs a real Argon2id verification for unknown users, against a hash of the configured cost', async () => {
+    const verify = jest.spyOn(argon2, 'verify');
+    try {
+      await expect(hasher.verifyDummy('ﬁnal password')).resolves.toBeUndefined();
+      // One verification, as for a wrong password: against a hash made with the same parameters as
+      // a real one, of the NFKC form of what was typed, and it fails.
+      expect(verify).toHaveBeenCalledTimes(1);
+      const [dummyHash, presented] = verify.mock.calls[0];
+      expect(presented).toBe('final password');
+      expect(parsePhc(dummyHash).params).toEqual(parsePhc(hash).params);
+      expect(parsePhc(dummyHash).id).toBe('argon2id');
+      await expect(verify.mock.results[0].value).resolves.toBe(false);
+    } finally {
+      verify.mockRestore();
+    }
   });
 
   it('runs every computation through the limiter', async () => {

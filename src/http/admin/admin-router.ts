@@ -8,9 +8,10 @@ import { DomainError } from '../../errors';
 import type { SessionRepository } from '../../sessions/session-repository';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
-import { listSigningKeys, retireSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
+import { listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
 import type { KeyRing } from '../../tokens/key-ring';
 import { CONFLICT_POLICIES, importRecords, type RowFailure, type UserImporter } from '../../users/user-import';
+import type { AccessTokenClaims } from '../../tokens/token-issuer';
 import type { UserService } from '../../users/user-service';
 import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
 import { names, readJson, readQuery, seconds, text } from '../json-body';
@@ -90,10 +91,22 @@ function toSettings(body: z.infer<typeof clientChanges>) {
   };
 }
 
+const notFound = (error: unknown) => {
+  if (error instanceof DomainError && error.kind === 'not_found') return undefined;
+  throw error;
+};
+
+/** An admin token must speak for an enabled user or an existing client (client_credentials). */
+async function isLiveSubject(deps: AdminDeps, claims: AccessTokenClaims): Promise<boolean> {
+  const user = await deps.users.requireUser({ id: claims.sub }).catch(notFound);
+  if (user) return user.disabledAt === null;
+  return (await deps.clientService.get(claims.sub).catch(notFound)) !== undefined;
+}
+
 /** /admin: users, clients, keys and the audit trail, for tokens carrying the admin scope. */
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
-  router.use('/admin', bearerAuth(deps, deps.adminScope));
+  router.use('/admin', bearerAuth(deps, deps.adminScope, (claims) => isLiveSubject(deps, claims)));
 
   // Users
   router.post('/admin/users', async (req, res) => {
@@ -197,10 +210,16 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({ keys: (await listSigningKeys(deps.keyManagement)).map(presentKey) });
   });
   router.post('/admin/keys/rotate', async (req, res) => {
-    const { immediate } = readJson(req, z.object({ immediate: z.boolean().optional() }).strict());
-    const key = await rotateSigningKey(deps.keyManagement, immediate ?? false);
+    const { immediate, revoke_old: revokeOld } = readJson(req, z.object({ immediate: z.boolean().optional(), revoke_old: z.boolean().optional() }).strict());
+    const key = await rotateSigningKey(deps.keyManagement, immediate ?? false, revokeOld ?? false);
     await deps.ring.reload();
-    res.status(201).json({ kid: key.kid, activates_at: key.activatesAt.toISOString() });
+    res.status(201).json({ kid: key.kid, activates_at: key.activatesAt.toISOString(), ...(revokeOld && { revoked: key.revoked }) });
+  });
+  router.post('/admin/keys/:kid/revoke', async (req, res) => {
+    readJson(req, z.object({}).strict());
+    const { liveRefreshTokens } = await revokeSigningKey(deps.keyManagement, req.params.kid);
+    await deps.ring.reload();
+    res.json({ kid: req.params.kid, live_refresh_tokens: liveRefreshTokens });
   });
   router.post('/admin/keys/:kid/retire', async (req, res) => {
     const { force } = readJson(req, z.object({ force: z.boolean().optional() }).strict());

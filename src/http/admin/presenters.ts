@@ -61,6 +61,7 @@ export const presentKey = (k: KeySummary) => ({
   created_at: k.createdAt.toISOString(),
   activates_at: k.activatesAt.toISOString(),
   retires_at: k.retiresAt?.toISOString() ?? null,
+  revoked_at: k.revokedAt?.toISOString() ?? null,
   private_key: k.hasPrivateKey,
 });
 

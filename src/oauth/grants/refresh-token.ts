@@ -6,6 +6,7 @@ import { param, SCOPE } from '../../http/param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
 import { InvalidTokenError } from '../../tokens/jwt';
 import { userClaimsFor } from '../../tokens/user-claims';
+import { confirmRevokedKeyRefreshToken } from '../revoked-key';
 import { formatScope, intersect, missingFrom, parseScope } from '../scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
@@ -62,13 +63,16 @@ export const refreshTokenGrant = {
     const requested = params.scope !== undefined ? parseScope(params.scope) : null;
     let claims;
     try {
-      claims = await deps.tokens.verifyRefreshToken(params.refresh_token);
+      claims = await deps.tokens.verifyRefreshToken(params.refresh_token, { acceptRevokedKey: true });
     } catch (error) {
       if (error instanceof InvalidTokenError) throw invalidGrant(INVALID, { detail: error.reason });
       throw error;
     }
     // RFC 6749 §6: a refresh token is bound to the client it was issued to.
     if (claims.clientId !== client.id) throw invalidGrant(INVALID, { detail: `issued to client ${claims.clientId}` });
+    if (claims.revokedKid && !(await confirmRevokedKeyRefreshToken(claims, client.id, { sessions: deps.sessions, audit: deps.audit, now: new Date(deps.clock.now()), context }))) {
+      throw invalidGrant(INVALID, { detail: `signed by revoked key ${claims.revokedKid}, and not a refresh token of the session it claims` });
+    }
 
     const lifetimes = lifetimesFor(client, deps.lifetimes);
     let grant: SessionGrant | undefined;
