@@ -3,6 +3,8 @@ import type { Services } from './services';
 
 export const DEMO_CLIENT_ID = 'demo-cli';
 export const DEMO_USERNAME = 'demo';
+/** The demo tokens are for an API of yours (examples/protected-api), never for authd's own APIs. */
+export const DEMO_AUDIENCE = 'http://localhost:4000';
 
 export interface DemoAccount {
   clientId: string;
@@ -25,6 +27,7 @@ export async function createDemoAccount(services: Services): Promise<DemoAccount
     grantTypes: ['password', 'refresh_token'],
     scopes: ['profile', 'read', 'write'],
     defaultScopes: ['profile', 'read'],
+    audience: DEMO_AUDIENCE,
   }).catch(() => undefined); // kept from an earlier run
   await services.users.create({ username: DEMO_USERNAME, password, roles: ['user'], scopes: ['profile', 'read', 'write'] });
   return { clientId: DEMO_CLIENT_ID, username: DEMO_USERNAME, password };

@@ -4,6 +4,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions } from './dev-bootstrap';
 import { ensureHostedPagesClient } from './hosted-pages-client';
+import { warnAboutIssuerAudienceClients } from './issuer-audience-check';
 import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
 
@@ -66,6 +67,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
   }
   await ensureHostedPagesClient(config, services);
+  await warnAboutIssuerAudienceClients(services);
   // Draining before the listener closes: a load balancer health-checking /health/ready stops
   // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
   let draining = false;

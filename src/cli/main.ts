@@ -180,7 +180,7 @@ export function buildProgram(): Command {
     .option('--grant <grants>', 'allowed grant types, comma-separated or repeated', list, [])
     .option('--scope <scopes>', 'scopes the client may request', list, [])
     .option('--default-scope <scopes>', 'scopes granted when a request names none', list, [])
-    .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
+    .option('--audience <aud>', "the aud claim of its access tokens: the API that takes them (required; the issuer only for authd's own clients)")
     .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
     .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
     .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)

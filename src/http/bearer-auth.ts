@@ -1,6 +1,8 @@
 import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 import type { RequestHandler } from 'express';
 import { auditScope } from '../audit/audit-log';
+import { isOwnClient, type OwnApi } from '../clients/authd-clients';
+import type { Client } from '../clients/client-repository';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { AccessTokenClaims, TokenIssuer } from '../tokens/token-issuer';
@@ -17,6 +19,9 @@ export interface BearerAuthDeps {
   revocations: RevocationStore;
   /** authd's own APIs accept only tokens whose audience is authd itself. */
   issuer: string;
+  /** ...and only from authd's own clients, which excludes clients made before that rule with the issuer as audience and other scopes. */
+  ownApi: OwnApi;
+  clients: { findById(id: string): Promise<Client | undefined> };
 }
 
 /**
@@ -41,6 +46,8 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): Reques
       }
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!audiences.includes(deps.issuer)) throw invalidToken('audience', 'The token is not meant for authd.');
+      const client = await deps.clients.findById(claims.client_id);
+      if (!client || !isOwnClient(client, deps.ownApi)) throw invalidToken('audience', 'The token was not issued to one of authd\'s own clients.');
       if (await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) })) {
         throw invalidToken('revoked', 'The token has been revoked.');
       }

@@ -83,7 +83,7 @@ WITH consumed AS (
     AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $2
     AND u.id = s.user_id AND u.disabled_at IS NULL
     AND c.id = s.client_id
-    AND ($6::text[] IS NULL OR (s.scopes @> $6::text[] AND u.scopes @> $6::text[] AND c.scopes @> $6::text[]))
+    AND ($6::text[] IS NULL OR (s.scopes @> $6::text[] AND (u.scopes || $7::text[]) @> $6::text[] AND c.scopes @> $6::text[]))
   RETURNING t.session_id, s.user_id, s.client_id, s.expires_at AS session_expires_at,
             s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes, u.roles
 ), child AS (
@@ -165,9 +165,13 @@ export function createSessionRepository(db: Queryable) {
       );
     },
 
-    /** Single-use rotation; undefined when the token cannot be rotated (inspect to learn why). */
-    async rotate(jti: string, now: Date, child: { jti: string; kid: string; idleExpiresAt: Date }, requestedScopes: string[] | null): Promise<SessionGrant | undefined> {
-      const [row] = await db.query<GrantRow>(ROTATE, [jti, now, child.jti, child.kid, child.idleExpiresAt, requestedScopes]);
+    /**
+     * Single-use rotation; undefined when the token cannot be rotated (inspect to learn why).
+     * `heldByEveryUser`: scopes a user has without their record listing them.
+     */
+    async rotate(jti: string, now: Date, child: { jti: string; kid: string; idleExpiresAt: Date }, requestedScopes: string[] | null,
+      heldByEveryUser: readonly string[] = []): Promise<SessionGrant | undefined> {
+      const [row] = await db.query<GrantRow>(ROTATE, [jti, now, child.jti, child.kid, child.idleExpiresAt, requestedScopes, heldByEveryUser]);
       return row && toGrant(row);
     },
 

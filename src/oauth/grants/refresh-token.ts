@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { RequestContext } from '../../audit/audit-log';
+import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../../http/param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
@@ -15,7 +16,7 @@ type Params = z.infer<typeof schema>;
 const INVALID = 'The refresh token is invalid, expired or revoked.';
 
 function grantableScopes(grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): string[] {
-  return intersect(intersect(grant.sessionScopes, grant.userScopes), grant.clientScopes);
+  return intersect(intersect(grant.sessionScopes, scopesOfUser(grant.userScopes)), grant.clientScopes);
 }
 
 function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): void {
@@ -77,7 +78,7 @@ export const refreshTokenGrant = {
     for (let attempt = 0; attempt < 2 && !grant; attempt++) {
       const now = new Date(deps.clock.now());
       const child = { jti: crypto.randomUUID(), kid: deps.tokens.currentKid(), idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000) };
-      grant = (await deps.sessions.rotate(claims.jti, now, child, requested)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
+      grant = (await deps.sessions.rotate(claims.jti, now, child, requested, HELD_BY_EVERY_USER)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
     }
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
 
