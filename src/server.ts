@@ -62,22 +62,29 @@ export interface StartOptions extends OpenOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, { background: true, ...options });
   const { logger } = services;
-  if (config.devBootstrap) {
-    const demo = await createDemoAccount(services);
-    if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
-  }
-  await ensureHostedPagesClient(config, services);
-  await warnAboutIssuerAudienceClients(services);
-  // Draining before the listener closes: a load balancer health-checking /health/ready stops
-  // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
   let draining = false;
-  if (config.shutdownDelayMs > 0) {
-    services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+  let server: http.Server;
+  try {
+    if (config.devBootstrap) {
+      const demo = await createDemoAccount(services);
+      if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
+    }
+    await ensureHostedPagesClient(config, services);
+    await warnAboutIssuerAudienceClients(services);
+    // Draining before the listener closes: a load balancer health-checking /health/ready stops
+    // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
+    if (config.shutdownDelayMs > 0) {
+      services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+    }
+    const app = createApp(config, services);
+    server = await new Promise<http.Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
+    });
+  } catch (error) {
+    // A start that fails (a missing file, a port in use) must not leave the stores open behind it.
+    await services.close().catch(() => {});
+    throw error;
   }
-  const app = createApp(config, services);
-  const server = await new Promise<http.Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
-  });
   const inFlight = trackInFlight(server);
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;

@@ -283,7 +283,9 @@ export async function runCli(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   runCli(process.argv).then((code) => {
-    // serve keeps running; every other command ends here.
-    if (code !== 0 || !process.argv.includes('serve')) process.exitCode = code;
+    // serve keeps running; every other command ends here. A serve that failed to start exits at
+    // once, whatever it had opened before failing (a supervisor must see the failure, not a hang).
+    if (process.argv.includes('serve') && code !== 0) process.exit(code);
+    if (!process.argv.includes('serve')) process.exitCode = code;
   });
 }
