@@ -46,11 +46,11 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string): Reques
       }
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!audiences.includes(deps.issuer)) throw invalidToken('audience', 'The token is not meant for authd.');
-      const client = await deps.clients.findById(claims.client_id);
-      if (!client || !isOwnClient(client, deps.ownApi)) throw invalidToken('audience', 'The token was not issued to one of authd\'s own clients.');
       if (await deps.revocations.isRevoked({ jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }) })) {
         throw invalidToken('revoked', 'The token has been revoked.');
       }
+      const client = await deps.clients.findById(claims.client_id);
+      if (!client || !isOwnClient(client, deps.ownApi)) throw invalidToken('audience', 'The token was not issued to one of authd\'s own clients.');
       if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
       res.locals.token = claims;
       const scope = auditScope.getStore();

@@ -216,8 +216,8 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
     expect(rows).toEqual(expect.arrayContaining([
-      { client_id: expect.stringMatching(/^c_/), name: 'x', type: 'confidential', first_party: false, grants: ['client_credentials'], scopes: ['a'], audience: 'http://localhost:3000' },
-      { client_id: 'web', name: 'y', type: 'public', first_party: true, grants: ['password', 'refresh_token'], scopes: [], audience: 'http://localhost:3000' },
+      { client_id: expect.stringMatching(/^c_/), name: 'x', type: 'confidential', first_party: false, grants: ['client_credentials'], scopes: ['a'], audience: 'https://api.example.test' },
+      { client_id: 'web', name: 'y', type: 'public', first_party: true, grants: ['password', 'refresh_token'], scopes: [], audience: 'https://api.example.test' },
     ]));
     expect(rows).toHaveLength(2);
     expect(result.stdout).not.toContain(machineSecret);

@@ -385,7 +385,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       stack.clock.advance(MINUTE);
       const second = await loginOk('account-web', 'gwen@example.com', PASSWORD, { 'User-Agent': 'phone' });
       const session = (sid: string, at: number, ua: string) => ({
-        id: sid, client_id: 'account-web', scopes: ['profile'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua,
+        id: sid, client_id: 'account-web', scopes: ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua,
       });
 
       const res = await admin().get(`/admin/users/${gwen.id}/sessions`);

@@ -241,8 +241,8 @@ describe('the OpenAPI document', () => {
     const { services } = stack;
     if (!(await services.clients.findById('admin-cli'))) {
       await services.clientService.create({
-        id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['authd:admin'], defaultScopes: ['authd:admin'],
-        audience: stack.config.issuer,
+        id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['authd:admin', 'authd:account'],
+        defaultScopes: ['authd:admin', 'authd:account'], audience: stack.config.issuer,
       });
       await services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] });
       await services.clientService.create({ id: 'confidential-one', name: 'C', confidential: true, grantTypes: ['client_credentials'], audience: 'https://api.example.test' });
