@@ -7,6 +7,7 @@ import { ensureHostedPagesClient } from './hosted-pages-client';
 import { warnAboutIssuerAudienceClients } from './issuer-audience-check';
 import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
+import { backfillUsernameSkeletons } from './users/skeleton-backfill';
 
 export interface RunningServer {
   services: Services;
@@ -71,6 +72,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     await ensureHostedPagesClient(config, services);
     await warnAboutIssuerAudienceClients(services);
+    const { lookAlikes } = await backfillUsernameSkeletons(services.userRepository);
+    if (lookAlikes.length) logger.warn({ user_ids: lookAlikes }, 'users whose names look like an older user\'s (created before look-alikes were refused): rename them');
     // Draining before the listener closes: a load balancer health-checking /health/ready stops
     // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
     if (config.shutdownDelayMs > 0) {
