@@ -1,16 +1,6 @@
-import { DomainError } from '../../src/errors';
 import type { NewClientInput } from '../../src/clients/client-service';
+import { domainError } from '../support/domain-error';
 import { backends, openStack, type TestStack } from '../support/backends';
-
-async function domainError(promise: Promise<unknown>): Promise<{ kind: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return { kind: (error as DomainError).kind, message: (error as DomainError).message };
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe.each(backends())('client service on $name', (backend) => {
   let stack: TestStack;

@@ -1,21 +1,11 @@
 import crypto from 'node:crypto';
-import { DomainError } from '../../src/errors';
 import { backfillUsernameSkeletons } from '../../src/users/skeleton-backfill';
+import { domainError } from '../support/domain-error';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { PASSWORD } from '../support/fixtures';
 
 const CYRILLIC_A = '\u0430';
 const LOOKS_TAKEN = { kind: 'conflict', message: 'That username looks like one that is taken (confusable characters).' };
-
-async function refusal(promise: Promise<unknown>): Promise<{ kind: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return { kind: (error as DomainError).kind, message: (error as DomainError).message };
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe.each(backends())('look-alike usernames on $name', (backend) => {
   let stack: TestStack;
@@ -28,12 +18,12 @@ describe.each(backends())('look-alike usernames on $name', (backend) => {
 
   it('refuses a name confusable with an existing one (Cyrillic "а", digit look-alikes), and tells it apart from a taken one', async () => {
     await create('alice@example.com');
-    expect(await refusal(create(`${CYRILLIC_A}lice@example.com`))).toEqual(LOOKS_TAKEN);
-    expect(await refusal(create('ALICE@example.com'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
+    expect(await domainError(create(`${CYRILLIC_A}lice@example.com`))).toEqual(LOOKS_TAKEN);
+    expect(await domainError(create('ALICE@example.com'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
     await create('BOBO');
-    expect(await refusal(create('bob0'))).toEqual(LOOKS_TAKEN);
+    expect(await domainError(create('bob0'))).toEqual(LOOKS_TAKEN);
     await create('carol1');
-    expect(await refusal(create('caroll'))).toEqual(LOOKS_TAKEN);
+    expect(await domainError(create('caroll'))).toEqual(LOOKS_TAKEN);
     // Different names stay possible.
     await create('carol2');
     expect((await stack.services.userRepository.findByNormalizedUsername(`${CYRILLIC_A}lice@example.com`))).toBeUndefined();
@@ -43,7 +33,7 @@ describe.each(backends())('look-alike usernames on $name', (backend) => {
     const names = ['paypal', `p${CYRILLIC_A}ypal`, 'p\u0430yp\u0430l', 'PAYPAL'];
     const results = await Promise.allSettled(names.map(create));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect((r.reason as DomainError).kind).toBe('conflict');
+    for (const r of results) if (r.status === 'rejected') expect((r.reason as { kind: string }).kind).toBe('conflict');
   });
 
   it('gives users from before the migration their skeleton at start, so their look-alikes are refused too', async () => {
@@ -54,11 +44,11 @@ describe.each(backends())('look-alike usernames on $name', (backend) => {
     await insertOld('dave');
     await insertOld(`d${CYRILLIC_A}ve`); // an old look-alike pair: only one can hold the skeleton
     await insertOld('erin');
-    expect(await refusal(create('erin'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
+    expect(await domainError(create('erin'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
     const first = await backfillUsernameSkeletons(stack.services.userRepository);
     expect(first).toEqual({ filled: 2, lookAlikes: [expect.any(String)] });
     expect(await backfillUsernameSkeletons(stack.services.userRepository)).toEqual({ filled: 0, lookAlikes: first.lookAlikes });
-    expect(await refusal(create(`er${'\u0456'}n`))).toEqual(LOOKS_TAKEN); // Cyrillic "і"
-    expect(await refusal(create('DAVE'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
+    expect(await domainError(create(`er${'\u0456'}n`))).toEqual(LOOKS_TAKEN); // Cyrillic "і"
+    expect(await domainError(create('DAVE'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
   });
 });
