@@ -191,19 +191,6 @@ describe('authd CLI (in-process, embedded database)', () => {
     });
   });
 
-  it('refuses a client without an audience, and the issuer as audience next to other scopes (exit 1)', async () => {
-    const missing = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials');
-    expect({ code: missing.code, stdout: missing.stdout, stderr: missing.stderr }).toEqual({
-      code: 1, stdout: '', stderr: 'authd: Invalid client: an audience is required (--audience: the identifier the API that takes its tokens checks in aud).\n',
-    });
-    const mixed = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials', '--scope', 'read,authd:admin', '--audience', 'http://localhost:3000');
-    expect(mixed.code).toBe(1);
-    expect(mixed.stderr).toContain("the issuer is the audience of authd's own clients only");
-    const admin = await json<Record<string, unknown>>('clients', 'create', '--name', 'Admin', '--grant', 'client_credentials', '--scope', 'authd:admin',
-      '--audience', 'http://localhost:3000');
-    expect(admin).toEqual(expect.objectContaining({ audience: 'http://localhost:3000', scopes: ['authd:admin'] }));
-  });
-
   it('refuses a bad duration option as a usage error (exit 2)', async () => {
     const result = await run('clients', 'create', '--name', 'z', '--grant', 'client_credentials', '--access-token-ttl', 'soon');
     expect(result.code).toBe(2);
@@ -222,6 +209,19 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect(rows).toHaveLength(2);
     expect(result.stdout).not.toContain(machineSecret);
     expect(result.stdout).not.toMatch(/secret|digest/i);
+  });
+
+  it('refuses a client without an audience, and the issuer as audience next to other scopes (exit 1)', async () => {
+    const missing = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials');
+    expect({ code: missing.code, stdout: missing.stdout, stderr: missing.stderr }).toEqual({
+      code: 1, stdout: '', stderr: 'authd: Invalid client: an audience is required (--audience: the identifier the API that takes its tokens checks in aud).\n',
+    });
+    const mixed = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials', '--scope', 'read,authd:admin', '--audience', 'http://localhost:3000');
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain("the issuer is the audience of authd's own clients only");
+    const admin = await json<Record<string, unknown>>('clients', 'create', '--name', 'Admin', '--grant', 'client_credentials', '--scope', 'authd:admin',
+      '--audience', 'http://localhost:3000');
+    expect(admin).toEqual(expect.objectContaining({ audience: 'http://localhost:3000', scopes: ['authd:admin'] }));
   });
 
   let activeKid: string;
