@@ -28,7 +28,9 @@ export async function createDemoAccount(services: Services): Promise<DemoAccount
     scopes: ['profile', 'read', 'write'],
     defaultScopes: ['profile', 'read'],
     audience: DEMO_AUDIENCE,
-  }).catch(() => undefined); // kept from an earlier run
+  }).catch((error) => {
+    if ((error as { kind?: string }).kind !== 'conflict') throw error; // kept from an earlier run is fine
+  });
   await services.users.create({ username: DEMO_USERNAME, password, roles: ['user'], scopes: ['profile', 'read', 'write'] });
   return { clientId: DEMO_CLIENT_ID, username: DEMO_USERNAME, password };
 }
