@@ -250,7 +250,7 @@ describe.each(backends())('account API on $name', (backend) => {
       stack.clock.advance(SECOND);
       const third = await loginOk(erin.username, 'self', 'tablet');
       const session = (sid: string, clientId: string, at: number, ua: string, current: boolean) => ({
-        id: sid, client_id: clientId, scopes: clientId === 'web' ? ['profile', 'read'] : ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, current,
+        id: sid, client_id: clientId, scopes: clientId === 'web' ? ['profile'] : ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, current,
       });
 
       const res = await as(first.accessToken).get('/account/sessions');
