@@ -57,13 +57,14 @@ describe(`a failed start of the built server (${onPostgres ? 'Postgres + Redis' 
     expect(result).toEqual({ code: 1, stderr: `authd: refusing key file ${file}: its mode 0644 gives group or others access; run chmod 600 ${file}\n` });
   });
 
-  it('exits 1 with AUTHD_WORKERS=2 too: the primary does not restart workers that cannot start', async () => {
+  // Several workers need PostgreSQL: on the embedded database this runs as one process, the case above.
+  it(`exits 1 with AUTHD_WORKERS=${onPostgres ? '2 too: the primary does not restart workers that cannot start' : '1 (several workers need PostgreSQL)'}`, async () => {
     const keysDir = tempDir('authd-start-keys-');
     cleanups.push(() => fs.rmSync(keysDir, { recursive: true, force: true }));
     const file = path.join(keysDir, 'client-secret.key');
     fs.writeFileSync(file, crypto.randomBytes(32).toString('base64url') + '\n');
     fs.chmodSync(file, 0o640);
-    const result = await serveUntilExit(ROOT, { ...(await storeEnv()), AUTHD_KEYS_DIR: keysDir, AUTHD_WORKERS: '2' });
+    const result = await serveUntilExit(ROOT, { ...(await storeEnv()), AUTHD_KEYS_DIR: keysDir, AUTHD_WORKERS: onPostgres ? '2' : '1' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`authd: refusing key file ${file}: its mode 0640 gives group or others access; run chmod 600 ${file}\n`);
   });
