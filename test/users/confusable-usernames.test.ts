@@ -1,4 +1,7 @@
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { readUserFile } from '../../src/users/user-file-format';
+import { importRecords, type RowFailure } from '../../src/users/user-import';
 import { backfillUsernameSkeletons } from '../../src/users/skeleton-backfill';
 import { domainError } from '../support/domain-error';
 import { backends, openStack, type TestStack } from '../support/backends';
@@ -50,5 +53,16 @@ describe.each(backends())('look-alike usernames on $name', (backend) => {
     expect(await backfillUsernameSkeletons(stack.services.userRepository)).toEqual({ filled: 0, lookAlikes: first.lookAlikes });
     expect(await domainError(create(`er${'\u0456'}n`))).toEqual(LOOKS_TAKEN); // Cyrillic "і"
     expect(await domainError(create('DAVE'))).toEqual({ kind: 'conflict', message: 'That username is taken.' });
+  });
+
+  it('refuses a look-alike in an import too, naming its line; the other rows are imported', async () => {
+    await create('frank');
+    const hash = '$2b$05$luqDlnXG8e9dmaIa5mXTQO8dRsQwMtr7uNaFE/Ubv1xGa916Pcauq';
+    const lines = [{ username: `fr${CYRILLIC_A}nk`, password_hash: hash }, { username: 'grace', password_hash: hash }];
+    const failures: RowFailure[] = [];
+    const source = Readable.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const totals = await importRecords(readUserFile(source, 'jsonl'), stack.services.userImporter, { policy: 'skip', batchSize: 10, onFailure: (x) => failures.push(x) });
+    expect({ created: totals.created, failed: totals.failed }).toEqual({ created: 1, failed: 1 });
+    expect(failures).toEqual([expect.objectContaining({ line: 1, error: 'username looks like an existing one (confusable characters).' })]);
   });
 });
