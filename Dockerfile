@@ -8,6 +8,7 @@ COPY package.json package-lock.json tsconfig*.json ./
 COPY packages ./packages
 COPY src ./src
 COPY migrations ./migrations
+COPY pages ./pages
 
 # `npm ci` runs the package's `prepare` script, which builds dist/ with tsc.
 RUN npm ci --no-audit --no-fund \
@@ -24,6 +25,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
+# The hosted sign-in and account pages are read from files at start; without them the start fails.
+COPY --from=build /app/pages ./pages
 COPY --from=build /app/package.json ./package.json
 
 # Signing keys live here; mount a volume on it to keep them across container restarts.

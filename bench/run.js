@@ -125,9 +125,9 @@ async function seed(env, { users, families, accessTokens }) {
   const pino = require('pino');
   const services = await openServices(parseConfig(env), { logger: pino({ level: 'silent' }) });
   try {
-    await services.clientService.create({ id: 'bench-web', name: 'web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'], defaultScopes: ['read'] });
-    const machine = await services.clientService.create({ id: 'bench-machine', name: 'machine', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], defaultScopes: ['read'] });
-    const rs = await services.clientService.create({ id: 'bench-rs', name: 'resource server', confidential: true, canIntrospect: true, grantTypes: [] });
+    await services.clientService.create({ id: 'bench-web', name: 'web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'], defaultScopes: ['read'], audience: 'https://api.bench.test' });
+    const machine = await services.clientService.create({ id: 'bench-machine', name: 'machine', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], defaultScopes: ['read'], audience: 'https://api.bench.test' });
+    const rs = await services.clientService.create({ id: 'bench-rs', name: 'resource server', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.bench.test' });
     const hash = await require('argon2').hash(PASSWORD, { type: 2, memoryCost: ARGON2.memoryKiB, timeCost: ARGON2.timeCost, parallelism: ARGON2.parallelism });
     await services.db.query(
       `INSERT INTO users (id, username, username_normalized, password_hash, roles, scopes, created_at, updated_at)

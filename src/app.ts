@@ -1,6 +1,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import { auditScope } from './audit/audit-log';
+import { ownApi } from './clients/authd-clients';
 import type { Config } from './config';
 import { requestContext } from './http/client-auth';
 import { accountRouter } from './http/account-router';
@@ -64,7 +65,10 @@ export function createApp(config: Config, services: Services): express.Express {
   app.use(tokenRouter({ authenticate, grants: services.grantDeps, secureCookies, devices: services.devices }));
   app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
   app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
-  const bearer = { tokens: services.tokens, revocations: services.revocations, issuer: config.issuer };
+  const bearer = {
+    tokens: services.tokens, revocations: services.revocations, issuer: config.issuer,
+    ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
+  };
   if (config.hostedPages) app.use(pagesRouter(config.hostedPages));
   app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
   app.use(adminRouter({

@@ -104,7 +104,7 @@ const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   AUTHD_DATA_DIR: z.string().min(1).default('data'),
   REDIS_URL: z.string().refine((v) => { try { parseRedisUrl(v); return true; } catch { return false; } },
-    'expected redis://host:port[/db], rediss://…, redis+sentinel://host:port,…/master or redis+cluster://host:port,…').optional(),
+    'expected redis://host:port[/db], redis+sentinel://host:port,…/master or redis+cluster://host:port,… (rediss… for TLS)').optional(),
   AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
   AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
   AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

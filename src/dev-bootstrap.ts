@@ -4,6 +4,8 @@ import type { Services } from './services';
 
 export const DEMO_CLIENT_ID = 'demo-cli';
 export const DEMO_USERNAME = 'demo';
+/** The demo tokens are for an API of yours (examples/protected-api), never for authd's own APIs. */
+export const DEMO_AUDIENCE = 'http://localhost:4000';
 
 export interface DemoAccount {
   clientId: string;
@@ -26,7 +28,10 @@ export async function createDemoAccount(services: Services): Promise<DemoAccount
     grantTypes: ['password', 'refresh_token'],
     scopes: ['profile', 'read', 'write'],
     defaultScopes: ['profile', 'read'],
-  }).catch(() => undefined); // kept from an earlier run
+    audience: DEMO_AUDIENCE,
+  }).catch((error) => {
+    if ((error as { kind?: string }).kind !== 'conflict') throw error; // kept from an earlier run is fine
+  });
   await services.users.create({ username: DEMO_USERNAME, password, roles: ['user'], scopes: ['profile', 'read', 'write'] });
   return { clientId: DEMO_CLIENT_ID, username: DEMO_USERNAME, password };
 }

@@ -4,8 +4,10 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions, demoPasswordReminder } from './dev-bootstrap';
 import { ensureHostedPagesClient } from './hosted-pages-client';
+import { warnAboutIssuerAudienceClients } from './issuer-audience-check';
 import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
+import { backfillUsernameSkeletons } from './users/skeleton-backfill';
 
 export interface RunningServer {
   services: Services;
@@ -61,22 +63,32 @@ export interface StartOptions extends OpenOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, { background: true, ...options });
   const { logger } = services;
-  if (config.devBootstrap) {
-    const demo = await createDemoAccount(services);
-    const banner = demo ? demoInstructions(config.issuer, demo) : await demoPasswordReminder(services);
-    if (banner) process.stdout.write(banner + '\n');
-  }
-  await ensureHostedPagesClient(config, services);
-  // Draining before the listener closes: a load balancer health-checking /health/ready stops
-  // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
   let draining = false;
-  if (config.shutdownDelayMs > 0) {
-    services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+  let server: http.Server;
+  try {
+    if (config.devBootstrap) {
+      const demo = await createDemoAccount(services);
+      const banner = demo ? demoInstructions(config.issuer, demo) : await demoPasswordReminder(services);
+      if (banner) process.stdout.write(banner + '\n');
+    }
+    await ensureHostedPagesClient(config, services);
+    await warnAboutIssuerAudienceClients(services);
+    const { lookAlikes } = await backfillUsernameSkeletons(services.userRepository);
+    if (lookAlikes.length) logger.warn({ user_ids: lookAlikes }, 'users whose names look like an older user\'s (created before look-alikes were refused): rename them');
+    // Draining before the listener closes: a load balancer health-checking /health/ready stops
+    // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
+    if (config.shutdownDelayMs > 0) {
+      services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+    }
+    const app = createApp(config, services);
+    server = await new Promise<http.Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
+    });
+  } catch (error) {
+    // A start that fails (a missing file, a port in use) must not leave the stores open behind it.
+    await services.close().catch(() => {});
+    throw error;
   }
-  const app = createApp(config, services);
-  const server = await new Promise<http.Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
-  });
   const inFlight = trackInFlight(server);
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;

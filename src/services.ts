@@ -7,7 +7,8 @@ import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createClientRepository, type ClientRepository } from './clients/client-repository';
 import { createClientSecretDigester, type ClientSecretDigester } from './clients/client-secret';
-import { createClientCache } from './clients/client-cache';
+import { ownApi } from './clients/authd-clients';
+import { createClientCache, type ClientCache } from './clients/client-cache';
 import { createClientService, type ClientService } from './clients/client-service';
 import { createClientAuthenticator, type ClientAuthenticator } from './http/client-auth';
 import { createDeviceCookies, type DeviceCookies } from './http/device-cookie';
@@ -48,6 +49,8 @@ export interface Services {
   keyManagement: KeyManagementOptions;
   digester: ClientSecretDigester;
   clients: ClientRepository;
+  /** Client records kept a few seconds (client authentication, authd's own APIs). */
+  clientCache: ClientCache;
   clientService: ClientService;
   userRepository: UserRepository;
   users: UserService;
@@ -188,9 +191,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     ];
 
     return {
-      config, clock, logger, db, redis, ring, keyManagement, digester, clients,
+      config, clock, logger, db, redis, ring, keyManagement, digester, clients, clientCache,
       clientService: createClientService({
-        clients, digester, clock, limits: lifetimes, defaultAudience: config.issuer, audit,
+        clients, digester, clock, limits: lifetimes, ownApi: ownApi(config.issuer, config.adminScope), audit,
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),

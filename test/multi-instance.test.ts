@@ -127,7 +127,7 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
       startTracked(),
       cliJson<{ client_id: string }>(['clients', 'create', '--id', 'web', '--name', 'Web login', '--public', '--first-party',
         '--grant', 'password,refresh_token', '--scope', 'read', '--default-scope', 'read', '--audience', 'https://api.test'], env),
-      cliJson<{ client_id: string; client_secret: string }>(['clients', 'create', '--id', 'orders-api', '--name', 'Orders API', '--introspect'], env),
+      cliJson<{ client_id: string; client_secret: string }>(['clients', 'create', '--id', 'orders-api', '--name', 'Orders API', '--introspect', '--audience', 'https://api.test'], env),
       cliJson<{ id: string }>(['users', 'create', 'alice@example.com', '--password-stdin', '--scope', 'read', '--role', 'user'], env, PASSWORD + '\n'),
     ] as const);
     const failure = results.find((r) => r.status === 'rejected');

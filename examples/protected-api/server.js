@@ -1,5 +1,5 @@
 // A small service protected by authd's verifier kit. Run it against a local authd:
-//   AUTHD_ISSUER=http://localhost:3000 API_AUDIENCE=http://localhost:3000 npm run example:api
+//   AUTHD_ISSUER=http://localhost:3000 API_AUDIENCE=http://localhost:4000 npm run example:api
 // then call it with an access token:  curl -H "Authorization: Bearer $ACCESS_TOKEN" localhost:4000/me
 'use strict';
 const express = require('express');
@@ -30,7 +30,9 @@ function createApi({ issuer, audience }) {
 
 if (require.main === module) {
   const issuer = process.env.AUTHD_ISSUER ?? 'http://localhost:3000';
-  const audience = process.env.API_AUDIENCE ?? issuer;
+  // Its own audience, never the issuer: a token sent here must not be one authd's own APIs accept,
+  // or this service (or anyone who reads its traffic) could replay it at /account or /admin.
+  const audience = process.env.API_AUDIENCE ?? 'http://localhost:4000';
   const port = Number(process.env.PORT ?? 4000);
   createApi({ issuer, audience }).listen(port, '127.0.0.1', () => {
     process.stdout.write(`protected-api on http://127.0.0.1:${port} (issuer ${issuer}, audience ${audience})\n`);

@@ -64,7 +64,7 @@ function clientSettingOptions(cmd: Command): Command {
     .option('--grant <grants>', 'allowed grant types, comma-separated or repeated', list)
     .option('--scope <scopes>', 'scopes the client may request', list)
     .option('--default-scope <scopes>', 'scopes granted when a request names none', list)
-    .option('--audience <aud>', 'the aud claim of its access tokens (default: the issuer)')
+    .option('--audience <aud>', "the aud claim of its access tokens: the API that takes them (required; the issuer only for authd's own clients)")
     .option('--access-token-ttl <duration>', 'shorter access-token lifetime', seconds)
     .option('--refresh-idle-ttl <duration>', 'shorter refresh-token idle lifetime', seconds)
     .option('--refresh-absolute-ttl <duration>', 'shorter session lifetime', seconds)
@@ -387,7 +387,9 @@ export async function runCli(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   runCli(process.argv).then((code) => {
-    // serve keeps running; every other command ends here.
-    if (code !== 0 || !process.argv.includes('serve')) process.exitCode = code;
+    // serve keeps running; every other command ends here. A serve that failed to start exits at
+    // once, whatever it had opened before failing (a supervisor must see the failure, not a hang).
+    if (process.argv.includes('serve') && code !== 0) process.exit(code);
+    if (!process.argv.includes('serve')) process.exitCode = code;
   });
 }

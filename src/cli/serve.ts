@@ -26,8 +26,20 @@ async function servePrimary(config: Config): Promise<void> {
   let stopping = false;
   let metricsServer: http.Server | undefined;
   const fork = () => cluster.fork();
+  const listened = new Set<Worker>();
+  cluster.on('listening', (worker: Worker) => listened.add(worker));
   cluster.on('exit', (worker: Worker, code, signal) => {
     if (stopping) return;
+    if (!listened.has(worker)) {
+      // It failed to start (it said why on stderr): another would fail the same way, forever.
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker failed to start; stopping');
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      metricsServer?.close();
+      process.exitCode = 1;
+      return;
+    }
+    listened.delete(worker);
     logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
     setTimeout(fork, 1000).unref();
   });

@@ -4,6 +4,7 @@ import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { isScopeToken, missingFrom } from '../oauth/scope';
 import { claimSettingProblems } from '../tokens/user-claims';
+import { foreignScopes, type OwnApi } from './authd-clients';
 import { generateClientSecret, type ClientSecretDigester } from './client-secret';
 import { GRANT_TYPES, publicClient, type Client, type ClientRepository, type ClientSettings, type ClientWithDigest, type GrantType } from './client-repository';
 
@@ -61,7 +62,7 @@ function isAbsoluteUrl(value: string): boolean {
   }
 }
 
-function validate(input: ClientSettingsInput & { name: string; grantTypes: string[]; confidential: boolean }, limits: LifetimeLimits, defaultAudience: string): ClientSettings {
+function validate(input: ClientSettingsInput & { name: string; grantTypes: string[]; confidential: boolean }, limits: LifetimeLimits, api: OwnApi): ClientSettings {
   const problems: string[] = [];
   if (!input.name.trim() || input.name.length > 200) problems.push('name must be 1 to 200 characters');
   const grantTypes = [...new Set(input.grantTypes)];
@@ -80,8 +81,12 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   const defaultScopes = [...new Set(input.defaultScopes ?? [])];
   const strayDefaults = missingFrom(defaultScopes, scopes);
   if (strayDefaults.length) problems.push(`default scopes must be allowed scopes: ${strayDefaults.join(', ')}`);
-  const audience = input.audience ?? defaultAudience;
-  if (!audience || audience.length > 500) problems.push('audience must be 1 to 500 characters');
+  const audience = input.audience ?? '';
+  if (!audience) problems.push('an audience is required (--audience: the identifier the API that takes its tokens checks in aud)');
+  else if (audience.length > 500) problems.push('audience must be 1 to 500 characters');
+  if (audience === api.issuer && foreignScopes({ scopes }, api).length) {
+    problems.push(`the issuer is the audience of authd's own clients only, which may carry only the scopes ${api.scopes.join(', ')}: give the API its own audience`);
+  }
   if (audience.endsWith('/oauth/token')) problems.push('the token endpoint is the audience of refresh tokens, not of access tokens');
   for (const [name, value, max] of [
     ['access token lifetime', input.accessTokenTtl, limits.accessTokenTtl],
@@ -126,7 +131,8 @@ export function createClientService(deps: {
   digester: ClientSecretDigester;
   clock: Clock;
   limits: LifetimeLimits;
-  defaultAudience: string;
+  /** The issuer as audience is reserved for authd's own clients. */
+  ownApi: OwnApi;
   audit?: AuditLog;
   /** Ends every session of a client before it is deleted, so its tokens stop working at once. */
   revokeClientSessions?: (clientId: string) => Promise<void>;
@@ -149,7 +155,7 @@ export function createClientService(deps: {
       const current = await require(id);
       const merged = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
       const settings = validate({ ...merged, accessTokenTtl: merged.accessTokenTtl ?? undefined, refreshIdleTtl: merged.refreshIdleTtl ?? undefined,
-        refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined }, deps.limits, deps.defaultAudience);
+        refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined }, deps.limits, deps.ownApi);
       const updated = await deps.clients.update(id, settings, new Date(deps.clock.now()));
       if (!updated) throw new DomainError('not_found', `No client with id "${id}".`);
       deps.onChanged?.(id);
@@ -178,7 +184,7 @@ export function createClientService(deps: {
 
     /** Creates a client; a confidential client's secret is returned here and never again. */
     async create(input: NewClientInput): Promise<{ client: Client; secret?: string }> {
-      const fields = validate(input, deps.limits, deps.defaultAudience);
+      const fields = validate(input, deps.limits, deps.ownApi);
       const id = input.id ?? `c_${crypto.randomBytes(12).toString('base64url')}`;
       if (!CLIENT_ID.test(id)) throw new DomainError('invalid', 'Invalid client: id must be 3 to 64 letters, digits or _.:-.');
       const secret = input.confidential ? generateClientSecret() : undefined;

@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { LoginThrottle } from '../abuse/login-throttle';
 import type { AuditLog } from '../audit/audit-log';
+import { ACCOUNT_SCOPE } from '../clients/authd-clients';
 import type { Clock } from '../clock';
 import { DomainError, OAuthError } from '../errors';
 import type { SessionRepository } from '../sessions/session-repository';
@@ -39,7 +40,7 @@ async function currentUser(res: Response, users: UserService) {
 /** /account: the token's own user — profile, password, sessions, sign-out. */
 export function accountRouter(deps: AccountDeps): Router {
   const router = Router();
-  router.use('/account', bearerAuth(deps));
+  router.use('/account', bearerAuth(deps, ACCOUNT_SCOPE));
 
   router.get('/account', async (_req, res) => {
     res.json(presentUser(await currentUser(res, deps.users)));

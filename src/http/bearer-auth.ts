@@ -1,6 +1,8 @@
 import { BearerError, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
 import type { RequestHandler } from 'express';
 import { auditScope } from '../audit/audit-log';
+import { isOwnClient, type OwnApi } from '../clients/authd-clients';
+import type { Client } from '../clients/client-repository';
 import { revocationIdentity } from '../oauth/introspection';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';
@@ -18,6 +20,9 @@ export interface BearerAuthDeps {
   revocations: RevocationStore;
   /** authd's own APIs accept only tokens whose audience is authd itself. */
   issuer: string;
+  /** ...and only from authd's own clients, which excludes clients made before that rule with the issuer as audience and other scopes. */
+  ownApi: OwnApi;
+  clients: { findById(id: string): Promise<Client | undefined> };
 }
 
 /**
@@ -45,6 +50,8 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string, isLiveS
       if (await deps.revocations.isRevoked(revocationIdentity(match[1], claims))) {
         throw invalidToken('revoked', 'The token has been revoked.');
       }
+      const client = await deps.clients.findById(claims.client_id);
+      if (!client || !isOwnClient(client, deps.ownApi)) throw invalidToken('audience', 'The token was not issued to one of authd\'s own clients.');
       if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
       // A token minted with a leaked key names whatever subject it likes; so does one that outlived its user.
       if (isLiveSubject && !(await isLiveSubject(claims))) throw invalidToken('revoked', 'The token\'s subject is unknown or disabled.');

@@ -105,7 +105,7 @@ export function openApiDocument(issuer: string) {
       '/pages/brand.css': { get: op('Branding stylesheet of the hosted pages', 'Pages', { responses: { 200: { description: 'CSS', content: { 'text/css': {} } } } }) },
       '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
       '/account': {
-        get: op('The token\'s own user (a browser navigation without a token gets the HTML account page)', 'Account', { security: bearer, responses: { 200: ok('Profile', ref('User')), 401: error('No or invalid token'), 403: error('Not a user token') } }),
+        get: op('The token\'s own user: needs authd:account from one of authd\'s own clients (a browser navigation without a token gets the HTML account page)', 'Account', { security: bearer, responses: { 200: ok('Profile', ref('User')), 401: error('No or invalid token'), 403: error('Not a user token') } }),
       },
       '/account/password': {
         post: op('Change password (needs the current one; revokes every other session)', 'Account', { security: bearer, requestBody: json(obj({ current_password: str(), new_password: str() }, ['current_password', 'new_password'])), responses: { 200: ok('Changed', obj({ revoked_sessions: { type: 'integer' } })), 400: error('Wrong current password or weak new password'), 429: error('Too many failed attempts') } }),
@@ -135,7 +135,7 @@ export function openApiDocument(issuer: string) {
       '/admin/users/{id}/revoke-sessions': { post: op('Revoke every session and token of a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Revoked', obj({ revoked_sessions: { type: 'integer' } })), ...adminResponses } }) },
       '/admin/clients': {
         get: op('List clients', 'Admin', { security: bearer, responses: { 200: ok('Clients', obj({ clients: arr(ref('Client')) })), ...adminResponses } }),
-        post: op('Create a client (a confidential client\'s secret is shown once)', 'Admin', { security: bearer, requestBody: json({ allOf: [ref('ClientSettings'), obj({ client_id: str(), type: { enum: ['confidential', 'public'] } }, ['name', 'type', 'grant_types'])] }), responses: { 201: ok('Created', { allOf: [ref('Client'), obj({ client_secret: str() })] }), 409: error('Id taken'), ...adminResponses } }),
+        post: op('Create a client (a confidential client\'s secret is shown once)', 'Admin', { security: bearer, requestBody: json({ allOf: [ref('ClientSettings'), obj({ client_id: str(), type: { enum: ['confidential', 'public'] } }, ['name', 'type', 'grant_types', 'audience'])] }), responses: { 201: ok('Created', { allOf: [ref('Client'), obj({ client_secret: str() })] }), 409: error('Id taken'), ...adminResponses } }),
       },
       '/admin/clients/{id}': {
         get: op('Get a client', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Client', ref('Client')), 404: error('No such client'), ...adminResponses } }),

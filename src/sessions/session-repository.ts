@@ -84,12 +84,12 @@ WITH consumed AS (
     AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $2
     AND u.id = s.user_id AND u.disabled_at IS NULL
     AND c.id = s.client_id
-    AND ($6::text[] IS NULL OR (s.scopes @> $6::text[] AND u.scopes @> $6::text[] AND c.scopes @> $6::text[]))
+    AND ($6::text[] IS NULL OR (s.scopes @> $6::text[] AND (u.scopes || $7::text[]) @> $6::text[] AND c.scopes @> $6::text[]))
   RETURNING t.session_id, s.user_id, s.client_id, s.expires_at AS session_expires_at,
             s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes, u.roles
 ), child AS (
-  INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at)
-  SELECT $3, session_id, $4, $2, LEAST($5::timestamptz, session_expires_at) FROM consumed
+  INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, parent_jti)
+  SELECT $3, session_id, $4, $2, LEAST($5::timestamptz, session_expires_at), $1 FROM consumed
   RETURNING jti, kid, issued_at, expires_at
 ), touched AS (
   UPDATE sessions SET last_used_at = $2 WHERE id IN (SELECT session_id FROM consumed)
@@ -107,14 +107,16 @@ JOIN users u ON u.id = s.user_id
 JOIN clients c ON c.id = s.client_id
 WHERE t.jti = $1`;
 
-const HEAD = `
+// The token rotated from $1, while it is unspent and its session live: what a retry of $1 inside
+// the grace window may receive. Anything further down the family is out of its reach.
+const CHILD = `
 SELECT t.session_id, s.user_id, s.client_id, s.scopes AS session_scopes, u.scopes AS user_scopes,
        c.scopes AS client_scopes, u.roles, t.jti, t.kid, t.issued_at, t.expires_at
 FROM refresh_tokens t
 JOIN sessions s ON s.id = t.session_id
 JOIN users u ON u.id = s.user_id
 JOIN clients c ON c.id = s.client_id
-WHERE t.session_id = $1 AND t.consumed_at IS NULL AND t.expires_at > $2
+WHERE t.parent_jti = $1 AND t.consumed_at IS NULL AND t.expires_at > $2
   AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL`;
 
 /** A session as its owner or an operator sees it. */
@@ -164,9 +166,13 @@ export function createSessionRepository(db: Queryable) {
       );
     },
 
-    /** Single-use rotation; undefined when the token cannot be rotated (inspect to learn why). */
-    async rotate(jti: string, now: Date, child: { jti: string; kid: string; idleExpiresAt: Date }, requestedScopes: string[] | null): Promise<SessionGrant | undefined> {
-      const [row] = await db.query<GrantRow>(ROTATE, [jti, now, child.jti, child.kid, child.idleExpiresAt, requestedScopes]);
+    /**
+     * Single-use rotation; undefined when the token cannot be rotated (inspect to learn why).
+     * `heldByEveryUser`: scopes a user has without their record listing them.
+     */
+    async rotate(jti: string, now: Date, child: { jti: string; kid: string; idleExpiresAt: Date }, requestedScopes: string[] | null,
+      heldByEveryUser: readonly string[] = []): Promise<SessionGrant | undefined> {
+      const [row] = await db.query<GrantRow>(ROTATE, [jti, now, child.jti, child.kid, child.idleExpiresAt, requestedScopes, heldByEveryUser]);
       return row && toGrant(row);
     },
 
@@ -190,9 +196,9 @@ export function createSessionRepository(db: Queryable) {
       };
     },
 
-    /** The family's current (unconsumed) refresh token, while the session is live. */
-    async head(sessionId: string, now: Date): Promise<SessionGrant | undefined> {
-      const [row] = await db.query<GrantRow>(HEAD, [sessionId, now]);
+    /** The unspent child of a refresh token, while its session is live and its user enabled. */
+    async unspentChild(parentJti: string, now: Date): Promise<SessionGrant | undefined> {
+      const [row] = await db.query<GrantRow>(CHILD, [parentJti, now]);
       return row && toGrant(row);
     },
 

@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { UnavailableError } from '../errors';
 
 export type RedisConnection = Redis | Cluster;
@@ -18,31 +18,37 @@ function endpoints(hosts: string, defaultPort: number): Endpoint[] {
 }
 
 /**
- * Three forms of REDIS_URL:
- *   redis://[user:password@]host:port[/db]            (rediss:// for TLS)
+ * Three forms of REDIS_URL, each with a TLS variant (rediss, rediss+sentinel, rediss+cluster):
+ *   redis://[user:password@]host:port[/db]
  *   redis+sentinel://[:password@]host:port,host:port/master-name[/db]
  *   redis+cluster://[:password@]host:port,host:port
  */
 export function parseRedisUrl(url: string): { kind: 'single' | 'sentinel' | 'cluster'; endpoints: Endpoint[]; name?: string; db?: number; username?: string; password?: string; tls: boolean } {
-  const match = /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
-  if (!match) throw new Error('expected redis://, rediss://, redis+sentinel:// or redis+cluster:// with host:port');
-  const [, scheme, user, password, hosts, path = ''] = match;
+  const match = /^(rediss?)(\+sentinel|\+cluster)?:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
+  if (!match) throw new Error('expected redis://, redis+sentinel:// or redis+cluster:// (rediss… for TLS) with host:port');
+  const [, base, mode = '', user, password, hosts, path = ''] = match;
+  const tls = base === 'rediss';
+  const scheme = `${base}${mode}`;
   const auth = { ...(user && { username: decodeURIComponent(user) }), ...(password && { password: decodeURIComponent(password) }) };
   const segments = path.split('/').filter(Boolean);
-  if (scheme === 'redis+sentinel') {
-    if (!segments[0]) throw new Error('redis+sentinel:// needs the master name as its path');
-    return { kind: 'sentinel', endpoints: endpoints(hosts, 26379), name: segments[0], ...(segments[1] && { db: Number(segments[1]) }), ...auth, tls: false };
+  if (mode === '+sentinel') {
+    if (!segments[0]) throw new Error(`${scheme}:// needs the master name as its path`);
+    return { kind: 'sentinel', endpoints: endpoints(hosts, 26379), name: segments[0], ...(segments[1] && { db: Number(segments[1]) }), ...auth, tls };
   }
-  if (scheme === 'redis+cluster') return { kind: 'cluster', endpoints: endpoints(hosts, 6379), ...auth, tls: false };
+  if (mode === '+cluster') return { kind: 'cluster', endpoints: endpoints(hosts, 6379), ...auth, tls };
   const [single] = endpoints(hosts, 6379);
-  return { kind: 'single', endpoints: [single], ...(segments[0] && { db: Number(segments[0]) }), ...auth, tls: scheme === 'rediss' };
+  return { kind: 'single', endpoints: [single], ...(segments[0] && { db: Number(segments[0]) }), ...auth, tls };
 }
 
+export type RedisClientOptions =
+  | { kind: 'cluster'; nodes: ClusterNode[]; options: ClusterOptions }
+  | { kind: 'redis'; options: RedisOptions };
+
 /**
- * A Redis connection that fails fast instead of queueing: when Redis is down a request gets a
- * defined answer within commandTimeout, and the client keeps reconnecting in the background.
+ * The ioredis options for REDIS_URL: fail fast instead of queueing, keep reconnecting. TLS reaches
+ * every connection: to a cluster's nodes, and to the sentinels as well as to the master they name.
  */
-export async function connectRedis(url: string, keyPrefix: string): Promise<RedisConnection> {
+export function redisClientOptions(url: string, keyPrefix: string): RedisClientOptions {
   const parsed = parseRedisUrl(url);
   const common: RedisOptions = {
     keyPrefix,
@@ -55,11 +61,12 @@ export async function connectRedis(url: string, keyPrefix: string): Promise<Redi
     ...(parsed.tls && { tls: {} }),
   };
   const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
-  let redis: RedisConnection;
   if (parsed.kind === 'cluster') {
-    redis = new Cluster(parsed.endpoints, { keyPrefix, lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: common });
-  } else {
-    redis = new Redis({
+    return { kind: 'cluster', nodes: parsed.endpoints, options: { keyPrefix, lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: common } };
+  }
+  return {
+    kind: 'redis',
+    options: {
       ...common,
       enableOfflineQueue: false,
       retryStrategy,
@@ -70,10 +77,22 @@ export async function connectRedis(url: string, keyPrefix: string): Promise<Redi
       // reconnects too. Either way 'close', then 'ready', re-seeds the index.
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
       ...(parsed.kind === 'sentinel'
-        ? { sentinels: parsed.endpoints, name: parsed.name, failoverDetector: true, ...(parsed.password && { sentinelPassword: parsed.password }) }
+        ? {
+          sentinels: parsed.endpoints, name: parsed.name, failoverDetector: true, ...(parsed.password && { sentinelPassword: parsed.password }),
+          ...(parsed.tls && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
+        }
         : { host: parsed.endpoints[0].host, port: parsed.endpoints[0].port }),
-    });
-  }
+    },
+  };
+}
+
+/**
+ * A Redis connection that fails fast instead of queueing: when Redis is down a request gets a
+ * defined answer within commandTimeout, and the client keeps reconnecting in the background.
+ */
+export async function connectRedis(url: string, keyPrefix: string): Promise<RedisConnection> {
+  const client = redisClientOptions(url, keyPrefix);
+  const redis: RedisConnection = client.kind === 'cluster' ? new Cluster(client.nodes, client.options) : new Redis(client.options);
   // Reported through failing commands and readiness, not as crashes; the last one names the cause.
   redis.on('error', (error: Error) => lastErrors.set(redis, error));
   redis.on('ready', () => lastErrors.delete(redis));

@@ -49,11 +49,30 @@ export async function savePrivateKey(keysDir: string, key: GeneratedKey): Promis
   await writePrivateFile(privateKeyPath(keysDir, key.kid), pem);
 }
 
+/** A key file that others than its owner may read or write: refused, so nobody runs on a key that may have leaked. */
+export class KeyFilePermissionError extends Error {
+  constructor(readonly file: string, readonly mode: number) {
+    super(`refusing key file ${file}: its mode ${mode.toString(8).padStart(4, '0')} gives group or others access; run chmod 600 ${file}`);
+  }
+}
+
+/** Reads a secret file, refusing one with group or world permission bits (checked on the open file). */
+async function readPrivateFile(file: string): Promise<string> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { mode } = await handle.stat();
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new KeyFilePermissionError(file, mode & 0o7777);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The private key for kid, or undefined when this instance's keys directory lacks it. */
 export async function loadPrivateKey(keysDir: string, kid: string): Promise<crypto.KeyObject | undefined> {
   let pem: string;
   try {
-    pem = await fs.readFile(privateKeyPath(keysDir, kid), 'utf8');
+    pem = await readPrivateFile(privateKeyPath(keysDir, kid));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -68,10 +87,10 @@ export async function loadOrCreateClientSecretKey(keysDir: string, fromEnv?: str
   if (fromEnv) return Buffer.from(fromEnv, 'utf8');
   const file = path.join(keysDir, SECRET_KEY_FILE);
   try {
-    return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64url');
+    return Buffer.from((await readPrivateFile(file)).trim(), 'base64url');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await writePrivateFile(file, crypto.randomBytes(32).toString('base64url') + '\n');
-  return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64url');
+  return Buffer.from((await readPrivateFile(file)).trim(), 'base64url');
 }

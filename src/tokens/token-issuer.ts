@@ -47,7 +47,7 @@ const CLOCK_SKEW_SECONDS = 60;
 
 /**
  * The audience of refresh tokens: the token endpoint, never a resource server's audience (not
- * even the issuer, which clients get by default), so a verifier that checks aud but not typ
+ * even the issuer, the audience of authd's own clients), so a verifier that checks aud but not typ
  * still refuses them.
  */
 export const refreshTokenAudience = (issuer: string) => `${issuer}/oauth/token`;

@@ -6,7 +6,7 @@ import { normalizeEmail } from './email';
 import { checkImportedHash } from './legacy-hashes';
 import { checkMetadata, type UserMetadata } from './user-metadata';
 import { checkNames } from './user-service';
-import { displayUsername, normalizeUsername } from './username';
+import { displayUsername, normalizeUsername, usernameSkeleton } from './username';
 
 /** What to do with a row whose username already exists. */
 export type ConflictPolicy = 'skip' | 'update';
@@ -100,6 +100,7 @@ function toJson(row: ImportRow) {
     id: row.id ?? crypto.randomUUID(),
     username: row.username,
     username_normalized: row.usernameNormalized,
+    username_skeleton: usernameSkeleton(row.usernameNormalized),
     ...(row.email !== undefined && { email: row.email?.email ?? null, email_normalized: row.email?.normalized ?? null }),
     ...(row.emailVerified !== undefined && { email_verified: row.emailVerified }),
     ...(row.passwordHash !== undefined && { password_hash: row.passwordHash }),
@@ -136,8 +137,8 @@ const UPDATE_SQL = `
     (u.password_hash IS DISTINCT FROM old.password_hash OR (u.disabled_at IS NOT NULL AND old.disabled_at IS NULL)) AS credentials_changed`;
 
 const INSERT_SQL = `
-  INSERT INTO users (id, username, username_normalized, email, email_normalized, email_verified, password_hash, roles, scopes, metadata, disabled_at, created_at, updated_at)
-  SELECT (r->>'id')::uuid, r->>'username', r->>'username_normalized', r->>'email', r->>'email_normalized',
+  INSERT INTO users (id, username, username_normalized, username_skeleton, email, email_normalized, email_verified, password_hash, roles, scopes, metadata, disabled_at, created_at, updated_at)
+  SELECT (r->>'id')::uuid, r->>'username', r->>'username_normalized', r->>'username_skeleton', r->>'email', r->>'email_normalized',
          COALESCE((r->>'email_verified')::boolean, false), r->>'password_hash',
          ${TEXT_ARRAY('roles', "'{}'")}, ${TEXT_ARRAY('scopes', "'{}'")}, COALESCE(r->'metadata', '{}'),
          CASE WHEN (r->>'disabled')::boolean THEN $2::timestamptz END, $2, $2
@@ -161,6 +162,7 @@ function describeRowError(error: DatabaseError): string {
   const where = `${error.constraint ?? ''} ${error.message}`;
   if (where.includes('users_email_normalized')) return 'email already belongs to another user.';
   if (where.includes('users_pkey')) return 'id already belongs to another user.';
+  if (where.includes('users_username_skeleton')) return 'username looks like an existing one (confusable characters).';
   return 'conflicts with another user.';
 }
 

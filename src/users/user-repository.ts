@@ -25,6 +25,7 @@ interface UserRow {
   password_hash: string;
   email: string | null;
   email_verified: boolean;
+  username_skeleton: string | null;
   roles: string[];
   scopes: string[];
   metadata: Record<string, unknown>;
@@ -59,6 +60,8 @@ export interface NewUser {
   id: string;
   username: string;
   usernameNormalized: string;
+  /** UTS #39 skeleton: unique, so a look-alike of an existing name cannot be created. */
+  usernameSkeleton: string;
   passwordHash: string;
   roles: string[];
   scopes: string[];
@@ -77,16 +80,41 @@ export function createUserRepository(db: Queryable) {
       return row && toUser(row);
     },
 
-    /** Returns undefined when the normalised username is taken (the unique index decides, not a prior read). */
+    /**
+     * Returns undefined when the normalised username or its skeleton is taken (the unique indexes
+     * decide, not a prior read, so two look-alikes created at once cannot both win).
+     */
     async insert(user: NewUser): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>(
-        `INSERT INTO users (id, username, username_normalized, password_hash, roles, scopes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-         ON CONFLICT (username_normalized) DO NOTHING
+        `INSERT INTO users (id, username, username_normalized, username_skeleton, password_hash, roles, scopes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT DO NOTHING
          RETURNING *`,
-        [user.id, user.username, user.usernameNormalized, user.passwordHash, user.roles, user.scopes, user.now],
+        [user.id, user.username, user.usernameNormalized, user.usernameSkeleton, user.passwordHash, user.roles, user.scopes, user.now],
       );
       return row && toUser(row);
+    },
+
+    /** Users created before skeletons were stored, in id order after `afterId`. */
+    async withoutSkeleton(limit: number, afterId: string | null): Promise<Array<{ id: string; usernameNormalized: string }>> {
+      const rows = await db.query<{ id: string; username_normalized: string }>(
+        `SELECT id, username_normalized FROM users WHERE username_skeleton IS NULL AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $1`,
+        [limit, afterId],
+      );
+      return rows.map((r) => ({ id: r.id, usernameNormalized: r.username_normalized }));
+    },
+
+    /** Stores a skeleton; false when another user already has it (an older look-alike pair). */
+    async setSkeleton(id: string, skeleton: string): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE users SET username_skeleton = $2 WHERE id = $1 AND username_skeleton IS NULL
+           AND NOT EXISTS (SELECT 1 FROM users WHERE username_skeleton = $2) RETURNING id`,
+        [id, skeleton],
+      ).catch((error: { code?: string }) => {
+        if (error.code === '23505') return []; // another instance stored that skeleton meanwhile
+        throw error;
+      });
+      return rows.length === 1;
     },
 
     async list(limit = 100, offset = 0): Promise<UserWithHash[]> {

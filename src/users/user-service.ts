@@ -8,7 +8,7 @@ import { checkPasswordPolicy } from './password-policy';
 import { normalizeEmail } from './email';
 import { checkMetadata } from './user-metadata';
 import { publicUser, type User, type UserRepository, type UserWithHash } from './user-repository';
-import { displayUsername, normalizeUsername } from './username';
+import { displayUsername, normalizeUsername, usernameSkeleton } from './username';
 
 export interface UserServiceDeps {
   users: UserRepository;
@@ -102,12 +102,16 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
         id: crypto.randomUUID(),
         username: displayUsername(input.username),
         usernameNormalized: normalized,
+        usernameSkeleton: usernameSkeleton(normalized),
         passwordHash: await hasher.hash(input.password),
         roles,
         scopes,
         now: new Date(clock.now()),
       });
-      if (!inserted) throw new DomainError('conflict', 'That username is taken.');
+      if (!inserted) {
+        const taken = await users.findByNormalizedUsername(normalized);
+        throw new DomainError('conflict', taken ? 'That username is taken.' : 'That username looks like one that is taken (confusable characters).');
+      }
       record('user_created', inserted, { roles, scopes });
       return publicUser(inserted);
     },

@@ -1,3 +1,4 @@
+import unhomoglyph from 'unhomoglyph';
 import { DomainError } from '../errors';
 
 export const USERNAME_MAX_LENGTH = 254; // long enough for any email address
@@ -16,4 +17,14 @@ export function normalizeUsername(raw: string): string {
 
 export function displayUsername(raw: string): string {
   return raw.normalize('NFKC').trim();
+}
+
+/**
+ * The Unicode UTS #39 skeleton of a normalised username: NFD, each character mapped to its
+ * prototype in the Unicode confusables table (Cyrillic "а" to Latin "a", "1" to "l", "m" to
+ * "rn"), NFD again. Two names that look alike have one skeleton. Lower-cased at the end because
+ * usernames are case-insensitive but shown as typed ("BOB0" next to "BOBO").
+ */
+export function usernameSkeleton(normalized: string): string {
+  return unhomoglyph(normalized.normalize('NFD')).normalize('NFD').toLowerCase();
 }

@@ -225,7 +225,7 @@ describe.each(backends())('audit trail on $name', (backend) => {
     });
 
     it('client created: client_created with its id and kind', async () => {
-      const created = await stack.services.clientService.create({ id: 'audited-client', name: 'Audited', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'] });
+      const created = await stack.services.clientService.create({ id: 'audited-client', name: 'Audited', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], audience: 'https://api.example.test' });
       secrets.push(created.secret!);
       const [event] = (await stack.services.audit.query({ types: ['client_created'], limit: 1000 })).filter((e) => e.clientId === 'audited-client');
       expect(event).toEqual({

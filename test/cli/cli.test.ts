@@ -156,7 +156,7 @@ describe('authd CLI (in-process, embedded database)', () => {
   let machineSecret: string;
 
   it('creates a confidential client and prints its secret once', async () => {
-    const client = await json<Record<string, unknown>>('clients', 'create', '--name', 'x', '--grant', 'client_credentials', '--scope', 'a');
+    const client = await json<Record<string, unknown>>('clients', 'create', '--name', 'x', '--grant', 'client_credentials', '--scope', 'a', '--audience', 'https://api.example.test');
     expect(client).toEqual({
       client_id: expect.stringMatching(/^c_[A-Za-z0-9_-]{16}$/),
       name: 'x',
@@ -166,7 +166,7 @@ describe('authd CLI (in-process, embedded database)', () => {
       grant_types: ['client_credentials'],
       scopes: ['a'],
       default_scopes: [],
-      audience: 'http://localhost:3000',
+      audience: 'https://api.example.test',
       client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43,}$/),
     });
     machineSecret = client.client_secret as string;
@@ -178,10 +178,11 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/^authd: Invalid client: .*the password grant is only for first-party clients \(--first-party\)/);
 
-    const accepted = await json<Record<string, unknown>>('clients', 'create', '--name', 'y', '--id', 'web', '--public', '--first-party', '--grant', 'password,refresh_token');
+    const accepted = await json<Record<string, unknown>>('clients', 'create', '--name', 'y', '--id', 'web', '--public', '--first-party', '--grant', 'password,refresh_token',
+      '--audience', 'https://api.example.test');
     expect(accepted).toEqual({
       client_id: 'web', name: 'y', type: 'public', first_party: true, introspection: false, grant_types: ['password', 'refresh_token'],
-      scopes: [], default_scopes: [], audience: 'http://localhost:3000',
+      scopes: [], default_scopes: [], audience: 'https://api.example.test',
     });
   });
 
@@ -197,12 +198,25 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
     expect(rows).toEqual(expect.arrayContaining([
-      { client_id: expect.stringMatching(/^c_/), name: 'x', type: 'confidential', first_party: false, grants: ['client_credentials'], scopes: ['a'], audience: 'http://localhost:3000' },
-      { client_id: 'web', name: 'y', type: 'public', first_party: true, grants: ['password', 'refresh_token'], scopes: [], audience: 'http://localhost:3000' },
+      { client_id: expect.stringMatching(/^c_/), name: 'x', type: 'confidential', first_party: false, grants: ['client_credentials'], scopes: ['a'], audience: 'https://api.example.test' },
+      { client_id: 'web', name: 'y', type: 'public', first_party: true, grants: ['password', 'refresh_token'], scopes: [], audience: 'https://api.example.test' },
     ]));
     expect(rows).toHaveLength(2);
     expect(result.stdout).not.toContain(machineSecret);
     expect(result.stdout).not.toMatch(/secret|digest/i);
+  });
+
+  it('refuses a client without an audience, and the issuer as audience next to other scopes (exit 1)', async () => {
+    const missing = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials');
+    expect({ code: missing.code, stdout: missing.stdout, stderr: missing.stderr }).toEqual({
+      code: 1, stdout: '', stderr: 'authd: Invalid client: an audience is required (--audience: the identifier the API that takes its tokens checks in aud).\n',
+    });
+    const mixed = await run('clients', 'create', '--name', 'n', '--grant', 'client_credentials', '--scope', 'read,authd:admin', '--audience', 'http://localhost:3000');
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain("the issuer is the audience of authd's own clients only");
+    const admin = await json<Record<string, unknown>>('clients', 'create', '--name', 'Admin', '--grant', 'client_credentials', '--scope', 'authd:admin',
+      '--audience', 'http://localhost:3000');
+    expect(admin).toEqual(expect.objectContaining({ audience: 'http://localhost:3000', scopes: ['authd:admin'] }));
   });
 
   let activeKid: string;
@@ -339,7 +353,7 @@ describe('authd CLI (child process)', () => {
     expect(() => JSON.parse(created.stdout)).not.toThrow();
     expect(JSON.parse(created.stdout)).toEqual({ id: expect.stringMatching(UUID), username: 'erin', roles: [], scopes: [], password: expect.any(String) });
 
-    const client = cli('clients', 'create', '--name', 'm', '--grant', 'client_credentials', '--json');
+    const client = cli('clients', 'create', '--name', 'm', '--grant', 'client_credentials', '--audience', 'https://api.example.test', '--json');
     expect(client.status).toBe(0);
     expect(() => JSON.parse(client.stdout)).not.toThrow();
   });

@@ -81,12 +81,12 @@ describe.each(variants)('users sessions / revoke-sessions CLI on $name', (varian
     expect(user).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'bob@example.com', roles: ['user'], scopes: ['profile', 'read'], password: expect.any(String) });
 
     expect(json(await cli('clients', 'create', '--name', 'Web login', '--id', 'web', '--public', '--first-party',
-      '--grant', 'password,refresh_token', '--scope', 'profile,read', '--default-scope', 'profile', '--json'))).toEqual({
+      '--grant', 'password,refresh_token', '--scope', 'profile,read', '--default-scope', 'profile', '--audience', 'https://api.example.test', '--json'))).toEqual({
       client_id: 'web', name: 'Web login', type: 'public', first_party: true, introspection: false,
-      grant_types: ['password', 'refresh_token'], scopes: ['profile', 'read'], default_scopes: ['profile'], audience: ISSUER,
+      grant_types: ['password', 'refresh_token'], scopes: ['profile', 'read'], default_scopes: ['profile'], audience: 'https://api.example.test',
     });
     const api = json<{ client_id: string; client_secret: string; introspection: boolean }>(
-      await cli('clients', 'create', '--name', 'API', '--id', 'api', '--introspect', '--json'),
+      await cli('clients', 'create', '--name', 'API', '--id', 'api', '--introspect', '--audience', 'https://api.example.test', '--json'),
     );
     expect(api).toEqual(expect.objectContaining({ client_id: 'api', type: 'confidential', introspection: true, client_secret: expect.any(String) }));
 

@@ -139,7 +139,7 @@ describe('crash and shutdown of the server process', () => {
     await withSeedServices(scratch.url, keysDir, async (s) => {
       await s.clientService.create({
         id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-        scopes: ['profile', 'read'], defaultScopes: ['profile', 'read'],
+        scopes: ['profile', 'read'], defaultScopes: ['profile', 'read'], audience: 'https://api.example.test',
       });
       for (const username of [...BURST_USERS, 'drain-0', 'drain-1']) await s.users.create({ username, password: PASSWORD, scopes: ['profile', 'read'] });
     });

@@ -70,12 +70,12 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     await withSeedServices(scratch.url, keysDir, async (s) => {
       await s.clientService.create({
         id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-        scopes: ['profile', 'read'], defaultScopes: ['profile', 'read'],
+        scopes: ['profile', 'read'], defaultScopes: ['profile', 'read'], audience: 'https://api.example.test',
       });
       secrets.machine = (await s.clientService.create({
-        id: 'machine', name: 'Nightly job', confidential: true, grantTypes: ['client_credentials'], scopes: ['jobs'], defaultScopes: ['jobs'],
+        id: 'machine', name: 'Nightly job', confidential: true, grantTypes: ['client_credentials'], scopes: ['jobs'], defaultScopes: ['jobs'], audience: 'https://jobs.example.test',
       })).secret!;
-      secrets.api = (await s.clientService.create({ id: 'api', name: 'Resource server', confidential: true, canIntrospect: true, grantTypes: [] })).secret!;
+      secrets.api = (await s.clientService.create({ id: 'api', name: 'Resource server', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.example.test' })).secret!;
       for (const username of [...LOAD_USERS, 'alice', 'carol', 'dave']) {
         await s.users.create({ username, password: PASSWORD, scopes: ['profile', 'read'] });
       }

@@ -76,18 +76,19 @@ describe.each(backends())('account API on $name', (backend) => {
     stack = await openStack(backend);
     f = await seed(stack);
     app = f.app;
-    // First-party logins for authd itself: audience = the issuer (the default).
+    // First-party logins for authd itself: audience = the issuer, and the account scope.
     await stack.services.clientService.create({
       id: 'self', name: 'Account', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['profile', 'read', 'write'], defaultScopes: ['profile'],
+      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
     });
     // The same without refresh tokens: its access tokens carry no sid.
     await stack.services.clientService.create({
-      id: 'self-kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'], scopes: ['profile'], defaultScopes: ['profile'],
+      id: 'self-kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'], scopes: ['authd:account'], defaultScopes: ['authd:account'],
+      audience: ISSUER,
     });
     // A machine client whose tokens are for authd too.
     const created = await stack.services.clientService.create({
-      id: 'ops-bot', name: 'Ops bot', confidential: true, grantTypes: ['client_credentials'], scopes: ['reports'], defaultScopes: ['reports'],
+      id: 'ops-bot', name: 'Ops bot', confidential: true, grantTypes: ['client_credentials'], scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
     });
     ops = { id: 'ops-bot', secret: created.secret! };
   });
@@ -137,7 +138,7 @@ describe.each(backends())('account API on $name', (backend) => {
     const victim = await newUser('victim@example.com');
     const session = await loginOk(victim.username);
     const created = await stack.services.clientService.create({
-      id: victim.id, name: 'Look-alike', confidential: true, grantTypes: ['client_credentials'], scopes: ['reports'], defaultScopes: ['reports'],
+      id: victim.id, name: 'Look-alike', confidential: true, grantTypes: ['client_credentials'], scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
     });
     const issued = await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(victim.id, created.secret!) });
     expect(issued.status).toBe(200);
@@ -249,7 +250,7 @@ describe.each(backends())('account API on $name', (backend) => {
       stack.clock.advance(SECOND);
       const third = await loginOk(erin.username, 'self', 'tablet');
       const session = (sid: string, clientId: string, at: number, ua: string, current: boolean) => ({
-        id: sid, client_id: clientId, scopes: ['profile'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, device: ua, current,
+        id: sid, client_id: clientId, scopes: clientId === 'web' ? ['profile'] : ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, device: ua, current,
       });
 
       const res = await as(first.accessToken).get('/account/sessions');

@@ -88,12 +88,12 @@ describe.each(backends())('admin API on $name', (backend) => {
     app = f.app;
     await stack.services.clientService.create({
       id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['authd:admin'], defaultScopes: ['authd:admin'],
+      scopes: ['authd:admin'], defaultScopes: ['authd:admin'], audience: ISSUER,
     });
     // A first-party login whose tokens are for authd itself (the account API), without the admin scope.
     await stack.services.clientService.create({
       id: 'account-web', name: 'Account', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['profile'], defaultScopes: ['profile'],
+      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
     });
     root = await stack.services.users.create({ username: 'root@example.com', password: ADMIN_PASSWORD, scopes: ['authd:admin'] });
   });
@@ -122,7 +122,7 @@ describe.each(backends())('admin API on $name', (backend) => {
 
     it('refuses a token for authd without the admin scope with 403 insufficient_scope naming the scope', async () => {
       const user = await loginOk('account-web', f.alice.username, PASSWORD);
-      expect(decodeJwt(user.accessToken).payload).toEqual(expect.objectContaining({ aud: ISSUER, scope: 'profile' }));
+      expect(decodeJwt(user.accessToken).payload).toEqual(expect.objectContaining({ aud: ISSUER, scope: 'authd:account' }));
       const res = await as(user.accessToken).get('/admin/users');
       expectBearerChallenge(res, 403,
         `Bearer realm="${ISSUER}", error="insufficient_scope", error_description="The token lacks the scope this resource needs.", scope="authd:admin"`,
@@ -385,7 +385,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       stack.clock.advance(MINUTE);
       const second = await loginOk('account-web', 'gwen@example.com', PASSWORD, { 'User-Agent': 'phone' });
       const session = (sid: string, at: number, ua: string) => ({
-        id: sid, client_id: 'account-web', scopes: ['profile'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, device: ua,
+        id: sid, client_id: 'account-web', scopes: ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, device: ua,
       });
 
       const res = await admin().get(`/admin/users/${gwen.id}/sessions`);
@@ -498,17 +498,17 @@ describe.each(backends())('admin API on $name', (backend) => {
     it('POST /admin/clients without client_id generates one; a public client gets no secret; a taken id is 409', async () => {
       const res = await admin().post('/admin/clients', {
         name: 'SPA', type: 'public', first_party: true, grant_types: ['password', 'refresh_token'], scopes: ['profile'], default_scopes: ['profile'],
-        redirect_uris: ['https://spa.test/callback'],
+        redirect_uris: ['https://spa.test/callback'], audience: 'https://spa-api.test',
       });
       expect(res.status).toBe(201);
       expect(res.body).toEqual(clientBody({
         client_id: expect.stringMatching(/^c_[\w-]{16}$/), name: 'SPA', first_party: true, grant_types: ['password', 'refresh_token'],
-        scopes: ['profile'], default_scopes: ['profile'], redirect_uris: ['https://spa.test/callback'],
+        scopes: ['profile'], default_scopes: ['profile'], redirect_uris: ['https://spa.test/callback'], audience: 'https://spa-api.test',
       }));
       expect(res.body).not.toHaveProperty('client_secret');
       expect((await login(res.body.client_id, f.alice.username, PASSWORD)).status).toBe(200);
 
-      const taken = await admin().post('/admin/clients', { client_id: 'web', name: 'Again', type: 'public', first_party: true, grant_types: ['password'] });
+      const taken = await admin().post('/admin/clients', { client_id: 'web', name: 'Again', type: 'public', first_party: true, grant_types: ['password'], audience: 'https://api.test' });
       expectError(taken, 409, { error: 'invalid_request', error_description: 'A client with id "web" exists.' });
     });
 
@@ -525,8 +525,12 @@ describe.each(backends())('admin API on $name', (backend) => {
         'Invalid client: "https://app.test/" is not an origin (scheme://host[:port]).'],
       ['a lifetime longer than the server\'s', { type: 'confidential', grant_types: ['client_credentials'], access_token_ttl: 901 },
         'Invalid client: access token lifetime must be between 5 and 900 seconds (the server\'s setting).'],
+      ['no audience', { type: 'confidential', grant_types: ['client_credentials'], audience: undefined },
+        'Invalid client: an audience is required (--audience: the identifier the API that takes its tokens checks in aud).'],
+      ['the issuer as audience next to a scope that is not authd\'s', { type: 'confidential', grant_types: ['client_credentials'], scopes: ['read', 'authd:admin'], audience: ISSUER },
+        'Invalid client: the issuer is the audience of authd\'s own clients only, which may carry only the scopes authd:admin, authd:account: give the API its own audience.'],
     ])('refuses %s with 400 and creates nothing', async (_label, settings, description) => {
-      const res = await admin().post('/admin/clients', { client_id: 'invalid-one', name: 'Invalid', ...settings });
+      const res = await admin().post('/admin/clients', { client_id: 'invalid-one', name: 'Invalid', audience: 'https://api.test', ...settings });
       expectError(res, 400, { error: 'invalid_request', error_description: description });
       expect(await stack.services.clients.findById('invalid-one')).toBeUndefined();
     });
@@ -587,7 +591,7 @@ describe.each(backends())('admin API on $name', (backend) => {
     });
 
     it('POST /admin/clients/:id/rotate-secret: the old secret stops working at once, the new one works', async () => {
-      const created = await admin().post('/admin/clients', { client_id: 'rotating', name: 'Rotating', type: 'confidential', grant_types: ['client_credentials'] });
+      const created = await admin().post('/admin/clients', { client_id: 'rotating', name: 'Rotating', type: 'confidential', grant_types: ['client_credentials'], audience: 'https://api.test' });
       const oldSecret: string = created.body.client_secret;
       expect((await clientCredentials('rotating', oldSecret)).status).toBe(200);
 
@@ -607,7 +611,8 @@ describe.each(backends())('admin API on $name', (backend) => {
 
     it('DELETE /admin/clients/:id ends its sessions: its refresh tokens fail and its access tokens are revoked', async () => {
       await admin().post('/admin/clients', {
-        client_id: 'doomed', name: 'Doomed', type: 'public', first_party: true, grant_types: ['password', 'refresh_token'], scopes: ['profile'], default_scopes: ['profile'],
+        client_id: 'doomed', name: 'Doomed', type: 'public', first_party: true, grant_types: ['password', 'refresh_token'], scopes: ['authd:account'], default_scopes: ['authd:account'],
+        audience: ISSUER,
       });
       const tokens = await loginOk('doomed', f.alice.username, PASSWORD);
       const other = await loginOk('account-web', f.alice.username, PASSWORD);
@@ -632,7 +637,7 @@ describe.each(backends())('admin API on $name', (backend) => {
     it('DELETE /admin/clients/:id also ends its client_credentials tokens (which carry no sid)', async () => {
       // A machine client allowed to administer authd: deleting it is how an operator cuts it off.
       const created = await admin().post('/admin/clients', {
-        client_id: 'automation', name: 'Automation', type: 'confidential', grant_types: ['client_credentials'], scopes: ['authd:admin'], default_scopes: ['authd:admin'],
+        client_id: 'automation', name: 'Automation', type: 'confidential', grant_types: ['client_credentials'], scopes: ['authd:admin'], default_scopes: ['authd:admin'], audience: ISSUER,
       });
       const issued = await clientCredentials('automation', created.body.client_secret);
       expect(issued.status).toBe(200);
@@ -754,7 +759,7 @@ describe.each(backends())('admin API on $name', (backend) => {
       stack.clock.advance(MINUTE);
       const user = await admin().post('/admin/users', { username: 'audited@example.com', password: PASSWORD, roles: ['user'] })
         .set({ 'X-Request-Id': 'audit-user-1', 'User-Agent': 'admin-console/2.0' });
-      const client = await admin().post('/admin/clients', { client_id: 'audited', name: 'Audited', type: 'confidential', grant_types: ['client_credentials'] })
+      const client = await admin().post('/admin/clients', { client_id: 'audited', name: 'Audited', type: 'confidential', grant_types: ['client_credentials'], audience: 'https://api.test' })
         .set({ 'X-Request-Id': 'audit-client-1', 'User-Agent': 'admin-console/2.0' });
       expect([user.status, client.status]).toEqual([201, 201]);
 

@@ -17,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 async function openSeeded(env: Record<string, string> = {}): Promise<{ stack: TestStack; f: Fixtures; rs: { id: string; secret: string } }> {
   const stack = await openStack(embedded, env);
   const f = await seed(stack);
-  const created = await stack.services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [] });
+  const created = await stack.services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' });
   return { stack, f, rs: { id: 'resource-server', secret: created.secret! } };
 }
 

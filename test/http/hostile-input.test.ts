@@ -286,7 +286,7 @@ describe.each(backends())('hostile input on $name', (backend) => {
     // Generous throttle limits: the run fails logins by the dozen, and later cases log alice in.
     stack = await openStack(backend, { AUTHD_REGISTRATION: 'true', AUTHD_LOGIN_MAX_FAILURES: '1000', AUTHD_LOGIN_MAX_FAILURES_PER_USER: '100000', AUTHD_LOGIN_MAX_FAILURES_PER_IP: '100000' });
     f = await seed(stack);
-    const created = await stack.services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [] });
+    const created = await stack.services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' });
     rs = { id: 'resource-server', secret: created.secret! };
     server = http.createServer(f.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -241,10 +241,11 @@ describe('the OpenAPI document', () => {
     const { services } = stack;
     if (!(await services.clients.findById('admin-cli'))) {
       await services.clientService.create({
-        id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['authd:admin'], defaultScopes: ['authd:admin'],
+        id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['authd:admin', 'authd:account'],
+        defaultScopes: ['authd:admin', 'authd:account'], audience: stack.config.issuer,
       });
       await services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] });
-      await services.clientService.create({ id: 'confidential-one', name: 'C', confidential: true, grantTypes: ['client_credentials'] });
+      await services.clientService.create({ id: 'confidential-one', name: 'C', confidential: true, grantTypes: ['client_credentials'], audience: 'https://api.example.test' });
     }
     const login = await token(f.app, { grant_type: 'password', client_id: 'admin-cli', username: 'root@example.com', password: PASSWORD });
     const bearer = { Authorization: `Bearer ${login.body.access_token}` };
@@ -263,7 +264,7 @@ describe('the OpenAPI document', () => {
     out.push({ what: 'user', body: (await request(f.app).get(`/admin/users/${f.alice.id}`).set(bearer)).body, schema: responseSchema('get', '/admin/users/{id}', '200') });
     out.push({ what: 'user page', body: (await request(f.app).get('/admin/users?limit=1').set(bearer)).body, schema: responseSchema('get', '/admin/users', '200') });
     out.push({ what: 'client', body: (await request(f.app).get('/admin/clients/web').set(bearer)).body, schema: responseSchema('get', '/admin/clients/{id}', '200') });
-    const created = await request(f.app).post('/admin/clients').set(bearer).send({ name: 'C2', type: 'confidential', grant_types: ['client_credentials'] });
+    const created = await request(f.app).post('/admin/clients').set(bearer).send({ name: 'C2', type: 'confidential', grant_types: ['client_credentials'], audience: 'https://api.example.test' });
     out.push({ what: 'created client', body: created.body, schema: responseSchema('post', '/admin/clients', '201') });
     const rotated = await request(f.app).post('/admin/clients/confidential-one/rotate-secret').set(bearer);
     out.push({ what: 'rotated secret', body: rotated.body, schema: responseSchema('post', '/admin/clients/{id}/rotate-secret', '200') });

@@ -151,6 +151,36 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
       expect(next.body.refresh_token).not.toBe(first.body.refresh_token);
       expect(await sessionRevoked(stack, f, session.sid)).toBe(false);
     });
+
+    it('treats a token whose child was spent in turn as reuse: T1→T2, T2→T3, then T1 revokes the family', async () => {
+      const session = await login(f.app);
+      const second = await refresh(f.app, session.refreshToken);
+      const third = await refresh(f.app, second.body.refresh_token);
+      expect([second.status, third.status]).toEqual([200, 200]);
+
+      stack.clock.advance(2 * SECOND);
+      const retry = await refresh(f.app, session.refreshToken);
+      expect(retry.status).toBe(400);
+      expect(retry.body).toEqual(INVALID_GRANT);
+      expect(await sessionRevoked(stack, f, session.sid)).toBe(true);
+      const head = await refresh(f.app, third.body.refresh_token);
+      expect(head.status).toBe(400);
+      expect(head.body).toEqual(INVALID_GRANT);
+    });
+
+    it('gives a retried middle token its own child only: T1→T2→T3, then T2 again gets T3', async () => {
+      const session = await login(f.app);
+      const second = await refresh(f.app, session.refreshToken);
+      const third = await refresh(f.app, second.body.refresh_token);
+
+      stack.clock.advance(2 * SECOND);
+      const retry = await refresh(f.app, second.body.refresh_token);
+      expect(retry.status).toBe(200);
+      expect(retry.body.refresh_token).toBe(third.body.refresh_token);
+      expect(claims(retry.body.access_token).iat).toBe(Math.floor(stack.clock.now() / 1000));
+      expect(await liveTokenCount(stack, session.sid)).toBe(1);
+      expect(await sessionRevoked(stack, f, session.sid)).toBe(false);
+    });
   });
 
   describe('concurrency', () => {

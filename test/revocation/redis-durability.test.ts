@@ -158,7 +158,7 @@ describe('Redis revocation index: flush, restart, outage', () => {
       id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
       scopes: ['read'], defaultScopes: ['read'], audience: 'https://api.test',
     });
-    rsSecret = (await services.clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [] })).secret!;
+    rsSecret = (await services.clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' })).secret!;
     await reseed(); // start from a complete index, as a running instance would have
     expect(await admin.exists(EPOCH)).toBe(1);
   });

@@ -34,7 +34,7 @@ export async function seed(stack: TestStack): Promise<Fixtures> {
     scopes: ['invoices:read', 'invoices:write'], defaultScopes: ['invoices:read'], audience: 'https://billing.test',
   });
   const thirdParty = await services.clientService.create({
-    id: 'third-party', name: 'Partner', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'],
+    id: 'third-party', name: 'Partner', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], audience: 'https://partner.test',
   });
   const alice = await services.users.create({ username: 'Alice@Example.com', password: PASSWORD, roles: ['user', 'editor'], scopes: ['profile', 'read', 'write'] });
   return {
@@ -73,7 +73,7 @@ export function decodeJwt(jwt: string): { header: Record<string, unknown>; paylo
  * credentials.
  */
 export async function seedResourceServer(stack: TestStack): Promise<{ id: string; secret: string }> {
-  const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [] });
+  const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' });
   await stack.services.clientService.create({
     id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
     scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',

@@ -1,5 +1,5 @@
 import { DomainError } from '../../src/errors';
-import { displayUsername, normalizeUsername, USERNAME_MAX_LENGTH } from '../../src/users/username';
+import { displayUsername, normalizeUsername, USERNAME_MAX_LENGTH, usernameSkeleton } from '../../src/users/username';
 
 function refusal(raw: string): { kind: string; message: string } {
   try {
@@ -89,5 +89,23 @@ describe('displayUsername', () => {
     ['Jose\u0301', 'Jos\u00e9'],
   ])('keeps the case but trims and normalises %j', (raw, shown) => {
     expect(displayUsername(raw)).toBe(shown);
+  });
+});
+
+describe('usernameSkeleton (UTS #39)', () => {
+  it.each([
+    ['alice', '\u0430lice'], // Cyrillic a
+    ['paypal', 'p\u0430yp\u0430l'],
+    ['scam', '\u0455\u0441\u0430m'], // Cyrillic s, c, a
+    ['bobo', 'bob0'],
+    ['userl', 'user1'],
+    ['modern', 'rnodern'],
+    ['jos\u00e9', 'jose\u0301'],
+  ])('%j and %j share a skeleton', (a, b) => {
+    expect(usernameSkeleton(normalizeUsername(a))).toBe(usernameSkeleton(normalizeUsername(b)));
+  });
+
+  it.each([['alice', 'alicia'], ['bob', 'rob'], ['user1', 'user2'], ['jose', 'jos\u00e9']])('%j and %j do not', (a, b) => {
+    expect(usernameSkeleton(normalizeUsername(a))).not.toBe(usernameSkeleton(normalizeUsername(b)));
   });
 });

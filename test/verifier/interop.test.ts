@@ -50,10 +50,10 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
         scopes: ['read', 'write'], defaultScopes: ['read'], audience,
       });
     }
-    // No --audience: its access tokens carry the default audience, the issuer (as the dev demo client's do).
+    // The issuer as audience (allowed to authd's own clients, and kept by clients made before audiences were required).
     await clientService.create({
       id: 'default-web', name: 'default-web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read'], defaultScopes: ['read'],
+      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: issuer,
     });
     await users.create({ username: 'ada@example.com', password: PASSWORD, roles: ['user'], scopes: ['read', 'write'] });
   });
@@ -214,10 +214,9 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
 
   /**
    * The README says "jsonwebtoken ignores typ, so it is the aud check that keeps refresh tokens
-   * out". That holds only while no access token carries the issuer as its audience. But a client
-   * created without --audience gets the issuer as its audience (the dev demo client does, and
-   * examples/protected-api defaults API_AUDIENCE to the issuer), and refresh tokens carry the
-   * issuer as aud too: a service set up that way, verifying with jsonwebtoken or with
+   * out". That holds only while no access token carries the issuer as its audience. authd's own
+   * clients (and clients made before an audience was required) still have the issuer as their
+   * audience, and refresh tokens once carried the issuer as aud too: a service set up that way, verifying with jsonwebtoken or with
    * express-oauth2-jwt-bearer as documented, takes a refresh token (valid for weeks, and still
    * verifiable after it has been rotated away or its session revoked) for an access token.
    */

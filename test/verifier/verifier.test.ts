@@ -92,7 +92,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       scopes: ['read', 'write'], defaultScopes: ['read'], audience: OTHER_AUDIENCE,
     });
     // The orders service itself, as a resource server allowed to introspect.
-    const resourceServer = await clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [] });
+    const resourceServer = await clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
     resourceServerSecret = resourceServer.secret!;
     for (const [name, roles] of [['ada', ['user', 'admin']], ['bob', ['user']], ['carol', ['user']]] as const) {
       const user = await users.create({ username: `${name}@example.com`, password: PASSWORD, roles: [...roles], scopes: ['read', 'write'] });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { ThrottleDecision } from '../../abuse/login-throttle';
+import { scopesOfUser } from '../../clients/authd-clients';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../../http/param-schemas';
 import { userClaimsFor } from '../../tokens/user-claims';
@@ -63,12 +64,13 @@ export const passwordGrant = {
     await deps.throttle.succeeded(throttleName(params.username), context.ip ?? 'unknown');
     // Checked only after the password, so the answer reveals nothing about unknown accounts.
     let scopes: string[];
+    const userScopes = scopesOfUser(user.scopes);
     if (requested) {
-      const notForUser = missingFrom(requested, user.scopes);
+      const notForUser = missingFrom(requested, userScopes);
       if (notForUser.length) throw invalidScope('The user may not be granted this scope.', { detail: `user lacks ${notForUser.join(' ')}` });
       scopes = requested;
     } else {
-      scopes = intersect(client.defaultScopes, user.scopes);
+      scopes = intersect(client.defaultScopes, userScopes);
     }
 
     const lifetimes = lifetimesFor(client, deps.lifetimes);

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { RequestContext } from '../../audit/audit-log';
+import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../../http/param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
@@ -16,7 +17,7 @@ type Params = z.infer<typeof schema>;
 const INVALID = 'The refresh token is invalid, expired or revoked.';
 
 function grantableScopes(grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): string[] {
-  return intersect(intersect(grant.sessionScopes, grant.userScopes), grant.clientScopes);
+  return intersect(intersect(grant.sessionScopes, scopesOfUser(grant.userScopes)), grant.clientScopes);
 }
 
 function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): void {
@@ -27,8 +28,9 @@ function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessi
 
 /**
  * Called when rotation found nothing to consume: works out why. A reuse inside the grace window
- * gets the family's current token (two tabs, a lost response); a reuse after it revokes the family.
- * Returns the grant to answer with, undefined to retry the rotation, or throws.
+ * gets the presented token's own child, while that child is unspent (two tabs, a lost response);
+ * any other reuse (after the window, or of a token whose child was spent in turn) revokes the
+ * family. Returns the grant to answer with, undefined to retry the rotation, or throws.
  */
 async function explainRefusal(jti: string, requested: string[] | null, now: Date, deps: GrantDeps, clientId: string, context: RequestContext): Promise<SessionGrant | undefined> {
   const found = await deps.sessions.inspect(jti, now);
@@ -38,16 +40,17 @@ async function explainRefusal(jti: string, requested: string[] | null, now: Date
   if (found.sessionExpired) throw invalidGrant(INVALID, { detail: 'session reached its absolute lifetime' });
   if (found.consumedAt) {
     const sinceConsumed = now.getTime() - found.consumedAt.getTime();
-    if (sinceConsumed < deps.lifetimes.refreshReuseGrace * 1000) {
-      const head = await deps.sessions.head(found.sessionId, now);
-      if (!head) throw invalidGrant(INVALID, { detail: 'reuse in grace window, but the family has no live token' });
-      checkScope(requested, head);
-      deps.audit.record({ type: 'refresh_token_reused_in_grace', clientId, userId: head.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
-      return head;
+    const inGrace = sinceConsumed < deps.lifetimes.refreshReuseGrace * 1000;
+    const child = inGrace ? await deps.sessions.unspentChild(jti, now) : undefined;
+    if (child) {
+      checkScope(requested, child);
+      deps.audit.record({ type: 'refresh_token_reused_in_grace', clientId, userId: child.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
+      return child;
     }
     await deps.revoker.revokeSession(found.sessionId, 'refresh_token_reuse');
-    deps.audit.record({ type: 'refresh_token_reuse_detected', clientId, userId: found.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
-    throw invalidGrant(INVALID, { detail: 'refresh token reused after the grace window; session revoked' });
+    const why = inGrace ? 'its child was spent too' : 'after the grace window';
+    deps.audit.record({ type: 'refresh_token_reuse_detected', clientId, userId: found.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed, ...(inGrace && { child_spent: true }) } });
+    throw invalidGrant(INVALID, { detail: `refresh token reused ${why}; session revoked` });
   }
   checkScope(requested, found);
   if (found.expired) throw invalidGrant(INVALID, { detail: 'refresh token idle lifetime passed' });
@@ -79,7 +82,7 @@ export const refreshTokenGrant = {
     for (let attempt = 0; attempt < 2 && !grant; attempt++) {
       const now = new Date(deps.clock.now());
       const child = { jti: crypto.randomUUID(), kid: deps.tokens.currentKid(), idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000) };
-      grant = (await deps.sessions.rotate(claims.jti, now, child, requested)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
+      grant = (await deps.sessions.rotate(claims.jti, now, child, requested, HELD_BY_EVERY_USER)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
     }
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
 
