@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src/config';
-import { DomainError } from '../../src/errors';
 import { openServices } from '../../src/services';
 import { readMigrations } from '../../src/store/migrate';
 import { generateSigningKey, savePrivateKey } from '../../src/tokens/key-files';
@@ -10,6 +9,7 @@ import { ensureSigningKey, listSigningKeys, retireSigningKey, revokeSigningKey, 
 import { createKeyRepository } from '../../src/tokens/key-repository';
 import { NoSigningKeyError } from '../../src/tokens/key-ring';
 import { backends, createScratchDatabase, FAST_ARGON2, openStack, silentLogger, tempDir, type TestStack } from '../support/backends';
+import { domainError } from '../support/domain-error';
 import { waitUntil } from '../support/suite';
 
 const publishedKids = (stack: TestStack): string[] =>
@@ -19,16 +19,6 @@ const publishedKids = (stack: TestStack): string[] =>
 const byKid = <T extends { kid: string }>(keys: T[]): T[] => [...keys].sort((a, b) => (a.kid < b.kid ? -1 : 1));
 
 const pemFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.pem')).sort();
-
-async function domainError(promise: Promise<unknown>): Promise<{ kind: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return { kind: (error as DomainError).kind, message: (error as DomainError).message };
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe.each(backends())('signing keys on $name', (backend) => {
   let stack: TestStack;
