@@ -3,17 +3,21 @@ import helmet from 'helmet';
 import { auditScope } from './audit/audit-log';
 import { ownApi } from './clients/authd-clients';
 import type { Config } from './config';
-import { requestContext } from './http/client-auth';
 import { accountRouter } from './http/account-router';
 import { adminRouter, USER_IMPORT_PATH } from './http/admin/admin-router';
 import { cors } from './http/cors';
 import { openApiDocument } from './http/openapi';
 import { pagesRouter } from './http/pages';
+import { createClientAuthenticator } from './http/client-auth';
+import { createDeviceCookies } from './http/device-cookie';
 import { discoveryRouter } from './http/discovery';
+import { createGrantRegistry } from './http/grant-registry';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
 import { introspectRouter } from './http/introspect';
 import { registerRouter } from './http/register';
+import { requestContext } from './http/request-context';
+import { requestMetrics } from './http/request-metrics';
 import { requestLog } from './http/request-log';
 import { revokeRouter } from './http/revoke';
 import { tokenRouter } from './http/token';
@@ -29,7 +33,7 @@ export function createApp(config: Config, services: Services): express.Express {
 
   app.use(requestLog(services.logger));
   app.use((req, res, next) => auditScope.run(requestContext(req, res), next));
-  app.use(services.metrics.middleware());
+  app.use(requestMetrics(services.metrics));
   app.use(helmet({
     contentSecurityPolicy: {
       directives: {
@@ -53,16 +57,19 @@ export function createApp(config: Config, services: Services): express.Express {
   // A user import batch is larger; its route parses it, after the admin token has been checked.
   app.use((req, res, next) => (req.path === USER_IMPORT_PATH ? next() : smallJson(req, res, next)));
 
+  const grants = createGrantRegistry();
   app.use(healthRouter(services.readinessChecks));
   app.use(discoveryRouter({
     issuer: config.issuer,
     ring: services.ring,
     jwksMaxAge: config.jwksMaxAge,
-    scopesSupported: services.scopesSupported,
+    grantTypes: grants.grantTypes,
+    scopesSupported: () => services.clientCache.scopesSupported(),
   }));
-  const { authenticate } = services;
+  const authenticate = createClientAuthenticator({ clients: services.clientCache, digester: services.digester, audit: services.audit });
   const secureCookies = config.secureCookies;
-  app.use(tokenRouter({ authenticate, grants: services.grantDeps, secureCookies, devices: services.devices }));
+  const devices = createDeviceCookies(services.deviceNotes, secureCookies);
+  app.use(tokenRouter({ authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices }));
   app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
   app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
   const bearer = {

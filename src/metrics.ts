@@ -1,11 +1,16 @@
 import http from 'node:http';
-import type { RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent, AuditLog } from './audit/audit-log';
 import type { ConcurrencyLimiter } from './users/hash-limiter';
 
-// Endpoints whose requests may fail before express routes them (a malformed or oversized body).
-const ROUTED_POSTS = new Set(['/oauth/token', '/oauth/revoke', '/oauth/introspect', '/register']);
+/** The labels of one HTTP request, known once its answer is sent. */
+export interface RequestLabels {
+  route: string;
+  grant: string;
+  status: number;
+  /** The OAuth error code the answer carried, if any. */
+  oauthError?: string;
+}
 
 /** Prometheus metrics, each registry owned by one app instance (tests build several). */
 export function createMetrics() {
@@ -51,21 +56,14 @@ export function createMetrics() {
 
   return {
     registry,
-    /** Counts each request when its answer is sent; `res.locals.grant` and `res.locals.oauthError` label it. */
-    middleware(): RequestHandler {
-      return (req, res, next) => {
-        const stop = latency.startTimer();
-        res.on('finish', () => {
-          // Only routed paths become labels: a request refused before routing could otherwise
-          // mint a new time series for any path it likes.
-          const route = (req.route?.path as string | undefined) ?? (ROUTED_POSTS.has(req.path) ? req.path : 'unmatched');
-          const grant = String(res.locals.grant ?? '');
-          stop({ route, grant });
-          requests.inc({ route, grant, status: String(res.statusCode) });
-          if (res.locals.oauthError) failures.inc({ route, error: String(res.locals.oauthError) });
-          if (res.statusCode === 200 && route === '/oauth/token') tokens.inc({ grant });
-        });
-        next();
+    /** Starts timing one HTTP request; the returned function counts it when its answer is sent. */
+    startRequest(): (labels: RequestLabels) => void {
+      const stop = latency.startTimer();
+      return ({ route, grant, status, oauthError }) => {
+        stop({ route, grant });
+        requests.inc({ route, grant, status: String(status) });
+        if (oauthError) failures.inc({ route, error: oauthError });
+        if (status === 200 && route === '/oauth/token') tokens.inc({ grant });
       };
     },
     onAuditEvent(event: AuditEvent) {

@@ -1,3 +1,4 @@
+import { createDeviceNotes, type DeviceNotes } from './abuse/device-notes';
 import type { LoginThrottle } from './abuse/login-throttle';
 import { createDatabaseLoginThrottle } from './abuse/database-login-throttle';
 import { createRedisLoginThrottle } from './abuse/redis-login-throttle';
@@ -10,11 +11,9 @@ import { createClientSecretDigester, type ClientSecretDigester } from './clients
 import { ownApi } from './clients/authd-clients';
 import { createClientCache, type ClientCache } from './clients/client-cache';
 import { createClientService, type ClientService } from './clients/client-service';
-import { createClientAuthenticator, type ClientAuthenticator } from './http/client-auth';
-import { createDeviceCookies, type DeviceCookies } from './http/device-cookie';
-import type { ReadinessCheck } from './http/health';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
+import type { ReadinessCheck } from './readiness';
 import type { GrantDeps } from './oauth/grants/grant';
 import type { TokenRevocationDeps } from './oauth/token-revocation';
 import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
@@ -68,9 +67,8 @@ export interface Services {
   metrics: Metrics;
   limiter: PrioritizedLimiter;
   throttle: LoginThrottle;
-  authenticate: ClientAuthenticator;
-  devices: DeviceCookies;
-  scopesSupported: () => Promise<string[]>;
+  /** Signs and checks the notes that mark a browser as a known device (the login throttle). */
+  deviceNotes: DeviceNotes;
   readinessChecks: ReadinessCheck[];
   close(): Promise<void>;
 }
@@ -139,7 +137,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
 
     const serverKey = await loadOrCreateClientSecretKey(config.keysDir, config.clientSecretKey);
     const digester = createClientSecretDigester(serverKey);
-    const devices = createDeviceCookies(serverKey, clock, config.secureCookies);
+    const deviceNotes = createDeviceNotes(serverKey, clock);
     const clients = createClientRepository(db);
     const sessions = createSessionRepository(db);
     const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
@@ -171,17 +169,6 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
-    const authenticate = createClientAuthenticator({ clients: clientCache, digester, audit });
-
-    let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
-    const scopesSupported = () => {
-      if (!scopeCache || clock.now() - scopeCache.at > 30_000) {
-        const scopes = db.query<{ scope: string }>('SELECT DISTINCT unnest(scopes) AS scope FROM clients ORDER BY 1').then((rows) => rows.map((r) => r.scope));
-        scopes.catch(() => { scopeCache = undefined; });
-        scopeCache = { at: clock.now(), scopes };
-      }
-      return scopeCache.scopes;
-    };
 
     const readinessChecks: ReadinessCheck[] = [
       { name: 'database', check: () => db.ping(), explain: (error) => readinessCause(error, 'postgres') },
@@ -197,8 +184,8 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
-      userRepository, users, userImporter, registrationUsers, registrationThrottle, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, scopesSupported, readinessChecks,
-      audit, metrics, limiter, throttle, authenticate, devices,
+      userRepository, users, userImporter, registrationUsers, registrationThrottle, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, readinessChecks,
+      audit, metrics, limiter, throttle, deviceNotes,
       async close() {
         ring.stop();
         await audit.close();

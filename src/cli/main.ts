@@ -5,7 +5,7 @@ import { AUDIT_EVENT_TYPES } from '../audit/audit-log';
 import type { ClientSettingsInput } from '../clients/client-service';
 import { ConfigError, parseConfig, parseDuration, unknownVariables, type Config } from '../config';
 import { DomainError, UnavailableError } from '../errors';
-import { presentClient, presentUser } from '../http/admin/presenters';
+import { presentClient, presentUser } from '../http/presenters';
 import { createLogger } from '../logger';
 import { openDatabase, openServices, type Services } from '../services';
 import { describeConnectionError } from '../store/connection-errors';

@@ -6,8 +6,9 @@ import type { ClientRepository, ClientWithDigest } from './client-repository';
  * authenticates its client, and the record rarely changes. Changes made through this process
  * (admin API, CLI in-process) invalidate at once; other instances see them within `ttlMs`.
  */
-export function createClientCache(repository: Pick<ClientRepository, 'findById'>, clock: Clock, ttlMs = 5000) {
+export function createClientCache(repository: Pick<ClientRepository, 'findById' | 'listScopes'>, clock: Clock, ttlMs = 5000) {
   const entries = new Map<string, { client: ClientWithDigest | undefined; until: number }>();
+  let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
   return {
     async findById(id: string): Promise<ClientWithDigest | undefined> {
       const hit = entries.get(id);
@@ -17,6 +18,15 @@ export function createClientCache(repository: Pick<ClientRepository, 'findById'>
       // Unknown ids are cached too, so guessing ids costs no database round trips.
       entries.set(id, { client, until: clock.now() + ttlMs });
       return client;
+    },
+    /** The scopes any client may request (the metadata's scopes_supported), read at most every 30 s. */
+    scopesSupported(): Promise<string[]> {
+      if (!scopeCache || clock.now() - scopeCache.at > 30_000) {
+        const scopes = repository.listScopes();
+        scopes.catch(() => { scopeCache = undefined; });
+        scopeCache = { at: clock.now(), scopes };
+      }
+      return scopeCache.scopes;
     },
     invalidate(id?: string): void {
       if (id === undefined) entries.clear();

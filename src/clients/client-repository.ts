@@ -136,6 +136,11 @@ export function createClientRepository(db: Queryable) {
       return (await db.query('DELETE FROM clients WHERE id = $1 RETURNING id', [id])).length === 1;
     },
 
+    /** Every scope some client may request, sorted. */
+    async listScopes(): Promise<string[]> {
+      return (await db.query<{ scope: string }>('SELECT DISTINCT unnest(scopes) AS scope FROM clients ORDER BY 1')).map((r) => r.scope);
+    },
+
     async list(): Promise<ClientWithDigest[]> {
       return (await db.query<ClientRow>('SELECT * FROM clients ORDER BY id')).map(toClient);
     },

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
-import { isScopeToken, missingFrom } from '../oauth/scope';
+import { isScopeToken, missingFrom } from '../scopes/scope';
 import { claimSettingProblems } from '../tokens/user-claims';
 import { foreignScopes, type OwnApi } from './authd-clients';
 import { generateClientSecret, type ClientSecretDigester } from './client-secret';

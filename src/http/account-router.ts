@@ -8,9 +8,9 @@ import { DomainError, OAuthError } from '../errors';
 import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
-import { presentSession, presentUser } from './admin/presenters';
+import { presentSession, presentUser } from './presenters';
 import { bearerAuth, type BearerAuthDeps } from './bearer-auth';
-import { clientIp } from './client-auth';
+import { clientIp } from './request-context';
 import { readJson } from './json-body';
 
 export interface AccountDeps extends BearerAuthDeps {

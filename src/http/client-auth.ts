@@ -1,10 +1,11 @@
-import net from 'node:net';
 import type { Request, Response } from 'express';
-import type { AuditLog, RequestContext } from '../audit/audit-log';
-import type { ClientRepository, ClientWithDigest } from '../clients/client-repository';
+import type { AuditLog } from '../audit/audit-log';
+import { publicClient, type ClientRepository, type ClientWithDigest } from '../clients/client-repository';
 import type { ClientSecretDigester } from '../clients/client-secret';
 import { CLIENT_ID } from '../clients/client-service';
 import { OAuthError, invalidClient, invalidRequest } from '../errors';
+import type { GrantClient } from '../oauth/grants/grant';
+import { requestContext } from './request-context';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 export const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -63,30 +64,14 @@ export async function authenticateClient(
   return { client, method: 'none' };
 }
 
-/**
- * The client's address as express derives it (X-Forwarded-For through the trusted proxies), used
- * only when it is an IP address; otherwise the socket's peer. It becomes throttle keys and a
- * session's IP, so a proxy's junk must not.
- */
-export function clientIp(req: Request): string | null {
-  for (const candidate of [req.ip, req.socket?.remoteAddress]) {
-    if (candidate && net.isIP(candidate)) return candidate;
-  }
-  return null;
-}
-
-/** Who is asking, for the audit trail and sessions. */
-export function requestContext(req: Request, res: Response): RequestContext {
-  return { ip: clientIp(req), userAgent: req.get('user-agent')?.slice(0, 512) ?? null, requestId: (res.locals.requestId as string | undefined) ?? null };
-}
-
-export type ClientAuthenticator = (req: Request, res: Response, params: Record<string, string>) => Promise<ClientWithDigest>;
+/** Resolves to the authenticated client, its secret digest left behind. */
+export type ClientAuthenticator = (req: Request, res: Response, params: Record<string, string>) => Promise<GrantClient>;
 
 /** Client authentication for the token, revocation and introspection endpoints; failures are audited. */
 export function createClientAuthenticator(deps: { clients: Pick<ClientRepository, 'findById'>; digester: ClientSecretDigester; audit: AuditLog }): ClientAuthenticator {
   return async (req, res, params) => {
     try {
-      return (await authenticateClient(req, params, deps.clients, deps.digester)).client;
+      return publicClient((await authenticateClient(req, params, deps.clients, deps.digester)).client);
     } catch (error) {
       if (error instanceof OAuthError && error.code === 'invalid_client') {
         let clientId = params.client_id;

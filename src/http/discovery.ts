@@ -2,12 +2,13 @@ import { Router } from 'express';
 import type { KeyRing } from '../tokens/key-ring';
 import { CLIENT_AUTH_METHODS } from './client-auth';
 import { methodNotAllowed } from './error-handler';
-import { GRANTS } from './token';
 
 export interface DiscoveryDeps {
   issuer: string;
   ring: KeyRing;
   jwksMaxAge: number;
+  /** The grant types the token endpoint serves. */
+  grantTypes: readonly string[];
   /** Scopes any client may request; read through a short cache. */
   scopesSupported: () => Promise<string[]>;
 }
@@ -21,7 +22,7 @@ export function discoveryRouter(deps: DiscoveryDeps): Router {
       issuer: deps.issuer,
       token_endpoint: `${deps.issuer}/oauth/token`,
       jwks_uri: `${deps.issuer}/.well-known/jwks.json`,
-      grant_types_supported: GRANTS.map((g) => g.grantType),
+      grant_types_supported: deps.grantTypes,
       // authd has no authorization endpoint, so it supports no response type.
       response_types_supported: [],
       scopes_supported: await deps.scopesSupported(),

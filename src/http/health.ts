@@ -1,13 +1,5 @@
 import { Router } from 'express';
-
-export interface ReadinessCheck {
-  name: string;
-  check: () => Promise<void> | void;
-  /** A failure degrades the instance (still 200, status "degraded") instead of taking it out of service. */
-  degradesOnly?: boolean;
-  /** A short, host-free cause of a failure ("connection refused"), shown in the readiness answer. */
-  explain?: (error: unknown) => string;
-}
+import type { ReadinessCheck } from '../readiness';
 
 /**
  * /health/live answers while the process runs; /health/ready when every dependency answers. A

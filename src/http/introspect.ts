@@ -6,9 +6,9 @@ import type { RevocationStore } from '../revocation/revocation-store';
 import type { TokenIssuer } from '../tokens/token-issuer';
 import type { ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
-import { param, validateParams } from './param-schemas';
+import { param, validateParams } from '../oauth/param-schemas';
 import { readParams } from './params';
-import { noStore } from './token';
+import { noStore } from './no-store';
 
 const schema = z.object({ token: param('token', 16 * 1024), token_type_hint: param('token_type_hint', 64).optional() });
 

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { ClientWithDigest } from '../clients/client-repository';
+import type { Client } from '../clients/client-repository';
 import { OAuthError } from '../errors';
 
 export const REFRESH_COOKIE = 'authd_rt';
@@ -35,7 +35,7 @@ export function clearRefreshCookie(res: Response, secure: boolean): void {
  * same-origin fetch POSTs), so the request must come from one of the client's origins. SameSite
  * keeps the cookie itself off other sites' requests.
  */
-export function checkCookieClientOrigin(req: Request, client: ClientWithDigest): void {
+export function checkCookieClientOrigin(req: Request, client: Client): void {
   if (!client.cookieMode) return;
   const origin = req.get('origin');
   if (!origin || !client.allowedOrigins.includes(origin)) {

@@ -3,8 +3,8 @@ import type { RegistrationThrottle } from '../abuse/registration-throttle';
 import { DomainError, invalidRequest, OAuthError } from '../errors';
 import { assertPasswordPolicy, type UserService } from '../users/user-service';
 import { displayUsername, normalizeUsername } from '../users/username';
-import { clientIp } from './client-auth';
-import { noStore } from './token';
+import { noStore } from './no-store';
+import { clientIp } from './request-context';
 import { readParams } from './params';
 
 export interface RegisterDeps {

@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { revokeToken, type TokenRevocationDeps } from '../oauth/token-revocation';
-import { requestContext, type ClientAuthenticator } from './client-auth';
+import type { ClientAuthenticator } from './client-auth';
 import { methodNotAllowed } from './error-handler';
-import { param, validateParams } from './param-schemas';
+import { param, validateParams } from '../oauth/param-schemas';
 import { readParams } from './params';
 import { checkCookieClientOrigin, clearRefreshCookie, readRefreshCookie } from './refresh-cookie';
-import { noStore } from './token';
+import { noStore } from './no-store';
+import { requestContext } from './request-context';
 
 const schema = z.object({ token: param('token', 16 * 1024), token_type_hint: param('token_type_hint', 64).optional() });
 

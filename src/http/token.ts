@@ -1,29 +1,22 @@
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
-import { clientCredentialsGrant } from '../oauth/grants/client-credentials';
-import { lifetimesFor, type GrantDeps, type GrantHandler } from '../oauth/grants/grant';
-import { passwordGrant, throttleName } from '../oauth/grants/password';
-import { refreshTokenGrant } from '../oauth/grants/refresh-token';
-import { requestContext, type ClientAuthenticator } from './client-auth';
-import { methodNotAllowed } from './error-handler';
-import { declaredParameters, param, validateParams } from './param-schemas';
-import { readParams } from './params';
+import { lifetimesFor, type GrantDeps } from '../oauth/grants/grant';
+import { throttleName } from '../oauth/grants/password';
+import { declaredParameters, param, validateParams } from '../oauth/param-schemas';
+import type { ClientAuthenticator } from './client-auth';
 import type { DeviceCookies } from './device-cookie';
+import { methodNotAllowed } from './error-handler';
+import type { GrantRegistry } from './grant-registry';
+import { noStore } from './no-store';
+import { readParams } from './params';
 import { checkCookieClientOrigin, readRefreshCookie, setRefreshCookie } from './refresh-cookie';
+import { requestContext } from './request-context';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each grant has its own parameter type
-export const GRANTS: ReadonlyArray<GrantHandler<any>> = [passwordGrant, refreshTokenGrant, clientCredentialsGrant];
-const BY_TYPE = new Map(GRANTS.map((g) => [g.grantType, g]));
 const GRANT_TYPE = param('grant_type', 256);
-
-export const noStore: RequestHandler = (_req, res, next) => {
-  // RFC 6749 §5.1: token responses, errors included, must not be cached.
-  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-  next();
-};
 
 export interface TokenRouteDeps {
   authenticate: ClientAuthenticator;
+  registry: GrantRegistry;
   grants: GrantDeps;
   secureCookies: boolean;
   devices: DeviceCookies;
@@ -37,7 +30,7 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
     const client = await deps.authenticate(req, res, params);
     checkCookieClientOrigin(req, client);
     const grantType = validateParams(GRANT_TYPE, params.grant_type as string);
-    const grant = BY_TYPE.get(grantType);
+    const grant = deps.registry.find(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', { detail: grantType.slice(0, 64) });
     res.locals.grant = grantType;
     if (!(client.grantTypes as string[]).includes(grantType)) {

@@ -1,7 +1,7 @@
 import type { AuditLog, RequestContext } from '../audit/audit-log';
 import type { Clock } from '../clock';
-import type { ClientWithDigest } from '../clients/client-repository';
 import { OAuthError } from '../errors';
+import type { GrantClient } from './grants/grant';
 import type { RevocationStore } from '../revocation/revocation-store';
 import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
@@ -41,7 +41,7 @@ async function identify(token: string, hint: string | undefined, tokens: TokenIs
  * and its access tokens through the sid); revoking an access token revokes its jti. Unknown,
  * malformed or expired tokens need nothing and get the same 200 (§2.2).
  */
-export async function revokeToken(token: string, hint: string | undefined, client: ClientWithDigest, context: RequestContext, deps: TokenRevocationDeps): Promise<void> {
+export async function revokeToken(token: string, hint: string | undefined, client: GrantClient, context: RequestContext, deps: TokenRevocationDeps): Promise<void> {
   const found = await identify(token, hint, deps.tokens);
   if (!found) return;
   const owner = found.kind === 'access_token' ? found.claims.client_id : found.claims.clientId;

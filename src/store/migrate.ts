@@ -4,8 +4,8 @@ import { PROJECT_ROOT } from '../project-root';
 import type { Database, Queryable } from './database';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
-// Any fixed number shared by every instance; "authd" in ASCII.
-const MIGRATION_LOCK = 0x61757468;
+// Any fixed number shared by every instance; "authd" in ASCII. src/store/startup-lock.ts uses the next one.
+export const MIGRATION_LOCK = 0x61757468;
 
 export interface Migration {
   version: string;
@@ -47,9 +47,4 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<s
     if (applied) done.push(migration.version);
   }
   return done;
-}
-
-/** Runs fn under the same lock, for other one-at-a-time start-up work (the first signing key). */
-export function withStartupLock<T>(db: Database, fn: () => Promise<T>): Promise<T> {
-  return db.withAdvisoryLock(MIGRATION_LOCK + 1, fn);
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import type { RevocationStore } from '../revocation/revocation-store';
 import type { Database } from '../store/database';
-import { withStartupLock } from '../store/migrate';
+import { withStartupLock } from '../store/startup-lock';
 import { generateSigningKey, loadPrivateKey, savePrivateKey } from './key-files';
 import { createKeyRepository, keyState, type KeyState, type SigningKeyRecord } from './key-repository';
 

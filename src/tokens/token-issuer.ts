@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
-import { formatScope } from '../oauth/scope';
+import { formatScope } from '../scopes/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
 import { ACCESS_TOKEN_TYPE, InvalidTokenError, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
 import type { KeyRing } from './key-ring';

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { AuditLog, AuditEventType } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
-import { isScopeToken } from '../oauth/scope';
+import { isScopeToken } from '../scopes/scope';
 import type { PasswordHasher } from './password-hasher';
 import { checkPasswordPolicy } from './password-policy';
 import { normalizeEmail } from './email';

@@ -1,5 +1,5 @@
 import { OAuthError } from '../../src/errors';
-import { formatScope, intersect, isScopeToken, MAX_SCOPE_TOKENS, missingFrom, parseScope } from '../../src/oauth/scope';
+import { formatScope, intersect, isScopeToken, MAX_SCOPE_TOKENS, missingFrom, parseScope } from '../../src/scopes/scope';
 
 function refusal(value: string): unknown {
   try {

@@ -15,7 +15,7 @@ import type { AccessTokenClaims } from '../../tokens/token-issuer';
 import type { UserService } from '../../users/user-service';
 import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
 import { names, readJson, readQuery, seconds, text } from '../json-body';
-import { presentAudit, presentClient, presentKey, presentSession, presentUser } from './presenters';
+import { presentAudit, presentClient, presentKey, presentSession, presentUser } from '../presenters';
 
 export interface AdminDeps extends BearerAuthDeps {
   adminScope: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { invalidScope } from '../../errors';
-import { SCOPE } from '../../http/param-schemas';
-import { formatScope, missingFrom, parseScope } from '../scope';
+import { SCOPE } from '../param-schemas';
+import { formatScope, missingFrom, parseScope } from '../../scopes/scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
 const schema = z.object({ scope: SCOPE });

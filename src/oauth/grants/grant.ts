@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { LoginThrottle } from '../../abuse/login-throttle';
 import type { AuditLog, RequestContext } from '../../audit/audit-log';
 import type { Clock } from '../../clock';
-import type { ClientWithDigest } from '../../clients/client-repository';
+import type { Client } from '../../clients/client-repository';
 import type { SessionRepository } from '../../sessions/session-repository';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { TokenIssuer } from '../../tokens/token-issuer';
@@ -16,9 +16,12 @@ export interface TokenResponse {
   scope: string;
 }
 
+/** The authenticated client as a grant sees it: never its secret digest (the type refuses one). */
+export type GrantClient = Client & { readonly secretDigest?: never };
+
 export interface GrantRequest {
   params: Readonly<Record<string, string>>;
-  client: ClientWithDigest;
+  client: GrantClient;
   context: RequestContext;
   /** The request carries a device cookie that vouches for the username (password grant). */
   trustedDevice?: boolean;
@@ -51,7 +54,7 @@ export interface GrantHandler<Params extends Record<string, string | undefined> 
 }
 
 /** A client's lifetime overrides may only shorten the server's. */
-export function lifetimesFor(client: ClientWithDigest, lifetimes: Lifetimes): Lifetimes {
+export function lifetimesFor(client: GrantClient, lifetimes: Lifetimes): Lifetimes {
   return {
     accessTokenTtl: client.accessTokenTtl ?? lifetimes.accessTokenTtl,
     refreshIdleTtl: client.refreshIdleTtl ?? lifetimes.refreshIdleTtl,

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { ThrottleDecision } from '../../abuse/login-throttle';
 import { scopesOfUser } from '../../clients/authd-clients';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
-import { param, passwordParam, SCOPE } from '../../http/param-schemas';
+import { param, passwordParam, SCOPE } from '../param-schemas';
 import { userClaimsFor } from '../../tokens/user-claims';
 import { normalizeUsername } from '../../users/username';
-import { formatScope, intersect, missingFrom, parseScope } from '../scope';
+import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
 const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });

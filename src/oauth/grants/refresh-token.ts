@@ -3,12 +3,12 @@ import { z } from 'zod';
 import type { RequestContext } from '../../audit/audit-log';
 import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidScope } from '../../errors';
-import { param, SCOPE } from '../../http/param-schemas';
+import { param, SCOPE } from '../param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
 import { InvalidTokenError } from '../../tokens/jwt';
 import { userClaimsFor } from '../../tokens/user-claims';
 import { confirmRevokedKeyRefreshToken } from '../revoked-key';
-import { formatScope, intersect, missingFrom, parseScope } from '../scope';
+import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
 const schema = z.object({ refresh_token: param('refresh_token', 8192), scope: SCOPE });
