@@ -237,8 +237,8 @@ describe.each(implementations)('login throttle: $name', (impl) => {
 
   it('resets the IP and user ceilings after 15 min + 1 s', async () => {
     const [a, u] = [ip(), user()];
-    for (let i = 0; i < 20; i++) await throttle.begin(user(), a);
-    for (let i = 0; i < 12; i++) await throttle.begin(u, ip());
+    for (let i = 0; i < 20; i++) expect(await throttle.begin(user(), a)).toEqual(ALLOWED);
+    for (let i = 0; i < 12; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
     expect(await throttle.begin(user(), a)).toMatchObject({ allowed: false, reason: 'ip_limit' });
     expect(await throttle.begin(u, ip())).toMatchObject({ allowed: false, reason: 'user_limit' });
     stack.clock.advance(WINDOW + SECOND);
@@ -272,10 +272,13 @@ describe.each(implementations)('login throttle: $name', (impl) => {
 
   it('unlock(user) clears the per-user ceiling across addresses', async () => {
     const u = user();
-    for (let i = 0; i < 12; i++) await throttle.begin(u, ip());
-    expect(await throttle.begin(u, ip())).toMatchObject({ allowed: false, reason: 'user_limit' });
+    const USER_LIMIT = { allowed: false, reason: 'user_limit', retryAfterSeconds: 900 };
+    for (let i = 0; i < 12; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+    expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
     await throttle.unlock(u);
-    expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+    // The count starts over: twelve new networks get their try again, and the thirteenth is refused.
+    for (let i = 0; i < 12; i++) expect(await throttle.begin(u, ip())).toEqual(ALLOWED);
+    expect(await throttle.begin(u, ip())).toEqual(USER_LIMIT);
   });
 
   describe('the per-user ceiling counts networks and spares the owner', () => {

@@ -356,6 +356,11 @@ describe('authd CLI (child process)', () => {
     const client = cli('clients', 'create', '--name', 'm', '--grant', 'client_credentials', '--audience', 'https://api.example.test', '--json');
     expect(client.status).toBe(0);
     expect(() => JSON.parse(client.stdout)).not.toThrow();
+    expect(JSON.parse(client.stdout)).toEqual({
+      client_id: expect.stringMatching(/^c_[A-Za-z0-9_-]{16}$/), name: 'm', type: 'confidential', first_party: false, introspection: false,
+      grant_types: ['client_credentials'], scopes: [], default_scopes: [], audience: 'https://api.example.test',
+      client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43,}$/),
+    });
   });
 
   it('is quiet by default: log lines only with --verbose, and only on stderr', () => {

@@ -176,11 +176,9 @@ describe.each(backends())('brute-force protection over HTTP on $name', (backend)
     expectThrottled(await spoofed(PASSWORD), 60);
   });
 
-  // BUG (src/oauth/grants/password.ts): the attempt is counted by throttle.begin() before the
-  // password check, and never given back when the check itself could not run. At Argon2 capacity
-  // the client is told "503, busy, Retry-After: 1"; a client that honours that and retries with the
-  // RIGHT password is locked out (429, 60 s and growing) after 5 such retries, having never typed
-  // a wrong password.
+  // throttle.begin() counts the attempt before the password check; when the check itself cannot
+  // run (Argon2 at capacity: "503, busy, Retry-After: 1") the attempt is given back, or a client
+  // that honours Retry-After and retries with the RIGHT password would be locked out after five.
   it('does not count a login refused at Argon2 capacity (503) as a failed attempt', async () => {
     const ip = address();
     const hashing = jest.spyOn(stack.services.limiter, 'run').mockRejectedValue(new CapacityError());

@@ -1,6 +1,5 @@
 import type { Express } from 'express';
 import request from 'supertest';
-import { createApp } from '../../src/app';
 import { ensureHostedPagesClient } from '../../src/hosted-pages-client';
 import { backends, openStack, type Backend, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
@@ -269,7 +268,11 @@ describe.each(backends())('cookie mode on $name', (backend) => {
         expect(await stack.services.clientService.get('authd-pages')).toEqual(expect.objectContaining({
           name: 'Acme account pages', audience: 'http://localhost:4000', allowedOrigins: ['http://localhost:4000'], cookieMode: true,
         }));
-        expect(createApp(stack.config, stack.services)).toBeDefined();
+        expect((await stack.services.clientService.list()).filter((c) => c.id === 'authd-pages')).toHaveLength(1);
+        // The client both runs agreed on signs in from the issuer's origin.
+        const seeded = await seed(stack);
+        const res = await token(seeded.app, { grant_type: 'password', client_id: 'authd-pages', username: seeded.alice.username, password: PASSWORD }, { Origin: 'http://localhost:4000' });
+        expect({ status: res.status, tokenType: res.body.token_type }).toEqual({ status: 200, tokenType: 'Bearer' });
       } finally {
         await stack.close();
       }

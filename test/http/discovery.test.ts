@@ -183,8 +183,9 @@ describe.each(backends())('discovery on $name', (backend) => {
       expect(jwks.keys).toHaveLength(2);
       const keySet = createLocalJWKSet(jwks);
       const options = { issuer: ISSUER, audience: 'https://api.test', typ: 'at+jwt', currentDate: new Date(rotating.clock.now()) };
-      await expect(jwtVerify(early.body.access_token, keySet, options)).resolves.toBeDefined();
-      await expect(jwtVerify(late.body.access_token, keySet, options)).resolves.toBeDefined();
+      // A verifier holding the new set accepts tokens of both keys, each checked against its own key.
+      await expect(jwtVerify(early.body.access_token, keySet, options)).resolves.toMatchObject({ protectedHeader: { kid: oldKey.kid }, payload: { iss: ISSUER } });
+      await expect(jwtVerify(late.body.access_token, keySet, options)).resolves.toMatchObject({ protectedHeader: { kid: rotated.kid }, payload: { iss: ISSUER } });
     });
   });
 

@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { exportJWK, SignJWT, type JWTPayload } from 'jose';
 import request from 'supertest';
 import { backends, openStack, type TestStack } from '../support/backends';
+import { expectDurableRevocation } from '../support/durable-revocations';
 import { basic, decodeJwt, PASSWORD, seed, seedResourceServer, token, type Fixtures } from '../support/fixtures';
 
 const SECOND = 1000;
@@ -156,12 +157,16 @@ describe.each(backends())('token introspection (RFC 7662) on $name', (backend) =
       const { accessToken } = await login();
       expect((await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: accessToken, token_type_hint: 'access_token' })).status).toBe(200);
       await expectInactive(accessToken);
+      // Inactive because of a durable record (the database row under any Redis index), not a cache entry alone.
+      const { jti, exp } = decodeJwt(accessToken).payload;
+      await expectDurableRevocation(stack, 'jti', String(jti), Number(exp) * 1000);
     });
 
     it('a token whose family (session) was revoked', async () => {
       const { accessToken, refreshToken } = await login();
       expect((await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: refreshToken })).status).toBe(200);
       await expectInactive(accessToken);
+      await expectDurableRevocation(stack, 'sid', String(decodeJwt(accessToken).payload.sid));
     });
 
     it('a token issued before its user\'s not-before (or in the same second)', async () => {
@@ -174,6 +179,7 @@ describe.each(backends())('token introspection (RFC 7662) on $name', (backend) =
       const { accessToken } = await login(user.username);
 
       expect(await stack.services.revoker.revokeUser(user.id, 'test')).toHaveLength(1);
+      await expectDurableRevocation(stack, 'user', user.id);
       await expectInactive(kiosk.body.access_token);
       await expectInactive(accessToken);
 

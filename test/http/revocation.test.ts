@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import { backends, openStack, type TestStack } from '../support/backends';
+import { durableRevocations, expectDurableRevocation } from '../support/durable-revocations';
 import { basic, decodeJwt, PASSWORD, seed, seedResourceServer, token, type Fixtures } from '../support/fixtures';
 
 const SECOND = 1000;
@@ -87,6 +88,20 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
     return { accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid) };
   }
 
+  const jtiOf = (tokenValue: string) => String(decodeJwt(tokenValue).payload.jti);
+
+  /** The durable row of a revoked access token: kept until its own exp, plus the clock skew. */
+  async function expectJtiRevokedDurably(accessToken: string): Promise<void> {
+    const { jti, exp } = decodeJwt(accessToken).payload;
+    await expectDurableRevocation(stack, 'jti', String(jti), Number(exp) * 1000);
+  }
+
+  /** Neither the access token nor its session has a durable revocation row. */
+  async function expectNothingRevokedDurably(accessToken: string): Promise<void> {
+    const { jti, sid } = decodeJwt(accessToken).payload;
+    expect(await durableRevocations(stack, String(jti), ...(sid ? [String(sid)] : []))).toEqual([]);
+  }
+
   /** A user of their own, for tests that revoke everything a user holds. */
   async function newUser(): Promise<{ id: string; username: string }> {
     const username = `user-${crypto.randomBytes(5).toString('hex')}@example.com`;
@@ -110,6 +125,9 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
 
       await expectInactive(session.accessToken);
       await expectActive(sibling.accessToken);
+      // The revocation is on record in the database, not only in the Redis index: that jti alone.
+      await expectJtiRevokedDurably(session.accessToken);
+      await expectNothingRevokedDurably(sibling.accessToken);
       // The session lives on: its refresh token still rotates, and the new access token is active.
       const next = await refreshOk(sibling.refreshToken);
       expect(next.sid).toBe(session.sid);
@@ -124,6 +142,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(again.status).toBe(200);
       expect(again.text).toBe('');
       await expectInactive(session.accessToken);
+      await expectJtiRevokedDurably(session.accessToken); // still one row
     });
 
     it('accepts a confidential client authenticating with Basic or in the body', async () => {
@@ -133,6 +152,8 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect((await revoke({ token: viaPost.accessToken, client_id: f.backend.id, client_secret: f.backend.secret })).status).toBe(200);
       await expectInactive(viaBasic.accessToken);
       await expectInactive(viaPost.accessToken);
+      await expectJtiRevokedDurably(viaBasic.accessToken);
+      await expectJtiRevokedDurably(viaPost.accessToken);
     });
 
     it('lets a machine client revoke its own client_credentials token', async () => {
@@ -142,6 +163,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       const res = await revoke({ token: issued.body.access_token }, { Authorization: basic(f.machine.id, f.machine.secret) });
       expect(res.status).toBe(200);
       await expectInactive(issued.body.access_token);
+      await expectJtiRevokedDurably(issued.body.access_token);
     });
   });
 
@@ -164,6 +186,9 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       await expectRefreshRefused(third.refreshToken);
       // Access tokens of the session, those from earlier refreshes included, are inactive immediately.
       for (const t of [first, second, third]) await expectInactive(t.accessToken);
+      // One durable row for the session, kept until its last access token has expired; none per jti.
+      await expectDurableRevocation(stack, 'sid', third.sid);
+      expect(await durableRevocations(stack, ...[first, second, third].map((t) => jtiOf(t.accessToken)))).toEqual([]);
       // Nothing else is touched: another session of the same user is alive.
       const other = await login();
       await expectActive(other.accessToken);
@@ -177,6 +202,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       await expectRefreshRefused(second.refreshToken);
       await expectInactive(first.accessToken);
       await expectInactive(second.accessToken);
+      await expectDurableRevocation(stack, 'sid', first.sid);
     });
 
     it('is idempotent: revoking the same refresh token again answers 200', async () => {
@@ -185,6 +211,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       const again = await revokeAsWeb(session.refreshToken, 'refresh_token');
       expect(again.status).toBe(200);
       expect(again.text).toBe('');
+      await expectDurableRevocation(stack, 'sid', session.sid);
     });
   });
 
@@ -194,12 +221,15 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect((await revokeAsWeb(session.refreshToken, 'access_token')).status).toBe(200);
       await expectRefreshRefused(session.refreshToken);
       await expectInactive(session.accessToken);
+      await expectDurableRevocation(stack, 'sid', session.sid);
     });
 
     it('revokes an access token sent with token_type_hint=refresh_token (the session lives on)', async () => {
       const session = await login();
       expect((await revokeAsWeb(session.accessToken, 'refresh_token')).status).toBe(200);
       await expectInactive(session.accessToken);
+      await expectJtiRevokedDurably(session.accessToken);
+      expect(await durableRevocations(stack, session.sid)).toEqual([]);
       const next = await refreshOk(session.refreshToken);
       await expectActive(next.accessToken);
     });
@@ -208,6 +238,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       const session = await login();
       expect((await revokeAsWeb(session.accessToken, 'id_token')).status).toBe(200);
       await expectInactive(session.accessToken);
+      await expectJtiRevokedDurably(session.accessToken);
     });
   });
 
@@ -221,6 +252,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual(NOT_YOUR_TOKEN);
       await expectActive(theirs.accessToken);
+      await expectNothingRevokedDurably(theirs.accessToken);
     });
 
     it('refuses web revoking a refresh token of backend; the family keeps working', async () => {
@@ -229,6 +261,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual(NOT_YOUR_TOKEN);
       await expectActive(theirs.accessToken);
+      await expectNothingRevokedDurably(theirs.accessToken);
       const refreshed = await token(app, { grant_type: 'refresh_token', refresh_token: theirs.refreshToken }, { Authorization: basic(f.backend.id, f.backend.secret) });
       expect(refreshed.status).toBe(200);
     });
@@ -239,6 +272,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual(NOT_YOUR_TOKEN);
       await expectActive(mine.accessToken);
+      await expectNothingRevokedDurably(mine.accessToken);
     });
   });
 
@@ -262,6 +296,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('');
       await expectActive(session.accessToken);
+      await expectNothingRevokedDurably(session.accessToken);
     });
 
     it('an expired access token (16 minutes later)', async () => {
@@ -272,6 +307,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.text).toBe('');
       // Its session was not touched: the refresh token still works.
       expect((await refreshAsWeb(session.refreshToken)).status).toBe(200);
+      await expectNothingRevokedDurably(session.accessToken);
     });
   });
 
@@ -290,6 +326,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.body).toEqual(INVALID_CLIENT);
       await expectActive(session.accessToken);
+      await expectNothingRevokedDurably(session.accessToken);
     });
 
     it('answers 401 invalid_client with a Basic challenge for a wrong secret, and revokes nothing', async () => {
@@ -299,6 +336,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.headers['www-authenticate']).toBe('Basic realm="authd", charset="UTF-8"');
       expect(res.body).toEqual(INVALID_CLIENT);
       await expectActive(theirs.accessToken);
+      await expectNothingRevokedDurably(theirs.accessToken);
     });
 
     it('answers 401 invalid_client for a confidential client sending no secret', async () => {
@@ -307,6 +345,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       expect(res.status).toBe(401);
       expect(res.body).toEqual(INVALID_CLIENT);
       await expectActive(theirs.accessToken);
+      await expectNothingRevokedDurably(theirs.accessToken);
     });
 
     it('answers 405 to GET, with Allow: POST', async () => {
@@ -330,6 +369,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
 
     await expectInactive(first.accessToken);
     await expectInactive(second.accessToken);
+    await expectDurableRevocation(stack, 'sid', first.sid);
     // The current head of the family is dead too.
     await expectRefreshRefused(second.refreshToken);
   });
@@ -374,6 +414,9 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
 
       const ids = await stack.services.revoker.revokeUser(user.id, 'test');
       expect(ids).toHaveLength(3);
+      // On record: the user's not-before, and each of the three sessions.
+      await expectDurableRevocation(stack, 'user', user.id);
+      for (const sid of ids) await expectDurableRevocation(stack, 'sid', sid);
 
       await expectAllDead(held);
       await expectActive(bystander.accessToken);
@@ -387,6 +430,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       // The session is revoked by another route first; the user-wide not-before still applies afterwards.
       expect((await revokeAsWeb(session.refreshToken)).status).toBe(200);
       expect(await stack.services.revoker.revokeUser(user.id, 'test')).toEqual([]);
+      await expectDurableRevocation(stack, 'user', user.id);
       await expectInactive(session.accessToken);
       await expectFreshLoginWorks(user.username);
     });
@@ -396,6 +440,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       const held = await holdings(user.username);
       const newPassword = 'a brand new passphrase for this user';
       await stack.services.users.setPassword(user.username, newPassword);
+      await expectDurableRevocation(stack, 'user', user.id);
 
       await expectAllDead(held);
       const old = await token(app, { grant_type: 'password', client_id: 'web', username: user.username, password: PASSWORD });
@@ -407,6 +452,7 @@ describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
       const user = await newUser();
       const held = await holdings(user.username);
       await stack.services.users.setDisabled(user.username, true);
+      await expectDurableRevocation(stack, 'user', user.id);
 
       await expectAllDead(held);
       const refused = await token(app, { grant_type: 'password', client_id: 'web', username: user.username, password: PASSWORD });

@@ -87,7 +87,9 @@ describe.each(backends())('migrate on $name', (backend) => {
     const error = await migrate(db, [{ version: '0001_bad', sql: 'SELECT 1/0;' }]).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/^migration 0001_bad failed: division by zero/);
-    expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(Error);
+    const { cause } = error as Error & { cause?: unknown };
+    expect(cause).toBeInstanceOf(Error);
+    expect((cause as Error).message).toMatch(/division by zero/);
   });
 
   it('lets two concurrent runs take turns: each migration is applied once, in order', async () => {

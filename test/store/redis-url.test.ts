@@ -16,16 +16,17 @@ describe('parseRedisUrl', () => {
     expect(parseRedisUrl(url)).toEqual(expected);
   });
 
+  const FORMS = 'expected redis://, redis+sentinel:// or redis+cluster:// (rediss… for TLS) with host:port';
   it.each([
-    'http://cache:6379',
-    'redis+sentinel://s1:26379',
-    'redis://',
-    'redis://host:port',
-    'memcached://cache',
-    'rediss+sentinel://s1:26379',
-    'redis+tls://cache',
-  ])('refuses %s', (url) => {
-    expect(() => parseRedisUrl(url)).toThrow();
+    ['http://cache:6379', FORMS],
+    ['redis+sentinel://s1:26379', 'redis+sentinel:// needs the master name as its path'],
+    ['redis://', FORMS],
+    ['redis://host:port', 'bad Redis host "host:port"'],
+    ['memcached://cache', FORMS],
+    ['rediss+sentinel://s1:26379', 'rediss+sentinel:// needs the master name as its path'],
+    ['redis+tls://cache', FORMS],
+  ])('refuses %s, saying why', (url, message) => {
+    expect(() => parseRedisUrl(url)).toThrow(new Error(message));
   });
 
   describe('redisClientOptions', () => {

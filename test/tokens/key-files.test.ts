@@ -24,11 +24,12 @@ describe('key files', () => {
     await refused.catch((error: Error) => expect(error.message).not.toContain('\n'));
   });
 
-  it('accepts an owner-only key (0600 or 0400)', async () => {
+  it.each([0o600, 0o400])('accepts an owner-only key (mode %o) and loads that very key', async (mode) => {
     const key = await generateSigningKey();
     await savePrivateKey(dir, key);
-    fs.chmodSync(path.join(dir, `${key.kid}.pem`), 0o400);
-    expect(await loadPrivateKey(dir, key.kid)).toBeDefined();
+    fs.chmodSync(path.join(dir, `${key.kid}.pem`), mode);
+    const loaded = await loadPrivateKey(dir, key.kid);
+    expect(loaded?.equals(key.privateKey)).toBe(true);
   });
 
   it('refuses a client-secret key file readable by others, and creates a new one owner-only', async () => {

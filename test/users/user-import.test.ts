@@ -6,6 +6,7 @@ import request from 'supertest';
 import { exportRecord, formatRecord, csvHeader, readUserFile, type UserFileFormat } from '../../src/users/user-file-format';
 import { importRecords, type ImportTotals, type RowFailure } from '../../src/users/user-import';
 import { backends, openStack, type TestStack } from '../support/backends';
+import { domainError } from '../support/domain-error';
 import { decodeJwt, seed, token, type Fixtures } from '../support/fixtures';
 
 /**
@@ -222,7 +223,7 @@ describe.each(backends())('user import on $name', (backend) => {
       const alice = await login('alice@example.com', 'correct horse battery staple');
       const res = await post({ users: [{ username: 'sneaky', password_hash: LEGACY_USERS[0].hash }] }, alice.body.access_token);
       expect(res.status).toBe(401);
-      await expect(stack.services.users.requireUser('sneaky')).rejects.toThrow();
+      expect(await domainError(stack.services.users.requireUser('sneaky'))).toEqual({ kind: 'not_found', message: 'No user named "sneaky".' });
     });
   });
 });
