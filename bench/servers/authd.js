@@ -111,18 +111,19 @@ async function importUsers(services, prefix, count, passwordHash) {
  * refresh-token rows. 900,000 rotations through the service would take longer than the rest of
  * the bench on a shared 2-core machine; the rows and indexes are the same.
  */
-async function seedGrowth(env, { userId, passwordHash, log }) {
+async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
+  const count = Math.round(100_000 * scale);
   const services = await openServices(env);
   try {
-    log('growth: importing 100,000 users…');
-    await importUsers(services, 'grow', 100_000, passwordHash);
-    log('growth: 100,000 sessions…');
+    log(`growth: importing ${count} users…`);
+    await importUsers(services, 'grow', count, passwordHash);
+    log(`growth: ${count} sessions…`);
     const kid = services.tokens.currentKid();
-    await inParallel(100_000, 32, async () => {
+    await inParallel(count, 32, async () => {
       const now = Date.now();
       await services.sessions.create({ id: crypto.randomUUID(), userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench-growth', firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) } });
     });
-    log('growth: 900,000 spent refresh tokens…');
+    log(`growth: ${count * 9} spent refresh tokens…`);
     await services.db.query(
       `INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, consumed_at, parent_jti)
        SELECT gen_random_uuid(), s.id, $1, now() - interval '1 hour', now() + interval '1 day', now() - interval '1 hour', gen_random_uuid()
@@ -166,7 +167,7 @@ async function startAuthd({ key, label, adminUrl, redisUrl, workers, clientCache
     return {
       key, label, authd: true, workers, pid: proc.pid, output: proc.output, database: db.name, url: `http://127.0.0.1:${port}`,
       scenario: async (name) => scenarios[name]?.(),
-      growth: () => seedGrowth(env, { userId: pools.userId, passwordHash, log }),
+      growth: (scale) => seedGrowth(env, { userId: pools.userId, passwordHash, log, scale }),
       stop: async () => {
         await proc.stop();
         await cleanup();
