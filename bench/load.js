@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { cpuSecondsOf } = require('./proc');
 
 const WRK_DIR = path.join(__dirname, 'wrk');
 const have = (command) => {
@@ -66,8 +67,16 @@ async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, sce
     };
     const script = path.join(WRK_DIR, `${scenario.kind}.lua`);
     const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', `${timeoutSeconds}s`, '-s', script, url];
+    let generatorCpu = null;
     const output = await new Promise((resolve, reject) => {
       const child = spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // wrk's own CPU, sampled from /proc until it exits (the last half second is missed).
+      const startedAt = process.hrtime.bigint();
+      const sample = setInterval(() => {
+        const cpu = cpuSecondsOf(child.pid);
+        if (cpu !== undefined) generatorCpu = cpu / (Number(process.hrtime.bigint() - startedAt) / 1e9);
+      }, 500);
+      child.once('exit', () => clearInterval(sample));
       let out = '';
       child.stdout.on('data', (d) => { out += d; });
       child.stderr.on('data', (d) => { out += d; });
@@ -88,6 +97,7 @@ async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, sce
       errors: r.status + r.connect + r.read + r.write + r.timeout,
       statusCounts: Object.keys(statusCounts).length ? statusCounts : { ok, 'status >= 400': r.status },
       socketErrors: { connect: r.connect, read: r.read, write: r.write, timeout: r.timeout },
+      generatorCpu,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

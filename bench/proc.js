@@ -35,6 +35,9 @@ function tree(pid) {
   return out;
 }
 
+/** CPU seconds (user + system) one process has used; undefined once it is gone. */
+const cpuSecondsOf = (pid) => stat(pid)?.cpu;
+
 /** CPU seconds per pid for a set of pids. */
 function cpuOf(pids) {
   return new Map(pids.map((p) => [p, stat(p)?.cpu ?? 0]));
@@ -105,4 +108,4 @@ function postgresBackends(database) {
   return out;
 }
 
-module.exports = { tree, cpuMeter, resetPeakRss, peakRss, postgresBackends };
+module.exports = { cpuSecondsOf, tree, cpuMeter, resetPeakRss, peakRss, postgresBackends };

@@ -57,8 +57,8 @@ function targets(run) {
     const met = o.okP99 !== null && o.okP99 <= 1000 && (o.refusedP99 === null || o.refusedP99 <= 1000) && other === 0;
     return { text: `admitted p99 ${fmt(o.okP99)} ms, refused p99 ${fmt(o.refusedP99)} ms, ${JSON.stringify(o.statusCounts)}`, met };
   });
-  row('refresh_token p99 ≤ 50 ms at 32 connections', p99('refresh_token'));
-  row('client_credentials p99 ≤ 50 ms at 32 connections', p99('client_credentials'));
+  row(`refresh_token p99 ≤ 50 ms at ${run.connections} connections`, p99('refresh_token'));
+  row(`client_credentials p99 ≤ 50 ms at ${run.connections} connections`, p99('client_credentials'));
   row('refresh with 1,000,000 tokens and 100,000 users ≥ 90% of the rate with 1,000', (key) => {
     const g = run.servers[key].growth;
     return g && { text: `${pct(g.rps / g.baseRps)} (${fmt(g.rps)}/s vs ${fmt(g.baseRps)}/s; ${fmt(g.refreshTokens)} tokens, ${fmt(g.users)} users)`, value: g.rps / g.baseRps, met: g.rps / g.baseRps >= 0.9 };
@@ -88,21 +88,21 @@ function markdown(run, targetRows) {
     `${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, Node ${m.node}; load average (1/5/15 min) ${m.loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${m.loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end (the machine is shared).`,
     `Load: ${run.generator === 'wrk' ? `wrk, its own process, ${run.threads} threads` : 'autocannon, in the harness process (wrk was not available)'}, ${run.connections} keep-alive connections over loopback, ${run.seconds} s per scenario${run.warmupSeconds ? ` after a ${run.warmupSeconds} s warm-up` : ''}; PostgreSQL and Redis on the same machine.${run.smoke ? ' **Smoke run: the figures mean nothing.**' : ''}`,
     '',
-    '| scenario | server | rps | p50 ms | p99 ms | errors | server CPU | Postgres CPU | peak RSS MB |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | server | rps | p50 ms | p99 ms | errors | server CPU | Postgres CPU | peak RSS MB | load generator CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const scenarioNames = [...new Set(keys.flatMap((k) => Object.keys(run.servers[k].scenarios)))];
   for (const name of scenarioNames) {
     for (const key of keys) {
       const r = run.servers[key].scenarios[name];
       if (!r) continue;
-      lines.push(`| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} |`);
+      lines.push(`| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`);
     }
   }
   const c = run.ceilings;
   lines.push(
     '',
-    'errors: answers ≥ 400 plus socket errors and timeouts (for authd\'s password grant, mostly its fast 503 refusals past the Argon2 queue). CPU: cores busy over the measured seconds (100% = one core), the server\'s process tree from /proc; Postgres: the backends connected to that server\'s database. Peak RSS: VmHWM summed over the server\'s processes, reset before each scenario.',
+    'errors: answers ≥ 400 plus socket errors and timeouts (for authd\'s password grant, mostly its fast 503 refusals past the Argon2 queue). CPU: cores busy over the measured seconds (100% = one core), the server\'s process tree from /proc; Postgres: the backends connected to that server\'s database. Peak RSS: VmHWM summed over the server\'s processes, reset before each scenario. Load generator CPU: wrk\'s own process, sampled from /proc (– for autocannon, which runs inside the harness).',
     '',
     '## Ceilings (in-process, same run)',
     '',

@@ -44,7 +44,7 @@ async function startPeer({ key, adminUrl, connections, passwordHash }) {
     const { token } = peer.paths;
     const scenarios = {
       password: () => ({ kind: 'cycle', path: token, headers: form(), lines: passwordLines() }),
-      refresh_token: async () => ({ kind: 'refresh', path: token, headers: form(), body: 'grant_type=refresh_token&client_id=bench-web&refresh_token=', lines: await loginTokens(url + token, connections * 4) }),
+      refresh_token: async () => ({ kind: 'refresh', path: token, headers: form(), body: 'grant_type=refresh_token&client_id=bench-web&refresh_token=', lines: await loginTokens(url + token, connections * 2) }),
       client_credentials: () => ({ kind: 'static', method: 'POST', path: token, headers: form({ authorization: basic('bench-machine', secret) }), body: peer.ccBody }),
       JWKS: () => ({ kind: 'static', method: 'GET', path: peer.paths.jwks }),
       discovery: () => ({ kind: 'static', method: 'GET', path: '/.well-known/openid-configuration' }),
