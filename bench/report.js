@@ -100,16 +100,17 @@ function markdown(run, targetRows) {
     }
   }
   const c = run.ceilings;
+  const both = (k, digits = 0) => (run.smoke ? fmt(run.ceilingsBefore[k], digits) : `${fmt(run.ceilingsBefore[k], digits)} / ${fmt(run.ceilingsAfter[k], digits)}`);
   lines.push(
     '',
     'errors: answers ≥ 400 plus socket errors and timeouts (for authd\'s password grant, mostly its fast 503 refusals past the Argon2 queue). CPU: cores busy over the measured seconds (100% = one core), the server\'s process tree from /proc; Postgres: the backends connected to that server\'s database. Peak RSS: VmHWM summed over the server\'s processes, reset before each scenario. Load generator CPU: wrk\'s own process, sampled from /proc (– for autocannon, which runs inside the harness).',
     '',
-    '## Ceilings (in-process, same run)',
+    '## Ceilings (in-process, same run: before the servers / after them; ratios use the larger)',
     '',
-    `- Argon2id verify (m=${run.argon2.memoryKiB} KiB, t=${run.argon2.timeCost}, p=${run.argon2.parallelism}) at authd's configured concurrency ${c.argon2Concurrency}: ${fmt(c.argon2Verify, 1)}/s`,
-    `- RS256 sign, one core (node:crypto): ${fmt(c.signOneCore)}/s; jose, ${run.connections} concurrent: ${fmt(c.signConcurrent)}/s; pair signing (access + refresh) = half of that: ${fmt(c.rs256PairSign)}/s`,
-    `- RS256 verify, one core (node:crypto): ${fmt(c.verifyOneCore)}/s`,
-    `- PostgreSQL single-row UPDATE, 32 in flight: ${fmt(c.postgresUpdate)}/s`,
+    `- Argon2id verify (m=${run.argon2.memoryKiB} KiB, t=${run.argon2.timeCost}, p=${run.argon2.parallelism}) at authd's configured concurrency ${c.argon2Concurrency}: ${both('argon2Verify', 1)}/s`,
+    `- RS256 sign, one core (node:crypto): ${both('signOneCore')}/s; jose, ${run.connections} concurrent: ${both('signConcurrent')}/s; pair signing (access + refresh) = half of that: ${both('rs256PairSign')}/s`,
+    `- RS256 verify, one core (node:crypto): ${both('verifyOneCore')}/s`,
+    `- PostgreSQL single-row UPDATE, 32 in flight: ${both('postgresUpdate')}/s`,
     '',
     '## Targets',
     '',
