@@ -99,6 +99,8 @@ function markdown(run, targetRows) {
       lines.push(`| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`);
     }
   }
+  const passwordAnswers = keys.filter((k) => run.servers[k].scenarios.password).map((k) => `${run.servers[k].label} ${JSON.stringify(run.servers[k].scenarios.password.statusCounts)}`);
+  if (passwordAnswers.length) lines.push('', `Password answers by status: ${passwordAnswers.join('; ')}.`);
   const c = run.ceilings;
   const both = (k, digits = 0) => (run.smoke ? fmt(run.ceilingsBefore[k], digits) : `${fmt(run.ceilingsBefore[k], digits)} / ${fmt(run.ceilingsAfter[k], digits)}`);
   lines.push(
