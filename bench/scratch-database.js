@@ -12,6 +12,7 @@ async function scratchDatabase(databaseUrl, prefix = 'authd_bench') {
   const url = new URL(databaseUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     async drop() {
       const c = new Client({ connectionString: databaseUrl });
