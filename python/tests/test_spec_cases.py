@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Dict, List, Optional
 
@@ -114,6 +115,10 @@ def test_case(authd: Authd, index_writer: Any, case: Dict[str, Any], mode: Optio
             principal.require_scopes(route["scope"])
         if "role" in route:
             principal.require_roles(route["role"])
+        if route.get("mfa"):
+            principal.require_mfa(max_age=route.get("max_age"), now=time.time())
+        if "acr" in route:
+            principal.require_acr(route["acr"], max_age=route.get("max_age"), now=time.time())
         outcome: Dict[str, Any] = {"ok": True}
     except VerifierError as error:
         outcome = {"status": error.status, "error": error.error, "reason": error.reason}
@@ -126,6 +131,10 @@ def test_case(authd: Authd, index_writer: Any, case: Dict[str, Any], mode: Optio
         guard = dependencies.require_scope(route["scope"])
     if "role" in route:
         guard = dependencies.require_role(route["role"])
+    if route.get("mfa"):
+        guard = dependencies.require_mfa(max_age=route.get("max_age"))
+    if "acr" in route:
+        guard = dependencies.require_acr(route["acr"], max_age=route.get("max_age"))
     app = FastAPI()
 
     @app.get("/agents")
@@ -155,6 +164,8 @@ def test_case(authd: Authd, index_writer: Any, case: Dict[str, Any], mode: Optio
         assert answer.json()["detail"]["error"] == expect["error"]
         if "scope" in route:
             assert challenge.endswith(f', scope="{route["scope"]}"')
+        # Exactly the step-up parameters the case lists (RFC 9470 §3), and none when it lists none.
+        assert dict(re.findall(r', (acr_values|max_age)="([^"]*)"', challenge)) == expect.get("challenge", {})
 
 
 def _comparable(expect: Dict[str, Any]) -> Dict[str, Any]:

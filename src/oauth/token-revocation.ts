@@ -1,3 +1,4 @@
+import { CLOCK_SKEW_SECONDS } from '@authd/verifier';
 import type { AuditLog, RequestContext } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { OAuthError } from '../errors';
@@ -20,8 +21,8 @@ export interface TokenRevocationDeps {
 
 type Kind = 'access_token' | 'refresh_token';
 
-// Entries outlive the token's exp by this much, for verifiers whose clocks run late.
-const SKEW_MS = 60_000;
+// Entries outlive the token's exp by the rule set's skew, for verifiers whose clocks run late.
+const SKEW_MS = CLOCK_SKEW_SECONDS * 1000;
 
 async function identify(token: string, hint: string | undefined, tokens: TokenIssuer) {
   const order: Kind[] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];

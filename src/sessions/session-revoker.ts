@@ -1,3 +1,4 @@
+import { CLOCK_SKEW_SECONDS } from '@authd/verifier';
 import type { Clock } from '../clock';
 import type { RevocationStore } from '../revocation/revocation-store';
 import type { SessionRepository } from './session-repository';
@@ -9,8 +10,8 @@ import type { SessionRepository } from './session-repository';
  */
 export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
   // The last moment an access token issued before now can matter, plus the clock skew verifiers
-  // reading the index directly may have.
-  const accessWindow = (now: number) => new Date(now + (deps.maxAccessTokenTtl + 60) * 1000);
+  // reading the index directly may have (the rule set's, the most a kit tolerates).
+  const accessWindow = (now: number) => new Date(now + (deps.maxAccessTokenTtl + CLOCK_SKEW_SECONDS) * 1000);
 
   async function revokeSessions(ids: string[], now: number): Promise<void> {
     await deps.revocations.revoke(ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })));

@@ -1,21 +1,28 @@
-import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import type { KeyRing, RingKey } from './key-ring';
+import { CLOCK_SKEW_SECONDS, RULES, TokenRuleError, verifyTokenRules, type VerifierReason } from '@authd/verifier';
+import { SignJWT, type JWTPayload } from 'jose';
+import type crypto from 'node:crypto';
 import { isWellFormedKid } from './key-files';
+import type { KeyRing, RingKey } from './key-ring';
 
-export const ACCESS_TOKEN_TYPE = 'at+jwt'; // RFC 9068 §2.1
+/**
+ * authd's tokens follow the verifier kit's rule set (packages/verifier/src/access-token.ts and
+ * spec/verifier-cases.json): one set for the server and every kit.
+ */
+export const ACCESS_TOKEN_TYPE = RULES.typ; // RFC 9068 §2.1
 export const REFRESH_TOKEN_TYPE = 'rt+jwt'; // authd's own, so no resource server takes it for an access token
-export const MAX_TOKEN_LENGTH = 8192;
-
-// Headers that would let a token choose its own verification key (RFC 8725 §3.10).
-const FORBIDDEN_HEADERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'];
+export const MAX_TOKEN_LENGTH = RULES.maxTokenLength;
 
 export async function signJwt(typ: string, claims: JWTPayload, key: RingKey): Promise<string> {
   if (!key.privateKey) throw new Error(`no private key for ${key.kid}`);
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ, kid: key.kid }).sign(key.privateKey);
 }
 
+/** A token that breaks a rule: `code` is the rule set's stable reason, `reason` the detail for the log. */
 export class InvalidTokenError extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly code: VerifierReason,
+    readonly reason: string,
+  ) {
     super(`invalid token: ${reason}`);
     this.name = 'InvalidTokenError';
   }
@@ -25,7 +32,10 @@ export interface VerifyOptions {
   typ: string;
   issuer: string;
   audience?: string;
-  currentDate?: Date;
+  /** The current time in ms. */
+  now: number;
+  /** Claims required on top of the rule set's. */
+  requiredClaims?: readonly string[];
   /** Verify a token of a revoked key too (flagged in the result) instead of refusing it. */
   acceptRevokedKey?: boolean;
 }
@@ -38,38 +48,33 @@ export interface VerifiedJwt {
 }
 
 /**
- * Verifies one of authd's own tokens: RS256 only, a known kid from the ring, the expected typ, no
- * key-carrying headers. Anything else is an InvalidTokenError with the reason for the log.
+ * Verifies one of authd's own tokens with the kit's rule set and a key of the ring (a kid of
+ * authd's shape). The issuer judges exp by its own clock (no tolerance, stricter than a kit);
+ * nbf/iat in the future get the rule set's skew, since instances' clocks differ a little.
+ * Anything else is an InvalidTokenError with the rule's code.
  */
 export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOptions): Promise<VerifiedJwt> {
-  if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('token too long');
-  let header;
+  let keyRevoked = false;
+  const resolveKey = async (kid: string): Promise<crypto.KeyObject | undefined> => {
+    if (!isWellFormedKid(kid)) throw new TokenRuleError('unknown_key', 'malformed kid');
+    const revokedKey = ring.revokedKey(kid);
+    if (revokedKey && !options.acceptRevokedKey) throw new TokenRuleError('key_revoked', `revoked kid ${kid}`);
+    keyRevoked = revokedKey !== undefined;
+    return revokedKey ?? (await ring.verificationKey(kid));
+  };
   try {
-    header = decodeProtectedHeader(token);
-  } catch {
-    throw new InvalidTokenError('malformed token');
-  }
-  if (header.alg !== 'RS256') throw new InvalidTokenError(`algorithm ${String(header.alg)} not accepted`);
-  if (header.typ !== options.typ) throw new InvalidTokenError(`typ ${String(header.typ)} is not ${options.typ}`);
-  const forbidden = FORBIDDEN_HEADERS.find((h) => h in header);
-  if (forbidden) throw new InvalidTokenError(`header ${forbidden} not accepted`);
-  if (typeof header.kid !== 'string' || !isWellFormedKid(header.kid)) throw new InvalidTokenError('malformed kid');
-  const kid = header.kid;
-  const revokedKey = ring.revokedKey(kid);
-  if (revokedKey && !options.acceptRevokedKey) throw new InvalidTokenError('revoked kid');
-  const key = revokedKey ?? (await ring.verificationKey(kid));
-  if (!key) throw new InvalidTokenError('unknown kid');
-  try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: ['RS256'],
+    const { payload, kid } = await verifyTokenRules(token, resolveKey, {
       typ: options.typ,
       issuer: options.issuer,
       ...(options.audience !== undefined && { audience: options.audience }),
-      ...(options.currentDate && { currentDate: options.currentDate }),
-      requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+      now: options.now,
+      clockToleranceSeconds: CLOCK_SKEW_SECONDS,
+      expiryToleranceSeconds: 0,
+      ...(options.requiredClaims && { requiredClaims: options.requiredClaims }),
     });
-    return { payload, kid, keyRevoked: revokedKey !== undefined };
+    return { payload, kid, keyRevoked };
   } catch (error) {
-    throw new InvalidTokenError((error as { code?: string }).code ?? 'verification failed');
+    if (error instanceof TokenRuleError) throw new InvalidTokenError(error.code, error.message);
+    throw error;
   }
 }

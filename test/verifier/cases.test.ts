@@ -17,7 +17,7 @@ import path from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { createVerifier, requireAuth, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '@authd/verifier';
+import { createVerifier, requireAcr, requireAuth, requireMfa, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '@authd/verifier';
 import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
@@ -38,8 +38,8 @@ interface Case {
     forge?: { header?: Json; claims?: Json; sign: 'authd-key' | 'foreign-key' | 'foreign-key-authd-kid' | 'hs256-with-public-key' | 'none' };
   };
   revocation?: Array<'redis' | 'introspection' | 'redis-down'>;
-  route?: { scope?: string; role?: string };
-  expect: { ok?: true; status?: number; error?: string | null; reason?: VerifierReason };
+  route?: { scope?: string; role?: string; mfa?: true; acr?: string[]; max_age?: number };
+  expect: { ok?: true; status?: number; error?: string | null; reason?: VerifierReason; challenge?: Record<string, string> };
 }
 
 const spec = JSON.parse(fs.readFileSync(path.join(__dirname, '../../spec/verifier-cases.json'), 'utf8')) as { cases: Case[] };
@@ -63,6 +63,18 @@ function runs(backendHasRedis: boolean): Array<[string, Case, string]> {
   return spec.cases.flatMap((c) => (c.revocation ?? ['none'])
     .filter((mode) => mode !== 'redis' || backendHasRedis)
     .map((mode): [string, Case, string] => [mode === 'none' ? c.name : `${c.name} [${mode}]`, c, mode]));
+}
+
+/** The checks a case's route adds after requireAuth. */
+function routeGuards(route: Case['route']) {
+  if (!route) return [];
+  const guards: Array<ReturnType<typeof requireScope>> = [];
+  if (route.scope) guards.push(requireScope(route.scope));
+  if (route.role) guards.push(requireRole(route.role));
+  const maxAge = route.max_age === undefined ? {} : { maxAge: route.max_age };
+  if (route.mfa) guards.push(requireMfa(maxAge));
+  if (route.acr) guards.push(requireAcr(route.acr, maxAge));
+  return guards;
 }
 
 describe.each(backends())('spec/verifier-cases.json against the Node kit, authd on $name', (backend) => {
@@ -170,7 +182,7 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
         refusedPaths.push(req.path);
       },
     });
-    const route = testCase.route?.scope ? [requireScope(testCase.route.scope)] : testCase.route?.role ? [requireRole(testCase.route.role)] : [];
+    const route = routeGuards(testCase.route);
     app.get('/resource', auth, ...route, (req, res) => res.json({ sub: req.auth!.sub }));
 
     let authorization: string | null;
@@ -208,6 +220,9 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     } else if (outcome.error !== undefined) {
       expect(res.headers['www-authenticate']).toMatch(new RegExp(`^Bearer realm="${AUDIENCE}", error="${outcome.error}", error_description="[^"]+"`));
       expect(res.body.error).toBe(outcome.error);
+      // Exactly the step-up parameters the case lists (RFC 9470 §3), and none when it lists none.
+      const extra = Object.fromEntries([...String(res.headers['www-authenticate']).matchAll(/, (acr_values|max_age)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      expect(extra).toEqual(outcome.challenge ?? {});
     }
   });
 });

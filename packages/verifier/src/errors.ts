@@ -1,7 +1,15 @@
 import type { VerifierReason } from './rules';
 
 /** Why a bearer token was not accepted, in RFC 6750 terms. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication';
+
+/** RFC 9470 §3: what a step-up challenge asks for. */
+export interface StepUpChallenge {
+  /** The acceptable acr values, space-separated in the challenge. */
+  acrValues: readonly string[];
+  /** Seconds since the last interactive authentication the resource accepts. */
+  maxAge?: number;
+}
 
 /**
  * A refusal. `code`, `description` and `scope` make the RFC 6750 answer; `reason` says which rule
@@ -15,6 +23,7 @@ export class BearerError extends Error {
     readonly status: number,
     readonly reason: VerifierReason,
     readonly scope?: string,
+    readonly stepUp?: StepUpChallenge,
   ) {
     super(description);
     this.name = 'BearerError';
@@ -36,5 +45,10 @@ export const malformedHeader = () => new BearerError('invalid_request', 'The Aut
 export const invalidToken = (reason: VerifierReason, description: string) => new BearerError('invalid_token', description, 401, reason);
 export const insufficientScope = (scopes: readonly string[]) =>
   new BearerError('insufficient_scope', 'The token lacks the scope this resource needs.', 403, 'insufficient_scope', scopes.join(' '));
+/** RFC 9470 §3: 401 insufficient_user_authentication, naming the acr values (and max_age) that would do. */
+export function insufficientUserAuthentication(reason: 'insufficient_acr' | 'stale_authentication', challenge: StepUpChallenge): BearerError {
+  const description = reason === 'insufficient_acr' ? 'A different authentication level is required.' : 'More recent authentication is required.';
+  return new BearerError('insufficient_user_authentication', description, 401, reason, undefined, challenge);
+}
 export const insufficientRole = (roles: readonly string[]) =>
   new BearerError('insufficient_scope', `The caller lacks the role: ${roles.join(' ')}.`, 403, 'insufficient_role');

@@ -1,4 +1,6 @@
-import { BearerError, insufficientRole, insufficientScope, malformedHeader, missingToken, VerifierUnavailableError } from './errors';
+import { bearerToken } from './bearer';
+import { BearerError, insufficientRole, insufficientScope, missingToken, VerifierUnavailableError } from './errors';
+import { checkAssurance, MFA_ACR, type AcrOptions } from './step-up';
 import { createVerifier, type AuthInfo, type Verifier, type VerifierOptions } from './verify';
 
 declare global {
@@ -40,20 +42,12 @@ export function sendBearerError(res: BearerResponse, error: BearerError, realm: 
   const params = [`realm=${quote(realm)}`];
   if (error.code) params.push(`error=${quote(error.code)}`, `error_description=${quote(error.description)}`);
   if (error.scope) params.push(`scope=${quote(error.scope)}`);
+  if (error.stepUp) {
+    params.push(`acr_values=${quote(error.stepUp.acrValues.join(' '))}`);
+    if (error.stepUp.maxAge !== undefined) params.push(`max_age=${quote(String(error.stepUp.maxAge))}`);
+  }
   res.status(error.status).set('WWW-Authenticate', `Bearer ${params.join(', ')}`).set('Cache-Control', 'no-store');
   res.json(error.code ? { error: error.code, error_description: error.description } : { error: 'unauthorized', error_description: error.description });
-}
-
-/**
- * RFC 6750 §2.1: one "Bearer <token>" Authorization header. Another scheme (Basic, ...) is no
- * bearer token at all, which §3.1 answers without an error code.
- */
-function bearerToken(req: BearerRequest): string | undefined {
-  const header = req.headers.authorization?.trim();
-  if (header === undefined || header === '' || !/^bearer(\s|$)/i.test(header)) return undefined;
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
-  if (!match) throw malformedHeader();
-  return match[1];
 }
 
 export interface RequireAuthOptions<Req extends BearerRequest = BearerRequest> extends VerifierOptions {
@@ -69,6 +63,8 @@ interface AuthLocals {
   authRealm?: string;
   /** requireAuth's hook, for requireScope/requireRole after it (called with the same request). */
   authOnError?: RefusalHook<BearerRequest>;
+  /** requireAuth's clock (its `now` option), for requireAcr's max_age. */
+  authNow?: () => number;
 }
 
 function sendUnavailable(res: BearerResponse): void {
@@ -85,9 +81,10 @@ export function requireAuth<Req extends BearerRequest = BearerRequest>(options: 
   return async (req, res, next) => {
     const locals = res.locals as AuthLocals;
     locals.authRealm = realm;
+    locals.authNow = verifier.now;
     if (options.onError) locals.authOnError = options.onError as RefusalHook<BearerRequest>;
     try {
-      const token = bearerToken(req);
+      const token = bearerToken(req.headers.authorization);
       if (token === undefined) throw missingToken();
       req.auth = await verifier.verifyAccessToken(token);
     } catch (error) {
@@ -99,17 +96,12 @@ export function requireAuth<Req extends BearerRequest = BearerRequest>(options: 
   };
 }
 
-function requireClaim(pick: (auth: AuthInfo) => string[], needed: string[], failure: () => BearerError): BearerHandler {
+/** A check of req.auth after requireAuth: the refusal it returns is answered and handed to requireAuth's onError. */
+function requireOfAuth(check: (auth: AuthInfo, locals: AuthLocals) => BearerError | undefined): BearerHandler {
   return (req, res, next) => {
     const locals = res.locals as AuthLocals;
     const realm = locals.authRealm ?? 'authd';
-    let refusal: BearerError | undefined;
-    if (!req.auth) {
-      refusal = missingToken();
-    } else {
-      const held = new Set(pick(req.auth));
-      if (!needed.every((n) => held.has(n))) refusal = failure();
-    }
+    const refusal = req.auth ? check(req.auth, locals) : missingToken();
     if (!refusal) return next();
     locals.authOnError?.(refusal, req);
     return sendBearerError(res, refusal, realm);
@@ -118,10 +110,26 @@ function requireClaim(pick: (auth: AuthInfo) => string[], needed: string[], fail
 
 /** 403 insufficient_scope unless the token carries every one of these scopes. Use after requireAuth. */
 export function requireScope(...scopes: string[]): BearerHandler {
-  return requireClaim((auth) => auth.scopes, scopes, () => insufficientScope(scopes));
+  return requireOfAuth((auth) => (scopes.every((s) => auth.scopes.includes(s)) ? undefined : insufficientScope(scopes)));
 }
 
 /** 403 unless the token's user has every one of these roles. Use after requireAuth. */
 export function requireRole(...roles: string[]): BearerHandler {
-  return requireClaim((auth) => auth.roles, roles, () => insufficientRole(roles));
+  return requireOfAuth((auth) => (roles.every((r) => auth.roles.includes(r)) ? undefined : insufficientRole(roles)));
+}
+
+/**
+ * Step-up (RFC 9470): 401 insufficient_user_authentication with acr_values (and max_age) unless
+ * the token's acr is one of `values` and, with `maxAge`, its auth_time is at most that many
+ * seconds old. Use after requireAuth.
+ */
+export function requireAcr(values: readonly string[], options: AcrOptions = {}): BearerHandler {
+  if (values.length === 0) throw new TypeError('requireAcr needs at least one acceptable acr value');
+  if (options.maxAge !== undefined && !(Number.isInteger(options.maxAge) && options.maxAge >= 0)) throw new TypeError('maxAge must be a whole number of seconds');
+  return requireOfAuth((auth, locals) => checkAssurance(auth, values, options, (options.now ?? locals.authNow ?? Date.now)()));
+}
+
+/** A second factor: requireAcr(["aal2"]) (authd's acr after password + TOTP or a recovery code). */
+export function requireMfa(options: AcrOptions = {}): BearerHandler {
+  return requireAcr([MFA_ACR], options);
 }

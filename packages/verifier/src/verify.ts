@@ -1,4 +1,5 @@
-import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+import { toleranceOf, TokenRuleError, verifyTokenRules } from './access-token';
 import { invalidToken, VerifierUnavailableError } from './errors';
 import { createKeySet, type KeySet } from './key-set';
 import { createMetadata } from './metadata';
@@ -14,7 +15,7 @@ export interface VerifierOptions {
   audience: string | string[];
   /** Skip discovery and use this JWKS URL. */
   jwksUri?: string;
-  /** Seconds of clock difference tolerated on exp/nbf/iat (default 30). */
+  /** Seconds of clock difference tolerated on exp/nbf/iat/auth_time (default and most: 30, RULES.clockSkewSeconds). */
   clockToleranceSeconds?: number;
   /** Seconds between JWKS refetches caused by unknown kids (default 30). */
   jwksCooldownSeconds?: number;
@@ -32,25 +33,14 @@ export interface AuthInfo {
   scopes: string[];
   roles: string[];
   sid: string | undefined;
+  /** RFC 9470 / NIST SP 800-63B level of the login ("aal1", "aal2"); undefined for client_credentials. */
+  acr: string | undefined;
+  /** RFC 8176 methods of the login (["pwd"], ["pwd","otp","mfa"], ...); [] when the token names none. */
+  amr: string[];
+  /** When the user last authenticated interactively, in seconds; undefined when the token does not say. */
+  authTime: number | undefined;
   claims: JWTPayload;
   token: string;
-}
-
-const HEADER_ALLOWLIST: ReadonlySet<string> = new Set(RULES.headerAllowlist);
-const ALGORITHMS: readonly string[] = RULES.algorithms;
-const STRING_CLAIMS = ['sub', 'jti', 'client_id'] as const;
-
-/** Maps jose's error (its stable code, and for claims the claim and why) to the kit's reason. */
-function joseReason(error: unknown): VerifierReason {
-  const { code, claim, reason } = error as { code?: string; claim?: string; reason?: string };
-  if (code === 'ERR_JWT_EXPIRED') return 'expired';
-  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'signature';
-  if (code !== 'ERR_JWT_CLAIM_VALIDATION_FAILED') return 'malformed';
-  if (reason !== 'check_failed') return 'claims'; // missing, or not of the claim's type
-  if (claim === 'iss') return 'issuer';
-  if (claim === 'aud') return 'audience';
-  if (claim === 'nbf' || claim === 'iat') return 'not_yet_valid';
-  return 'claims';
 }
 
 const descriptions: Partial<Record<VerifierReason, string>> = {
@@ -70,7 +60,7 @@ const refuse = (reason: VerifierReason) => invalidToken(reason, descriptions[rea
 
 /**
  * Creates a verifier for authd's access tokens: RS256 only, typ at+jwt, the issuer, the audience,
- * exp/nbf/iat with a small tolerance, and optionally authd's revocation store. Framework-free: use
+ * exp/nbf/iat with a small tolerance (the rule set of access-token.ts, which the server uses too), and optionally authd's revocation store. Framework-free: use
  * it for gRPC, queues or tool calls; `requireAuth` wraps it for Express. A refusal is a BearerError
  * whose `reason` names the rule.
  */
@@ -78,7 +68,7 @@ export function createVerifier(options: VerifierOptions) {
   const issuer = options.issuer.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
-  const tolerance = options.clockToleranceSeconds ?? RULES.clockSkewSeconds;
+  const tolerance = toleranceOf(options.clockToleranceSeconds);
   const metadata = createMetadata(issuer, doFetch);
   const keySet: KeySet = createKeySet({
     jwksUri: options.jwksUri ?? (() => metadata.field('jwks_uri')),
@@ -94,47 +84,26 @@ export function createVerifier(options: VerifierOptions) {
   }
 
   async function verifyAccessToken(token: string): Promise<AuthInfo> {
-    if (token.length > RULES.maxTokenLength) throw refuse('too_long');
-    let header;
+    let verified;
     try {
-      header = decodeProtectedHeader(token);
-    } catch {
-      throw refuse('malformed');
-    }
-    if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) throw refuse('algorithm');
-    if (header.typ !== RULES.typ) throw refuse('type');
-    if (Object.keys(header).some((name) => !HEADER_ALLOWLIST.has(name))) throw refuse('header');
-    if (typeof header.kid !== 'string') throw refuse('unknown_key');
-    let key;
-    try {
-      key = await keySet.key(header.kid);
+      verified = await verifyTokenRules(token, async (kid) => {
+        try {
+          return await keySet.key(kid);
+        } catch (error) {
+          throw new VerifierUnavailableError('the signing keys could not be fetched', { cause: error });
+        }
+      }, { issuer, audience: options.audience, now: now(), clockToleranceSeconds: tolerance });
     } catch (error) {
-      throw new VerifierUnavailableError('the signing keys could not be fetched', { cause: error });
+      if (error instanceof TokenRuleError) throw refuse(error.code);
+      throw error;
     }
-    if (!key) throw refuse('unknown_key');
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        algorithms: [...ALGORITHMS],
-        typ: RULES.typ,
-        issuer,
-        audience: options.audience,
-        clockTolerance: tolerance,
-        currentDate: new Date(now()),
-        requiredClaims: [...RULES.requiredClaims],
-      }));
-    } catch (error) {
-      throw refuse(joseReason(error));
-    }
-    // jose checks iat's type but not that it lies in the past, and not the type of these claims.
-    if (Number(payload.iat) > now() / 1000 + tolerance) throw refuse('not_yet_valid');
-    if (STRING_CLAIMS.some((claim) => typeof payload[claim] !== 'string')) throw refuse('claims');
+    const { payload } = verified;
     const identity = {
       jti: String(payload.jti),
       sub: String(payload.sub),
       iat: Number(payload.iat),
       exp: Number(payload.exp),
-      kid: header.kid,
+      kid: verified.kid,
       ...(typeof payload.sid === 'string' && { sid: payload.sid }),
     };
     const revoked = revocation && (await revocation.revocation(identity, token));
@@ -145,12 +114,16 @@ export function createVerifier(options: VerifierOptions) {
       scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
       roles: Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [],
       sid: identity.sid,
+      acr: typeof payload.acr === 'string' ? payload.acr : undefined,
+      amr: Array.isArray(payload.amr) ? (payload.amr as string[]) : [],
+      authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
       claims: payload,
       token,
     };
   }
 
-  return { verifyAccessToken, keySet };
+  /** `now` is the verifier's clock, which requireAcr's max_age reads too. */
+  return { verifyAccessToken, keySet, now };
 }
 
 export type Verifier = ReturnType<typeof createVerifier>;

@@ -10,11 +10,12 @@ FastAPI dependencies live in authd_verifier.fastapi.
 
 from .bearer import bearer_token
 from .errors import REASONS, Reason, VerifierError
-from .principal import Principal
+from .principal import MFA_ACR, Principal
 from .revocation import IntrospectionRevocation, RedisRevocation, RevocationCheck
 from .verifier import Verifier
 
 __all__ = [
+    "MFA_ACR",
     "REASONS",
     "IntrospectionRevocation",
     "Principal",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Literal, Optional, get_args
+from typing import Dict, FrozenSet, Literal, Optional, Sequence, get_args
 
 # The codes of spec/verifier-cases.json ("reasons"): what a service logs or branches on.
 Reason = Literal[
@@ -24,6 +24,8 @@ Reason = Literal[
     "revoked",
     "insufficient_scope",
     "insufficient_role",
+    "insufficient_acr",
+    "stale_authentication",
     "unavailable",
 ]
 
@@ -37,6 +39,8 @@ _DESCRIPTIONS = {
     "expired": "The token has expired.",
     "insufficient_scope": "The token lacks the scope this resource needs.",
     "insufficient_role": "The caller lacks the role this resource needs.",
+    "insufficient_acr": "A different authentication level is required.",
+    "stale_authentication": "More recent authentication is required.",
     "unavailable": "Token verification is unavailable.",
 }
 
@@ -46,7 +50,8 @@ class VerifierError(Exception):
 
     ``reason`` is the stable code; ``status`` and ``error`` are the RFC 6750 answer (``error`` is
     None for a request without a token, §3.1); ``description`` is safe to send; ``detail`` (also
-    the exception message) is for logs only.
+    the exception message) is for logs only. ``acr_values`` and ``max_age`` are the RFC 9470
+    step-up challenge of an insufficient_user_authentication answer.
     """
 
     reason: Reason
@@ -54,15 +59,20 @@ class VerifierError(Exception):
     error: Optional[str]
     description: str
     scope: Optional[str]
+    acr_values: Optional[Sequence[str]]
+    max_age: Optional[int]
     detail: str
 
-    def __init__(self, reason: Reason, detail: str = "", *, scope: Optional[str] = None) -> None:
+    def __init__(self, reason: Reason, detail: str = "", *, scope: Optional[str] = None,
+                 acr_values: Optional[Sequence[str]] = None, max_age: Optional[int] = None) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}")
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail or reason
         self.scope = scope
+        self.acr_values = tuple(acr_values) if acr_values is not None else None
+        self.max_age = max_age
         self.description = _DESCRIPTIONS.get(reason, "The token is invalid.")
         if reason == "missing_token":
             self.status, self.error = 401, None
@@ -70,6 +80,8 @@ class VerifierError(Exception):
             self.status, self.error = 400, "invalid_request"
         elif reason in ("insufficient_scope", "insufficient_role"):
             self.status, self.error = 403, "insufficient_scope"
+        elif reason in ("insufficient_acr", "stale_authentication"):
+            self.status, self.error = 401, "insufficient_user_authentication"
         elif reason == "unavailable":
             self.status, self.error = 503, None
         else:
@@ -84,6 +96,10 @@ class VerifierError(Exception):
             params += [f"error={_quote(self.error)}", f"error_description={_quote(self.description)}"]
         if self.scope:
             params.append(f"scope={_quote(self.scope)}")
+        if self.acr_values is not None:
+            params.append(f"acr_values={_quote(' '.join(self.acr_values))}")
+            if self.max_age is not None:
+                params.append(f"max_age={_quote(str(self.max_age))}")
         return "Bearer " + ", ".join(params)
 
     def body(self) -> Dict[str, str]:

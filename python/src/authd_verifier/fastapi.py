@@ -12,6 +12,8 @@
 
 ``Depends(authd.require_auth)`` for any valid token, ``authd.require_scope(...)``,
 ``authd.require_role(...)``, or FastAPI's own idiom ``Security(authd.require_auth, scopes=[...])``.
+Step-up (RFC 9470): ``authd.require_mfa(max_age=300)`` or ``authd.require_acr(["aal2"])`` answer
+401 ``insufficient_user_authentication`` with ``acr_values`` (and ``max_age``) in the challenge.
 Every route using them shows up in the OpenAPI document behind an OAuth2 password-flow scheme
 whose tokenUrl is authd's token endpoint.
 """
@@ -23,7 +25,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from .bearer import bearer_token
 from .errors import VerifierError
-from .principal import Principal
+from .principal import MFA_ACR, Principal
 from .verifier import Verifier
 
 __all__ = ["Authd", "AuthdHTTPException", "Principal"]
@@ -125,6 +127,27 @@ class Authd:
                 raise self._refuse(error, request) from None
 
         return with_role
+
+    def require_acr(self, values: Sequence[str], *, max_age: Optional[int] = None) -> Callable[..., Any]:
+        """A dependency returning the Principal when the token's acr is one of ``values`` and, with
+        ``max_age`` (seconds), its auth_time is recent enough; else 401 insufficient_user_authentication."""
+        acceptable = tuple(values)
+        if not acceptable:
+            raise ValueError("require_acr needs at least one acceptable acr value")
+        if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0):
+            raise ValueError("max_age must be a whole number of seconds")
+
+        async def with_acr(request: Request, principal: Principal = Depends(self.require_auth)) -> Principal:
+            try:
+                return principal.require_acr(acceptable, max_age=max_age, now=self.verifier.now())
+            except VerifierError as error:
+                raise self._refuse(error, request) from None
+
+        return with_acr
+
+    def require_mfa(self, *, max_age: Optional[int] = None) -> Callable[..., Any]:
+        """require_acr(["aal2"]): the user signed in with a second factor (TOTP or a recovery code)."""
+        return self.require_acr([MFA_ACR], max_age=max_age)
 
     def _refuse(self, error: VerifierError, request: Request) -> AuthdHTTPException:
         request.state.authd_error = error

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
@@ -71,7 +72,7 @@ def parse(token: str) -> ParsedToken:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_string(value: Any) -> bool:
@@ -93,12 +94,24 @@ _OPTIONAL_TYPES: Dict[str, Callable[[Any], bool]] = {
     "sid": _is_string,
     "scope": lambda v: isinstance(v, str),
     "roles": lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v),
+    # RFC 9470 §4 / RFC 8176: what step-up (require_acr) reads.
+    "acr": _is_string,
+    "amr": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
+    "auth_time": _is_number,
 }
+
+
+def tolerance_of(seconds: float) -> float:
+    """A clock tolerance between 0 and the rule set's skew: authd keeps revocations only that long past exp."""
+    if not 0 <= seconds <= rules.CLOCK_SKEW_SECONDS:
+        raise ValueError(f"a clock tolerance must lie between 0 and {rules.CLOCK_SKEW_SECONDS} seconds, not {seconds}")
+    return seconds
 
 
 def check_claims(claims: Mapping[str, Any], *, issuer: str, audiences: Sequence[str], now: float,
                  skew: float) -> None:
-    """Required claims and their types, then iss, aud, exp, nbf/iat (RFC 9068 §4, RFC 7519 §4.1)."""
+    """Required claims and every known claim's type, then iss, aud, exp, and nbf/iat/auth_time not in
+    the future (RFC 9068 §4, RFC 7519 §4.1)."""
     for name in rules.REQUIRED_CLAIMS:
         if name not in claims or not _CLAIM_TYPES[name](claims[name]):
             raise VerifierError("claims", f"{name} missing or of the wrong type")
@@ -112,7 +125,7 @@ def check_claims(claims: Mapping[str, Any], *, issuer: str, audiences: Sequence[
         raise VerifierError("audience", f"aud {claims['aud']!r}")
     if claims["exp"] <= now - skew:
         raise VerifierError("expired", f"exp {claims['exp']}")
-    for name in ("nbf", "iat"):
+    for name in ("nbf", "iat", "auth_time"):
         value: Optional[float] = claims.get(name)
         if value is not None and value > now + skew:
             raise VerifierError("not_yet_valid", f"{name} {value}")

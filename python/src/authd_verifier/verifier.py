@@ -13,7 +13,7 @@ from .keyset import KeySet
 from .metadata import Metadata
 from .principal import Principal
 from .revocation import RevocationCheck
-from .token import ParsedToken, check_claims, parse
+from .token import ParsedToken, check_claims, parse, tolerance_of
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)  # type: ignore[no-untyped-call]
 
@@ -44,7 +44,7 @@ class Verifier:
         self.audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         if not self.audiences:
             raise ValueError("audience must name at least one audience")
-        self.clock_skew_seconds = clock_skew_seconds
+        self.clock_skew_seconds = tolerance_of(clock_skew_seconds)
         self.revocation = revocation
         self.metadata = Metadata(self.issuer, timeout_seconds)
         self._clock = clock
@@ -58,6 +58,10 @@ class Verifier:
         self.keys = KeySet(resolve, aresolve, cooldown_seconds=jwks_cooldown_seconds,
                            default_max_age_seconds=jwks_default_max_age_seconds,
                            timeout_seconds=timeout_seconds, clock=clock)
+
+    def now(self) -> float:
+        """The verifier's clock (seconds), which require_acr's max_age reads too."""
+        return self._clock()
 
     @property
     def realm(self) -> str:
