@@ -32,6 +32,7 @@ export interface VerifiedToken {
 }
 
 const ALGORITHMS: readonly string[] = RULES.algorithms;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const HEADER_ALLOWLIST: ReadonlySet<string> = new Set(RULES.headerAllowlist);
 
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
@@ -67,9 +68,11 @@ export function checkTokenHeader(token: string, typ: string = RULES.typ): { head
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
   try {
+    const segments = token.split('.');
+    // Strict base64url, as every kit decodes it (a length of 4n+1 is no base64 at all).
+    if (segments.length !== 3 || segments.some((s) => !BASE64URL.test(s) || s.length % 4 === 1)) throw new Error('not a compact JWS');
     header = decodeProtectedHeader(token);
     payload = decodeJwt(token);
-    if (token.split('.').length !== 3) throw new Error('not a compact JWS');
   } catch (error) {
     throw new TokenRuleError('malformed', (error as Error).message);
   }
