@@ -160,6 +160,10 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
         scopes: ['read', 'write'],
         roles: ['user', 'admin'],
         sid: payload.sid,
+        // The login's assurance (RFC 9470 / RFC 8176) as the token states it; none is [] for amr.
+        acr: payload.acr,
+        amr: payload.amr ?? [],
+        authTime: payload.auth_time,
         claims: payload,
         token: access,
       });
