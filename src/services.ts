@@ -1,3 +1,4 @@
+import { CLOCK_SKEW_SECONDS } from '@authd/verifier';
 import { createDeviceNotes, type DeviceNotes } from './abuse/device-notes';
 import type { LoginThrottle } from './abuse/login-throttle';
 import { createDatabaseLoginThrottle } from './abuse/database-login-throttle';
@@ -114,8 +115,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       revocations,
       keysDir: config.keysDir,
       clock,
-      // Retired keys verify and stay published while any token they signed can be alive.
-      maxTokenLifetimeMs: (Math.max(config.refreshAbsoluteTtl, config.accessTokenTtl) + 60) * 1000,
+      // Retired keys verify and stay published while any token they signed can be alive, plus the
+      // rule set's skew (the most a kit accepts past exp).
+      maxTokenLifetimeMs: (Math.max(config.refreshAbsoluteTtl, config.accessTokenTtl) + CLOCK_SKEW_SECONDS) * 1000,
       standbyMs: (config.jwksMaxAge + config.keyRingRefresh) * 1000,
     };
     await ensureSigningKey(keyManagement);
