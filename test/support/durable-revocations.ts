@@ -1,7 +1,8 @@
+import { CLOCK_SKEW_SECONDS } from '@authd/verifier';
 import type { TestStack } from './backends';
 
 /** Verifiers may run this far behind authd's clock, so a revocation outlives its tokens by as much. */
-const CLOCK_SKEW_MS = 60_000;
+const CLOCK_SKEW_MS = CLOCK_SKEW_SECONDS * 1000;
 
 export interface DurableRevocation {
   kind: string;
