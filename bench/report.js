@@ -99,6 +99,10 @@ function markdown(run, targetRows) {
       lines.push(`| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`);
     }
   }
+  for (const key of keys) {
+    const g = run.servers[key].growth;
+    if (g) lines.push(`| refresh_token, ${fmt(g.refreshTokens)} tokens / ${fmt(g.users)} users | ${run.servers[key].label} | ${fmt(g.result.rps)} | ${fmt(g.result.p50, 1)} | ${fmt(g.result.p99, 1)} | ${fmt(g.result.errors)} | ${pct(g.result.serverCpu)} | ${pct(g.result.postgresCpu)} | ${fmt(g.result.peakRssMb)} | ${pct(g.result.generatorCpu)} |`);
+  }
   const passwordAnswers = keys.filter((k) => run.servers[k].scenarios.password).map((k) => `${run.servers[k].label} ${JSON.stringify(run.servers[k].scenarios.password.statusCounts)}`);
   if (passwordAnswers.length) lines.push('', `Password answers by status: ${passwordAnswers.join('; ')}.`);
   const c = run.ceilings;

@@ -65,9 +65,10 @@ let ARGON2_CONCURRENCY = 1;
 async function measure(generator, server, name) {
   const runs = name === 'refresh_token' && WARMUP_SECONDS ? [await server.scenario(name), await server.scenario(name)] : [await server.scenario(name)];
   if (!runs[0]) return undefined;
-  // Smoke: password logins only as many at once as Argon2 slots, so even a loaded machine
-  // completes some inside the 2 s (a refused login is not what the smoke looks for).
+  // Smoke: password logins only as many at once as Argon2 slots, and for 6 s, so even a loaded
+  // machine completes some (a refused or unfinished login is not what the smoke looks for).
   const connections = SMOKE && name === 'password' ? ARGON2_CONCURRENCY : CONNECTIONS;
+  const seconds = SMOKE && name === 'password' ? 6 : SECONDS;
   const options = { url: server.url, connections, threads: Math.min(THREADS, connections), timeoutSeconds: name === 'password' ? 10 : 5 };
   // Warm-up, not measured: connection pools fill, the JIT settles (refresh: its own token families).
   if (WARMUP_SECONDS) await load(generator, { ...options, seconds: WARMUP_SECONDS, scenario: runs[0] });
@@ -76,7 +77,7 @@ async function measure(generator, server, name) {
   resetPeakRss(tree(server.pid));
   serverCpu.start();
   postgresCpu.start();
-  const result = await load(generator, { ...options, seconds: SECONDS, scenario: runs.at(-1) });
+  const result = await load(generator, { ...options, seconds, scenario: runs.at(-1) });
   const measured = { ...result, serverCpu: serverCpu.stop(), postgresCpu: server.database ? postgresCpu.stop() : null, peakRssMb: peakRss(tree(server.pid)).totalMb };
   log(`${server.key} ${name}: ${measured.rps.toFixed(0)}/s ok, p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms, errors ${measured.errors} ${JSON.stringify(measured.statusCounts)}, server CPU ${(measured.serverCpu * 100).toFixed(0)}%, Postgres CPU ${measured.postgresCpu === null ? '–' : `${(measured.postgresCpu * 100).toFixed(0)}%`}, peak RSS ${measured.peakRssMb.toFixed(0)} MB`);
   return measured;

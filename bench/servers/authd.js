@@ -5,6 +5,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { Client } = require('pg');
 const pino = require('pino');
 const { freePort, startProcess } = require('../process');
 const { scratchDatabase } = require('../scratch-database');
@@ -124,11 +125,18 @@ async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
       await services.sessions.create({ id: crypto.randomUUID(), userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench-growth', firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) } });
     });
     log(`growth: ${count * 9} spent refresh tokens…`);
-    await services.db.query(
-      `INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, consumed_at, parent_jti)
-       SELECT gen_random_uuid(), s.id, $1, now() - interval '1 hour', now() + interval '1 day', now() - interval '1 hour', gen_random_uuid()
-       FROM sessions s CROSS JOIN generate_series(1, 9) WHERE s.user_agent = 'bench-growth'`, [kid]);
-    await services.db.query('ANALYZE');
+    // One long statement: a plain client, without authd's per-query timeout.
+    const bulk = new Client({ connectionString: env.DATABASE_URL });
+    await bulk.connect();
+    try {
+      await bulk.query(
+        `INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, consumed_at, parent_jti)
+         SELECT gen_random_uuid(), s.id, $1, now() - interval '1 hour', now() + interval '1 day', now() - interval '1 hour', gen_random_uuid()
+         FROM sessions s CROSS JOIN generate_series(1, 9) WHERE s.user_agent = 'bench-growth'`, [kid]);
+      await bulk.query('ANALYZE');
+    } finally {
+      await bulk.end();
+    }
     const [{ n }] = await services.db.query('SELECT count(*)::int AS n FROM refresh_tokens');
     const [{ u }] = await services.db.query('SELECT count(*)::int AS u FROM users');
     return { refreshTokens: n, users: u };
