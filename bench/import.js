@@ -15,17 +15,10 @@ const { scratchDatabase } = require('./scratch-database');
 
 const ROOT = path.resolve(__dirname, '..');
 
-// Child mode: run the real CLI in this process and report its peak memory.
-if (process.argv[2] === '--child') {
-  const { runCli } = require(path.join(ROOT, 'dist/src/cli/main.js'));
-  runCli(['node', 'authd', 'users', 'import', process.argv[3], '--json']).then((code) => {
-    process.stderr.write(`maxrss_kib=${process.resourceUsage().maxRSS}\n`);
-    process.exitCode = code;
-  });
-  return;
-}
+// Child mode (--child FILE): run the real CLI in this process and report its peak memory.
+const CHILD = process.argv[2] === '--child';
 
-const { values: opts } = parseArgs({ options: { users: { type: 'string', default: '100000' }, only: { type: 'string' } } });
+const { values: opts } = parseArgs({ args: CHILD ? [] : process.argv.slice(2), options: { users: { type: 'string', default: '100000' }, only: { type: 'string' } } });
 const USERS = Number(opts.users);
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -104,7 +97,15 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error.stack}\n`);
-  process.exitCode = 1;
-});
+if (CHILD) {
+  const { runCli } = require(path.join(ROOT, 'dist/src/cli/main.js'));
+  runCli(['node', 'authd', 'users', 'import', process.argv[3], '--json']).then((code) => {
+    process.stderr.write(`maxrss_kib=${process.resourceUsage().maxRSS}\n`);
+    process.exitCode = code;
+  });
+} else {
+  main().catch((error) => {
+    process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -19,7 +19,7 @@ jest.setTimeout(scaled(200_000));
 
 const SKIP = /^<!-- readme-test: skip \(.+\) -->$/;
 
-export function readmeShellBlocks(markdown: string): string[] {
+function readmeShellBlocks(markdown: string): string[] {
   const lines = markdown.split('\n');
   const blocks: string[] = [];
   for (let i = 0; i < lines.length; i++) {

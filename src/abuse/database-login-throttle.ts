@@ -30,7 +30,8 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
         );
         const rows = await tx.query<Row>('SELECT * FROM login_throttle WHERE key = ANY($1) ORDER BY key FOR UPDATE', [ordered]);
         const counter = (key: string) => {
-          const row = rows.find((r) => r.key === key)!;
+          const row = rows.find((r) => r.key === key);
+          if (!row) throw new Error(`login_throttle row ${key} is missing after its insert`); // locked in this transaction: cannot happen
           const expired = row.window_ends_at.getTime() <= now;
           return {
             n: expired ? 0 : row.n, until: expired ? now + limits.windowMs : row.window_ends_at.getTime(),

@@ -1,7 +1,7 @@
 import type { AuditEvent } from './audit-log';
 
 // C0 controls and DEL. PostgreSQL refuses NUL in text and jsonb, and the others forge log lines.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/g;
 // A lone surrogate is no character; JSON carries it as \udXXX, which jsonb refuses.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

@@ -21,6 +21,7 @@ export function readQuery<T>(req: Request, schema: z.ZodType<T>): T {
   return result.data;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 export const text = (max: number) => z.string().max(max).regex(NO_CONTROL, 'must not contain control characters');
 export const names = (max = 50) => z.array(text(128)).max(max);

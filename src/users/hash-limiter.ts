@@ -58,8 +58,9 @@ export function createConcurrencyLimiter(options: { concurrency: number; maxQueu
   /** Hands free slots to waiting tasks: the main lane first, then the lanes in order. */
   function dispatch(): void {
     for (const queue of [main, ...lanes]) {
-      while (queue.waiting.length && canStart(queue)) {
-        const next = queue.waiting.shift()!;
+      while (canStart(queue)) {
+        const next = queue.waiting.shift();
+        if (!next) break;
         clearTimeout(next.timer);
         begin(queue);
         next.start();

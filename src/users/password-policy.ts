@@ -19,6 +19,7 @@ export function checkPasswordPolicy(password: string): string | undefined {
   if (length < PASSWORD_MIN_LENGTH) return `Password must be at least ${PASSWORD_MIN_LENGTH} characters.`;
   if (length > PASSWORD_MAX_LENGTH) return `Password must be at most ${PASSWORD_MAX_LENGTH} characters.`;
   // Spaces and any printable character are fine (SP 800-63B); control characters are not typed by people.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(normalized)) return 'Password must not contain control characters.';
   if (COMMON_PASSWORDS.has(normalized.toLowerCase())) return 'Password is too common: it appears in lists of breached passwords.';
   return undefined;

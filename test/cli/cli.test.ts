@@ -303,7 +303,7 @@ describe('authd CLI (in-process, embedded database)', () => {
       const result = await run('users', 'list');
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^authd: configuration error\n  AUTHD_ACCESS_TOKEN_TTL: expected a duration .*"nope"/);
+      expect(result.stderr).toMatch(/^authd: configuration error\n {2}AUTHD_ACCESS_TOKEN_TTL: expected a duration .*"nope"/);
     } finally {
       delete process.env.AUTHD_ACCESS_TOKEN_TTL;
     }

@@ -55,7 +55,7 @@ function freshGet(port: number, pathname: string): Promise<{ status?: number; co
 
 interface FormAnswer {
   status: number | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON of a response, read field by field
   body: any;
   headers: http.IncomingHttpHeaders;
   endedAt: number;

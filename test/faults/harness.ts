@@ -64,7 +64,7 @@ export interface Outcome {
   ms: number;
   /** undefined when there was no HTTP answer at all. */
   status: number | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any endpoint
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON of any endpoint
   body: any;
   retryAfter: string | null;
   error: string | undefined;

@@ -243,7 +243,7 @@ function nearlyValidRequest(m: Material, path: string, valid: ValidRequest[]): f
       headers: randomHeaders(m, false),
       replaceAuthorization: fc.option(authorization(m), { nil: undefined, freq: 5 }),
     }).map(({ changes: c, json, headers, replaceAuthorization }): HostileRequest => {
-      const entries: Array<[string, string]> = Object.entries(v.params).filter(([k]) => !Object.prototype.hasOwnProperty.call(c, k));
+      const entries: Array<[string, string]> = Object.entries(v.params).filter(([k]) => !Object.hasOwn(c, k));
       for (const [k, value] of Object.entries(c)) if (value !== undefined) entries.push([k, value]);
       const auth = replaceAuthorization ?? v.headers?.Authorization;
       return {

@@ -138,7 +138,9 @@ function typeMismatches(doc: Doc, schema: Schema & { enum?: unknown[]; const?: u
   }
   if (schema.enum !== undefined && !schema.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   if (schema.const !== undefined && schema.const !== value) problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`);
-  if (schema.items && Array.isArray(value)) value.forEach((item, i) => problems.push(...typeMismatches(doc, schema.items!, item, `${at}[${i}]`)));
+  if (schema.items && Array.isArray(value)) {
+    for (const [i, item] of value.entries()) problems.push(...typeMismatches(doc, schema.items, item, `${at}[${i}]`));
+  }
   return problems;
 }
 

@@ -4,7 +4,6 @@ import { checkAssurance, MFA_ACR, type AcrOptions } from './step-up';
 import { createVerifier, type AuthInfo, type Verifier, type VerifierOptions } from './verify';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by requireAuth: who the bearer token speaks for. */
