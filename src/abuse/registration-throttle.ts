@@ -14,7 +14,7 @@ export interface RegistrationLimits {
   windowMs: number;
 }
 
-export const DEFAULT_REGISTRATION_LIMITS: RegistrationLimits = { perAddress: 10, windowMs: 3600_000 };
+const DEFAULT_REGISTRATION_LIMITS: RegistrationLimits = { perAddress: 10, windowMs: 3600_000 };
 
 export type RegistrationDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 

@@ -7,7 +7,7 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Escapes control characters as \xNN (so the trail still shows what was sent) and mends lone surrogates. */
-export function sanitizeText(value: string): string {
+function sanitizeText(value: string): string {
   return value.replace(LONE_SURROGATE, '\ufffd').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

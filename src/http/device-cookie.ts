@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { DEVICE_NOTE_LIFETIME_SECONDS, type DeviceNotes } from '../abuse/device-notes';
 import { readCookie } from './refresh-cookie';
 
-export const DEVICE_COOKIE = 'authd_device';
+const DEVICE_COOKIE = 'authd_device';
 
 /** The device note (src/abuse/device-notes.ts) as a cookie. */
 export interface DeviceCookies {

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Client } from '../clients/client-repository';
 import { OAuthError } from '../errors';
 
-export const REFRESH_COOKIE = 'authd_rt';
+const REFRESH_COOKIE = 'authd_rt';
 // The token and revocation endpoints both live under /oauth: the cookie goes nowhere else.
 const COOKIE_PATH = '/oauth';
 

@@ -6,7 +6,7 @@ import type { SessionRepository } from './session-repository';
 /**
  * Ends sessions: marks the family revoked in the database (its refresh tokens stop rotating) and
  * records it in the revocation store until its last access token has expired. Shared by reuse
- * detection, the CLI, and (later) the account and admin APIs.
+ * detection, token revocation (RFC 7009), the CLI, and the account and admin APIs.
  */
 export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
   // The last moment an access token issued before now can matter, plus the clock skew verifiers

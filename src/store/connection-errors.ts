@@ -58,7 +58,7 @@ function databaseOf(url: string | undefined): string {
 }
 
 /** Why the connection failed, or undefined when the error is not about the connection. */
-export function classifyConnectionError(error: unknown, dependency: Dependency, url?: string): ConnectionProblem | undefined {
+function classifyConnectionError(error: unknown, dependency: Dependency, url?: string): ConnectionProblem | undefined {
   const err = rootCause(error);
   const message = err.message ?? '';
   const name = NAMES[dependency];

@@ -39,7 +39,7 @@ async function writePrivateFile(file: string, contents: string | Buffer): Promis
   }
 }
 
-export function privateKeyPath(keysDir: string, kid: string): string {
+function privateKeyPath(keysDir: string, kid: string): string {
   if (!isWellFormedKid(kid)) throw new Error(`refusing a malformed kid: ${JSON.stringify(kid)}`);
   return path.join(keysDir, `${kid}.pem`);
 }

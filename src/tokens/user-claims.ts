@@ -6,7 +6,7 @@ import { METADATA_KEY } from '../users/user-metadata';
  * `profile` → preferred_username, `email` → email and email_verified), and keys of the user's
  * metadata as top-level claims. No configured claim may replace one that verifiers rely on.
  */
-export const STANDARD_USER_CLAIMS = ['preferred_username', 'email', 'email_verified'] as const;
+const STANDARD_USER_CLAIMS = ['preferred_username', 'email', 'email_verified'] as const;
 export type StandardUserClaim = (typeof STANDARD_USER_CLAIMS)[number];
 
 const SCOPE_OF: Record<StandardUserClaim, string> = { preferred_username: 'profile', email: 'email', email_verified: 'email' };
@@ -15,7 +15,7 @@ const SCOPE_OF: Record<StandardUserClaim, string> = { preferred_username: 'profi
  * RFC 7519 §4.1, RFC 9068 §2.2 (and the identity claims of §2.2.3.1 it borrows), RFC 8693 §4,
  * RFC 7800, OpenID Connect's ID-token and standard claims, and authd's own.
  */
-export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'typ', 'cty',
   'client_id', 'scope', 'auth_time', 'acr', 'amr', 'groups', 'roles', 'entitlements',
   'act', 'may_act', 'cnf', 'azp', 'nonce', 'at_hash', 'c_hash', 'sid', 'token_type', 'active', 'username',
@@ -25,7 +25,7 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
 ]);
 
 /** At most this many metadata keys per client: with metadata ≤ 1 KiB, the token stays well under 8 KiB. */
-export const MAX_METADATA_CLAIMS = 20;
+const MAX_METADATA_CLAIMS = 20;
 
 export interface ClaimSettings {
   userClaims: string[];

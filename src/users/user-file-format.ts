@@ -16,7 +16,7 @@ export const USER_FILE_FORMATS: readonly UserFileFormat[] = ['jsonl', 'csv'];
 export type FileRecord = { line: number; record: Record<string, unknown> } | { line: number; error: string };
 
 /** Longer records are refused (a user record is a few hundred bytes; this bounds memory). */
-export const MAX_RECORD_CHARS = 64 * 1024;
+const MAX_RECORD_CHARS = 64 * 1024;
 
 export function formatFromFileName(name: string): UserFileFormat | undefined {
   if (/\.csv$/i.test(name)) return 'csv';

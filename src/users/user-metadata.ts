@@ -1,7 +1,7 @@
 import { DomainError } from '../errors';
 
 /** Serialised, in UTF-8 bytes: small enough that every key can travel in an access token. */
-export const METADATA_MAX_BYTES = 1024;
+const METADATA_MAX_BYTES = 1024;
 export const METADATA_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 export type UserMetadata = Record<string, unknown>;

@@ -198,7 +198,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 }
 
 /** The Postgres wire protocol's Terminate message: what a client sends when it closes cleanly. */
-export const PG_TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+const PG_TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
 export function endsWithPgTerminate(record: LinkRecord): boolean {
   return record.clientTail.length >= PG_TERMINATE.length && record.clientTail.subarray(-PG_TERMINATE.length).equals(PG_TERMINATE);

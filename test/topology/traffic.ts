@@ -12,7 +12,7 @@ import type { Topology } from './stack';
 export type { Outcome };
 
 /** Long enough for a failover to finish under load; a request slower than this counts as hanging. */
-export const REQUEST_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 const form = (base: string, pathname: string, label: string, params: Record<string, string>, headers: Record<string, string> = {}) =>
   call(base, pathname, label, { form: params, headers, timeoutMs: REQUEST_TIMEOUT_MS });
 
@@ -45,7 +45,7 @@ export function tokensOf(outcome: Outcome): Tokens {
 }
 
 /** A 503 as authd defines it (RFC 6749 temporarily_unavailable, with Retry-After). */
-export function isDefined503(o: Outcome): boolean {
+function isDefined503(o: Outcome): boolean {
   return o.status === 503 && o.body?.error === 'temporarily_unavailable' && o.retryAfter !== null;
 }
 
@@ -86,7 +86,7 @@ export async function underLoad(workers: number, body: (worker: number, record: 
  * child), introspect the fresh access token, and introspect one of the tokens revoked before the
  * load started, which must never come back active.
  */
-export function refreshAndIntrospect(topology: Topology, chains: Tokens[], revoked: string[], resurrected: Outcome[]) {
+function refreshAndIntrospect(topology: Topology, chains: Tokens[], revoked: string[], resurrected: Outcome[]) {
   return async (worker: number, record: (o: Outcome) => Outcome) => {
     const base = topology.balancer.url;
     const rotated = record(await refresh(base, chains[worker].refresh));
@@ -188,6 +188,6 @@ export function summarizeRun(run: FailoverRun): string {
 }
 
 /** What a failover test asserts of a load's outcomes: no hang, only successes and defined 503s. */
-export function undefinedAnswers(outcomes: Outcome[]): Outcome[] {
+function undefinedAnswers(outcomes: Outcome[]): Outcome[] {
   return outcomes.filter((o) => o.timedOut || !(o.status === 200 || isDefined503(o)));
 }

@@ -37,7 +37,7 @@ const userChanges = z.object({
   email: text(254).nullable().optional(), email_verified: z.boolean().optional(),
 }).strict();
 export const USER_IMPORT_PATH = '/admin/users/import';
-export const IMPORT_BATCH_MAX = 1000;
+const IMPORT_BATCH_MAX = 1000;
 const importBatch = z.object({
   on_conflict: z.enum(CONFLICT_POLICIES as ['skip', 'update']).default('skip'),
   users: z.array(z.record(z.string(), z.unknown())).min(1).max(IMPORT_BATCH_MAX),
