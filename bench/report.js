@@ -142,7 +142,9 @@ function svg(run) {
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 50;
   const parts = [`<text x="0" y="16" font-size="13" font-weight="bold">requests/s by scenario (${esc(run.label)}; each group scaled to its largest bar)</text>`];
-  keys.forEach((k, i) => parts.push(`<rect x="${i * 140}" y="24" width="10" height="10" fill="${COLORS[k] ?? '#000'}"/><text x="${i * 140 + 14}" y="33" font-size="10">${esc(run.servers[k].label)}</text>`));
+  for (const [i, k] of keys.entries()) {
+    parts.push(`<rect x="${i * 140}" y="24" width="10" height="10" fill="${COLORS[k] ?? '#000'}"/><text x="${i * 140 + 14}" y="33" font-size="10">${esc(run.servers[k].label)}</text>`);
+  }
   for (const name of names) {
     const rows = keys.map((k) => ({ k, r: run.servers[k].scenarios[name] })).filter((x) => x.r);
     const max = Math.max(...rows.map((x) => x.r.rps), 1);

@@ -67,7 +67,7 @@ const model = {
     return rowCount > 0;
   },
   async validateScope(_user, _client, scope) {
-    return scope && scope.length ? scope.filter((s) => s === 'read') : ['read'];
+    return scope?.length ? scope.filter((s) => s === 'read') : ['read'];
   },
 };
 

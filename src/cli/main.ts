@@ -391,5 +391,9 @@ if (require.main === module) {
     // once, whatever it had opened before failing (a supervisor must see the failure, not a hang).
     if (process.argv.includes('serve') && code !== 0) process.exit(code);
     if (!process.argv.includes('serve')) process.exitCode = code;
+  }, (error: unknown) => {
+    // runCli answers every failure with an exit code; this is a bug, and still no stack trace.
+    process.stderr.write(`authd: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = EXIT_FAILURE;
   });
 }

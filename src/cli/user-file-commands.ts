@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { DomainError } from '../errors';
 import type { Services } from '../services';
 import { csvHeader, exportRecord, formatFromFileName, formatRecord, readUserFile, USER_FILE_FORMATS, type UserFileFormat } from '../users/user-file-format';

@@ -9,7 +9,7 @@ import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './presenters';
-import { bearerAuth, type BearerAuthDeps } from './bearer-auth';
+import { bearerAuth, verifiedToken, type BearerAuthDeps } from './bearer-auth';
 import { clientIp } from './request-context';
 import { readJson } from './json-body';
 
@@ -24,7 +24,7 @@ export interface AccountDeps extends BearerAuthDeps {
 
 /** The user behind the request's token; machine tokens (client_credentials) have none. */
 async function currentUser(res: Response, users: UserService) {
-  const token = res.locals.token!;
+  const token = verifiedToken(res);
   // A client_credentials token speaks for its client, whatever its id looks like.
   if (token.sub === token.client_id) throw new OAuthError('access_denied', 'This token does not belong to a user.', { status: 403 });
   try {
@@ -66,14 +66,14 @@ export function accountRouter(deps: AccountDeps): Router {
       throw error;
     }
     await deps.throttle.succeeded(user.usernameNormalized, ip);
-    const revoked = await deps.revoker.revokeOtherSessions(user.id, res.locals.token!.sid ?? null, 'password_changed');
+    const revoked = await deps.revoker.revokeOtherSessions(user.id, verifiedToken(res).sid ?? null, 'password_changed');
     res.json({ revoked_sessions: revoked.length });
   });
 
   router.get('/account/sessions', async (_req, res) => {
     const user = await currentUser(res, deps.users);
     const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()));
-    res.json({ sessions: sessions.map((s) => presentSession(s, res.locals.token!.sid ?? '')) });
+    res.json({ sessions: sessions.map((s) => presentSession(s, verifiedToken(res).sid ?? '')) });
   });
 
   router.delete('/account/sessions/:id', async (req, res) => {

@@ -1,5 +1,5 @@
 import { BearerError, bearerToken, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { auditScope } from '../audit/audit-log';
 import { isOwnClient, type OwnApi } from '../clients/authd-clients';
 import type { Client } from '../clients/client-repository';
@@ -13,6 +13,13 @@ declare module 'express-serve-static-core' {
     /** The verified access token of an /admin or /account request. */
     token?: AccessTokenClaims;
   }
+}
+
+/** The token bearerAuth verified for this request; a route mounted without bearerAuth is a bug. */
+export function verifiedToken(res: Response): AccessTokenClaims {
+  const { token } = res.locals;
+  if (!token) throw new Error('no verified bearer token: bearerAuth must run before this route');
+  return token;
 }
 
 export interface BearerAuthDeps {

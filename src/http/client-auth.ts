@@ -22,8 +22,8 @@ function parseBasic(header: string): { clientId: string; secret: string } {
   const colon = decoded.indexOf(':');
   if (colon < 0) throw invalidClient(true, 'Basic credentials without a colon');
   try {
-    const unescape = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
-    return { clientId: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) };
+    const formDecode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
   } catch {
     throw invalidClient(true, 'Basic credentials are not form-urlencoded');
   }

@@ -3,7 +3,7 @@ import type { GrantHandler } from '../oauth/grants/grant';
 import { passwordGrant } from '../oauth/grants/password';
 import { refreshTokenGrant } from '../oauth/grants/refresh-token';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each grant has its own parameter type
+// biome-ignore lint/suspicious/noExplicitAny: each grant has its own parameter type
 type AnyGrant = GrantHandler<any>;
 
 /** The grants the token endpoint serves; discovery lists the same ones. */

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
-import { OAuthError, invalidRequest } from '../errors';
+import { type OAuthError, invalidRequest } from '../errors';
 
 const FORM = 'application/x-www-form-urlencoded';
-export const MAX_PARAMETER_LENGTH = 8192;
+const MAX_PARAMETER_LENGTH = 8192;
 
 /**
  * The request's parameters as a plain map of strings, from a form body (RFC 6749) or JSON.

@@ -37,7 +37,7 @@ export function revocationIdentity(token: string, claims: AccessTokenClaims): To
  * are never active here: a resource server must never accept one.
  */
 export async function introspectToken(token: string, deps: { tokens: TokenIssuer; revocations: RevocationStore }): Promise<IntrospectionResponse> {
-  let claims;
+  let claims: AccessTokenClaims;
   try {
     claims = await deps.tokens.verifyAccessToken(token);
   } catch (error) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { invalidRequest } from '../errors';
 
 // C0 controls and DEL: never meaningful in a username, scope, token or id.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** A string parameter with a length bound and no control characters; `required` names it when absent. */
@@ -15,6 +16,7 @@ export function param(name: string, maxLength: number) {
 export function passwordParam(name = 'password') {
   return z.string({ error: (issue) => (issue.input === undefined ? `The ${name} parameter is missing.` : `The ${name} parameter must be a string.`) })
     .max(1024, `The ${name} parameter is too long.`)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point
     .refine((v) => !/\u0000/.test(v), `The ${name} parameter contains a NUL character.`);
 }
 

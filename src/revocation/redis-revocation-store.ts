@@ -61,7 +61,8 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
     const pipeline = redis.pipeline();
     for (const r of revocations) {
       const ttl = r.expiresAt.getTime() - now;
-      if (ttl > 0) (pipeline as unknown as RedisClient).setRevocation(revocationKey(r.kind, r.subject), String(r.revokedAt.getTime()), String(ttl));
+      // Queued on the pipeline (no promise of its own): exec() below answers for every command.
+      if (ttl > 0) void (pipeline as unknown as RedisClient).setRevocation(revocationKey(r.kind, r.subject), String(r.revokedAt.getTime()), String(ttl));
     }
     return pipeline.exec().then((results) => {
       const failed = results?.find(([error]) => error);

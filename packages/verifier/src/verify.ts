@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { toleranceOf, TokenRuleError, verifyTokenRules } from './access-token';
+import { toleranceOf, TokenRuleError, verifyTokenRules, type VerifiedToken } from './access-token';
 import { invalidToken, VerifierUnavailableError } from './errors';
 import { createKeySet, type KeySet } from './key-set';
 import { createMetadata } from './metadata';
@@ -84,7 +84,7 @@ export function createVerifier(options: VerifierOptions) {
   }
 
   async function verifyAccessToken(token: string): Promise<AuthInfo> {
-    let verified;
+    let verified: VerifiedToken;
     try {
       verified = await verifyTokenRules(token, async (kid) => {
         try {
