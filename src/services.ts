@@ -175,7 +175,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const readinessChecks: ReadinessCheck[] = [
       { name: 'database', check: () => db.ping(), explain: (error) => readinessCause(error, 'postgres') },
       { name: 'keys', check: () => void ring.signingKey() },
-      ...(redis ? [{ name: 'redis', check: () => revocations.ping(), explain: (error: unknown) => readinessCause(lastRedisError(redis!) ?? error, 'redis') }] : []),
+      ...(redis ? [{ name: 'redis', check: () => revocations.ping(), explain: (error: unknown) => readinessCause(lastRedisError(redis) ?? error, 'redis') }] : []),
       { name: 'audit', check: () => audit.checkBacklog(), degradesOnly: true },
     ];
 

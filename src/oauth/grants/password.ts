@@ -5,6 +5,7 @@ import { scopesOfUser } from '../../clients/authd-clients';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../param-schemas';
 import { userClaimsFor } from '../../tokens/user-claims';
+import type { LoginResult } from '../../users/user-service';
 import { normalizeUsername } from '../../users/username';
 import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
@@ -47,7 +48,7 @@ export const passwordGrant = {
     }
 
     const admitted = await admitAttempt(params.username, request, deps);
-    let login;
+    let login: LoginResult;
     try {
       login = await deps.users.verifyLogin(params.username, params.password);
     } catch (error) {

@@ -6,6 +6,7 @@ import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../param-schemas';
 import type { SessionGrant } from '../../sessions/session-repository';
 import { InvalidTokenError } from '../../tokens/jwt';
+import type { RefreshTokenClaims } from '../../tokens/token-issuer';
 import { userClaimsFor } from '../../tokens/user-claims';
 import { confirmRevokedKeyRefreshToken } from '../revoked-key';
 import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
@@ -64,7 +65,7 @@ export const refreshTokenGrant = {
 
   async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
     const requested = params.scope !== undefined ? parseScope(params.scope) : null;
-    let claims;
+    let claims: RefreshTokenClaims;
     try {
       claims = await deps.tokens.verifyRefreshToken(params.refresh_token, { acceptRevokedKey: true });
     } catch (error) {
