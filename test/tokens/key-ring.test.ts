@@ -3,6 +3,7 @@
  * keys verify and are published (retired until their last token expired; never a revoked one),
  * and the reload on an unknown kid with its cooldown. Keys live in an in-memory signing_keys table.
  */
+import crypto from 'node:crypto';
 import { keyState } from '../../src/tokens/key-repository';
 import { NoSigningKeyError } from '../../src/tokens/key-ring';
 import { createTestClock } from '../support/clock';
@@ -66,7 +67,7 @@ describe('the key ring', () => {
     const current = await table.add(T0 - HOUR);
     const ring = await table.ring(clock);
     expect(ring.signingKey().kid).toBe(current.kid);
-    expect(await ring.verificationKey(retired.kid)).toBeDefined();
+    expect((await ring.verificationKey(retired.kid))?.equals(crypto.createPublicKey(retired.privateKey))).toBe(true);
     expect(published(ring).sort()).toEqual([retired.kid, current.kid].sort());
 
     clock.set(T0 - HOUR + LIFETIME_MS);
@@ -105,7 +106,7 @@ describe('the key ring', () => {
     expect(await ring.verificationKey(added.kid)).toBeUndefined(); // inside the cooldown: no reload
     expect(table.counts.selects).toBe(loads);
     clock.advance(1);
-    expect(await ring.verificationKey(added.kid)).toBeDefined(); // one reload finds it
+    expect((await ring.verificationKey(added.kid))?.equals(crypto.createPublicKey(added.privateKey))).toBe(true); // one reload finds it
     expect(table.counts.selects).toBe(loads + 1);
     expect(await ring.verificationKey('A'.repeat(43))).toBeUndefined(); // just reloaded: no second one
     expect(table.counts.selects).toBe(loads + 1);
