@@ -68,3 +68,48 @@ def test_the_rfc_6750_rendering() -> None:
     assert VerifierError("signature").body() == {"error": "invalid_token", "error_description": "The token is invalid."}
     with pytest.raises(ValueError):
         VerifierError("no_such_reason")  # type: ignore[arg-type]
+
+
+def _principal(**claims: object):
+    from authd_verifier import Principal
+
+    base = {"sub": "u1", "client_id": "web", "scope": "read", "roles": ["user"]}
+    return Principal.from_claims({**base, **claims}, "token")
+
+
+def test_step_up_decisions_and_their_challenge() -> None:
+    now = 1_800_000_000.0
+    assert _principal(acr="aal2", amr=["pwd", "otp", "mfa"], auth_time=now - 300).require_mfa(max_age=300, now=now).amr == ("pwd", "otp", "mfa")
+    with pytest.raises(VerifierError) as stale:
+        _principal(acr="aal2", auth_time=now - 301).require_mfa(max_age=300, now=now)
+    assert (stale.value.reason, stale.value.status, stale.value.error) == ("stale_authentication", 401, "insufficient_user_authentication")
+    assert stale.value.www_authenticate("api") == ('Bearer realm="api", error="insufficient_user_authentication", '
+                                                   'error_description="More recent authentication is required.", acr_values="aal2", max_age="300"')
+    for claims in ({}, {"acr": "aal1"}, {"acr": "AAL2"}):
+        with pytest.raises(VerifierError) as refused:
+            _principal(**claims).require_mfa(now=now)
+        assert refused.value.reason == "insufficient_acr"
+        assert refused.value.www_authenticate("api") == ('Bearer realm="api", error="insufficient_user_authentication", '
+                                                         'error_description="A different authentication level is required.", acr_values="aal2"')
+    assert _principal(acr="aal1").require_acr(["aal1", "aal2"], now=now).acr == "aal1"
+    with pytest.raises(ValueError, match="at least one acceptable acr value"):
+        _principal(acr="aal1").require_acr([], now=now)
+
+
+def test_a_clock_tolerance_above_the_rule_sets_skew_is_refused() -> None:
+    from authd_verifier import Verifier, rules
+
+    assert Verifier("https://auth.test", "https://api.test", clock_skew_seconds=0).clock_skew_seconds == 0
+    with pytest.raises(ValueError, match=f"between 0 and {rules.CLOCK_SKEW_SECONDS} seconds"):
+        Verifier("https://auth.test", "https://api.test", clock_skew_seconds=rules.CLOCK_SKEW_SECONDS + 1)
+
+
+def test_fastapi_step_up_arguments_are_checked() -> None:
+    from authd_verifier import Verifier
+    from authd_verifier.fastapi import Authd
+
+    authd = Authd(Verifier("https://auth.test", "https://api.test"))
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        authd.require_mfa(max_age=-1)
+    with pytest.raises(ValueError, match="at least one acceptable acr value"):
+        authd.require_acr([])
