@@ -50,7 +50,7 @@ export function accountRouter(deps: AccountDeps): Router {
   router.put('/account/email', async (req, res) => {
     const body = readJson(req, z.object({ email: z.string().max(320).nullable() }).strict());
     const user = await currentUser(res, deps.users);
-    res.json(presentUser(await deps.users.setEmail(user.id, body.email)));
+    res.json(presentUser(await deps.users.setEmail({ id: user.id }, body.email)));
   });
 
   // Needs the current password (throttled like a login); revokes every other session.
