@@ -59,7 +59,7 @@ export function createMail(config: Config, deps: MailDeps): Mail | undefined {
 export function describeMail(config: Config): { level: 'info' | 'warn'; message: string } {
   const settings = config.mail;
   if (!settings) {
-    return { level: 'warn', message: 'mail is off: AUTHD_SMTP_URL is not set, so password reset and email verification are disabled (their endpoints answer 404)' };
+    return { level: 'warn', message: 'mail is off: AUTHD_SMTP_URL is not set, so password reset and email verification are disabled' };
   }
   if (settings.transport === 'files') return { level: 'info', message: `mail goes to the local outbox ${settings.dir} (no AUTHD_SMTP_URL; development only)` };
   const url = new URL(settings.url);
