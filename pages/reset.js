@@ -6,7 +6,7 @@
   const requestForm = document.getElementById('request-form');
   const confirmForm = document.getElementById('confirm-form');
   const message = document.getElementById('message');
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  let token = null;
 
   function show(text, ok) {
     message.textContent = text;
@@ -29,12 +29,19 @@
     return `Too many requests. Try again in ${wait >= 120 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds'}.`;
   };
 
-  if (token) {
+  // On load, and when a link is opened in a tab already showing this page (only the fragment changes).
+  function takeToken() {
+    const found = new URLSearchParams(location.hash.slice(1)).get('token');
+    if (!found) return;
+    token = found;
     requestForm.hidden = true;
     confirmForm.hidden = false;
+    message.hidden = true;
     // The token stays in memory only: the address bar no longer shows it.
     history.replaceState(null, '', location.pathname);
   }
+  takeToken();
+  window.addEventListener('hashchange', takeToken);
 
   requestForm.addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -5,7 +5,7 @@
   const confirmForm = document.getElementById('confirm-form');
   const resendForm = document.getElementById('resend-form');
   const message = document.getElementById('message');
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  let token = null;
 
   function show(text, ok) {
     message.textContent = text;
@@ -22,11 +22,17 @@
     return { response, body: await response.json().catch(() => ({})) };
   }
 
-  if (token) {
+  function takeToken() {
+    const found = new URLSearchParams(location.hash.slice(1)).get('token');
+    if (!found) return;
+    token = found;
     confirmForm.hidden = false;
     resendForm.hidden = true;
+    message.hidden = true;
     history.replaceState(null, '', location.pathname);
   }
+  takeToken();
+  window.addEventListener('hashchange', takeToken);
 
   confirmForm.addEventListener('submit', async (event) => {
     event.preventDefault();
