@@ -3,9 +3,9 @@ import type { RecoveryThrottle } from '../abuse/recovery-throttle';
 import type { AuditLog } from '../audit/audit-log';
 import { invalidGrant, invalidRequest, OAuthError } from '../errors';
 import type { AccountRecovery } from '../users/account-recovery';
-import { clientIp } from './client-auth';
+import { clientIp } from './request-context';
 import { readParams } from './params';
-import { noStore } from './token';
+import { noStore } from './no-store';
 
 export interface AccountRecoveryDeps {
   recovery: AccountRecovery;
