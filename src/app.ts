@@ -3,6 +3,7 @@ import helmet from 'helmet';
 import { auditScope } from './audit/audit-log';
 import { ownApi } from './clients/authd-clients';
 import type { Config } from './config';
+import { accountRecoveryRouter } from './http/account-recovery';
 import { accountRouter } from './http/account-router';
 import { adminRouter, USER_IMPORT_PATH } from './http/admin/admin-router';
 import { cors } from './http/cors';
@@ -76,7 +77,9 @@ export function createApp(config: Config, services: Services): express.Express {
     tokens: services.tokens, revocations: services.revocations, issuer: config.issuer,
     ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
   };
-  if (config.hostedPages) app.use(pagesRouter(config.hostedPages));
+  if (config.hostedPages) app.use(pagesRouter(config.hostedPages, { recovery: services.recovery !== undefined }));
+  // Before the account API: these /account paths are anonymous (a mailed link, a forgotten password).
+  if (services.recovery) app.use(accountRecoveryRouter({ recovery: services.recovery, throttles: services.recoveryThrottles, audit: services.audit }));
   app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
   app.use(adminRouter({
     ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,

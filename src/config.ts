@@ -49,6 +49,13 @@ export interface Config {
   readonly devBootstrap: boolean;
   readonly logLevel: string;
   readonly trustProxy: TrustProxy;
+  /**
+   * Where mail goes: SMTP when AUTHD_SMTP_URL is set; otherwise, outside production, .eml files
+   * under the data directory; in production without SMTP, nowhere (the mail features are off).
+   */
+  readonly mail: { readonly transport: 'smtp'; readonly url: string; readonly from: string } | { readonly transport: 'files'; readonly dir: string; readonly from: string } | undefined;
+  /** Password logins of users without a verified email address are refused. */
+  readonly requireVerifiedEmail: boolean;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +158,9 @@ const schema = z.object({
     return z.NEVER;
   }).optional(),
   AUTHD_STRICT_ENV: flag.optional(),
+  AUTHD_SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  AUTHD_MAIL_FROM: z.string().max(320).regex(/^[^\r\n]*[^\s@<>]+@[^\s@<>]+>?$/, 'expected an address, optionally with a name: "Example <no-reply@example.com>"').optional(),
+  AUTHD_REQUIRE_VERIFIED_EMAIL: flag.default(false),
   NODE_ENV: z.string().optional(),
 });
 
@@ -183,6 +193,13 @@ export function unknownVariables(env: Env): string[] {
 function isLocalDevelopment(issuer: string): boolean {
   const url = new URL(issuer);
   return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+function mailSettings(e: z.infer<typeof schema>, issuer: string, dataDir: string): Config['mail'] {
+  const from = e.AUTHD_MAIL_FROM ?? `"${e.AUTHD_BRAND_NAME.replace(/["\\]/g, '')}" <no-reply@${new URL(issuer).hostname}>`;
+  if (e.AUTHD_SMTP_URL) return Object.freeze({ transport: 'smtp' as const, url: e.AUTHD_SMTP_URL, from });
+  if (e.NODE_ENV === 'production') return undefined;
+  return Object.freeze({ transport: 'files' as const, dir: path.join(dataDir, 'outbox'), from });
 }
 
 /** Reads the environment into a Config, or throws a ConfigError listing every problem, one line each. */
@@ -256,5 +273,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     devBootstrap: e.AUTHD_DEV_BOOTSTRAP ?? (isDevelopment && !e.DATABASE_URL),
     logLevel: e.AUTHD_LOG_LEVEL,
     trustProxy: e.AUTHD_TRUST_PROXY ?? false,
+    mail: mailSettings(e, issuer, path.resolve(cwd, e.AUTHD_DATA_DIR)),
+    requireVerifiedEmail: e.AUTHD_REQUIRE_VERIFIED_EMAIL,
   });
 }

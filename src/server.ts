@@ -7,6 +7,7 @@ import { ensureHostedPagesClient } from './hosted-pages-client';
 import { warnAboutIssuerAudienceClients } from './issuer-audience-check';
 import { reportMetricsToPrimary, startMetricsServer } from './metrics';
 import { openServices, type OpenOptions, type Services } from './services';
+import { describeMail } from './mail/mail';
 import { backfillUsernameSkeletons } from './users/skeleton-backfill';
 
 export interface RunningServer {
@@ -105,6 +106,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     revocations: services.redis ? 'redis' : 'database',
     argon2_concurrency: config.argon2Capacity.concurrency,
   }, 'authd listening');
+  const mailLine = describeMail(config);
+  logger[mailLine.level](mailLine.message);
+  // Mail queued while no instance was running (or by a CLI command) goes out now.
+  services.mail?.worker.start();
 
   let stopping: Promise<void> | undefined;
   return {

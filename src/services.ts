@@ -38,6 +38,11 @@ import { createPasswordHasher } from './users/password-hasher';
 import { createUserRepository, type UserRepository } from './users/user-repository';
 import { createUserImporter, type UserImporter } from './users/user-import';
 import { createUserService, type UserService } from './users/user-service';
+import { createRecoveryThrottle, type RecoveryThrottle } from './abuse/recovery-throttle';
+import { createDatabaseWindowCounter, createRedisWindowCounter } from './abuse/window-counter';
+import { createMail, type Mail } from './mail/mail';
+import { createAccountRecovery, type AccountRecovery } from './users/account-recovery';
+import { createAccountTokens } from './users/account-tokens';
 
 export interface Services {
   config: Config;
@@ -71,6 +76,10 @@ export interface Services {
   /** Signs and checks the notes that mark a browser as a known device (the login throttle). */
   deviceNotes: DeviceNotes;
   readinessChecks: ReadinessCheck[];
+  /** Undefined when mail is off (production without SMTP); then so are reset and verification. */
+  mail: Mail | undefined;
+  recovery: AccountRecovery | undefined;
+  recoveryThrottles: { passwordReset: RecoveryThrottle; verification: RecoveryThrottle };
   close(): Promise<void>;
 }
 
@@ -144,6 +153,21 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const sessions = createSessionRepository(db);
     const revoker = createSessionRevoker({ sessions, revocations, clock, maxAccessTokenTtl: config.accessTokenTtl });
     const userRepository = createUserRepository(db);
+    // Self-registration (and the anonymous password reset) gets a quarter of the hashing slots (at
+    // least one) and waits behind logins, so a flood of either can never take the capacity logins need.
+    const registrationShare = Math.max(1, Math.floor(config.argon2Capacity.concurrency / 4));
+    const registrationLane = limiter.lane({ concurrency: registrationShare, maxQueue: registrationShare * 4 });
+    const registrationHasher = createPasswordHasher(config.argon2, registrationLane);
+    const accountTokens = createAccountTokens(db, clock);
+    const mail = createMail(config, { db, clock, logger, audit, users: userRepository, tokens: accountTokens });
+    const recovery = mail && createAccountRecovery({
+      tokens: accountTokens, hasher: registrationHasher, audit, queueMail: mail.queue, revokeUser: revoker.revokeUser,
+    });
+    const windowCounter = redis ? createRedisWindowCounter(redis, clock) : createDatabaseWindowCounter(db, clock);
+    const recoveryThrottles = {
+      passwordReset: createRecoveryThrottle(windowCounter, clock, 'reset'),
+      verification: createRecoveryThrottle(windowCounter, clock, 'verify'),
+    };
     const userDeps = {
       users: userRepository,
       clock,
@@ -152,13 +176,10 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         await revoker.revokeUser(userId, reason);
       },
       onPrivilegesReduced: (userId: string) => revoker.revokeUserAccessTokens(userId),
+      ...(recovery && { onEmailUnverified: recovery.verificationNeeded }),
     };
     const users = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, limiter) });
-    // Self-registration gets a quarter of the hashing slots (at least one) and waits behind
-    // logins, so a registration flood can never take the capacity logins need.
-    const registrationShare = Math.max(1, Math.floor(config.argon2Capacity.concurrency / 4));
-    const registrationLane = limiter.lane({ concurrency: registrationShare, maxQueue: registrationShare * 4 });
-    const registrationUsers = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, registrationLane) });
+    const registrationUsers = createUserService({ ...userDeps, hasher: registrationHasher });
     const registrationThrottle = redis ? createRedisRegistrationThrottle(redis, clock) : createDatabaseRegistrationThrottle(db, clock);
     const userImporter = createUserImporter({ db, clock, onCredentialsChanged: userDeps.onCredentialsChanged });
     const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
@@ -168,7 +189,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit };
+    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit, requireVerifiedEmail: config.requireVerifiedEmail };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
 
@@ -187,9 +208,10 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
       userRepository, users, userImporter, registrationUsers, registrationThrottle, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, readinessChecks,
-      audit, metrics, limiter, throttle, deviceNotes,
+      audit, metrics, limiter, throttle, deviceNotes, mail, recovery, recoveryThrottles,
       async close() {
         ring.stop();
+        await mail?.close();
         await audit.close();
         await revocations.close();
         redis?.disconnect();

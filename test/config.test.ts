@@ -74,6 +74,9 @@ describe('parseConfig', () => {
       trustProxy: false,
       workers: 1,
       clientCacheTtlMs: 5_000,
+      // No SMTP outside production: mail goes to .eml files in the data directory.
+      mail: { transport: 'files', dir: '/srv/authd/data/outbox', from: '"authd" <no-reply@localhost>' },
+      requireVerifiedEmail: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.argon2)).toBe(true);

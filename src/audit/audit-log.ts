@@ -9,7 +9,8 @@ export const AUDIT_EVENT_TYPES = [
   'token_refreshed', 'refresh_token_reused_in_grace', 'refresh_token_reuse_detected', 'client_credentials_granted',
   'client_authentication_failed', 'access_token_revoked', 'session_revoked', 'user_sessions_revoked',
   'user_created', 'user_password_changed', 'user_roles_changed', 'user_scopes_changed', 'user_disabled', 'user_enabled',
-  'user_unlocked', 'user_deleted', 'users_imported', 'user_metadata_changed', 'user_email_changed', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
+  'user_unlocked', 'user_deleted', 'users_imported', 'user_metadata_changed', 'user_email_changed', 'user_email_verified', 'user_password_reset', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
+  'mail_sent', 'mail_skipped', 'mail_failed', 'recovery_throttled',
   'key_rotated', 'key_retired',
   'key_revoked', 'refresh_token_of_revoked_key',
 ] as const;

@@ -46,6 +46,13 @@ export function accountRouter(deps: AccountDeps): Router {
     res.json(presentUser(await currentUser(res, deps.users)));
   });
 
+  // A changed address is unverified until the link mailed to it is followed.
+  router.put('/account/email', async (req, res) => {
+    const body = readJson(req, z.object({ email: z.string().max(320).nullable() }).strict());
+    const user = await currentUser(res, deps.users);
+    res.json(presentUser(await deps.users.setEmail({ id: user.id }, body.email)));
+  });
+
   // Needs the current password (throttled like a login); revokes every other session.
   router.post('/account/password', async (req, res) => {
     const body = readJson(req, z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict());

@@ -87,13 +87,39 @@ export function openApiDocument(issuer: string) {
       },
       '/register': {
         post: op('Self-registration (only when AUTHD_REGISTRATION=true)', 'Users', {
-          requestBody: form(obj({ username: str(), password: str() }, ['username', 'password'])),
+          requestBody: form(obj({ username: str(), password: str(), email: str() }, ['username', 'password'])),
           responses: {
             202: ok('Received: the same answer whether the username was free (the account now exists) or taken', obj({ username: str(), message: str() })),
             400: error('Invalid username or password'), 404: error('Registration is off'), 429: error('Too many registrations from this address'), 503: error('Hashing at capacity'),
           },
         }),
       },
+      '/account/password-reset': {
+        post: op('Mail a password reset link (only while mail is on); one answer for every input', 'Account recovery', {
+          requestBody: form(obj({ username: str(), email: str() })),
+          responses: { 202: ok('Received: a link is mailed if the account exists and has an address', obj({ message: str() })), 400: error('No username or email'), 429: error('Too many requests for this name or from this address') },
+        }),
+      },
+      '/account/password-reset/confirm': {
+        post: op('Set a new password with the mailed token; ends every session', 'Account recovery', {
+          requestBody: form(obj({ token: str(), new_password: str() }, ['token', 'new_password'])),
+          responses: { 200: ok('Password changed', obj({ message: str() })), 400: error('invalid_grant: the link is invalid, expired or used; invalid_request: the password breaks the policy'), 503: error('Hashing at capacity') },
+        }),
+      },
+      '/account/email-verification': {
+        post: op('Mail a new verification link (only while mail is on); one answer for every input', 'Account recovery', {
+          requestBody: form(obj({ username: str(), email: str() })),
+          responses: { 202: ok('Received', obj({ message: str() })), 400: error('No username or email'), 429: error('Too many requests') },
+        }),
+      },
+      '/account/email-verification/confirm': {
+        post: op('Verify the address with the mailed token', 'Account recovery', {
+          requestBody: form(obj({ token: str() }, ['token'])),
+          responses: { 200: ok('Verified', obj({ email_verified: { type: 'boolean' }, message: str() })), 400: error('invalid_grant: the link is invalid, expired or used') },
+        }),
+      },
+      '/reset': { get: op('Hosted password reset page (HTML; only while mail is on)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
+      '/verify-email': { get: op('Hosted email verification page (HTML; only while mail is on)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
       '/.well-known/oauth-authorization-server': { get: op('Authorization server metadata (RFC 8414)', 'Discovery', { responses: { 200: ok('Metadata', { type: 'object' }) } }) },
       '/.well-known/openid-configuration': { get: op('The same metadata, where most libraries look first', 'Discovery', { responses: { 200: ok('Metadata', { type: 'object' }) } }) },
       '/.well-known/jwks.json': { get: op('Public signing keys (RFC 7517), cacheable, with an ETag', 'Discovery', { responses: { 200: ok('JWK set', obj({ keys: arr({ type: 'object' }) })), 304: ok('Not modified') } }) },
@@ -103,12 +129,15 @@ export function openApiDocument(issuer: string) {
       '/login': { get: op('Hosted sign-in page (HTML)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
       '/favicon.ico': { get: op('No icon (204), so browsers stop asking', 'Pages', { responses: { 204: ok('No content') } }) },
       '/pages/brand.css': { get: op('Branding stylesheet of the hosted pages', 'Pages', { responses: { 200: { description: 'CSS', content: { 'text/css': {} } } } }) },
-      '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
+      '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js', 'reset.js', 'verify-email.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
       '/account': {
         get: op('The token\'s own user: needs authd:account from one of authd\'s own clients (a browser navigation without a token gets the HTML account page)', 'Account', { security: bearer, responses: { 200: ok('Profile', ref('User')), 401: error('No or invalid token'), 403: error('Not a user token') } }),
       },
       '/account/password': {
         post: op('Change password (needs the current one; revokes every other session)', 'Account', { security: bearer, requestBody: json(obj({ current_password: str(), new_password: str() }, ['current_password', 'new_password'])), responses: { 200: ok('Changed', obj({ revoked_sessions: { type: 'integer' } })), 400: error('Wrong current password or weak new password'), 429: error('Too many failed attempts') } }),
+      },
+      '/account/email': {
+        put: op('Set or remove the own email address; a changed one is unverified and mailed a verification link', 'Account', { security: bearer, requestBody: json(obj({ email: { type: ['string', 'null'] } }, ['email'])), responses: { 200: ok('Profile', ref('User')), 400: error('Not an address'), 409: error('The address belongs to another user') } }),
       },
       '/account/sessions': { get: op('Own sessions; the current one marked', 'Account', { security: bearer, responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })) } }) },
       '/account/sessions/{id}': { delete: op('Revoke one own session', 'Account', { security: bearer, parameters: idParam, responses: { 204: ok('Revoked'), 404: error('No such session') } }) },

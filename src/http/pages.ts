@@ -9,15 +9,20 @@ const ASSETS: Record<string, string> = {
   'pages.css': 'text/css; charset=utf-8',
   'login.js': 'text/javascript; charset=utf-8',
   'account.js': 'text/javascript; charset=utf-8',
+  'reset.js': 'text/javascript; charset=utf-8',
+  'verify-email.js': 'text/javascript; charset=utf-8',
 };
 
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 type Branding = NonNullable<Config['hostedPages']>;
 
-function render(file: string, branding: Branding): string {
+const FORGOT_PASSWORD = '<p class="muted"><a href="/reset">Forgot password?</a></p>';
+
+function render(file: string, branding: Branding, features: PageFeatures): string {
   const logo = branding.logoUrl ? `<img src="${escapeHtml(branding.logoUrl)}" alt="">` : '';
   return fs.readFileSync(path.join(PAGES_DIR, file), 'utf8')
+    .replaceAll('{{forgotPassword}}', features.recovery ? FORGOT_PASSWORD : '')
     .replaceAll('{{brandName}}', escapeHtml(branding.brandName))
     .replaceAll('{{clientId}}', escapeHtml(branding.clientId))
     .replaceAll('{{logo}}', logo);
@@ -28,9 +33,15 @@ function render(file: string, branding: Branding): string {
  * inline script or style, so the CSP stays strict). GET /account is the page for a browser
  * navigation and the Account API for anything carrying a bearer token.
  */
-export function pagesRouter(branding: Branding): Router {
+export interface PageFeatures {
+  /** Mail is on: the password reset and email verification pages, and the login page's link to them. */
+  recovery: boolean;
+}
+
+export function pagesRouter(branding: Branding, features: PageFeatures = { recovery: false }): Router {
   const router = Router();
-  const html = { login: render('login.html', branding), account: render('account.html', branding) };
+  const page = (file: string) => render(file, branding, features);
+  const html = { login: page('login.html'), account: page('account.html') };
   const assets = Object.fromEntries(Object.keys(ASSETS).map((name) => [name, fs.readFileSync(path.join(PAGES_DIR, name))]));
   const brandCss = `:root { --brand: ${branding.brandColor}; }\n`;
 
@@ -38,6 +49,10 @@ export function pagesRouter(branding: Branding): Router {
     res.set({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).send(body);
   };
   router.get('/login', sendPage(html.login));
+  if (features.recovery) {
+    router.get('/reset', sendPage(page('reset.html')));
+    router.get('/verify-email', sendPage(page('verify-email.html')));
+  }
   router.get('/favicon.ico', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=86400').status(204).end();
   });

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { RegistrationThrottle } from '../abuse/registration-throttle';
 import { DomainError, invalidRequest, OAuthError } from '../errors';
 import { assertPasswordPolicy, type UserService } from '../users/user-service';
+import { normalizeEmail } from '../users/email';
 import { displayUsername, normalizeUsername } from '../users/username';
 import { noStore } from './no-store';
 import { clientIp } from './request-context';
@@ -21,11 +22,12 @@ export interface RegisterDeps {
 export function registerRouter(deps: RegisterDeps): Router {
   const router = Router();
   router.post('/register', noStore, async (req, res) => {
-    const { username, password } = readParams(req);
+    const { username, password, email } = readParams(req);
     if (!username) throw invalidRequest('The username parameter is missing.');
     if (!password) throw invalidRequest('The password parameter is missing.');
     // Refusals that cost nothing come first and are not counted.
     normalizeUsername(username);
+    if (email !== undefined) normalizeEmail(email);
     assertPasswordPolicy(password);
     // Counted before any hashing, so a flood from one address costs no Argon2.
     const decision = await deps.throttle.admit(clientIp(req) ?? 'unknown');
@@ -36,9 +38,10 @@ export function registerRouter(deps: RegisterDeps): Router {
     }
     try {
       // New accounts get no roles or scopes: an operator grants those.
-      await deps.users.create({ username, password });
+      // With an address, the verification mail is queued (sent off the request path).
+      await deps.users.create({ username, password, ...(email !== undefined && { email }) });
     } catch (error) {
-      // Taken: the same answer as created (the password was hashed all the same).
+      // Taken (the username or the address): the same answer as created (the password was hashed all the same).
       if (!(error instanceof DomainError && error.kind === 'conflict')) throw error;
     }
     res.status(202).json({

@@ -65,6 +65,7 @@ export interface NewUser {
   passwordHash: string;
   roles: string[];
   scopes: string[];
+  email?: { email: string; normalized: string } | null;
   now: Date;
 }
 
@@ -75,22 +76,27 @@ export function createUserRepository(db: Queryable) {
       return row && toUser(row);
     },
 
+    async findByNormalizedEmail(normalized: string): Promise<UserWithHash | undefined> {
+      const [row] = await db.query<UserRow>('SELECT * FROM users WHERE email_normalized = $1', [normalized]);
+      return row && toUser(row);
+    },
+
     async findById(id: string): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
       return row && toUser(row);
     },
 
     /**
-     * Returns undefined when the normalised username or its skeleton is taken (the unique indexes
+     * Returns undefined when the normalised username, its skeleton or the address is taken (the unique indexes
      * decide, not a prior read, so two look-alikes created at once cannot both win).
      */
     async insert(user: NewUser): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>(
-        `INSERT INTO users (id, username, username_normalized, username_skeleton, password_hash, roles, scopes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        `INSERT INTO users (id, username, username_normalized, username_skeleton, password_hash, roles, scopes, created_at, updated_at, email, email_normalized)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
          ON CONFLICT DO NOTHING
          RETURNING *`,
-        [user.id, user.username, user.usernameNormalized, user.usernameSkeleton, user.passwordHash, user.roles, user.scopes, user.now],
+        [user.id, user.username, user.usernameNormalized, user.usernameSkeleton, user.passwordHash, user.roles, user.scopes, user.now, user.email?.email ?? null, user.email?.normalized ?? null],
       );
       return row && toUser(row);
     },

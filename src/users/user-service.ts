@@ -19,6 +19,8 @@ export interface UserServiceDeps {
   onCredentialsChanged?: (userId: string, reason: string) => Promise<void>;
   /** Called after a role or scope was taken away: ends the access tokens that still carry it. */
   onPrivilegesReduced?: (userId: string) => Promise<void>;
+  /** Called after an address was set that is not verified: queues the verification mail. */
+  onEmailUnverified?: (userId: string) => Promise<void>;
 }
 
 const ROLE = /^[\w:.-]{1,64}$/;
@@ -56,7 +58,7 @@ export type LoginResult =
   | { ok: true; user: UserWithHash }
   | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled'; userId?: string };
 
-export function createUserService({ users, hasher, clock, audit, onCredentialsChanged, onPrivilegesReduced }: UserServiceDeps) {
+export function createUserService({ users, hasher, clock, audit, onCredentialsChanged, onPrivilegesReduced, onEmailUnverified }: UserServiceDeps) {
   const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) => audit?.record({ type, userId: user.id, ...(details && { details }) });
 
   async function requireUser(ref: UserRef): Promise<UserWithHash> {
@@ -93,8 +95,9 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
   return {
     requireUser,
 
-    async create(input: { username: string; password: string; roles?: string[]; scopes?: string[] }): Promise<User> {
+    async create(input: { username: string; password: string; roles?: string[]; scopes?: string[]; email?: string }): Promise<User> {
       const normalized = normalizeUsername(input.username);
+      const email = input.email === undefined ? null : normalizeEmail(input.email);
       checkPassword(input.password);
       const roles = checkNames(input.roles ?? [], 'role');
       const scopes = checkNames(input.scopes ?? [], 'scope');
@@ -106,13 +109,16 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
         passwordHash: await hasher.hash(input.password),
         roles,
         scopes,
+        email,
         now: new Date(clock.now()),
       });
       if (!inserted) {
-        const taken = await users.findByNormalizedUsername(normalized);
-        throw new DomainError('conflict', taken ? 'That username is taken.' : 'That username looks like one that is taken (confusable characters).');
+        if (await users.findByNormalizedUsername(normalized)) throw new DomainError('conflict', 'That username is taken.');
+        if (email && (await users.findByNormalizedEmail(email.normalized))) throw new DomainError('conflict', 'That email address belongs to another user.');
+        throw new DomainError('conflict', 'That username looks like one that is taken (confusable characters).');
       }
       record('user_created', inserted, { roles, scopes });
+      if (email) await onEmailUnverified?.(inserted.id);
       return publicUser(inserted);
     },
 
@@ -173,6 +179,7 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       if (updated === 'taken') throw new DomainError('conflict', 'That email address belongs to another user.');
       if (!updated) throw new DomainError('not_found', 'No such user.');
       record('user_email_changed', updated, { verified: updated.emailVerified });
+      if (updated.email && !updated.emailVerified) await onEmailUnverified?.(updated.id);
       return publicUser(updated);
     },
 

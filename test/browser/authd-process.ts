@@ -29,8 +29,8 @@ export interface Backend {
   name: 'embedded' | 'postgres+redis';
   /** The env every process of this run gets (server and CLI), without PORT and AUTHD_ISSUER. */
   env: Record<string, string>;
-  /** Creates users before the server starts (the embedded data directory is locked while it runs). */
-  createUsers(users: Array<{ username: string; password: string }>, issuer: string): Promise<void>;
+  /** Creates users before the server starts (the embedded data directory is locked while it runs); an email is set verified. */
+  createUsers(users: Array<{ username: string; password: string; email?: string }>, issuer: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -86,7 +86,10 @@ export async function prepareBackend(): Promise<Backend> {
       async createUsers(users, issuer) {
         const services = await openServices(parseConfig({ ...env, AUTHD_ISSUER: issuer }), { logger: silentLogger });
         try {
-          for (const user of users) await services.users.create(user);
+          for (const { email, ...user } of users) {
+            const created = await services.users.create(user);
+            if (email) await services.users.setEmail({ id: created.id }, email, { verified: true });
+          }
         } finally {
           await services.close();
         }
@@ -106,6 +109,7 @@ export async function prepareBackend(): Promise<Backend> {
       // One at a time: each command owns the data directory while it runs.
       for (const user of users) {
         await runCli({ ...env, AUTHD_ISSUER: issuer }, ['users', 'create', user.username, '--password-stdin'], user.password);
+        if (user.email) await runCli({ ...env, AUTHD_ISSUER: issuer }, ['users', 'set-email', user.username, user.email, '--verified'], '');
       }
     },
     async cleanup() {

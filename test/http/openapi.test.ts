@@ -188,7 +188,7 @@ describe('the OpenAPI document', () => {
       const documented = documentedRoutes(doc);
       expect(routes.filter((r) => !documented.includes(r))).toEqual([]);
       expect(documented.filter((r) => !routes.includes(r)).sort()).toEqual([
-        'GET /favicon.ico', 'GET /login', 'GET /pages/brand.css', 'GET /pages/{file}', 'POST /register',
+        'GET /favicon.ico', 'GET /login', 'GET /pages/brand.css', 'GET /pages/{file}', 'GET /reset', 'GET /verify-email', 'POST /register',
       ]);
     } finally {
       await other.close();
@@ -231,11 +231,23 @@ describe('the OpenAPI document', () => {
     for (const schema of Object.keys(doc.components.schemas)) expect({ schema, used: used.has(`#/components/schemas/${schema}`) }).toEqual({ schema, used: true });
   });
 
-  it('marks every /admin and /account operation as needing a bearer token', () => {
+  // The links a mail carries and the forms for a forgotten password: anonymous by nature.
+  const ANONYMOUS_ACCOUNT_OPERATIONS = [
+    'POST /account/password-reset', 'POST /account/password-reset/confirm', 'POST /account/email-verification', 'POST /account/email-verification/confirm',
+  ];
+
+  it('marks every /admin and /account operation as needing a bearer token, but the four anonymous recovery ones', () => {
+    const anonymous: string[] = [];
     for (const [name, op] of operations(doc)) {
       if (!/ \/(admin|account)(\/|$)/.test(name)) continue;
+      if (ANONYMOUS_ACCOUNT_OPERATIONS.includes(name)) {
+        anonymous.push(name);
+        expect({ name, security: op.security }).toEqual({ name, security: undefined });
+        continue;
+      }
       expect({ name, security: op.security }).toEqual({ name, security: [{ bearer: [] }] });
     }
+    expect(anonymous.sort()).toEqual([...ANONYMOUS_ACCOUNT_OPERATIONS].sort());
   });
 
   /** Real answers of the admin and account APIs, each with the response schema the document gives it. */

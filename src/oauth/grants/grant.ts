@@ -44,6 +44,8 @@ export interface GrantDeps {
   lifetimes: Lifetimes;
   throttle: LoginThrottle;
   audit: AuditLog;
+  /** AUTHD_REQUIRE_VERIFIED_EMAIL: password logins need a verified address. */
+  requireVerifiedEmail?: boolean;
 }
 
 export interface GrantHandler<Params extends Record<string, string | undefined> = Record<string, string | undefined>> {

@@ -13,6 +13,8 @@ import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } fr
 const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });
 type Params = z.infer<typeof schema>;
 
+export const UNVERIFIED_EMAIL = 'The email address of this account is not verified: follow the link in the verification mail, or ask for a new one (POST /account/email-verification).';
+
 /** Normalised when valid; otherwise the raw value, so junk usernames are throttled too. */
 export function throttleName(username: string): string {
   try {
@@ -63,6 +65,11 @@ export const passwordGrant = {
     }
     const { user } = login;
     await deps.throttle.succeeded(throttleName(params.username), context.ip ?? 'unknown');
+    // Only after the password: telling "unverified" to someone without it would leak the account.
+    if (deps.requireVerifiedEmail && !user.emailVerified) {
+      deps.audit.record({ type: 'login_failed', clientId: client.id, userId: user.id, context, details: { reason: 'email_unverified' } });
+      throw invalidGrant(UNVERIFIED_EMAIL, { detail: 'email_unverified' });
+    }
     // Checked only after the password, so the answer reveals nothing about unknown accounts.
     let scopes: string[];
     const userScopes = scopesOfUser(user.scopes);

@@ -1,0 +1,106 @@
+import { ACCOUNT_TOKEN_TTL_MS, type AccountTokens } from '../users/account-tokens';
+import { normalizeEmail } from '../users/email';
+import type { UserRepository, UserWithHash } from '../users/user-repository';
+import { normalizeUsername } from '../users/username';
+import type { OutboxEntry } from './outbox';
+import { renderMail, type MailBranding } from './templates';
+import type { MailMessage } from './transport';
+
+/** A message to send, or why there is none (the entry is done either way). */
+export type Composed = { message: MailMessage; userId: string } | { skipped: string; userId: string | null };
+
+export interface AccountMailDeps {
+  users: UserRepository;
+  tokens: AccountTokens;
+  issuer: string;
+  brand: MailBranding;
+}
+
+/** The account a form's "username or email" names: a username first, then an address. */
+export async function findAccount(users: UserRepository, identifier: string): Promise<UserWithHash | undefined> {
+  try {
+    const byName = await users.findByNormalizedUsername(normalizeUsername(identifier));
+    if (byName) return byName;
+  } catch {
+    // not a valid username; perhaps an address
+  }
+  try {
+    return await users.findByNormalizedEmail(normalizeEmail(identifier).normalized);
+  } catch {
+    return undefined;
+  }
+}
+
+const MINUTES = (ms: number) => Math.round(ms / 60_000);
+
+/**
+ * Turns an outbox entry into a message, minting the link's token only now, off the request path:
+ * whether the account exists is decided here, where nobody is waiting for the answer. A retry
+ * mints a new token, which replaces the one in the message that was never delivered.
+ */
+export function createAccountMail(deps: AccountMailDeps) {
+  const { users, tokens, issuer, brand } = deps;
+
+  async function resolve(entry: OutboxEntry): Promise<UserWithHash | undefined> {
+    if (entry.userId) return users.findById(entry.userId);
+    const identifier = entry.payload.identifier;
+    return typeof identifier === 'string' ? findAccount(users, identifier) : undefined;
+  }
+
+  return async function compose(entry: OutboxEntry): Promise<Composed> {
+    const user = await resolve(entry);
+    if (!user) return { skipped: 'no_account', userId: null };
+    if (user.disabledAt) return { skipped: 'user_disabled', userId: user.id };
+    if (!user.email) return { skipped: 'no_email', userId: user.id };
+
+    switch (entry.kind) {
+      case 'password_reset': {
+        const issued = await tokens.issue(user.id, 'password_reset');
+        if (!issued) return { skipped: 'no_email', userId: user.id };
+        return {
+          userId: user.id,
+          message: renderMail(issued.email, {
+            subject: `Reset your ${brand.brandName} password`,
+            heading: 'Reset your password',
+            paragraphs: [
+              `Someone (hopefully you) asked to reset the password of the account "${user.username}".`,
+              `The link works once, for ${MINUTES(ACCOUNT_TOKEN_TTL_MS.password_reset)} minutes. Asking again makes this link stop working.`,
+            ],
+            action: { label: 'Choose a new password', url: `${issuer}/reset#token=${issued.token}` },
+            footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
+          }, brand),
+        };
+      }
+      case 'email_verification': {
+        if (user.emailVerified) return { skipped: 'already_verified', userId: user.id };
+        const issued = await tokens.issue(user.id, 'email_verification');
+        if (!issued) return { skipped: 'no_email', userId: user.id };
+        return {
+          userId: user.id,
+          message: renderMail(issued.email, {
+            subject: `Confirm your email address for ${brand.brandName}`,
+            heading: 'Confirm your email address',
+            paragraphs: [`Confirm that ${issued.email} is the address of the account "${user.username}".`, 'The link works once, for 24 hours.'],
+            action: { label: 'Confirm this address', url: `${issuer}/verify-email#token=${issued.token}` },
+            footer: 'If you did not create this account or change its address, ignore this mail.',
+          }, brand),
+        };
+      }
+      case 'password_changed':
+        return {
+          userId: user.id,
+          message: renderMail(user.email, {
+            subject: `Your ${brand.brandName} password was changed`,
+            heading: 'Your password was changed',
+            paragraphs: [
+              `The password of the account "${user.username}" was just reset, and every session of the account was signed out.`,
+            ],
+            action: { label: 'Sign in', url: `${issuer}/login` },
+            footer: 'If this was not you, reset your password now and tell your administrator.',
+          }, brand),
+        };
+    }
+  };
+}
+
+export type ComposeMail = ReturnType<typeof createAccountMail>;
