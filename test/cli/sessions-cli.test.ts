@@ -11,7 +11,7 @@ jest.setTimeout(scaled(120_000));
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 const LOCALHOST = expect.stringMatching(/127\.0\.0\.1/);
 
-describe.each(backends())('users sessions / revoke-sessions CLI on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke-sessions CLI on $name', (backend) => {
   const suite = useCli(backend);
   const cli = suite.run;
 

@@ -11,7 +11,7 @@ import { createEmbeddedDatabase } from '../../src/store/embedded';
 import { createPostgresDatabase } from '../../src/store/postgres';
 import { createTestClock, type TestClock } from './clock';
 
-export type BackendName = 'embedded' | 'postgres+redis';
+export type BackendName = 'embedded' | 'postgres' | 'postgres+redis';
 
 export interface Backend {
   name: BackendName;
@@ -42,12 +42,46 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
   };
 }
 
+export interface BackendOptions {
+  /**
+   * Also the third deployment: PostgreSQL without Redis, so revocations, login and registration
+   * throttles live in the database (as on the embedded default) but on a real server, with
+   * concurrent connections and its own transaction semantics.
+   */
+  postgresWithoutRedis?: boolean;
+}
+
+function postgresBackend(name: 'postgres' | 'postgres+redis'): Backend {
+  return {
+    name,
+    ...(name === 'postgres+redis' && { redisUrl: REDIS_URL }),
+    async openDatabase() {
+      const scratch = await createScratchDatabase();
+      const db = createPostgresDatabase({ connectionString: scratch.url });
+      return {
+        db,
+        url: scratch.url,
+        async drop() {
+          await db.close();
+          await scratch.drop();
+        },
+      };
+    },
+  };
+}
+
 /**
  * The backends every storage-dependent test runs on: always the embedded default (in-memory
  * PGlite, revocations in the database), and real Postgres + Redis when DATABASE_URL and REDIS_URL
  * are set. Under CI=true a missing service is a failure, not a skip.
+ *
+ * Postgres without Redis runs only in the suites that ask for it (`{ postgresWithoutRedis: true }`):
+ * those whose behaviour depends on where revocations and throttles are kept (revocation,
+ * introspection, demotion, key compromise, brute force and lockout, registration floods, refresh
+ * rotation races, the sessions CLI). Every other suite runs the same SQL on the same server as
+ * postgres+redis does, so a third run would cost minutes of suite time and test nothing new.
  */
-export function backends(): Backend[] {
+export function backends(options: BackendOptions = {}): Backend[] {
   const list: Backend[] = [{
     name: 'embedded',
     async openDatabase() {
@@ -56,22 +90,8 @@ export function backends(): Backend[] {
     },
   }];
   if (DATABASE_URL && REDIS_URL) {
-    list.push({
-      name: 'postgres+redis',
-      redisUrl: REDIS_URL,
-      async openDatabase() {
-        const scratch = await createScratchDatabase();
-        const db = createPostgresDatabase({ connectionString: scratch.url });
-        return {
-          db,
-          url: scratch.url,
-          async drop() {
-            await db.close();
-            await scratch.drop();
-          },
-        };
-      },
-    });
+    if (options.postgresWithoutRedis) list.push(postgresBackend('postgres'));
+    list.push(postgresBackend('postgres+redis'));
   } else if (CI === 'true') {
     throw new Error('CI=true but DATABASE_URL and REDIS_URL are not both set: the Postgres + Redis half of the suite cannot run.');
   }
