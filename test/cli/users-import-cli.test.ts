@@ -6,9 +6,10 @@ import { readUserFile } from '../../src/users/user-file-format';
 import { importRecords } from '../../src/users/user-import';
 import { backends, silentLogger, tempDir } from '../support/backends';
 import { useCli } from '../support/cli';
+import { scaled } from '../support/timing';
 
 /** `authd users import` and `authd users export`, run as commands on each database. */
-jest.setTimeout(180_000);
+jest.setTimeout(scaled(180_000));
 
 const BCRYPT = '$2b$05$luqDlnXG8e9dmaIa5mXTQO8dRsQwMtr7uNaFE/Ubv1xGa916Pcauq'; // passlib, "pässwörd from passlib"
 const PBKDF2 = '$pbkdf2-sha256$29000$ZgzBOEdo7b33HkMopTSGMA$iG.RTxBQ9lcHVlSkStP/SW5zNi7EswM9MOcBpt6JKuU'; // passlib, the same password
