@@ -1,29 +1,23 @@
-/** Prints rows as an aligned table, or as JSON with --json. */
-export function printRows(rows: Record<string, unknown>[], json: boolean): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    return;
-  }
-  if (rows.length === 0) {
-    process.stdout.write('(none)\n');
-    return;
-  }
+export const formatJson = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
+
+const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : v === null || v === undefined ? '-' : String(v));
+
+/** Rows as an aligned table, or as JSON with --json. */
+export function formatRows(rows: Record<string, unknown>[], json: boolean): string {
+  if (json) return formatJson(rows);
+  if (rows.length === 0) return '(none)\n';
   const columns = Object.keys(rows[0]);
-  const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : v === null || v === undefined ? '-' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd() + '\n';
-  process.stdout.write(line(columns));
-  for (const row of rows) process.stdout.write(line(columns.map((c) => cell(row[c]))));
+  return [line(columns), ...rows.map((row) => line(columns.map((c) => cell(row[c]))))].join('');
 }
 
-export function printRecord(record: Record<string, unknown>, json: boolean): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(record, null, 2) + '\n');
-    return;
-  }
+/** One record as "key  value" lines, or as JSON with --json. */
+export function formatRecord(record: Record<string, unknown>, json: boolean): string {
+  if (json) return formatJson(record);
   const width = Math.max(...Object.keys(record).map((k) => k.length));
-  for (const [key, value] of Object.entries(record)) {
+  return Object.entries(record).map(([key, value]) => {
     const shown = value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(' ') : value === null || value === undefined ? '-' : String(value);
-    process.stdout.write(`${key.padEnd(width)}  ${shown}\n`);
-  }
+    return `${key.padEnd(width)}  ${shown}\n`;
+  }).join('');
 }

@@ -1,27 +1,28 @@
 import crypto from 'node:crypto';
 import readline from 'node:readline';
 import { DomainError } from '../errors';
+import type { CliIo } from './context';
 
-async function readStdin(): Promise<string> {
+async function readStdin(stdin: CliIo['stdin']): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  for await (const chunk of stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-function promptHidden(question: string): Promise<string> {
+function promptHidden(io: CliIo, question: string): Promise<string> {
   return new Promise((resolve) => {
-    const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+    const rl = readline.createInterface({ input: io.stdin, output: io.stdout, terminal: true });
     const output = rl as unknown as { _writeToOutput: (s: string) => void };
     let prompted = false;
     output._writeToOutput = (s: string) => {
       if (!prompted) {
-        process.stdout.write(s);
+        io.stdout.write(s);
         prompted = true;
       }
     };
     rl.question(question, (answer) => {
       rl.close();
-      process.stdout.write('\n');
+      io.stdout.write('\n');
       resolve(answer);
     });
   });
@@ -33,11 +34,11 @@ export interface PasswordSource {
 }
 
 /** A password from stdin, a generated one (printed once), or a hidden prompt; never from argv. */
-export async function readPassword(source: PasswordSource): Promise<{ password: string; generated: boolean }> {
-  if (source.passwordStdin) return { password: await readStdin(), generated: false };
+export async function readPassword(source: PasswordSource, io: CliIo): Promise<{ password: string; generated: boolean }> {
+  if (source.passwordStdin) return { password: await readStdin(io.stdin), generated: false };
   if (source.generatePassword) return { password: crypto.randomBytes(15).toString('base64url'), generated: true };
-  if (!process.stdin.isTTY) throw new DomainError('invalid', 'No terminal to ask for a password: use --password-stdin or --generate-password.');
-  const password = await promptHidden('Password: ');
-  if ((await promptHidden('Repeat password: ')) !== password) throw new DomainError('invalid', 'The passwords do not match.');
+  if (!io.stdin.isTTY) throw new DomainError('invalid', 'No terminal to ask for a password: use --password-stdin or --generate-password.');
+  const password = await promptHidden(io, 'Password: ');
+  if ((await promptHidden(io, 'Repeat password: ')) !== password) throw new DomainError('invalid', 'The passwords do not match.');
   return { password, generated: false };
 }

@@ -1,10 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { backends, createScratchDatabase, FAST_ARGON2, openStack, tempDir, type TestStack } from '../support/backends';
-import { cli, setEnv, type CliResult } from '../support/cli';
+import { backends, openStack, type TestStack } from '../support/backends';
+import { useCli, type CliResult } from '../support/cli';
 import { token } from '../support/fixtures';
 import { scaled } from '../support/timing';
 
@@ -31,8 +29,8 @@ describe.each(backends())('CLI and admin API agree on $name', (backend) => {
   let stack: TestStack;
   let app: Express;
   let adminToken: string;
-  let restoreEnv: () => void;
-  let cleanUp: () => Promise<void>;
+  // The CLI's own database of the same kind.
+  const { run: cli } = useCli(backend, { AUTHD_ISSUER: ISSUER, AUTHD_LOG_LEVEL: undefined });
 
   beforeAll(async () => {
     stack = await openStack(backend, { AUTHD_ISSUER: ISSUER });
@@ -45,30 +43,9 @@ describe.each(backends())('CLI and admin API agree on $name', (backend) => {
     const login = await token(app, { grant_type: 'password', client_id: 'admin-cli', username: 'root@example.com', password: ADMIN_PASSWORD });
     expect(login.status).toBe(200);
     adminToken = login.body.access_token;
-
-    // The CLI's own database of the same kind.
-    const root = tempDir('authd-parity-');
-    const scratch = backend.name === 'embedded' ? undefined : await createScratchDatabase();
-    restoreEnv = setEnv({
-      AUTHD_ISSUER: ISSUER,
-      AUTHD_KEYS_DIR: path.join(root, 'keys'),
-      AUTHD_DATA_DIR: path.join(root, 'data'),
-      DATABASE_URL: scratch?.url,
-      REDIS_URL: stack.config.redisUrl,
-      AUTHD_REDIS_PREFIX: `${stack.config.redisPrefix}cli:`,
-      NODE_ENV: 'test',
-      AUTHD_LOG_LEVEL: undefined,
-      ...FAST_ARGON2,
-    });
-    cleanUp = async () => {
-      await scratch?.drop();
-      fs.rmSync(root, { recursive: true, force: true });
-    };
   });
 
   afterAll(async () => {
-    restoreEnv?.();
-    await cleanUp?.();
     await stack?.close();
   });
 

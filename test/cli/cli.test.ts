@@ -1,27 +1,28 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseConfig } from '../../src/config';
+import { openServices } from '../../src/services';
 import { readMigrations } from '../../src/store/migrate';
-import { FAST_ARGON2, tempDir } from '../support/backends';
-import { cli } from '../support/cli';
+import { backends, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
+import { dataDirEnv, runCli, useCli } from '../support/cli';
 import { ROOT } from '../support/processes';
 import { scaled } from '../support/timing';
 
-// One embedded data directory for the whole file: PGlite allows one owner at a time, and each
-// runCli opens and closes the stack itself, so the commands run one after another.
 jest.setTimeout(scaled(120_000));
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const KID = /^[A-Za-z0-9_-]{43}$/;
 
+// The commands in this process, one after another on one embedded database (the default issuer).
 describe('authd CLI (in-process, embedded database)', () => {
-  const savedEnv = { ...process.env };
-  let root: string;
-  let dataDir: string;
+  const suite = useCli(backends()[0], { AUTHD_ISSUER: undefined, AUTHD_LOG_LEVEL: 'warn' });
+  const run = suite.run;
   let keysDir: string;
-
-  const run = cli;
+  beforeAll(() => {
+    keysDir = suite.env.AUTHD_KEYS_DIR!;
+  });
 
   /** Runs a command that must succeed with --json, and parses its output. */
   async function json<T = unknown>(...args: string[]): Promise<T> {
@@ -29,33 +30,6 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     return JSON.parse(result.stdout) as T;
   }
-
-  beforeAll(() => {
-    root = tempDir('authd-cli-');
-    dataDir = path.join(root, 'data');
-    keysDir = path.join(root, 'keys');
-    for (const name of Object.keys(process.env)) {
-      if (name.startsWith('AUTHD_') || ['DATABASE_URL', 'REDIS_URL', 'PORT', 'HOST', 'NODE_ENV'].includes(name)) delete process.env[name];
-    }
-    Object.assign(process.env, {
-      AUTHD_DATA_DIR: dataDir,
-      AUTHD_KEYS_DIR: keysDir,
-      NODE_ENV: 'test',
-      AUTHD_LOG_LEVEL: 'warn',
-      ...FAST_ARGON2,
-    });
-  });
-
-  afterAll(() => {
-    for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
-    Object.assign(process.env, savedEnv);
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  afterEach(() => {
-    // Every command releases the data directory when it ends.
-    expect(fs.existsSync(path.join(dataDir, 'authd.lock'))).toBe(false);
-  });
 
   it('prints help and exits 0 with --help', async () => {
     const result = await run('--help');
@@ -84,7 +58,7 @@ describe('authd CLI (in-process, embedded database)', () => {
     expect(result.stderr).toContain("unknown option '--colour'");
   });
 
-  it('migrates a new data directory and exits 0; a second run has nothing to do', async () => {
+  it('migrates a new database and exits 0; a second run has nothing to do', async () => {
     const versions = (await readMigrations()).map((m) => m.version);
     expect(await run('migrate')).toEqual({ code: 0, stdout: `applied: ${versions.join(', ')}\n`, stderr: '' });
     expect(await run('migrate')).toEqual({ code: 0, stdout: 'database is up to date\n', stderr: '' });
@@ -114,15 +88,9 @@ describe('authd CLI (in-process, embedded database)', () => {
   });
 
   it('refuses to create a user without a password source when there is no terminal', async () => {
-    const isTTY = process.stdin.isTTY;
-    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
-    try {
-      const result = await run('users', 'create', 'dave');
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain('--password-stdin or --generate-password');
-    } finally {
-      Object.defineProperty(process.stdin, 'isTTY', { value: isTTY, configurable: true });
-    }
+    const result = await run('users', 'create', 'dave'); // its standard input is not a terminal
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--password-stdin or --generate-password');
   });
 
   it('replaces the roles of a user', async () => {
@@ -298,28 +266,48 @@ describe('authd CLI (in-process, embedded database)', () => {
   });
 
   it('exits 2 and names the variable on a bad environment variable', async () => {
-    process.env.AUTHD_ACCESS_TOKEN_TTL = 'nope';
-    try {
-      const result = await run('users', 'list');
-      expect(result.code).toBe(2);
-      expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^authd: configuration error\n {2}AUTHD_ACCESS_TOKEN_TTL: expected a duration .*"nope"/);
-    } finally {
-      delete process.env.AUTHD_ACCESS_TOKEN_TTL;
-    }
+    const result = await suite.runWith({ env: { AUTHD_ACCESS_TOKEN_TTL: 'nope' } }, 'users', 'list');
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^authd: configuration error\n {2}AUTHD_ACCESS_TOKEN_TTL: expected a duration .*"nope"/);
   });
 
   it('names every bad variable at once', async () => {
-    Object.assign(process.env, { AUTHD_ACCESS_TOKEN_TTL: 'nope', PORT: 'abc' });
+    const result = await suite.runWith({ env: { AUTHD_ACCESS_TOKEN_TTL: 'nope', PORT: 'abc' } }, 'migrate');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('AUTHD_ACCESS_TOKEN_TTL:');
+    expect(result.stderr).toContain('PORT:');
+  });
+});
+
+// What the suite above shares, each command here opens and closes itself, as a real run does.
+describe('authd CLI on an embedded data directory', () => {
+  let root: string;
+  let env: ReturnType<typeof dataDirEnv>;
+  const lockFile = () => path.join(env.AUTHD_DATA_DIR!, 'authd.lock');
+  beforeAll(() => {
+    root = tempDir('authd-cli-dir-');
+    env = dataDirEnv(root);
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('keeps what a command did for the next; each command releases the directory, also when it fails', async () => {
+    expect((await runCli(['users', 'create', 'ivy', '--generate-password'], { env })).code).toBe(0);
+    expect(fs.existsSync(lockFile())).toBe(false);
+    expect(await runCli(['users', 'create', 'ivy', '--generate-password'], { env })).toEqual({ code: 1, stdout: '', stderr: 'authd: That username is taken.\n' });
+    expect(fs.existsSync(lockFile())).toBe(false);
+    expect((await runCli(['users', 'list'], { env })).stdout).toMatch(/^id +username/);
+  });
+
+  it('is owned by the process while its stack is open (a second process is refused: start.test.ts)', async () => {
+    const services = await openServices(parseConfig(env), { logger: silentLogger });
     try {
-      const result = await run('migrate');
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain('AUTHD_ACCESS_TOKEN_TTL:');
-      expect(result.stderr).toContain('PORT:');
+      expect(fs.readFileSync(lockFile(), 'utf8')).toBe(String(process.pid));
+      expect((await services.users.requireUser('ivy')).username).toBe('ivy');
     } finally {
-      delete process.env.AUTHD_ACCESS_TOKEN_TTL;
-      delete process.env.PORT;
+      await services.close();
     }
+    expect(fs.existsSync(lockFile())).toBe(false);
   });
 });
 
@@ -336,7 +324,7 @@ describe('authd CLI (child process)', () => {
 
   const cli = (...args: string[]) => spawnSync(process.execPath, [main, ...args], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: scaled(60_000),
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'test',
@@ -376,7 +364,7 @@ describe('authd CLI (child process)', () => {
   it('warns once per unknown AUTHD_* variable, naming the closest setting', () => {
     const result = spawnSync(process.execPath, [main, 'users', 'list', '--json'], {
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: scaled(60_000),
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_DATA_DIR: path.join(root, 'data'), AUTHD_KEYS_DIR: path.join(root, 'keys'), AUTHD_ACCES_TOKEN_TTL: '5m' },
     });
     expect({ status: result.status, stderr: result.stderr })

@@ -1,75 +1,29 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { parseConfig } from '../../src/config';
-import { openServices, type Services } from '../../src/services';
-import { FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
-import { cli, json, variants } from '../support/cli';
+import type { Services } from '../../src/services';
+import { backends } from '../support/backends';
+import { json, useCli } from '../support/cli';
 import { basic, decodeJwt } from '../support/fixtures';
 import { scaled } from '../support/timing';
 
 jest.setTimeout(scaled(120_000));
 
-const ISSUER = 'https://authd.test';
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 const LOCALHOST = expect.stringMatching(/127\.0\.0\.1/);
 
-describe.each(variants)('users sessions / revoke-sessions CLI on $name', (variant) => {
-  const saved: Record<string, string | undefined> = {};
-  let keysDir: string;
-  let dataDir: string | undefined;
-  let tearDown: () => Promise<void>;
+describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke-sessions CLI on $name', (backend) => {
+  const suite = useCli(backend);
+  const cli = suite.run;
 
-  function setEnv(values: Record<string, string | undefined>): void {
-    for (const [name, value] of Object.entries(values)) {
-      if (!(name in saved)) saved[name] = process.env[name];
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-
-  beforeAll(async () => {
-    keysDir = tempDir('authd-cli-keys-');
-    const prepared = await variant.setUp();
-    tearDown = prepared.tearDown;
-    dataDir = prepared.dataDir;
-    setEnv({
-      ...prepared.env,
-      AUTHD_KEYS_DIR: keysDir,
-      AUTHD_ISSUER: ISSUER,
-      NODE_ENV: 'test',
-      AUTHD_LOG_LEVEL: 'silent',
-      ...FAST_ARGON2,
-    });
-  });
-
-  afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-    await tearDown?.();
-    fs.rmSync(keysDir, { recursive: true, force: true });
-  });
-
-  /** Opens the whole stack in this process; the caller must close it before the next CLI command. */
-  function open(): Promise<Services> {
-    return openServices(parseConfig(process.env), { logger: silentLogger });
-  }
-
+  /** The whole stack on the CLI's database, as the server opens it. */
   async function withOpenServices<T>(fn: (services: Services, app: ReturnType<typeof createApp>) => Promise<T>): Promise<T> {
-    const services = await open();
-    const lockFile = dataDir && path.join(dataDir, 'authd.lock');
+    const services = await suite.openServices();
     try {
-      expect(services.db.kind).toBe(variant.database);
-      expect(services.redis !== undefined).toBe(variant.database === 'postgres');
-      // The embedded data directory is owned by this process while the services are open.
-      if (lockFile) expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+      expect(services.db.kind).toBe(backend.name === 'embedded' ? 'embedded' : 'postgres');
+      expect(services.redis !== undefined).toBe(backend.redisUrl !== undefined);
       return await fn(services, createApp(services.config, services));
     } finally {
       await services.close();
-      if (lockFile) expect(fs.existsSync(lockFile)).toBe(false);
     }
   }
 
@@ -108,7 +62,6 @@ describe.each(variants)('users sessions / revoke-sessions CLI on $name', (varian
       }
       return result;
     });
-    // The services are closed now: the embedded data directory has one owner at a time.
 
     const listed = json<Array<Record<string, unknown>>>(await cli('users', 'sessions', 'bob@example.com', '--json'));
     expect(listed).toHaveLength(2);

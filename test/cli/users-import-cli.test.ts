@@ -4,17 +4,19 @@ import { parseConfig } from '../../src/config';
 import { openServices } from '../../src/services';
 import { readUserFile } from '../../src/users/user-file-format';
 import { importRecords } from '../../src/users/user-import';
-import { FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
-import { cli, useCliEnvironment, variants } from '../support/cli';
+import { backends, silentLogger, tempDir } from '../support/backends';
+import { useCli } from '../support/cli';
+import { scaled } from '../support/timing';
 
 /** `authd users import` and `authd users export`, run as commands on each database. */
-jest.setTimeout(180_000);
+jest.setTimeout(scaled(180_000));
 
 const BCRYPT = '$2b$05$luqDlnXG8e9dmaIa5mXTQO8dRsQwMtr7uNaFE/Ubv1xGa916Pcauq'; // passlib, "pässwörd from passlib"
 const PBKDF2 = '$pbkdf2-sha256$29000$ZgzBOEdo7b33HkMopTSGMA$iG.RTxBQ9lcHVlSkStP/SW5zNi7EswM9MOcBpt6JKuU'; // passlib, the same password
 
-describe.each(variants)('users import / export CLI on $name', (variant) => {
-  useCliEnvironment(variant, FAST_ARGON2);
+describe.each(backends())('users import / export CLI on $name', (backend) => {
+  const suite = useCli(backend);
+  const cli = suite.run;
   let dir: string;
   beforeAll(() => {
     dir = tempDir('authd-import-');
@@ -89,7 +91,7 @@ describe.each(variants)('users import / export CLI on $name', (variant) => {
 
     // Into a fresh embedded database: the same ids, and the old password logs in.
     const other = tempDir('authd-import-other-');
-    const config = parseConfig({ ...process.env, DATABASE_URL: '', REDIS_URL: '', AUTHD_DATA_DIR: other, AUTHD_KEYS_DIR: path.join(other, 'keys') });
+    const config = parseConfig({ ...suite.env, DATABASE_URL: '', REDIS_URL: '', AUTHD_DATA_DIR: other, AUTHD_KEYS_DIR: path.join(other, 'keys') });
     const services = await openServices({ ...config, databaseUrl: undefined, redisUrl: undefined }, { logger: silentLogger });
     try {
       const totals = await importRecords(readUserFile(fs.createReadStream(out), 'csv'), services.userImporter, { policy: 'skip' });

@@ -12,7 +12,7 @@ import { PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
 const WRONG = 'not the password at all';
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'Invalid username or password.' };
 
-describe.each(backends())('brute-force protection over HTTP on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection over HTTP on $name', (backend) => {
   let stack: TestStack;
   let f: Fixtures;
 

@@ -14,7 +14,7 @@ const ISSUER = 'https://authd.test';
 const SECOND = 1000;
 const REVOKED = { error: 'invalid_token', error_description: 'The token has been revoked.' };
 
-describe.each(backends())('demoting a user on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('demoting a user on $name', (backend) => {
   let stack: TestStack;
   let app: Express;
   let api: { id: string; secret: string };

@@ -17,7 +17,7 @@ const BASIC_CHALLENGE = 'Basic realm="authd", charset="UTF-8"';
 
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
-describe.each(backends())('token introspection (RFC 7662) on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RFC 7662) on $name', (backend) => {
   let stack: TestStack;
   let f: Fixtures;
   let app: Express;

@@ -24,7 +24,7 @@ const INVALID = { error: 'invalid_token', error_description: 'The token is inval
 const UNKNOWN_SUBJECT = { error: 'invalid_token', error_description: 'The token\'s subject is unknown or disabled.' };
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' };
 
-describe.each(backends())('signing-key compromise on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('signing-key compromise on $name', (backend) => {
   let stack: TestStack;
   let f: Fixtures;
   let app: Express;

@@ -20,7 +20,7 @@ interface Login {
   sid: string;
 }
 
-describe.each(backends())('token revocation (RFC 7009) on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7009) on $name', (backend) => {
   let stack: TestStack;
   let f: Fixtures;
   let app: Express;

@@ -62,7 +62,7 @@ function lockstep(db: Queryable, parties: number): Array<{ db: Queryable; finish
   });
 }
 
-describe.each(backends())('refresh rotation is single use on $name', (backend) => {
+describe.each(backends({ postgresWithoutRedis: true }))('refresh rotation is single use on $name', (backend) => {
   let stack: TestStack;
   let userId: string;
 

@@ -1,9 +1,20 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { runCli } from '../../src/cli/main';
-import { createScratchDatabase, tempDir } from './backends';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { runCli as runAuthd } from '../../src/cli/main';
+import { parseConfig } from '../../src/config';
+import { openServices, type Services } from '../../src/services';
+import type { Database } from '../../src/store/database';
+import { FAST_ARGON2, silentLogger, tempDir, type Backend } from './backends';
 
-/** Running `authd` in the test's own process, on each database the CLI can use. */
+/**
+ * The one way tests run `authd <args>`: in this process, on streams of their own (nothing spies on
+ * process.stdout), with the environment given and, for a suite, one database shared by its commands
+ * (opening an embedded data directory takes seconds; a suite runs dozens of commands). What only a
+ * real process shows (exit status, the logger on fd 2, a locked data directory) is tested by spawning
+ * dist/src/cli/main.js.
+ */
 
 export interface CliResult {
   code: number;
@@ -11,109 +22,99 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI in this process, as `authd <args>`, capturing what it writes. */
-export async function cli(...args: string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const capture = (append: (s: string) => void) => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    callback?.();
-    return true;
-  }) as typeof process.stdout.write;
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture((s) => { stdout += s; }));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture((s) => { stderr += s; }));
-  try {
-    const code = await runCli(['node', 'authd', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
+export type Env = Record<string, string | undefined>;
+
+export interface RunCliOptions {
+  /** The command's whole environment (default: process.env). */
+  env?: Env;
+  /** An open database for the command to use and leave open. */
+  db?: Database;
+  /** Standard input (default: empty, and not a terminal). */
+  stdin?: string;
 }
 
+function collector(): { stream: Writable; text(): string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const stdout = collector();
+  const stderr = collector();
+  const env = Object.fromEntries(Object.entries(options.env ?? process.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  const io = { env, stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]), stdout: stdout.stream, stderr: stderr.stream };
+  const code = await runAuthd(['node', 'authd', ...args], io, { ...(options.db && { db: options.db }) });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** The output of a command that must have succeeded, parsed. */
 export function json<T = unknown>(result: CliResult): T {
   if (result.code !== 0) throw new Error(`CLI failed (${result.code}): ${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
 
-export interface Variant {
-  name: string;
-  database: 'embedded' | 'postgres';
-  /** Environment for this variant, and a cleanup. */
-  setUp(): Promise<{ env: Record<string, string | undefined>; dataDir?: string; tearDown(): Promise<void> }>;
+export interface CliSuite {
+  /** The environment every command of the suite runs with (set in beforeAll). */
+  readonly env: Env;
+  readonly db: Database;
+  run(...args: string[]): Promise<CliResult>;
+  /** Runs a command on the suite's database with more input or variables. */
+  runWith(options: { env?: Env; stdin?: string }, ...args: string[]): Promise<CliResult>;
+  /** The whole stack on the suite's database, as the server would open it; close it after use. */
+  openServices(): Promise<Services>;
 }
-
-const { DATABASE_URL, REDIS_URL } = process.env;
-
-export const variants: Variant[] = [
-  {
-    name: 'the embedded database',
-    database: 'embedded',
-    async setUp() {
-      const dataDir = tempDir('authd-cli-data-');
-      return {
-        env: { AUTHD_DATA_DIR: dataDir, DATABASE_URL: undefined, REDIS_URL: undefined },
-        dataDir,
-        async tearDown() {
-          fs.rmSync(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  ...(DATABASE_URL && REDIS_URL ? [{
-    name: 'Postgres + Redis',
-    database: 'postgres' as const,
-    async setUp() {
-      const scratch = await createScratchDatabase();
-      return {
-        env: { DATABASE_URL: scratch.url, REDIS_URL, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:`, AUTHD_DATA_DIR: undefined },
-        tearDown: () => scratch.drop(),
-      };
-    },
-  }] : []),
-];
-
 
 /**
- * Points process.env at a fresh database of the variant (and a keys directory) for the suite,
- * and restores it afterwards; call inside describe.
+ * For a describe block: a fresh database of the backend (not yet migrated), a keys directory and
+ * the environment of a deployment on it; every command of the suite runs on that one database.
  */
-export function useCliEnvironment(variant: Variant, env: Record<string, string> = {}): { readonly dataDir: string | undefined } {
-  const saved: Record<string, string | undefined> = {};
-  const state: { dataDir: string | undefined; keysDir?: string; tearDown?: () => Promise<void> } = { dataDir: undefined };
+export function useCli(backend: Backend, extraEnv: Env = {}): CliSuite {
+  let opened: Awaited<ReturnType<Backend['openDatabase']>> | undefined;
+  let keysDir: string | undefined;
+  let env: Env = {};
   beforeAll(async () => {
-    state.keysDir = tempDir('authd-cli-keys-');
-    const prepared = await variant.setUp();
-    state.tearDown = prepared.tearDown;
-    state.dataDir = prepared.dataDir;
-    const values = { ...prepared.env, AUTHD_KEYS_DIR: state.keysDir, AUTHD_ISSUER: 'https://authd.test', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'silent', ...env };
-    for (const [name, value] of Object.entries(values)) {
-      saved[name] = process.env[name];
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    keysDir = tempDir('authd-cli-keys-');
+    opened = await backend.openDatabase();
+    env = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      AUTHD_ISSUER: 'https://authd.test',
+      AUTHD_KEYS_DIR: keysDir,
+      AUTHD_LOG_LEVEL: 'silent',
+      ...FAST_ARGON2,
+      ...(opened.url && { DATABASE_URL: opened.url }),
+      ...(backend.redisUrl && { REDIS_URL: backend.redisUrl, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:` }),
+      ...extraEnv,
+    };
   });
   afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-    await state.tearDown?.();
-    if (state.keysDir) fs.rmSync(state.keysDir, { recursive: true, force: true });
+    await opened?.drop();
+    if (keysDir) fs.rmSync(keysDir, { recursive: true, force: true });
   });
-  return state;
+  const database = () => {
+    if (!opened) throw new Error('useCli: the suite has not started (use it inside describe, run commands inside tests)');
+    return opened.db;
+  };
+  const suite: CliSuite = {
+    get env() { return env; },
+    get db() { return database(); },
+    run: (...args) => runCli(args, { env, db: database() }),
+    runWith: (options, ...args) => runCli(args, { env: { ...env, ...options.env }, db: database(), ...(options.stdin !== undefined && { stdin: options.stdin }) }),
+    openServices: () => openServices(parseConfig(env), { db: database(), logger: silentLogger }),
+  };
+  return suite;
 }
 
-/** Sets environment variables (undefined removes one) and returns how to put every one back. */
-export function setEnv(values: Record<string, string | undefined>): () => void {
-  const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(v)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+/** An environment for commands on an embedded data directory of their own (each opens and releases it). */
+export function dataDirEnv(root: string): Env {
+  return {
+    PATH: process.env.PATH, NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'silent', ...FAST_ARGON2,
+    AUTHD_DATA_DIR: path.join(root, 'data'), AUTHD_KEYS_DIR: path.join(root, 'keys'),
   };
-  apply(values);
-  return () => apply(saved);
 }

@@ -1,5 +1,8 @@
 // Runs once in jest's parent process, before any suite.
+const { makePgliteTemplate } = require('./pglite-template');
+
 module.exports = async () => {
+  await makePgliteTemplate();
   const { DATABASE_URL, REDIS_URL, CI, TEST_TIME_FACTOR } = process.env;
   if (!(DATABASE_URL && REDIS_URL) && CI !== 'true') {
     process.stderr.write('\n[authd tests] DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half of the suite is SKIPPED.\n' +

@@ -2,12 +2,10 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { type Command, Option } from 'commander';
-import { DomainError } from '../errors';
-import type { Services } from '../services';
-import { csvHeader, exportRecord, formatFromFileName, formatRecord, readUserFile, USER_FILE_FORMATS, type UserFileFormat } from '../users/user-file-format';
-import { CONFLICT_POLICIES, importRecords, type ImportTotals } from '../users/user-import';
-
-type WithServices = <T>(fn: (services: Services) => Promise<T>) => Promise<T>;
+import { DomainError } from '../../errors';
+import { csvHeader, exportRecord, formatFromFileName, formatRecord, readUserFile, USER_FILE_FORMATS, type UserFileFormat } from '../../users/user-file-format';
+import { CONFLICT_POLICIES, importRecords, type ImportTotals } from '../../users/user-import';
+import type { CliContext } from '../context';
 
 const count = (n: number) => n.toLocaleString('en-US');
 const describe = (t: ImportTotals) => `${count(t.records)} records: ${count(t.created)} created, ${count(t.updated)} updated, ${count(t.skipped)} skipped, ${count(t.failed)} failed`;
@@ -24,7 +22,7 @@ async function write(out: Writable, text: string): Promise<void> {
 }
 
 /** `authd users import` and `authd users export`: the user file format of src/users/user-file-format.ts. */
-export function registerUserFileCommands(users: Command, withServices: WithServices): void {
+export function registerUserFileCommands(users: Command, cli: CliContext): void {
   users.command('import').argument('<file>', 'a JSON Lines or CSV file ("-" for standard input)')
     .description('import users with their existing password hashes (bcrypt, argon2, scrypt, pbkdf2-sha256); each is replaced by Argon2id at its next login')
     .addOption(new Option('--format <format>', 'the file format (default: from the file name)').choices(USER_FILE_FORMATS))
@@ -33,21 +31,21 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
     .action(async (file: string, opts: { format?: UserFileFormat; onConflict: 'skip' | 'update'; json?: boolean }, command: Command) => {
       const format = pickFormat(command, opts.format, file === '-' ? undefined : file);
       // Opened before anything else, so a wrong path is a one-line error and no database is touched.
-      const input = file === '-' ? process.stdin : (await fs.promises.open(file)).createReadStream();
-      const progress = process.stderr.isTTY && !opts.json;
+      const input = file === '-' ? cli.io.stdin : (await fs.promises.open(file)).createReadStream();
+      const progress = Boolean(cli.io.stderr.isTTY) && !opts.json;
       const started = Date.now();
-      const totals = await withServices(async (s) => {
+      const totals = await cli.withServices(async (s) => {
         const result = await importRecords(readUserFile(input, format), s.userImporter, {
           policy: opts.onConflict,
-          onFailure: ({ line, error }) => process.stderr.write(`${progress ? '\r\x1b[K' : ''}line ${line}: ${error}\n`),
-          ...(progress && { onProgress: (t: ImportTotals) => process.stderr.write(`\r\x1b[Kimporting… ${describe(t)}`) }),
+          onFailure: ({ line, error }) => cli.err(`${progress ? '\r\x1b[K' : ''}line ${line}: ${error}\n`),
+          ...(progress && { onProgress: (t: ImportTotals) => cli.err(`\r\x1b[Kimporting… ${describe(t)}`) }),
         });
-        if (progress) process.stderr.write('\r\x1b[K');
+        if (progress) cli.err('\r\x1b[K');
         s.audit.record({ type: 'users_imported', details: { via: 'cli', policy: opts.onConflict, created: result.created, updated: result.updated, skipped: result.skipped, failed: result.failed } });
         return result;
       });
       const seconds = (Date.now() - started) / 1000;
-      process.stdout.write(opts.json ? `${JSON.stringify({ ...totals, seconds })}\n` : `imported ${describe(totals)} in ${seconds.toFixed(1)} s\n`);
+      cli.out(opts.json ? `${JSON.stringify({ ...totals, seconds })}\n` : `imported ${describe(totals)} in ${seconds.toFixed(1)} s\n`);
       if (totals.failed) throw new DomainError('invalid', `${count(totals.failed)} record(s) were refused (listed above); the others were imported. Fix them and run the import again: it is idempotent.`);
     });
 
@@ -58,8 +56,8 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
     .action(async (opts: { format?: UserFileFormat; output?: string; includePasswordHashes?: boolean }, command: Command) => {
       const format = pickFormat(command, opts.format, opts.output);
       const withHashes = Boolean(opts.includePasswordHashes);
-      const out: Writable = opts.output ? fs.createWriteStream(opts.output, { mode: 0o600 }) : process.stdout;
-      const exported = await withServices(async (s) => {
+      const out: Writable = opts.output ? fs.createWriteStream(opts.output, { mode: 0o600 }) : cli.io.stdout;
+      const exported = await cli.withServices(async (s) => {
         if (format === 'csv') await write(out, csvHeader(withHashes));
         let n = 0;
         for (let after: string | undefined; ;) {
@@ -75,6 +73,6 @@ export function registerUserFileCommands(users: Command, withServices: WithServi
         out.end();
         await once(out, 'finish');
       }
-      process.stderr.write(`exported ${count(exported)} users${withHashes ? ', password hashes included' : ''}\n`);
+      cli.err(`exported ${count(exported)} users${withHashes ? ', password hashes included' : ''}\n`);
     });
 }
