@@ -77,11 +77,11 @@ export function createApp(config: Config, services: Services): express.Express {
     ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
   };
   if (config.hostedPages) app.use(pagesRouter(config.hostedPages));
-  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
+  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock, mfa: services.mfa }));
   app.use(adminRouter({
     ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,
     revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
-    throttle: services.throttle,
+    throttle: services.throttle, mfa: services.mfa,
   }));
   app.get('/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));

@@ -12,6 +12,7 @@ export const AUDIT_EVENT_TYPES = [
   'user_unlocked', 'user_deleted', 'users_imported', 'user_metadata_changed', 'user_email_changed', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
   'key_rotated', 'key_retired',
   'key_revoked', 'refresh_token_of_revoked_key',
+  'login_mfa_required', 'mfa_enabled', 'mfa_disabled', 'mfa_reset', 'mfa_recovery_code_used', 'mfa_failed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

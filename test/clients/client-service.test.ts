@@ -190,7 +190,7 @@ describe.each(backends())('client service on $name', (backend) => {
     await stack.services.clients.insert({
       id: 'legacy', name: 'Legacy', secretDigest: null, firstParty: true, canIntrospect: false, grantTypes: ['password', 'refresh_token'],
       scopes: ['read'], defaultScopes: ['read'], audience: 'https://authd.test', accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null,
-      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], now: t,
+      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, now: t,
     });
     expect((await stack.services.clientService.get('legacy')).audience).toBe('https://authd.test');
     expect((await domainError(stack.services.clientService.update('legacy', { name: 'Renamed' }))).message).toContain("authd's own clients only");
