@@ -8,6 +8,8 @@ const PAGES_DIR = path.join(PROJECT_ROOT, 'pages');
 const ASSETS: Record<string, string> = {
   'pages.css': 'text/css; charset=utf-8',
   'login.js': 'text/javascript; charset=utf-8',
+  'login-mfa.js': 'text/javascript; charset=utf-8',
+  'account-mfa.js': 'text/javascript; charset=utf-8',
   'account.js': 'text/javascript; charset=utf-8',
 };
 
