@@ -34,7 +34,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [], userClaims: [], metadataClaims: [],
+        redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false,
         createdAt: now(),
         updatedAt: now(),
       },
@@ -67,7 +67,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [], userClaims: [], metadataClaims: [],
+        redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false,
         createdAt: now(),
         updatedAt: now(),
       },
@@ -87,7 +87,7 @@ describe.each(backends())('client service on $name', (backend) => {
     expect(listed.find((c) => c.id === 'listed')).toEqual({
       id: 'listed', name: 'Listed', confidential: true, firstParty: false, canIntrospect: false, grantTypes: ['client_credentials'],
       scopes: [], defaultScopes: [], audience: 'https://api.example.test', accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null,
-      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], createdAt: now(), updatedAt: now(),
+      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, createdAt: now(), updatedAt: now(),
     });
   });
 
