@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/database';
-import type { Acr, Assurance } from '../tokens/assurance';
+import type { Acr, Assurance } from './assurance';
 
 /** What a new refresh token row needs; the token itself is a JWT re-creatable from these fields. */
 export interface RefreshTokenRecord {

@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
 import { formatScope } from '../scopes/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
-import { assuranceClaims, type Acr, type Assurance } from './assurance';
+import { assuranceClaims, type Acr, type Assurance } from '../sessions/assurance';
 import { ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
 import type { KeyRing } from './key-ring';
 
@@ -17,7 +17,7 @@ export interface AccessTokenInput {
   ttlSeconds: number;
   /** Claims about the user the client asked for (src/tokens/user-claims.ts); never replace the ones below. */
   userClaims?: Record<string, unknown>;
-  /** amr, acr and auth_time of the user's sign-in (src/tokens/assurance.ts); none for client_credentials. */
+  /** amr, acr and auth_time of the user's sign-in (src/sessions/assurance.ts); none for client_credentials. */
   assurance?: Assurance;
 }
 

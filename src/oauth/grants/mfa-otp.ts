@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidRequest } from '../../errors';
 import { param } from '../param-schemas';
-import { assuranceOf } from '../../tokens/assurance';
+import { assuranceOf } from '../../sessions/assurance';
 import { intersect } from '../../scopes/scope';
 import type { GrantDeps, GrantHandler, GrantRequest } from './grant';
 import { admitAttempt, issueUserTokens } from './user-tokens';

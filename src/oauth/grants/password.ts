@@ -3,7 +3,7 @@ import { scopesOfUser } from '../../clients/authd-clients';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../param-schemas';
 import { MFA_TOKEN_TTL_SECONDS } from '../../mfa/mfa-service';
-import { assuranceOf } from '../../tokens/assurance';
+import { assuranceOf } from '../../sessions/assurance';
 import { normalizeUsername } from '../../users/username';
 import { intersect, missingFrom, parseScope } from '../../scopes/scope';
 import type { GrantDeps, GrantHandler, GrantRequest } from './grant';

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { ThrottleDecision } from '../../abuse/login-throttle';
 import type { RequestContext } from '../../audit/audit-log';
 import { OAuthError, invalidGrant } from '../../errors';
-import type { Assurance } from '../../tokens/assurance';
+import type { Assurance } from '../../sessions/assurance';
 import { userClaimsFor } from '../../tokens/user-claims';
 import type { UserWithHash } from '../../users/user-repository';
 import { formatScope } from '../../scopes/scope';
