@@ -31,6 +31,7 @@ describe.each(backends())('MFA on $name', (backend) => {
   let f: Fixtures;
   let app: Express;
   let resourceServer: { id: string; secret: string };
+  let rootId: string;
   let ipCounter = 0;
   let userCounter = 0;
 
@@ -115,7 +116,7 @@ describe.each(backends())('MFA on $name', (backend) => {
       id: 'vault', name: 'Vault', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
       scopes: ['read'], defaultScopes: ['read'], audience: 'https://vault.test', requireMfa: true,
     });
-    await stack.services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] });
+    rootId = (await stack.services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] })).id;
   });
   afterAll(() => stack.close());
 
@@ -383,7 +384,8 @@ describe.each(backends())('MFA on $name', (backend) => {
       expect((await passwordLogin(user.username)).status).toBe(200);
       expect((await api.post(`/admin/users/${user.id}/mfa/reset`)).body).toEqual({ removed: false });
       const events = await stack.services.audit.query({ userId: user.id, types: ['mfa_reset'] });
-      expect(events.map((e) => e.details)).toEqual([{ had_mfa: false }, { had_mfa: true }]); // newest first
+      // Newest first, each naming the admin who acted.
+      expect(events.map((e) => e.details)).toEqual([{ had_mfa: false, actor: rootId }, { had_mfa: true, actor: rootId }]);
     });
   });
 
