@@ -116,5 +116,6 @@
     document.getElementById('username').textContent = profile.username;
     document.getElementById('password-username').value = profile.username; // lets password managers file the new password
     await loadSessions();
+    document.dispatchEvent(new CustomEvent('authd:account-ready', { detail: { api, username: profile.username } })); // pages/account-mfa.js
   })().catch(() => {});
 })();

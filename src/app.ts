@@ -80,11 +80,11 @@ export function createApp(config: Config, services: Services): express.Express {
   if (config.hostedPages) app.use(pagesRouter(config.hostedPages, { recovery: services.recovery !== undefined }));
   // Before the account API: these /account paths are anonymous (a mailed link, a forgotten password).
   if (services.recovery) app.use(accountRecoveryRouter({ recovery: services.recovery, throttles: services.recoveryThrottles, audit: services.audit }));
-  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock }));
+  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock, mfa: services.mfa }));
   app.use(adminRouter({
     ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,
     revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
-    throttle: services.throttle,
+    throttle: services.throttle, mfa: services.mfa,
   }));
   app.get('/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));

@@ -16,6 +16,10 @@ export interface Config {
   readonly keysDir: string;
   /** HMAC key for client-secret digests; when unset, a file in keysDir. */
   readonly clientSecretKey: string | undefined;
+  /** The MFA master key (AUTHD_MFA_KEY); otherwise keys/mfa.key. */
+  readonly mfaKey: string | undefined;
+  /** The issuer name authenticator apps show (AUTHD_BRAND_NAME). */
+  readonly mfaIssuerName: string;
   readonly accessTokenTtl: number;
   readonly refreshIdleTtl: number;
   readonly refreshAbsoluteTtl: number;
@@ -115,6 +119,7 @@ const schema = z.object({
   AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
   AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
   AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTHD_MFA_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTHD_ACCESS_TOKEN_TTL: duration(5).default(900),
   AUTHD_REFRESH_IDLE_TTL: duration(60).default(14 * 86400),
   AUTHD_REFRESH_ABSOLUTE_TTL: duration(60).default(30 * 86400),
@@ -237,6 +242,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     redisPrefix: e.AUTHD_REDIS_PREFIX,
     keysDir: path.resolve(cwd, e.AUTHD_KEYS_DIR),
     clientSecretKey: e.AUTHD_CLIENT_SECRET_KEY,
+    mfaKey: e.AUTHD_MFA_KEY,
+    mfaIssuerName: e.AUTHD_BRAND_NAME,
     accessTokenTtl: e.AUTHD_ACCESS_TOKEN_TTL,
     refreshIdleTtl: e.AUTHD_REFRESH_IDLE_TTL,
     refreshAbsoluteTtl: e.AUTHD_REFRESH_ABSOLUTE_TTL,

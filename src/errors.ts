@@ -11,6 +11,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'unsupported_token_type'
   | 'access_denied'
+  | 'mfa_required'
   | 'server_error'
   | 'temporarily_unavailable';
 
@@ -23,6 +24,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_scope: 400,
   unsupported_token_type: 400,
   access_denied: 403,
+  mfa_required: 403,
   server_error: 500,
   temporarily_unavailable: 503,
 };
@@ -34,12 +36,15 @@ export interface OAuthErrorOptions {
   /** Override the default status, e.g. 413 for an oversized body. */
   status?: number;
   headers?: Record<string, string>;
+  /** Further members of the error body (the mfa_token of mfa_required). */
+  fields?: Record<string, string | number>;
 }
 
 export class OAuthError extends Error {
   readonly status: number;
   readonly detail: string | undefined;
   readonly headers: Record<string, string>;
+  readonly fields: Record<string, string | number>;
 
   constructor(
     readonly code: OAuthErrorCode,
@@ -51,10 +56,11 @@ export class OAuthError extends Error {
     this.status = options.status ?? STATUS[code];
     this.detail = options.detail;
     this.headers = options.headers ?? {};
+    this.fields = options.fields ?? {};
   }
 
-  toJSON(): { error: OAuthErrorCode; error_description: string } {
-    return { error: this.code, error_description: this.description };
+  toJSON(): { error: OAuthErrorCode; error_description: string; [field: string]: string | number } {
+    return { ...this.fields, error: this.code, error_description: this.description };
   }
 }
 

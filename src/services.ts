@@ -14,6 +14,9 @@ import { createClientCache, type ClientCache } from './clients/client-cache';
 import { createClientService, type ClientService } from './clients/client-service';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
+import { createMfaRepository } from './mfa/mfa-repository';
+import { createMfaService, type MfaService } from './mfa/mfa-service';
+import { deriveMfaKeys } from './mfa/secret-box';
 import type { ReadinessCheck } from './readiness';
 import type { GrantDeps } from './oauth/grants/grant';
 import type { TokenRevocationDeps } from './oauth/token-revocation';
@@ -28,7 +31,7 @@ import { migrate } from './store/migrate';
 import { createPostgresDatabase } from './store/postgres';
 import { readinessCause } from './store/connection-errors';
 import { connectRedis, lastRedisError, type RedisConnection } from './store/redis';
-import { loadOrCreateClientSecretKey } from './tokens/key-files';
+import { loadOrCreateClientSecretKey, loadOrCreateMfaKey } from './tokens/key-files';
 import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
 import { createKeyRepository } from './tokens/key-repository';
 import { createKeyRing, type KeyRing } from './tokens/key-ring';
@@ -63,6 +66,8 @@ export interface Services {
   /** The user service self-registration uses: its hashes run in the registration lane. */
   registrationUsers: UserService;
   registrationThrottle: RegistrationThrottle;
+  /** TOTP authenticators, recovery codes and the second step of password sign-ins. */
+  mfa: MfaService;
   sessions: SessionRepository;
   revocations: RevocationStore;
   revoker: SessionRevoker;
@@ -183,13 +188,16 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const registrationThrottle = redis ? createRedisRegistrationThrottle(redis, clock) : createDatabaseRegistrationThrottle(db, clock);
     const userImporter = createUserImporter({ db, clock, onCredentialsChanged: userDeps.onCredentialsChanged });
     const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
+    const mfa = createMfaService({
+      repository: createMfaRepository(db), keys: deriveMfaKeys(await loadOrCreateMfaKey(config.keysDir, config.mfaKey)), clock, audit, issuerName: config.mfaIssuerName,
+    });
     const lifetimes = {
       accessTokenTtl: config.accessTokenTtl,
       refreshIdleTtl: config.refreshIdleTtl,
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit, requireVerifiedEmail: config.requireVerifiedEmail };
+    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit, mfa, requireVerifiedEmail: config.requireVerifiedEmail };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
 
@@ -207,7 +215,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
-      userRepository, users, userImporter, registrationUsers, registrationThrottle, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, readinessChecks,
+      userRepository, users, userImporter, registrationUsers, registrationThrottle, mfa, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, readinessChecks,
       audit, metrics, limiter, throttle, deviceNotes, mail, recovery, recoveryThrottles,
       async close() {
         ring.stop();

@@ -43,6 +43,8 @@ describe('parseConfig', () => {
       redisPrefix: 'authd:',
       keysDir: path.resolve('/srv/authd', 'keys'),
       clientSecretKey: undefined,
+      mfaKey: undefined,
+      mfaIssuerName: 'authd',
       accessTokenTtl: 900,
       refreshIdleTtl: 14 * 86_400,
       refreshAbsoluteTtl: 30 * 86_400,

@@ -13,6 +13,7 @@ export const AUDIT_EVENT_TYPES = [
   'mail_sent', 'mail_skipped', 'mail_failed', 'recovery_throttled',
   'key_rotated', 'key_retired',
   'key_revoked', 'refresh_token_of_revoked_key',
+  'login_mfa_required', 'mfa_enabled', 'mfa_disabled', 'mfa_reset', 'mfa_recovery_code_used', 'mfa_failed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -27,6 +27,8 @@ export interface Client {
   userClaims: string[];
   /** Keys of the user's metadata copied into its access tokens as top-level claims. */
   metadataClaims: string[];
+  /** Only users with a second factor get tokens (the password grant asks for it; others are refused). */
+  requireMfa: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,6 +55,7 @@ interface ClientRow {
   redirect_uris: string[];
   user_claims: string[];
   metadata_claims: string[];
+  require_mfa: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -77,6 +80,7 @@ function toClient(row: ClientRow): ClientWithDigest {
     redirectUris: row.redirect_uris,
     userClaims: row.user_claims,
     metadataClaims: row.metadata_claims,
+    requireMfa: row.require_mfa,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -96,7 +100,7 @@ const COLUMNS: Array<[keyof ClientSettings, string]> = [
   ['scopes', 'scopes'], ['defaultScopes', 'default_scopes'], ['audience', 'audience'], ['accessTokenTtl', 'access_token_ttl'],
   ['refreshIdleTtl', 'refresh_idle_ttl'], ['refreshAbsoluteTtl', 'refresh_absolute_ttl'], ['cookieMode', 'cookie_mode'],
   ['allowedOrigins', 'allowed_origins'], ['redirectUris', 'redirect_uris'],
-  ['userClaims', 'user_claims'], ['metadataClaims', 'metadata_claims'],
+  ['userClaims', 'user_claims'], ['metadataClaims', 'metadata_claims'], ['requireMfa', 'require_mfa'],
 ];
 
 export function createClientRepository(db: Queryable) {

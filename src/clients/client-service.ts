@@ -25,6 +25,7 @@ export interface ClientSettingsInput {
   redirectUris?: string[];
   userClaims?: string[];
   metadataClaims?: string[];
+  requireMfa?: boolean;
 }
 
 export interface NewClientInput extends ClientSettingsInput {
@@ -104,12 +105,14 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   const badUri = redirectUris.find((u) => !isAbsoluteUrl(u));
   if (badUri !== undefined) problems.push(`"${badUri}" is not an absolute http(s) URL without a fragment`);
   if (input.cookieMode && !grantTypes.includes('refresh_token')) problems.push('cookie mode carries the refresh token: it needs the refresh_token grant');
+  if (input.requireMfa && !grantTypes.includes('password')) problems.push('require MFA applies to user sign-ins: it needs the password grant');
   if (input.cookieMode && allowedOrigins.length === 0) problems.push('cookie mode needs the allowed origins of the web app (CSRF defence)');
   const claims = { userClaims: [...new Set(input.userClaims ?? [])], metadataClaims: [...new Set(input.metadataClaims ?? [])] };
   problems.push(...claimSettingProblems(claims));
   if (problems.length) throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`);
   return {
     cookieMode: input.cookieMode ?? false,
+    requireMfa: input.requireMfa ?? false,
     allowedOrigins,
     redirectUris,
     ...claims,

@@ -4,12 +4,14 @@ import type { LoginThrottle } from '../abuse/login-throttle';
 import type { AuditLog } from '../audit/audit-log';
 import { ACCOUNT_SCOPE } from '../clients/authd-clients';
 import type { Clock } from '../clock';
+import type { MfaService } from '../mfa/mfa-service';
 import { DomainError, OAuthError } from '../errors';
 import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './presenters';
 import { bearerAuth, verifiedToken, type BearerAuthDeps } from './bearer-auth';
+import { accountMfaRouter } from './account-mfa';
 import { clientIp } from './request-context';
 import { readJson } from './json-body';
 
@@ -20,6 +22,7 @@ export interface AccountDeps extends BearerAuthDeps {
   throttle: LoginThrottle;
   audit: AuditLog;
   clock: Clock;
+  mfa: MfaService;
 }
 
 /** The user behind the request's token; machine tokens (client_credentials) have none. */
@@ -100,5 +103,6 @@ export function accountRouter(deps: AccountDeps): Router {
     res.json({ revoked_sessions: ids.length });
   });
 
+  router.use(accountMfaRouter({ users: deps.users, mfa: deps.mfa, throttle: deps.throttle, currentUser: (res) => currentUser(res, deps.users) }));
   return router;
 }

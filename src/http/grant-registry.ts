@@ -1,5 +1,6 @@
 import { clientCredentialsGrant } from '../oauth/grants/client-credentials';
 import type { GrantHandler } from '../oauth/grants/grant';
+import { mfaOtpGrant } from '../oauth/grants/mfa-otp';
 import { passwordGrant } from '../oauth/grants/password';
 import { refreshTokenGrant } from '../oauth/grants/refresh-token';
 
@@ -13,7 +14,7 @@ export interface GrantRegistry {
   find(grantType: string): AnyGrant | undefined;
 }
 
-export function createGrantRegistry(handlers: readonly AnyGrant[] = [passwordGrant, refreshTokenGrant, clientCredentialsGrant]): GrantRegistry {
+export function createGrantRegistry(handlers: readonly AnyGrant[] = [passwordGrant, refreshTokenGrant, clientCredentialsGrant, mfaOtpGrant]): GrantRegistry {
   const byType = new Map(handlers.map((g) => [g.grantType, g]));
   return { grantTypes: handlers.map((g) => g.grantType), find: (grantType) => byType.get(grantType) };
 }

@@ -37,7 +37,8 @@ export function openApiDocument(issuer: string) {
         clientPost: { type: 'apiKey', in: 'query', name: 'client_secret', description: 'client_secret_post: client_id and client_secret in the body' },
       },
       schemas: {
-        Error: obj({ error: str('RFC 6749 §5.2 code'), error_description: str() }, ['error']),
+        Error: obj({ error: str('RFC 6749 §5.2 code, or mfa_required'), error_description: str(), mfa_token: str('with mfa_required: for the mfa-otp grant'), expires_in: { type: 'integer' } }, ['error']),
+        MfaStatus: obj({ enabled: { type: 'boolean' }, enrolled_at: nullableStr(), recovery_codes_left: { type: 'integer' } }),
         TokenResponse: obj({ access_token: str(), token_type: { const: 'Bearer' }, expires_in: { type: 'integer' }, refresh_token: str('absent for client_credentials and cookie-mode clients'), scope: str() }, ['access_token', 'token_type', 'expires_in', 'scope']),
         User: obj({
           id: str(), username: str(), email: nullableStr(), email_verified: { type: 'boolean' }, roles: arr(str()), scopes: arr(str()),
@@ -47,7 +48,7 @@ export function openApiDocument(issuer: string) {
           client_id: str(), name: str(), type: { enum: ['confidential', 'public'] }, first_party: { type: 'boolean' }, introspection: { type: 'boolean' },
           grant_types: arr(str()), scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] },
           refresh_idle_ttl: { type: ['integer', 'null'] }, refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' },
-          allowed_origins: arr(str()), redirect_uris: arr(str()), user_claims: arr(str()), metadata_claims: arr(str()), created_at: str(), updated_at: str(),
+          allowed_origins: arr(str()), redirect_uris: arr(str()), user_claims: arr(str()), metadata_claims: arr(str()), require_mfa: { type: 'boolean' }, created_at: str(), updated_at: str(),
         }),
         Session: obj({
           id: str(), client_id: str(), scopes: arr(str()), created_at: str(), last_used_at: str(), expires_at: str(), ip: nullableStr(), user_agent: nullableStr(), device: nullableStr(),
@@ -60,15 +61,16 @@ export function openApiDocument(issuer: string) {
           scopes: arr(str()), default_scopes: arr(str()), audience: str(), access_token_ttl: { type: ['integer', 'null'] }, refresh_idle_ttl: { type: ['integer', 'null'] },
           refresh_absolute_ttl: { type: ['integer', 'null'] }, cookie_mode: { type: 'boolean' }, allowed_origins: arr(str()), redirect_uris: arr(str()),
           user_claims: arr({ enum: ['preferred_username', 'email', 'email_verified'] }), metadata_claims: arr(str('a key of the user\'s metadata, copied into access tokens')),
+          require_mfa: { type: 'boolean', description: 'only users with a second factor get tokens (needs the password grant)' },
         }),
       },
     },
     paths: {
       '/oauth/token': {
-        post: op('Token endpoint (RFC 6749): password, refresh_token, client_credentials', 'OAuth', {
+        post: op('Token endpoint (RFC 6749): password, refresh_token, client_credentials, and urn:authd:params:oauth:grant-type:mfa-otp (the second step of a password sign-in)', 'OAuth', {
           security: client,
-          requestBody: form(obj({ grant_type: str(), username: str(), password: str(), refresh_token: str(), scope: str(), client_id: str(), client_secret: str() }, ['grant_type'])),
-          responses: { 200: ok('Tokens', ref('TokenResponse')), 400: error('invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type'), 401: error('invalid_client'), 413: error('Body too large'), 415: error('Wrong content type'), 429: error('Too many failed logins'), 503: error('temporarily_unavailable') },
+          requestBody: form(obj({ grant_type: str(), username: str(), password: str(), refresh_token: str(), scope: str(), client_id: str(), client_secret: str(), mfa_token: str(), otp: str(), recovery_code: str() }, ['grant_type'])),
+          responses: { 200: ok('Tokens', ref('TokenResponse')), 403: error('mfa_required: the password was right; complete with the mfa-otp grant and the mfa_token'), 400: error('invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type'), 401: error('invalid_client'), 413: error('Body too large'), 415: error('Wrong content type'), 429: error('Too many failed logins'), 503: error('temporarily_unavailable') },
         }),
       },
       '/oauth/revoke': {
@@ -82,7 +84,7 @@ export function openApiDocument(issuer: string) {
         post: op('Introspection (RFC 7662), for clients allowed to introspect', 'OAuth', {
           security: client.slice(0, 2),
           requestBody: form(obj({ token: str(), token_type_hint: str() }, ['token'])),
-          responses: { 200: ok('Token state', obj({ active: { type: 'boolean' }, scope: str(), client_id: str(), sub: str(), aud: str(), iss: str(), exp: { type: 'integer' }, iat: { type: 'integer' }, jti: str(), token_type: str(), sid: str(), roles: arr(str()) }, ['active'])), 401: error('invalid_client'), 403: error('The client may not introspect') },
+          responses: { 200: ok('Token state', obj({ active: { type: 'boolean' }, scope: str(), client_id: str(), sub: str(), aud: str(), iss: str(), exp: { type: 'integer' }, iat: { type: 'integer' }, jti: str(), token_type: str(), sid: str(), roles: arr(str()), amr: arr(str()), acr: str(), auth_time: { type: 'integer' } }, ['active'])), 401: error('invalid_client'), 403: error('The client may not introspect') },
         }),
       },
       '/register': {
@@ -129,7 +131,7 @@ export function openApiDocument(issuer: string) {
       '/login': { get: op('Hosted sign-in page (HTML)', 'Pages', { responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } }) },
       '/favicon.ico': { get: op('No icon (204), so browsers stop asking', 'Pages', { responses: { 204: ok('No content') } }) },
       '/pages/brand.css': { get: op('Branding stylesheet of the hosted pages', 'Pages', { responses: { 200: { description: 'CSS', content: { 'text/css': {} } } } }) },
-      '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js', 'reset.js', 'verify-email.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
+      '/pages/{file}': { get: op('Static assets of the hosted pages', 'Pages', { parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: ['pages.css', 'login.js', 'account.js', 'reset.js', 'verify-email.js', 'login-mfa.js', 'account-mfa.js'] } }], responses: { 200: ok('Asset'), 404: error('No such asset') } }) },
       '/account': {
         get: op('The token\'s own user: needs authd:account from one of authd\'s own clients (a browser navigation without a token gets the HTML account page)', 'Account', { security: bearer, responses: { 200: ok('Profile', ref('User')), 401: error('No or invalid token'), 403: error('Not a user token') } }),
       },
@@ -138,6 +140,16 @@ export function openApiDocument(issuer: string) {
       },
       '/account/email': {
         put: op('Set or remove the own email address; a changed one is unverified and mailed a verification link', 'Account', { security: bearer, requestBody: json(obj({ email: { type: ['string', 'null'] } }, ['email'])), responses: { 200: ok('Profile', ref('User')), 400: error('Not an address'), 409: error('The address belongs to another user') } }),
+      },
+      '/account/mfa': { get: op('Own second factor: on or off, recovery codes left', 'Account', { security: bearer, responses: { 200: ok('Status', ref('MfaStatus')) } }) },
+      '/account/mfa/totp': {
+        post: op('Start enrolling an authenticator app (needs the password): the secret, its otpauth URI and a QR code (SVG), shown once', 'Account', { security: bearer, requestBody: json(obj({ password: str() }, ['password'])), responses: { 200: ok('Pending secret', obj({ secret: str('base32'), otpauth_uri: str(), qr_svg: str() })), 400: error('Wrong password'), 409: error('Already enrolled'), 429: error('Too many failed attempts') } }),
+      },
+      '/account/mfa/totp/confirm': {
+        post: op('Turn the pending authenticator on with a first valid code; returns ten single-use recovery codes, shown once', 'Account', { security: bearer, requestBody: json(obj({ code: str() }, ['code'])), responses: { 200: ok('Enrolled', obj({ recovery_codes: arr(str()) })), 400: error('Wrong code'), 409: error('Nothing pending, or already enrolled') } }),
+      },
+      '/account/mfa/disable': {
+        post: op('Turn the second factor off (needs the password and a current code or a recovery code)', 'Account', { security: bearer, requestBody: json(obj({ password: str(), otp: str(), recovery_code: str() }, ['password'])), responses: { 204: ok('Off'), 400: error('Wrong password or code'), 429: error('Too many failed attempts') } }),
       },
       '/account/sessions': { get: op('Own sessions; the current one marked', 'Account', { security: bearer, responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })) } }) },
       '/account/sessions/{id}': { delete: op('Revoke one own session', 'Account', { security: bearer, parameters: idParam, responses: { 204: ok('Revoked'), 404: error('No such session') } }) },
@@ -154,11 +166,12 @@ export function openApiDocument(issuer: string) {
         }),
       },
       '/admin/users/{id}': {
-        get: op('Get a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', ref('User')), 404: error('No such user'), ...adminResponses } }),
+        get: op('Get a user, with the state of their second factor', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('User', { allOf: [ref('User'), obj({ mfa: ref('MfaStatus') })] }), 404: error('No such user'), ...adminResponses } }),
         patch: op('Update roles, scopes, disabled, metadata, email (a new address is unverified unless email_verified says so)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ roles: arr(str()), scopes: arr(str()), disabled: { type: 'boolean' }, metadata: { type: 'object' }, email: nullableStr(), email_verified: { type: 'boolean' } })), responses: { 200: ok('Updated', ref('User')), ...adminResponses } }),
         delete: op('Delete a user (sessions and personal data; audit rows keep the id)', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Deleted'), 404: error('No such user'), ...adminResponses } }),
       },
       '/admin/users/{id}/password': { post: op('Reset a password (ends every session)', 'Admin', { security: bearer, parameters: idParam, requestBody: json(obj({ password: str() }, ['password'])), responses: { 204: ok('Reset'), ...adminResponses } }) },
+      '/admin/users/{id}/mfa/reset': { post: op('Remove a user\'s second factor and recovery codes (a lost device); audited as mfa_reset', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Whether there was one', obj({ removed: { type: 'boolean' } })), 404: error('No such user'), ...adminResponses } }) },
       '/admin/users/{id}/sessions': { get: op('A user\'s sessions', 'Admin', { security: bearer, parameters: [...idParam, { name: 'all', in: 'query', schema: { enum: ['true', 'false'] } }], responses: { 200: ok('Sessions', obj({ sessions: arr(ref('Session')) })), ...adminResponses } }) },
       '/admin/users/{id}/unlock': { post: op('Clear the failed-login counters and lockouts of a user (like `authd users unlock`); audited as user_unlocked', 'Admin', { security: bearer, parameters: idParam, responses: { 204: ok('Unlocked'), 404: error('No such user'), ...adminResponses } }) },
       '/admin/users/{id}/revoke-sessions': { post: op('Revoke every session and token of a user', 'Admin', { security: bearer, parameters: idParam, responses: { 200: ok('Revoked', obj({ revoked_sessions: { type: 'integer' } })), ...adminResponses } }) },

@@ -1,5 +1,6 @@
 import type { AuditRecord } from '../audit/audit-log';
 import type { Client } from '../clients/client-repository';
+import type { MfaStatus } from '../mfa/mfa-service';
 import type { SessionSummary } from '../sessions/session-repository';
 import type { KeySummary } from '../tokens/key-management';
 import type { User } from '../users/user-repository';
@@ -17,6 +18,12 @@ export const presentUser = (u: User) => ({
   disabled: u.disabledAt !== null,
   created_at: u.createdAt.toISOString(),
   updated_at: u.updatedAt.toISOString(),
+});
+
+export const presentMfaStatus = (m: MfaStatus) => ({
+  enabled: m.enabled,
+  enrolled_at: m.enrolledAt?.toISOString() ?? null,
+  recovery_codes_left: m.recoveryCodesLeft,
 });
 
 export const presentClient = (c: Client) => ({
@@ -37,6 +44,7 @@ export const presentClient = (c: Client) => ({
   redirect_uris: c.redirectUris,
   user_claims: c.userClaims,
   metadata_claims: c.metadataClaims,
+  require_mfa: c.requireMfa,
   created_at: c.createdAt.toISOString(),
   updated_at: c.updatedAt.toISOString(),
 });

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
 import { lifetimesFor, type GrantDeps } from '../oauth/grants/grant';
+import { MFA_OTP_GRANT } from '../oauth/grants/mfa-otp';
 import { throttleName } from '../oauth/grants/password';
 import { declaredParameters, param, validateParams } from '../oauth/param-schemas';
 import type { ClientAuthenticator } from './client-auth';
@@ -33,7 +34,9 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
     const grant = deps.registry.find(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', { detail: grantType.slice(0, 64) });
     res.locals.grant = grantType;
-    if (!(client.grantTypes as string[]).includes(grantType)) {
+    // The MFA step is the second half of a password sign-in: a client allowed one may finish it.
+    const allowedAs = grantType === MFA_OTP_GRANT ? 'password' : grantType;
+    if (!(client.grantTypes as string[]).includes(allowedAs)) {
       throw unauthorizedClient('The client is not allowed to use this grant type.', { detail: `${client.id} lacks ${grantType}` });
     }
     // Only what the grant declares reaches it, validated by its schema.

@@ -23,7 +23,7 @@ export type IntrospectionResponse =
     [claim: string]: unknown;
   };
 
-const CORE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'roles', 'sid', 'active', 'token_type']);
+const CORE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'roles', 'sid', 'active', 'token_type', 'amr', 'acr', 'auth_time']);
 
 /** What the revocation store checks of a verified access token: its jti, session, user and signing key. */
 export function revocationIdentity(token: string, claims: AccessTokenClaims): TokenIdentity {
@@ -60,5 +60,8 @@ export async function introspectToken(token: string, deps: { tokens: TokenIssuer
     token_type: 'Bearer',
     ...(claims.sid !== undefined && { sid: claims.sid }),
     ...(claims.roles !== undefined && { roles: claims.roles }),
+    ...(claims.amr !== undefined && { amr: claims.amr }),
+    ...(claims.acr !== undefined && { acr: claims.acr }),
+    ...(claims.auth_time !== undefined && { auth_time: claims.auth_time }),
   };
 }

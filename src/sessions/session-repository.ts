@@ -1,4 +1,5 @@
 import type { Queryable } from '../store/database';
+import type { Acr, Assurance } from './assurance';
 
 /** What a new refresh token row needs; the token itself is a JWT re-creatable from these fields. */
 export interface RefreshTokenRecord {
@@ -18,6 +19,8 @@ export interface NewSession {
   ip: string | null;
   userAgent: string | null;
   firstToken: RefreshTokenRecord;
+  /** What the login proved; every token of the session carries it. */
+  assurance: Assurance;
 }
 
 /** A session with what the token endpoint needs to re-check its user and client. */
@@ -30,6 +33,7 @@ export interface SessionGrant {
   clientScopes: string[];
   roles: string[];
   refreshToken: RefreshTokenRecord;
+  assurance: Assurance;
 }
 
 /** Why a refresh token could not be rotated, read after the fact. */
@@ -59,6 +63,9 @@ interface GrantRow {
   kid: string;
   issued_at: Date;
   expires_at: Date;
+  amr: string[];
+  acr: Acr;
+  auth_time: Date;
 }
 
 const toGrant = (row: GrantRow): SessionGrant => ({
@@ -70,6 +77,7 @@ const toGrant = (row: GrantRow): SessionGrant => ({
   clientScopes: row.client_scopes,
   roles: row.roles,
   refreshToken: { jti: row.jti, kid: row.kid, issuedAt: row.issued_at, expiresAt: row.expires_at },
+  assurance: { amr: row.amr, acr: row.acr, authTime: Math.floor(row.auth_time.getTime() / 1000) },
 });
 
 // Consumes the parent and inserts the child in one statement: under concurrency exactly one
@@ -86,7 +94,8 @@ WITH consumed AS (
     AND c.id = s.client_id
     AND ($6::text[] IS NULL OR (s.scopes @> $6::text[] AND (u.scopes || $7::text[]) @> $6::text[] AND c.scopes @> $6::text[]))
   RETURNING t.session_id, s.user_id, s.client_id, s.expires_at AS session_expires_at,
-            s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes, u.roles
+            s.scopes AS session_scopes, u.scopes AS user_scopes, c.scopes AS client_scopes, u.roles,
+            s.amr, s.acr, COALESCE(s.auth_time, s.created_at) AS auth_time
 ), child AS (
   INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, parent_jti)
   SELECT $3, session_id, $4, $2, LEAST($5::timestamptz, session_expires_at), $1 FROM consumed
@@ -111,7 +120,8 @@ WHERE t.jti = $1`;
 // the grace window may receive. Anything further down the family is out of its reach.
 const CHILD = `
 SELECT t.session_id, s.user_id, s.client_id, s.scopes AS session_scopes, u.scopes AS user_scopes,
-       c.scopes AS client_scopes, u.roles, t.jti, t.kid, t.issued_at, t.expires_at
+       c.scopes AS client_scopes, u.roles, t.jti, t.kid, t.issued_at, t.expires_at,
+       s.amr, s.acr, COALESCE(s.auth_time, s.created_at) AS auth_time
 FROM refresh_tokens t
 JOIN sessions s ON s.id = t.session_id
 JOIN users u ON u.id = s.user_id
@@ -156,13 +166,13 @@ export function createSessionRepository(db: Queryable) {
     async create(session: NewSession): Promise<void> {
       await db.query(
         `WITH s AS (
-           INSERT INTO sessions (id, user_id, client_id, scopes, created_at, last_used_at, expires_at, ip, user_agent)
-           VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id)
+           INSERT INTO sessions (id, user_id, client_id, scopes, created_at, last_used_at, expires_at, ip, user_agent, amr, acr, auth_time)
+           VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $13, $14, $15) RETURNING id)
          INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at)
          SELECT $9, id, $10, $11, $12 FROM s`,
         [session.id, session.userId, session.clientId, session.scopes, session.createdAt, session.expiresAt,
           session.ip, session.userAgent, session.firstToken.jti, session.firstToken.kid, session.firstToken.issuedAt,
-          session.firstToken.expiresAt],
+          session.firstToken.expiresAt, session.assurance.amr, session.assurance.acr, new Date(session.assurance.authTime * 1000)],
       );
     },
 

@@ -81,11 +81,11 @@ export async function loadPrivateKey(keysDir: string, kid: string): Promise<cryp
 }
 
 const SECRET_KEY_FILE = 'client-secret.key';
+const MFA_KEY_FILE = 'mfa.key';
 
-/** The HMAC key for client-secret digests: from the environment, else a file beside the signing keys. */
-export async function loadOrCreateClientSecretKey(keysDir: string, fromEnv?: string): Promise<Buffer> {
-  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
-  const file = path.join(keysDir, SECRET_KEY_FILE);
+/** 32 random bytes in a file beside the signing keys, created on first use (owner-only, never replaced). */
+async function loadOrCreateKeyFile(keysDir: string, name: string): Promise<Buffer> {
+  const file = path.join(keysDir, name);
   try {
     return Buffer.from((await readPrivateFile(file)).trim(), 'base64url');
   } catch (error) {
@@ -93,4 +93,16 @@ export async function loadOrCreateClientSecretKey(keysDir: string, fromEnv?: str
   }
   await writePrivateFile(file, crypto.randomBytes(32).toString('base64url') + '\n');
   return Buffer.from((await readPrivateFile(file)).trim(), 'base64url');
+}
+
+/** The HMAC key for client-secret digests: from the environment, else a file beside the signing keys. */
+export async function loadOrCreateClientSecretKey(keysDir: string, fromEnv?: string): Promise<Buffer> {
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  return loadOrCreateKeyFile(keysDir, SECRET_KEY_FILE);
+}
+
+/** The master key of MFA secrets at rest (AUTHD_MFA_KEY, else keys/mfa.key). Losing it disables every authenticator. */
+export async function loadOrCreateMfaKey(keysDir: string, fromEnv?: string): Promise<Buffer> {
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  return loadOrCreateKeyFile(keysDir, MFA_KEY_FILE);
 }

@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
 import { formatScope } from '../scopes/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
+import { assuranceClaims, type Acr, type Assurance } from '../sessions/assurance';
 import { ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
 import type { KeyRing } from './key-ring';
 
@@ -16,6 +17,8 @@ export interface AccessTokenInput {
   ttlSeconds: number;
   /** Claims about the user the client asked for (src/tokens/user-claims.ts); never replace the ones below. */
   userClaims?: Record<string, unknown>;
+  /** amr, acr and auth_time of the user's sign-in (src/sessions/assurance.ts); none for client_credentials. */
+  assurance?: Assurance;
 }
 
 export interface RefreshTokenSubject {
@@ -41,6 +44,9 @@ export interface AccessTokenClaims extends JWTPayload {
   scope: string;
   roles?: string[];
   sid?: string;
+  amr?: string[];
+  acr?: Acr;
+  auth_time?: number;
 }
 
 /**
@@ -71,6 +77,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
         scope: formatScope(input.scopes),
         roles: input.roles,
         ...(input.sessionId !== undefined && { sid: input.sessionId }),
+        ...(input.assurance && assuranceClaims(input.assurance)),
       };
       const token = await signJwt(ACCESS_TOKEN_TYPE, claims, ring.signingKey());
       // Verifiers refuse longer tokens: better no token than one that every service rejects.

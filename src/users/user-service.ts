@@ -226,6 +226,12 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       return publicUser(user);
     },
 
+    /** Checks the current password of a signed-in user (before a security setting changes); throws WrongPasswordError. */
+    async confirmPassword(userId: string, password: string): Promise<void> {
+      const user = await requireUser({ id: userId });
+      if (!(await hasher.verify(user.passwordHash, password)).ok) throw new WrongPasswordError();
+    },
+
     /** Removes the user and, by cascade, their sessions; audit rows keep the user id. */
     async delete(ref: UserRef): Promise<User> {
       const user = await requireUser(ref);

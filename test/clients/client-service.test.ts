@@ -34,7 +34,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [], userClaims: [], metadataClaims: [],
+        redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false,
         createdAt: now(),
         updatedAt: now(),
       },
@@ -67,7 +67,7 @@ describe.each(backends())('client service on $name', (backend) => {
         refreshAbsoluteTtl: null,
         cookieMode: false,
         allowedOrigins: [],
-        redirectUris: [], userClaims: [], metadataClaims: [],
+        redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false,
         createdAt: now(),
         updatedAt: now(),
       },
@@ -87,7 +87,7 @@ describe.each(backends())('client service on $name', (backend) => {
     expect(listed.find((c) => c.id === 'listed')).toEqual({
       id: 'listed', name: 'Listed', confidential: true, firstParty: false, canIntrospect: false, grantTypes: ['client_credentials'],
       scopes: [], defaultScopes: [], audience: 'https://api.example.test', accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null,
-      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], createdAt: now(), updatedAt: now(),
+      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, createdAt: now(), updatedAt: now(),
     });
   });
 
@@ -190,7 +190,7 @@ describe.each(backends())('client service on $name', (backend) => {
     await stack.services.clients.insert({
       id: 'legacy', name: 'Legacy', secretDigest: null, firstParty: true, canIntrospect: false, grantTypes: ['password', 'refresh_token'],
       scopes: ['read'], defaultScopes: ['read'], audience: 'https://authd.test', accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null,
-      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], now: t,
+      cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, now: t,
     });
     expect((await stack.services.clientService.get('legacy')).audience).toBe('https://authd.test');
     expect((await domainError(stack.services.clientService.update('legacy', { name: 'Renamed' }))).message).toContain("authd's own clients only");

@@ -237,7 +237,10 @@ describe.each(backends())('admin API on $name', (backend) => {
       const created = await admin().post('/admin/users', { username: 'carol@example.com', password: PASSWORD, roles: ['user'] });
       const res = await admin().get(`/admin/users/${created.body.id}`);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, email: null, email_verified: false, metadata: {}, created_at: iso(), updated_at: iso() });
+      expect(res.body).toEqual({
+        id: created.body.id, username: 'carol@example.com', roles: ['user'], scopes: [], disabled: false, email: null, email_verified: false, metadata: {}, created_at: iso(), updated_at: iso(),
+        mfa: { enabled: false, enrolled_at: null, recovery_codes_left: 0 },
+      });
       expect(res.text).not.toContain('$argon2');
       expectError(await admin().get('/admin/users/00000000-0000-4000-8000-000000000000'), 404, NO_SUCH_USER);
       expectError(await admin().get('/admin/users/not-a-uuid'), 404, NO_SUCH_USER);
@@ -316,7 +319,8 @@ describe.each(backends())('admin API on $name', (backend) => {
         id: dan.id, username: 'dan@example.com', roles: ['user', 'support'], scopes: ['profile', 'read'], disabled: false, email: null, email_verified: false, metadata: {},
         created_at: iso(stack.clock.now() - MINUTE), updated_at: iso(),
       });
-      expect((await admin().get(`/admin/users/${dan.id}`)).body).toEqual(res.body);
+      // The record alone carries the state of the second factor.
+      expect((await admin().get(`/admin/users/${dan.id}`)).body).toEqual({ ...res.body, mfa: { enabled: false, enrolled_at: null, recovery_codes_left: 0 } });
       // New tokens carry the roles.
       const tokens = await loginOk('account-web', 'dan@example.com', PASSWORD);
       expect(decodeJwt(tokens.accessToken).payload.roles).toEqual(['user', 'support']);
@@ -454,7 +458,7 @@ describe.each(backends())('admin API on $name', (backend) => {
     const clientBody = (overrides: Record<string, unknown>) => ({
       client_id: expect.any(String), name: expect.any(String), type: 'public', first_party: false, introspection: false, grant_types: [],
       scopes: [], default_scopes: [], audience: ISSUER, access_token_ttl: null, refresh_idle_ttl: null, refresh_absolute_ttl: null,
-      cookie_mode: false, allowed_origins: [], redirect_uris: [], user_claims: [], metadata_claims: [], created_at: iso(), updated_at: iso(), ...overrides,
+      cookie_mode: false, allowed_origins: [], redirect_uris: [], user_claims: [], metadata_claims: [], require_mfa: false, created_at: iso(), updated_at: iso(), ...overrides,
     });
 
     function clientCredentials(id: string, secret: string, scope?: string) {

@@ -39,7 +39,7 @@ describe.each(backends())('audiences on $name', (backend) => {
     await clients.insert({
       id: 'legacy-web', name: 'Legacy', secretDigest: null, firstParty: true, canIntrospect: false, grantTypes: ['password', 'refresh_token'],
       scopes: ['read', 'authd:admin'], defaultScopes: ['read'], audience: ISSUER, accessTokenTtl: null, refreshIdleTtl: null,
-      refreshAbsoluteTtl: null, cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], now: new Date(stack.clock.now()),
+      refreshAbsoluteTtl: null, cookieMode: false, allowedOrigins: [], redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, now: new Date(stack.clock.now()),
     });
     await users.create({ username: 'root', password: PASSWORD, scopes: ['read', 'authd:admin'] });
     app = createApp(stack.config, stack.services);

@@ -39,7 +39,7 @@ describe.each(backends())('discovery on $name', (backend) => {
         issuer: ISSUER,
         token_endpoint: `${ISSUER}/oauth/token`,
         jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-        grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+        grant_types_supported: ['password', 'refresh_token', 'client_credentials', 'urn:authd:params:oauth:grant-type:mfa-otp'],
         // No authorization endpoint, so no response type.
         response_types_supported: [],
         scopes_supported: expect.any(Array),

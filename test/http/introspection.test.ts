@@ -104,6 +104,9 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
         token_type: 'Bearer',
         sid: claims.sid,
         roles: ['user', 'editor'],
+        amr: ['pwd'],
+        acr: 'aal1',
+        auth_time: nowSeconds(),
       });
       expect(claims.jti).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
       expect(claims.sid).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));

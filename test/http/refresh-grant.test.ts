@@ -97,6 +97,10 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
         scope: 'profile read',
         roles: ['user', 'editor'],
         sid: session.sid,
+        // The session's sign-in, a minute ago: a refresh is no new authentication.
+        amr: ['pwd'],
+        acr: 'aal1',
+        auth_time: now - 60,
       });
       expect(decodeJwt(res.body.refresh_token).header).toEqual({ alg: 'RS256', typ: 'rt+jwt', kid: kidOf(session.refreshToken) });
       expect(claims(res.body.refresh_token)).toEqual({

@@ -81,7 +81,7 @@ describe.each(backends({ postgresWithoutRedis: true }))('refresh rotation is sin
     const jti = crypto.randomUUID();
     await stack.services.sessions.create({
       id: sid, userId, clientId: 'web', scopes: [], createdAt: now, expiresAt: new Date(now.getTime() + 86_400_000), ip: null, userAgent: null,
-      firstToken: { jti, kid: 'k', issuedAt: now, expiresAt: new Date(now.getTime() + 60_000) },
+      firstToken: { jti, kid: 'k', issuedAt: now, expiresAt: new Date(now.getTime() + 60_000) }, assurance: { amr: ['pwd'], acr: 'aal1', authTime: Math.floor(now.getTime() / 1000) },
     });
     return { sid, jti };
   }

@@ -5,6 +5,7 @@ import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
 import type { ClientService } from '../../clients/client-service';
 import { GRANT_TYPES } from '../../clients/client-repository';
 import { DomainError } from '../../errors';
+import type { MfaService } from '../../mfa/mfa-service';
 import type { SessionRepository } from '../../sessions/session-repository';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
@@ -15,7 +16,7 @@ import type { AccessTokenClaims } from '../../tokens/token-issuer';
 import type { UserService } from '../../users/user-service';
 import { bearerAuth, type BearerAuthDeps } from '../bearer-auth';
 import { names, readJson, readQuery, seconds, text } from '../json-body';
-import { presentAudit, presentClient, presentKey, presentSession, presentUser } from '../presenters';
+import { presentAudit, presentClient, presentKey, presentMfaStatus, presentSession, presentUser } from '../presenters';
 
 export interface AdminDeps extends BearerAuthDeps {
   adminScope: string;
@@ -29,6 +30,7 @@ export interface AdminDeps extends BearerAuthDeps {
   ring: KeyRing;
   clock: Clock;
   throttle: Pick<LoginThrottle, 'unlock'>;
+  mfa: MfaService;
 }
 
 const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
@@ -58,6 +60,7 @@ const clientSettings = {
   redirect_uris: z.array(text(2000)).max(20).optional(),
   user_claims: names(3).optional(),
   metadata_claims: names(20).optional(),
+  require_mfa: z.boolean().optional(),
 };
 const newClient = z.object({ ...clientSettings, client_id: text(64).optional(), name: text(200), type: z.enum(['confidential', 'public']), grant_types: z.array(z.enum(GRANT_TYPES)).max(3) }).strict();
 const clientChanges = z.object(clientSettings).strict();
@@ -88,6 +91,7 @@ function toSettings(body: z.infer<typeof clientChanges>) {
     redirectUris: body.redirect_uris,
     userClaims: body.user_claims,
     metadataClaims: body.metadata_claims,
+    requireMfa: body.require_mfa,
   };
 }
 
@@ -129,7 +133,14 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({ users: page.users.map(presentUser), next_cursor: page.next });
   });
   router.get('/admin/users/:id', async (req, res) => {
-    res.json(presentUser(await deps.users.requireUser({ id: req.params.id })));
+    const user = await deps.users.requireUser({ id: req.params.id });
+    res.json({ ...presentUser(user), mfa: presentMfaStatus(await deps.mfa.status(user.id)) });
+  });
+  // For a user who lost the authenticator and the recovery codes: the next sign-in is password only.
+  router.post('/admin/users/:id/mfa/reset', async (req, res) => {
+    const user = await deps.users.requireUser({ id: req.params.id });
+    const removed = await deps.mfa.remove(user.id, 'admin');
+    res.json({ removed });
   });
   router.patch('/admin/users/:id', async (req, res) => {
     const body = readJson(req, userChanges);

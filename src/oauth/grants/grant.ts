@@ -3,6 +3,7 @@ import type { LoginThrottle } from '../../abuse/login-throttle';
 import type { AuditLog, RequestContext } from '../../audit/audit-log';
 import type { Clock } from '../../clock';
 import type { Client } from '../../clients/client-repository';
+import type { MfaService } from '../../mfa/mfa-service';
 import type { SessionRepository } from '../../sessions/session-repository';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { TokenIssuer } from '../../tokens/token-issuer';
@@ -46,6 +47,7 @@ export interface GrantDeps {
   audit: AuditLog;
   /** AUTHD_REQUIRE_VERIFIED_EMAIL: password logins need a verified address. */
   requireVerifiedEmail?: boolean;
+  mfa: MfaService;
 }
 
 export interface GrantHandler<Params extends Record<string, string | undefined> = Record<string, string | undefined>> {

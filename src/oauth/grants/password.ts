@@ -1,14 +1,14 @@
-import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { ThrottleDecision } from '../../abuse/login-throttle';
 import { scopesOfUser } from '../../clients/authd-clients';
 import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../param-schemas';
-import { userClaimsFor } from '../../tokens/user-claims';
+import { MFA_TOKEN_TTL_SECONDS } from '../../mfa/mfa-service';
+import { assuranceOf } from '../../sessions/assurance';
 import type { LoginResult } from '../../users/user-service';
 import { normalizeUsername } from '../../users/username';
-import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
-import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+import { intersect, missingFrom, parseScope } from '../../scopes/scope';
+import type { GrantDeps, GrantHandler, GrantRequest } from './grant';
+import { admitAttempt, issueUserTokens, mfaRequiredByClient } from './user-tokens';
 
 const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });
 type Params = z.infer<typeof schema>;
@@ -24,18 +24,6 @@ export function throttleName(username: string): string {
   }
 }
 
-/** Counts the attempt before any password work; a refused attempt costs no Argon2. */
-async function admitAttempt(username: string, { client, context, trustedDevice }: GrantRequest, deps: GrantDeps): Promise<ThrottleDecision> {
-  const decision = await deps.throttle.begin(throttleName(username), context.ip ?? 'unknown', { trustedDevice: trustedDevice === true });
-  if (decision.allowed) return decision;
-  deps.audit.record({ type: 'login_throttled', clientId: client.id, context, details: { reason: decision.reason, retry_after: decision.retryAfterSeconds } });
-  throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
-    status: 429,
-    headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-    detail: decision.reason,
-  });
-}
-
 /** RFC 6749 §4.3, for first-party clients only (RFC 9700 §2.4). */
 export const passwordGrant = {
   grantType: 'password',
@@ -49,13 +37,15 @@ export const passwordGrant = {
       if (notForClient.length) throw invalidScope('The client may not request this scope.', { detail: `client lacks ${notForClient.join(' ')}` });
     }
 
-    const admitted = await admitAttempt(params.username, request, deps);
+    const name = throttleName(params.username);
+    const ip = context.ip ?? 'unknown';
+    const admitted = await admitAttempt(name, client, context, deps, request.trustedDevice === true);
     let login: LoginResult;
     try {
       login = await deps.users.verifyLogin(params.username, params.password);
     } catch (error) {
       // Not checked at all (hashing at capacity, a store down): neither a success nor a failure.
-      await deps.throttle.release(throttleName(params.username), context.ip ?? 'unknown', admitted).catch(() => {});
+      await deps.throttle.release(name, ip, admitted).catch(() => {});
       throw error;
     }
     if (!login.ok) {
@@ -64,7 +54,10 @@ export const passwordGrant = {
       throw invalidGrant('Invalid username or password.', { detail: login.reason });
     }
     const { user } = login;
-    await deps.throttle.succeeded(throttleName(params.username), context.ip ?? 'unknown');
+    const hasMfa = await deps.mfa.isEnabled(user.id);
+    // The sign-in is complete only after the second factor: until then the counters stay as they
+    // are (so a known password cannot reset the count of wrong codes), only this attempt is given back.
+    await (hasMfa ? deps.throttle.release(name, ip, admitted) : deps.throttle.succeeded(name, ip));
     // Only after the password: telling "unverified" to someone without it would leak the account.
     if (deps.requireVerifiedEmail && !user.emailVerified) {
       deps.audit.record({ type: 'login_failed', clientId: client.id, userId: user.id, context, details: { reason: 'email_unverified' } });
@@ -81,49 +74,14 @@ export const passwordGrant = {
       scopes = intersect(client.defaultScopes, userScopes);
     }
 
-    const lifetimes = lifetimesFor(client, deps.lifetimes);
-    const now = deps.clock.now();
-    const sessionId = crypto.randomUUID();
-    const issueRefresh = client.grantTypes.includes('refresh_token');
-    const refreshRecord = {
-      jti: crypto.randomUUID(),
-      kid: deps.tokens.currentKid(),
-      issuedAt: new Date(now),
-      expiresAt: new Date(now + Math.min(lifetimes.refreshIdleTtl, lifetimes.refreshAbsoluteTtl) * 1000),
-    };
-    if (issueRefresh) {
-      await deps.sessions.create({
-        id: sessionId,
-        userId: user.id,
-        clientId: client.id,
-        scopes,
-        createdAt: new Date(now),
-        expiresAt: new Date(now + lifetimes.refreshAbsoluteTtl * 1000),
-        ip: context.ip,
-        userAgent: context.userAgent,
-        firstToken: refreshRecord,
+    if (hasMfa) {
+      const mfaToken = await deps.mfa.issueChallenge({ userId: user.id, clientId: client.id, scopes, authTime: new Date(deps.clock.now()) });
+      deps.audit.record({ type: 'login_mfa_required', clientId: client.id, userId: user.id, context });
+      throw new OAuthError('mfa_required', 'A second factor is required: send the mfa_token with an authenticator or recovery code (grant_type urn:authd:params:oauth:grant-type:mfa-otp).', {
+        fields: { mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS },
       });
     }
-    const [access, refreshToken] = await Promise.all([
-      deps.tokens.issueAccessToken({
-        subject: user.id,
-        clientId: client.id,
-        audience: client.audience,
-        scopes,
-        roles: user.roles,
-        ...(issueRefresh && { sessionId }),
-        ttlSeconds: lifetimes.accessTokenTtl,
-        userClaims: userClaimsFor(client, user, scopes),
-      }),
-      issueRefresh ? deps.tokens.signRefreshToken(refreshRecord, { userId: user.id, clientId: client.id, sessionId }) : undefined,
-    ]);
-    deps.audit.record({ type: 'login_succeeded', clientId: client.id, userId: user.id, context, details: { scope: formatScope(scopes), ...(issueRefresh && { sid: sessionId }) } });
-    return {
-      access_token: access.token,
-      token_type: 'Bearer' as const,
-      expires_in: access.expiresIn,
-      ...(refreshToken !== undefined && { refresh_token: refreshToken }),
-      scope: formatScope(scopes),
-    };
+    if (client.requireMfa) throw mfaRequiredByClient();
+    return issueUserTokens({ user, client, scopes, assurance: assuranceOf(undefined, deps.clock.now()), context }, deps);
   },
 } satisfies GrantHandler<Params>;

@@ -10,6 +10,7 @@ import type { RefreshTokenClaims } from '../../tokens/token-issuer';
 import { userClaimsFor } from '../../tokens/user-claims';
 import { confirmRevokedKeyRefreshToken } from '../revoked-key';
 import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
+import { mfaRequiredByClient } from './user-tokens';
 import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
 
 const schema = z.object({ refresh_token: param('refresh_token', 8192), scope: SCOPE });
@@ -86,6 +87,11 @@ export const refreshTokenGrant = {
       grant = (await deps.sessions.rotate(claims.jti, now, child, requested, HELD_BY_EVERY_USER)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
     }
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
+    // A client that started requiring MFA after this session began: the session cannot go on.
+    if (client.requireMfa && grant.assurance.acr !== 'aal2') {
+      await deps.revoker.revokeSession(grant.sessionId, 'client_requires_mfa');
+      throw mfaRequiredByClient();
+    }
 
     const scopes = requested ?? grantableScopes(grant);
     // Claims about the user come from the user as they are now, not as they were at login.
@@ -100,6 +106,7 @@ export const refreshTokenGrant = {
         sessionId: grant.sessionId,
         ttlSeconds: lifetimes.accessTokenTtl,
         ...(user && { userClaims: userClaimsFor(client, user, scopes) }),
+        assurance: grant.assurance,
       }),
       deps.tokens.signRefreshToken(grant.refreshToken, { userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId }),
     ]);
