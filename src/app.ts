@@ -14,15 +14,16 @@ import { discoveryRouter, JWKS_PATH, jwksHandler, METADATA_PATHS, metadataHandle
 import { createGrantRegistry } from './http/grant-registry';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
-import { introspectRouter } from './http/introspect';
+import { introspectHandler, introspectRouter } from './http/introspect';
 import { installLeanPath } from './http/lean-path';
 import { registerRouter } from './http/register';
 import { requestContext } from './http/request-context';
 import { requestMetrics } from './http/request-metrics';
 import { requestLog } from './http/request-log';
-import { revokeRouter } from './http/revoke';
+import { revokeHandler, revokeRouter } from './http/revoke';
 import { securityHeaders } from './http/security-headers';
-import { tokenRouter } from './http/token';
+import { noStore } from './http/no-store';
+import { tokenHandler, tokenRouter } from './http/token';
 import { wellKnownAnswers } from './http/well-known';
 import type { Services } from './services';
 
@@ -43,8 +44,9 @@ export function createApp(config: Config, services: Services): express.Express {
     cors(config.corsOrigins),
   ];
   for (const handler of common) app.use(handler);
-  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 });
   const smallJson = express.json({ limit: '16kb', strict: true });
+  app.use(form);
   // A user import batch is larger; its route parses it, after the admin token has been checked.
   app.use((req, res, next) => (req.path === USER_IMPORT_PATH ? next() : smallJson(req, res, next)));
 
@@ -61,9 +63,12 @@ export function createApp(config: Config, services: Services): express.Express {
   const authenticate = createClientAuthenticator({ clients: services.clientCache, digester: services.digester, audit: services.audit });
   const secureCookies = config.secureCookies;
   const devices = createDeviceCookies(services.deviceNotes, secureCookies);
-  app.use(tokenRouter({ authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices }));
-  app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
-  app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
+  const token = { authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices };
+  const revoke = { authenticate, revocation: services.revocationDeps, secureCookies };
+  const introspect = { authenticate, tokens: services.tokens, revocations: services.revocations };
+  app.use(tokenRouter(token));
+  app.use(revokeRouter(revoke));
+  app.use(introspectRouter(introspect));
   const bearer = {
     tokens: services.tokens, revocations: services.revocations, issuer: config.issuer,
     ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
@@ -85,7 +90,12 @@ export function createApp(config: Config, services: Services): express.Express {
   app.use(notFound);
   const onError = errorHandler(services.logger);
   app.use(onError);
+  // The OAuth endpoints and the well-known documents skip the router (bench/README.md, "Levers (round 2)").
+  const post = (path: string, handler: RequestHandler) => ({ method: 'POST', path, routePath: path, handlers: [form, smallJson, noStore, handler] });
   installLeanPath(app, common, [
+    post('/oauth/token', tokenHandler(token)),
+    post('/oauth/revoke', revokeHandler(revoke)),
+    post('/oauth/introspect', introspectHandler(introspect)),
     { method: 'GET', path: JWKS_PATH, routePath: JWKS_PATH, handlers: [jwksHandler(wellKnown)] },
     ...METADATA_PATHS.map((path) => ({ method: 'GET', path, routePath: METADATA_PATHS, handlers: [metadataHandler(wellKnown)] })),
   ], onError);

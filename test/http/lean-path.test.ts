@@ -3,7 +3,7 @@ import request from 'supertest';
 import { OAuthError } from '../../src/errors';
 import { installLeanPath } from '../../src/http/lean-path';
 import { backends, openStack, type TestStack } from '../support/backends';
-import { seed, type Fixtures } from '../support/fixtures';
+import { basic, seed, type Fixtures } from '../support/fixtures';
 
 /**
  * The lean path answers exactly as express's router would: the same request through the router
@@ -90,6 +90,36 @@ describe.each(backends())('lean and routed answers are the same on $name', (back
       expect(lean.status).toBe(304);
       expect(comparable(lean)).toEqual(comparable(routed));
     });
+  });
+
+  describe.each(['/oauth/token', '/oauth/revoke', '/oauth/introspect'])('POST %s', (path) => {
+    const cases: Array<[string, (r: request.Test) => request.Test]> = [
+      ['an empty body', (r) => r],
+      ['a body too large (413)', (r) => r.type('form').send(`grant_type=password&padding=${'x'.repeat(20_000)}`)],
+      ['an unsupported media type (415)', (r) => r.set('Content-Type', 'text/plain').send('grant_type=client_credentials')],
+      ['malformed JSON', (r) => r.set('Content-Type', 'application/json').send('{"grant_type":')],
+      ['too many parameters', (r) => r.type('form').send(Array.from({ length: 60 }, (_, i) => `p${i}=1`).join('&'))],
+      ['a repeated parameter', (r) => r.type('form').send('grant_type=client_credentials&grant_type=password')],
+      ['a wrong client secret (401)', (r) => r.type('form').set('Authorization', basic('machine', 'wrong')).send({ grant_type: 'client_credentials', token: 'x' })],
+      ['an unsupported grant type', (r) => r.type('form').set('Authorization', basic('machine', f.machine.secret)).send({ grant_type: 'urn:nope', token: 'x' })],
+      ['from an allowed origin', (r) => r.type('form').set('Origin', 'https://app.test').send({ grant_type: 'password', client_id: 'web' })],
+    ];
+    it.each(cases)('%s', async (_name, send) => {
+      const lean = await send(request(f.app).post(path));
+      const routed = await send(request(f.app).post(`${path}/`));
+      expect(lean.status).toBeGreaterThanOrEqual(400);
+      expect(comparable(lean)).toEqual(comparable(routed));
+    });
+  });
+
+  it('issues the same kind of answer for a client_credentials grant', async () => {
+    const send = (path: string) => request(f.app).post(path).type('form').set('Authorization', basic('machine', f.machine.secret)).send({ grant_type: 'client_credentials' });
+    const lean = comparable(await send('/oauth/token'));
+    const routed = comparable(await send('/oauth/token/'));
+    expect(lean.status).toBe(200);
+    const shape = (answer: typeof lean) => ({ ...answer, headers: { ...answer.headers, 'content-length': 'n' }, body: { ...answer.body, access_token: 'jwt' }, text: '' });
+    expect(shape(lean)).toEqual(shape(routed));
+    expect(lean.headers['cache-control']).toBe('no-store');
   });
 
   it('keeps the request id it was given', async () => {
