@@ -1,5 +1,4 @@
-import express from 'express';
-import helmet from 'helmet';
+import express, { type RequestHandler } from 'express';
 import { auditScope } from './audit/audit-log';
 import { ownApi } from './clients/authd-clients';
 import type { Config } from './config';
@@ -11,17 +10,21 @@ import { openApiDocument } from './http/openapi';
 import { pagesRouter } from './http/pages';
 import { createClientAuthenticator } from './http/client-auth';
 import { createDeviceCookies } from './http/device-cookie';
-import { discoveryRouter } from './http/discovery';
+import { discoveryRouter, JWKS_PATH, jwksHandler, METADATA_PATHS, metadataHandler } from './http/discovery';
 import { createGrantRegistry } from './http/grant-registry';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
-import { introspectRouter } from './http/introspect';
+import { introspectHandler, introspectRouter } from './http/introspect';
+import { installLeanPath } from './http/lean-path';
 import { registerRouter } from './http/register';
 import { requestContext } from './http/request-context';
 import { requestMetrics } from './http/request-metrics';
 import { requestLog } from './http/request-log';
-import { revokeRouter } from './http/revoke';
-import { tokenRouter } from './http/token';
+import { revokeHandler, revokeRouter } from './http/revoke';
+import { securityHeaders } from './http/security-headers';
+import { noStore } from './http/no-store';
+import { tokenHandler, tokenRouter } from './http/token';
+import { wellKnownAnswers } from './http/well-known';
 import type { Services } from './services';
 
 /** The HTTP surface. Every dependency comes in through `services`; nothing lives at module level. */
@@ -32,47 +35,40 @@ export function createApp(config: Config, services: Services): express.Express {
   app.set('query parser', 'simple');
   if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
-  app.use(requestLog(services.logger));
-  app.use((req, res, next) => auditScope.run(requestContext(req, res), next));
-  app.use(requestMetrics(services.metrics));
-  app.use(helmet({
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', ...(config.hostedPages?.logoUrl ? [new URL(config.hostedPages.logoUrl).origin] : [])],
-        connectSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        // Plain-http localhost development would otherwise have its own assets upgraded to https.
-        upgradeInsecureRequests: config.secureCookies ? [] : null,
-      },
-    },
-  }));
-  app.use(cors(config.corsOrigins));
-  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
+  // The middleware every request runs, in order; the lean path runs the same functions.
+  const common: RequestHandler[] = [
+    requestLog(services.logger),
+    (req, res, next) => auditScope.run(requestContext(req, res), next),
+    requestMetrics(services.metrics),
+    securityHeaders(config),
+    cors(config.corsOrigins),
+  ];
+  for (const handler of common) app.use(handler);
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 });
   const smallJson = express.json({ limit: '16kb', strict: true });
+  app.use(form);
   // A user import batch is larger; its route parses it, after the admin token has been checked.
   app.use((req, res, next) => (req.path === USER_IMPORT_PATH ? next() : smallJson(req, res, next)));
 
   const grants = createGrantRegistry();
   app.use(healthRouter(services.readinessChecks));
-  app.use(discoveryRouter({
+  const wellKnown = wellKnownAnswers({
     issuer: config.issuer,
     ring: services.ring,
     jwksMaxAge: config.jwksMaxAge,
     grantTypes: grants.grantTypes,
     scopesSupported: () => services.clientCache.scopesSupported(),
-  }));
+  });
+  app.use(discoveryRouter(wellKnown));
   const authenticate = createClientAuthenticator({ clients: services.clientCache, digester: services.digester, audit: services.audit });
   const secureCookies = config.secureCookies;
   const devices = createDeviceCookies(services.deviceNotes, secureCookies);
-  app.use(tokenRouter({ authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices }));
-  app.use(revokeRouter({ authenticate, revocation: services.revocationDeps, secureCookies }));
-  app.use(introspectRouter({ authenticate, tokens: services.tokens, revocations: services.revocations }));
+  const token = { authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices };
+  const revoke = { authenticate, revocation: services.revocationDeps, secureCookies };
+  const introspect = { authenticate, tokens: services.tokens, revocations: services.revocations };
+  app.use(tokenRouter(token));
+  app.use(revokeRouter(revoke));
+  app.use(introspectRouter(introspect));
   const bearer = {
     tokens: services.tokens, revocations: services.revocations, issuer: config.issuer,
     ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
@@ -92,6 +88,16 @@ export function createApp(config: Config, services: Services): express.Express {
   if (config.registration) app.use(registerRouter({ users: services.registrationUsers, throttle: services.registrationThrottle }));
 
   app.use(notFound);
-  app.use(errorHandler(services.logger));
+  const onError = errorHandler(services.logger);
+  app.use(onError);
+  // The OAuth endpoints and the well-known documents skip the router (bench/README.md, "Levers (round 2)").
+  const post = (path: string, handler: RequestHandler) => ({ method: 'POST', path, routePath: path, handlers: [form, smallJson, noStore, handler] });
+  installLeanPath(app, common, [
+    post('/oauth/token', tokenHandler(token)),
+    post('/oauth/revoke', revokeHandler(revoke)),
+    post('/oauth/introspect', introspectHandler(introspect)),
+    { method: 'GET', path: JWKS_PATH, routePath: JWKS_PATH, handlers: [jwksHandler(wellKnown)] },
+    ...METADATA_PATHS.map((path) => ({ method: 'GET', path, routePath: METADATA_PATHS, handlers: [metadataHandler(wellKnown)] })),
+  ], onError);
   return app;
 }

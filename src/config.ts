@@ -10,6 +10,8 @@ export interface Config {
   readonly port: number;
   readonly issuer: string;
   readonly databaseUrl: string | undefined;
+  /** Named prepared statements on PostgreSQL (a direct connection, or a pooler that keeps them). */
+  readonly pgPreparedStatements: boolean;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
@@ -146,6 +148,7 @@ const schema = z.object({
   AUTHD_SHUTDOWN_TIMEOUT: duration(1).default(10),
   AUTHD_SHUTDOWN_DELAY: duration(0).default(0),
   AUTHD_CLIENT_CACHE_TTL: duration(0).default(5),
+  AUTHD_PG_PREPARED_STATEMENTS: flag.default(false),
   AUTHD_WORKERS: z.union([z.literal('auto'), integer(1, 256)]).default(1),
   AUTHD_REGISTRATION: flag.default(false),
   AUTHD_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name').default('authd:admin'),
@@ -237,6 +240,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     port: e.PORT,
     issuer,
     databaseUrl: e.DATABASE_URL,
+    pgPreparedStatements: e.AUTHD_PG_PREPARED_STATEMENTS,
     dataDir: path.resolve(cwd, e.AUTHD_DATA_DIR),
     redisUrl: e.REDIS_URL,
     redisPrefix: e.AUTHD_REDIS_PREFIX,

@@ -99,7 +99,7 @@ export interface OpenOptions {
 
 export function openDatabase(config: Config): Promise<Database> {
   return config.databaseUrl
-    ? Promise.resolve(createPostgresDatabase({ connectionString: config.databaseUrl }))
+    ? Promise.resolve(createPostgresDatabase({ connectionString: config.databaseUrl, preparedStatements: config.pgPreparedStatements }))
     : createEmbeddedDatabase(config.dataDir);
 }
 

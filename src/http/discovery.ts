@@ -1,50 +1,31 @@
-import { Router } from 'express';
-import type { KeyRing } from '../tokens/key-ring';
-import { CLIENT_AUTH_METHODS } from './client-auth';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { methodNotAllowed } from './error-handler';
+import { matchesEtag, type PreparedAnswer, type WellKnownAnswers } from './well-known';
 
-export interface DiscoveryDeps {
-  issuer: string;
-  ring: KeyRing;
-  jwksMaxAge: number;
-  /** The grant types the token endpoint serves. */
-  grantTypes: readonly string[];
-  /** Scopes any client may request; read through a short cache. */
-  scopesSupported: () => Promise<string[]>;
+export const METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+function sendPrepared(req: Request, res: Response, answer: PreparedAnswer): void {
+  res.set({ 'Cache-Control': answer.cacheControl, ETag: answer.etag, 'Content-Type': 'application/json; charset=utf-8' });
+  if (matchesEtag(req.get('if-none-match'), answer.etag)) {
+    res.status(304).end();
+    return;
+  }
+  res.status(200).send(answer.body);
 }
 
-/** RFC 8414 metadata (also at the OpenID path, where most libraries look first) and the JWKS. */
-export function discoveryRouter(deps: DiscoveryDeps): Router {
+export const metadataHandler = (answers: WellKnownAnswers): RequestHandler => async (req, res) => sendPrepared(req, res, await answers.metadata());
+export const jwksHandler = (answers: WellKnownAnswers): RequestHandler => (req, res) => sendPrepared(req, res, answers.jwks());
+
+/**
+ * RFC 8414 metadata (also at the OpenID path, where most libraries look first) and the JWKS. A GET
+ * of either usually takes the lean path (lean-path.ts) before reaching express; both serve the same
+ * prepared bytes.
+ */
+export function discoveryRouter(answers: WellKnownAnswers): Router {
   const router = Router();
-
-  router.get(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'], async (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json({
-      issuer: deps.issuer,
-      token_endpoint: `${deps.issuer}/oauth/token`,
-      jwks_uri: `${deps.issuer}/.well-known/jwks.json`,
-      grant_types_supported: deps.grantTypes,
-      // authd has no authorization endpoint, so it supports no response type.
-      response_types_supported: [],
-      scopes_supported: await deps.scopesSupported(),
-      token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-      revocation_endpoint: `${deps.issuer}/oauth/revoke`,
-      revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-      introspection_endpoint: `${deps.issuer}/oauth/introspect`,
-      // Only confidential clients (resource servers) may introspect.
-      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
-    });
-  });
-
-  router.get('/.well-known/jwks.json', (req, res) => {
-    const { body, etag } = deps.ring.jwks();
-    res.set({ 'Cache-Control': `public, max-age=${deps.jwksMaxAge}`, ETag: etag, 'Content-Type': 'application/json' });
-    const candidates = (req.get('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
-    if (candidates.includes(etag) || candidates.includes('*')) {
-      res.status(304).end();
-      return;
-    }
-    res.status(200).send(body);
-  });
-  router.all('/.well-known/jwks.json', methodNotAllowed('GET'));
+  router.get(METADATA_PATHS, metadataHandler(answers));
+  router.get(JWKS_PATH, jwksHandler(answers));
+  router.all(JWKS_PATH, methodNotAllowed('GET'));
   return router;
 }

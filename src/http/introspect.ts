@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { OAuthError } from '../errors';
 import { introspectToken } from '../oauth/introspection';
@@ -12,10 +12,15 @@ import { noStore } from './no-store';
 
 const schema = z.object({ token: param('token', 16 * 1024), token_type_hint: param('token_type_hint', 64).optional() });
 
-/** POST /oauth/introspect (RFC 7662), for confidential clients marked as resource servers. */
-export function introspectRouter(deps: { authenticate: ClientAuthenticator; tokens: TokenIssuer; revocations: RevocationStore }): Router {
-  const router = Router();
-  router.post('/oauth/introspect', noStore, async (req, res) => {
+export interface IntrospectDeps {
+  authenticate: ClientAuthenticator;
+  tokens: TokenIssuer;
+  revocations: RevocationStore;
+}
+
+/** POST /oauth/introspect (RFC 7662), for confidential clients marked as resource servers (after noStore). */
+export function introspectHandler(deps: IntrospectDeps): RequestHandler {
+  return async (req, res) => {
     // An over-long token is just not one of ours: RFC 7009 answers 200, RFC 7662 active: false.
     const params = readParams(req, { unboundedParameters: ['token'] });
     const client = await deps.authenticate(req, res, params);
@@ -24,7 +29,12 @@ export function introspectRouter(deps: { authenticate: ClientAuthenticator; toke
     }
     const { token } = validateParams(schema, { token: params.token, token_type_hint: params.token_type_hint });
     res.status(200).json(await introspectToken(token, deps));
-  });
+  };
+}
+
+export function introspectRouter(deps: IntrospectDeps): Router {
+  const router = Router();
+  router.post('/oauth/introspect', noStore, introspectHandler(deps));
   router.all('/oauth/introspect', methodNotAllowed('POST'));
   return router;
 }

@@ -11,6 +11,11 @@ export function requestLog(logger: Logger): RequestHandler {
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.set('X-Request-Id', requestId);
+    // The level rarely changes at run time, but it may: asked per request, and cheap when off.
+    if (!logger.isLevelEnabled('info')) {
+      next();
+      return;
+    }
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       logger.info({

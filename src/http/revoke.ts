@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { revokeToken, type TokenRevocationDeps } from '../oauth/token-revocation';
 import type { ClientAuthenticator } from './client-auth';
@@ -11,10 +11,15 @@ import { requestContext } from './request-context';
 
 const schema = z.object({ token: param('token', 16 * 1024), token_type_hint: param('token_type_hint', 64).optional() });
 
-/** POST /oauth/revoke (RFC 7009): client authentication as at the token endpoint. */
-export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocation: TokenRevocationDeps; secureCookies: boolean }): Router {
-  const router = Router();
-  router.post('/oauth/revoke', noStore, async (req, res) => {
+export interface RevokeDeps {
+  authenticate: ClientAuthenticator;
+  revocation: TokenRevocationDeps;
+  secureCookies: boolean;
+}
+
+/** POST /oauth/revoke (RFC 7009): client authentication as at the token endpoint (after noStore). */
+export function revokeHandler(deps: RevokeDeps): RequestHandler {
+  return async (req, res) => {
     // An over-long token is just not one of ours: RFC 7009 answers 200, RFC 7662 active: false.
     const params = readParams(req, { unboundedParameters: ['token'] });
     const client = await deps.authenticate(req, res, params);
@@ -29,7 +34,12 @@ export function revokeRouter(deps: { authenticate: ClientAuthenticator; revocati
     const { token, token_type_hint: hint } = validateParams(schema, { token: params.token ?? fromCookie, token_type_hint: params.token_type_hint });
     await revokeToken(token, hint, client, requestContext(req, res), deps.revocation);
     res.status(200).end();
-  });
+  };
+}
+
+export function revokeRouter(deps: RevokeDeps): Router {
+  const router = Router();
+  router.post('/oauth/revoke', noStore, revokeHandler(deps));
   router.all('/oauth/revoke', methodNotAllowed('POST'));
   return router;
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
 import { lifetimesFor, type GrantDeps } from '../oauth/grants/grant';
 import { MFA_OTP_GRANT } from '../oauth/grants/mfa-otp';
@@ -23,10 +23,9 @@ export interface TokenRouteDeps {
   devices: DeviceCookies;
 }
 
-/** POST /oauth/token: noStore → read params → authenticate client → check grant → validate → run grant. */
-export function tokenRouter(deps: TokenRouteDeps): Router {
-  const router = Router();
-  router.post('/oauth/token', noStore, async (req, res) => {
+/** POST /oauth/token: read params → authenticate client → check grant → validate → run grant (after noStore). */
+export function tokenHandler(deps: TokenRouteDeps): RequestHandler {
+  return async (req, res) => {
     const params = readParams(req);
     const client = await deps.authenticate(req, res, params);
     checkCookieClientOrigin(req, client);
@@ -58,7 +57,12 @@ export function tokenRouter(deps: TokenRouteDeps): Router {
       return;
     }
     res.status(200).json(response);
-  });
+  };
+}
+
+export function tokenRouter(deps: TokenRouteDeps): Router {
+  const router = Router();
+  router.post('/oauth/token', noStore, tokenHandler(deps));
   router.all('/oauth/token', methodNotAllowed('POST'));
   return router;
 }

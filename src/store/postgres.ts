@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { UnavailableError } from '../errors';
 import type { Connection, Database } from './database';
@@ -8,13 +9,39 @@ export interface PostgresOptions {
   /** Bounds every wait: a dead database answers 503 quickly instead of hanging requests. */
   connectionTimeoutMillis?: number;
   statementTimeoutMillis?: number;
+  /**
+   * Named (server-side prepared) statements for parameterised queries: PostgreSQL parses and plans
+   * each text once per connection. Only over a direct connection or a pooler that keeps them
+   * (PgBouncer 1.21+ with max_prepared_statements): PgBouncer 1.18 in transaction mode does not.
+   */
+  preparedStatements?: boolean;
+}
+
+// Bounds what each server connection keeps: texts past these limits go unnamed.
+const MAX_PREPARED_TEXTS = 256;
+const MAX_PREPARED_TEXT_LENGTH = 4096;
+
+/** pg's query config for a text: named after a digest of the text, so every connection agrees. */
+function statementNamer(enabled: boolean) {
+  const names = new Map<string, string>();
+  return (text: string, values: unknown[] | undefined): { text: string; values?: unknown[]; name?: string } => {
+    if (!enabled || values === undefined || values.length === 0 || text.length > MAX_PREPARED_TEXT_LENGTH) return { text, values };
+    let name = names.get(text);
+    if (name === undefined) {
+      if (names.size >= MAX_PREPARED_TEXTS) return { text, values };
+      name = `authd_${crypto.createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+      names.set(text, name);
+    }
+    return { text, values, name };
+  };
 }
 
 /*
  * Everything here also works through PgBouncer in transaction pooling mode with its default
  * settings (1.18): no startup parameters beyond user and database (a `statement_timeout` one is
  * refused), no session state (timeouts are SET LOCAL, advisory locks are transaction-level), and
- * only unnamed prepared statements (pg's default for parameterised queries).
+ * only unnamed prepared statements (pg's default for parameterised queries) unless
+ * AUTHD_PG_PREPARED_STATEMENTS turns named ones on for a direct connection.
  */
 
 // Connection-level failures (as opposed to SQL errors) mean the database is unavailable.
@@ -28,11 +55,11 @@ function translate(error: unknown): unknown {
   return error;
 }
 
-function wrap(client: PoolClient): Connection {
+function wrap(client: PoolClient, named: ReturnType<typeof statementNamer>): Connection {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
       try {
-        return (await client.query(text, params as unknown[])).rows as Row[];
+        return (await client.query(named(text, params as unknown[] | undefined))).rows as Row[];
       } catch (error) {
         throw translate(error);
       }
@@ -56,6 +83,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     idleTimeoutMillis: 30000,
   };
   const pool = new Pool(config);
+  const named = statementNamer(options.preparedStatements ?? false);
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
 
@@ -81,14 +109,14 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     kind: 'postgres',
     async query<Row>(text: string, params?: readonly unknown[]) {
       try {
-        return (await pool.query(text, params as unknown[])).rows as Row[];
+        return (await pool.query(named(text, params as unknown[] | undefined))).rows as Row[];
       } catch (error) {
         throw translate(error);
       }
     },
     transaction<T>(fn: (tx: Connection) => Promise<T>) {
       return withClient(async (client) => {
-        const conn = wrap(client);
+        const conn = wrap(client, named);
         await conn.query(begin);
         try {
           const result = await fn(conn);

@@ -1,8 +1,8 @@
 import { CLOCK_SKEW_SECONDS, RULES, TokenRuleError, verifyTokenRules, type VerifierReason } from '@authd/verifier';
-import { SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type crypto from 'node:crypto';
 import { isWellFormedKid } from './key-files';
-import type { KeyRing, RingKey } from './key-ring';
+import type { KeyRing } from './key-ring';
 
 /**
  * authd's tokens follow the verifier kit's rule set (packages/verifier/src/access-token.ts and
@@ -11,11 +11,6 @@ import type { KeyRing, RingKey } from './key-ring';
 export const ACCESS_TOKEN_TYPE = RULES.typ; // RFC 9068 §2.1
 export const REFRESH_TOKEN_TYPE = 'rt+jwt'; // authd's own, so no resource server takes it for an access token
 export const MAX_TOKEN_LENGTH = RULES.maxTokenLength;
-
-export async function signJwt(typ: string, claims: JWTPayload, key: RingKey): Promise<string> {
-  if (!key.privateKey) throw new Error(`no private key for ${key.kid}`);
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ, kid: key.kid }).sign(key.privateKey);
-}
 
 /** A token that breaks a rule: `code` is the rule set's stable reason, `reason` the detail for the log. */
 export class InvalidTokenError extends Error {

@@ -4,7 +4,8 @@ import type { Clock } from '../clock';
 import { formatScope } from '../scopes/scope';
 import type { RefreshTokenRecord } from '../sessions/session-repository';
 import { assuranceClaims, type Acr, type Assurance } from '../sessions/assurance';
-import { ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, signJwt, verifyJwt } from './jwt';
+import { ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, verifyJwt } from './jwt';
+import { createJwtSigner } from './jwt-signer';
 import type { KeyRing } from './key-ring';
 
 export interface AccessTokenInput {
@@ -59,6 +60,7 @@ export const refreshTokenAudience = (issuer: string) => `${issuer}/oauth/token`;
 export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: Clock }) {
   const { ring, issuer, clock } = deps;
   const refreshAudience = refreshTokenAudience(issuer);
+  const signer = createJwtSigner();
 
   return {
     /** An RFC 9068 access token. */
@@ -79,7 +81,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
         ...(input.sessionId !== undefined && { sid: input.sessionId }),
         ...(input.assurance && assuranceClaims(input.assurance)),
       };
-      const token = await signJwt(ACCESS_TOKEN_TYPE, claims, ring.signingKey());
+      const token = await signer.sign(ACCESS_TOKEN_TYPE, claims, ring.signingKey());
       // Verifiers refuse longer tokens: better no token than one that every service rejects.
       if (token.length > MAX_TOKEN_LENGTH) throw new Error(`the access token would be ${token.length} characters, over the verifiers' limit of ${MAX_TOKEN_LENGTH} (too many roles, scopes or claims)`);
       return { token, jti, expiresIn: input.ttlSeconds };
@@ -103,7 +105,7 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
         client_id: subject.clientId,
         sid: subject.sessionId,
       };
-      return signJwt(REFRESH_TOKEN_TYPE, claims, key);
+      return signer.sign(REFRESH_TOKEN_TYPE, claims, key);
     },
 
     /** Signature, typ, issuer, audience and expiry; throws InvalidTokenError. */
