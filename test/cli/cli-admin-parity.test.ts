@@ -123,6 +123,34 @@ describe.each(backends())('CLI and admin API agree on $name', (backend) => {
     expectSameRefusal(await cli('clients', 'delete', 'job'), await api.delete('/admin/clients/job'), 404);
   });
 
+  it('requires a second factor of a client\'s users alike (clients create|update --require-mfa / require_mfa)', async () => {
+    const app2 = ['--name', 'Bank', '--public', '--first-party', '--grant', 'password', '--scope', 'read', '--audience', AUDIENCE, '--require-mfa'];
+    expect(await cliJson('clients', 'create', '--id', 'bank', ...app2)).toMatchObject({ client_id: 'bank' });
+    const posted = await api.post('/admin/clients', { client_id: 'bank', name: 'Bank', type: 'public', first_party: true, grant_types: ['password'], scopes: ['read'], audience: AUDIENCE, require_mfa: true });
+    expect(posted.status).toBe(201);
+    const shown = await cliJson('clients', 'show', 'bank');
+    expect(comparable(shown)).toEqual(comparable((await api.get('/admin/clients/bank')).body));
+    expect(shown.require_mfa).toBe(true);
+
+    await cliJson('clients', 'update', 'bank', '--no-require-mfa');
+    const patched = await api.patch('/admin/clients/bank', { require_mfa: false });
+    expect(comparable(await cliJson('clients', 'show', 'bank'))).toEqual(comparable(patched.body));
+    expect(patched.body.require_mfa).toBe(false);
+  });
+
+  it('resets a user\'s second factor alike (users mfa-reset / POST /admin/users/:id/mfa/reset)', async () => {
+    await cliJson('users', 'create', 'carol', '--generate-password');
+    const posted = await api.post('/admin/users', { username: 'carol', password: USER_PASSWORD });
+    expect(posted.status).toBe(201);
+    const viaCli = await cliJson('users', 'mfa-reset', 'carol');
+    const viaApi = await api.post(`/admin/users/${posted.body.id}/mfa/reset`);
+    expect(viaApi.status).toBe(200);
+    expect({ removed: viaCli.removed, username: viaCli.username }).toEqual({ removed: viaApi.body.removed, username: 'carol' });
+    expect(viaCli.removed).toBe(false);
+    const unknown = await cli('users', 'mfa-reset', 'nobody');
+    expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({ code: 1, stderr: 'authd: No user named "nobody".\n' });
+  });
+
   it('creates, changes, shows and deletes users alike (users create|set-roles|set-scopes|disable|show|delete)', async () => {
     const created = await cliJson('users', 'create', 'Bob@Example.com', '--generate-password', '--role', 'user', '--scope', 'read');
     const posted = await api.post('/admin/users', { username: 'Bob@Example.com', password: USER_PASSWORD, roles: ['user'], scopes: ['read'] });

@@ -22,6 +22,7 @@ function clientSettingOptions(cmd: Command): Command {
     .option('--redirect-uri <uris>', 'redirect URIs, comma-separated or repeated', list)
     .option('--user-claim <claims>', 'preferred_username, email, email_verified: in its access tokens when the scope asks (profile, email)', list)
     .option('--metadata-claim <keys>', 'keys of the user\'s metadata to copy into its access tokens', list)
+    .option('--require-mfa', 'its users must sign in with a second factor').option('--no-require-mfa', 'a password alone will do')
     .option('--json', 'print JSON');
 }
 
@@ -42,6 +43,7 @@ function clientSettingsFrom(opts: Record<string, unknown>): ClientSettingsInput 
     ...(opts.redirectUri !== undefined && { redirectUris: opts.redirectUri as string[] }),
     ...(opts.userClaim !== undefined && { userClaims: opts.userClaim as string[] }),
     ...(opts.metadataClaim !== undefined && { metadataClaims: opts.metadataClaim as string[] }),
+    ...(opts.requireMfa !== undefined && { requireMfa: opts.requireMfa as boolean }),
   };
 }
 

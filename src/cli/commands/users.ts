@@ -102,6 +102,16 @@ export function registerUserCommands(users: Command, cli: CliContext): void {
       cli.out(`${username}: unlocked\n`);
     });
 
+  users.command('mfa-reset').argument('<username>').description('remove the second factor of a user who lost it (audited); the next sign-in is password only')
+    .option('--json', 'print JSON')
+    .action(async (username: string, opts) => {
+      const { user, removed } = await cli.withServices(async (s) => {
+        const found = await s.users.requireUser(username);
+        return { user: found, removed: await s.mfa.remove(found.id, 'admin') };
+      });
+      cli.answer(opts, { id: user.id, username: user.username, removed }, `${user.username}: ${removed ? 'second factor removed' : 'had no second factor'}`);
+    });
+
   users.command('list').description('list users').option('--limit <n>', 'how many', '100').option('--offset <n>', 'skip', '0').option('--json', 'print JSON')
     .action(async (opts) => {
       const rows = await cli.withServices((s) => s.users.list(Number(opts.limit), Number(opts.offset)));
