@@ -79,6 +79,7 @@ describe('parseConfig', () => {
       // No SMTP outside production: mail goes to .eml files in the data directory.
       mail: { transport: 'files', dir: '/srv/authd/data/outbox', from: '"authd" <no-reply@localhost>' },
       requireVerifiedEmail: false,
+      pgPreparedStatements: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.argon2)).toBe(true);

@@ -71,7 +71,7 @@ describe.each(backends())('audit trail on $name', (backend) => {
         type: 'login_succeeded',
         userId: f.alice.id,
         clientId: 'web',
-        details: { scope: 'profile read', sid: decodeJwt(res.body.access_token).payload.sid },
+        details: { scope: 'profile read', amr: ['pwd'], sid: decodeJwt(res.body.access_token).payload.sid },
       });
     });
 

@@ -239,7 +239,7 @@ describe.each(backends())('cookie mode on $name', (backend) => {
           id: 'authd-pages', name: 'authd account pages', confidential: false, firstParty: true, canIntrospect: false,
           grantTypes: ['password', 'refresh_token'], scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: 'https://authd.test',
           accessTokenTtl: null, refreshIdleTtl: null, refreshAbsoluteTtl: null, cookieMode: true, allowedOrigins: ['https://authd.test'],
-          redirectUris: [], userClaims: [], metadataClaims: [], createdAt: new Date(stack.clock.now()), updatedAt: new Date(stack.clock.now()),
+          redirectUris: [], userClaims: [], metadataClaims: [], requireMfa: false, createdAt: new Date(stack.clock.now()), updatedAt: new Date(stack.clock.now()),
         });
 
         stack.clock.advance(SECOND);

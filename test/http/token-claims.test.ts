@@ -53,7 +53,7 @@ describe.each(backends())('user claims in access tokens on $name', (backend) => 
     const payload = claimsOf(await login('profile email orders'));
     expect(payload).toEqual({
       iss: ISSUER, sub: dana.id, aud: API, exp: expect.any(Number), iat: expect.any(Number), jti: expect.any(String), client_id: 'claims-web',
-      scope: 'profile email orders', roles: ['buyer'], sid: expect.any(String),
+      scope: 'profile email orders', roles: ['buyer'], sid: expect.any(String), amr: ['pwd'], acr: 'aal1', auth_time: expect.any(Number),
       preferred_username: 'Dana', email: 'Dana@Example.com', email_verified: true, org_id: 'org_42', plan: 'pro',
     });
   });
@@ -67,11 +67,12 @@ describe.each(backends())('user claims in access tokens on $name', (backend) => 
 
   it('adds nothing for a client that asks for no claims, and nothing for a user without an email or the metadata key', async () => {
     const plain = claimsOf(await token(app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD }));
-    expect(Object.keys(plain).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'roles', 'scope', 'sid', 'sub']);
+    expect(Object.keys(plain).sort()).toEqual(['acr', 'amr', 'aud', 'auth_time', 'client_id', 'exp', 'iat', 'iss', 'jti', 'roles', 'scope', 'sid', 'sub']);
     await stack.services.users.create({ username: 'erin', password: PASSWORD, scopes: ['profile', 'email'] });
     const erin = claimsOf(await login('profile email', 'claims-web', 'erin'));
-    expect({ ...erin, iat: 0, exp: 0, jti: '', sid: '', sub: '' }).toEqual({
+    expect({ ...erin, iat: 0, exp: 0, jti: '', sid: '', sub: '', auth_time: 0 }).toEqual({
       iss: ISSUER, sub: '', aud: API, exp: 0, iat: 0, jti: '', client_id: 'claims-web', scope: 'profile email', roles: [], sid: '', preferred_username: 'erin',
+      amr: ['pwd'], acr: 'aal1', auth_time: 0,
     });
   });
 
@@ -80,7 +81,7 @@ describe.each(backends())('user claims in access tokens on $name', (backend) => 
     const res = await request(app).post('/oauth/introspect').type('form').set({ Authorization: basic(api.id, api.secret) }).send({ token: accessToken });
     expect(res.body).toEqual({
       active: true, token_type: 'Bearer', iss: ISSUER, sub: dana.id, aud: API, exp: expect.any(Number), iat: expect.any(Number), jti: expect.any(String),
-      client_id: 'claims-web', scope: 'profile email orders', roles: ['buyer'], sid: expect.any(String),
+      client_id: 'claims-web', scope: 'profile email orders', roles: ['buyer'], sid: expect.any(String), amr: ['pwd'], acr: 'aal1', auth_time: expect.any(Number),
       preferred_username: 'Dana', email: 'Dana@Example.com', email_verified: true, org_id: 'org_42', plan: 'pro',
     });
   });
