@@ -45,6 +45,10 @@ describe.each(backends())('password grant on $name', (backend) => {
       scope: 'profile read',
       roles: ['user', 'editor'],
       sid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      // RFC 8176 / NIST SP 800-63B: a password alone.
+      amr: ['pwd'],
+      acr: 'aal1',
+      auth_time: Math.floor(stack.clock.now() / 1000),
     });
 
     const refresh = decodeJwt(res.body.refresh_token);
