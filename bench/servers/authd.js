@@ -45,6 +45,12 @@ function authdArgon2(env) {
   return { ...config.argon2, concurrency: config.argon2Capacity.concurrency, budgetMib: ARGON2_BUDGET_MIB };
 }
 
+/** A password-only sign-in (amr pwd, acr aal1), as the seeded sessions would have had. */
+function passwordAssurance(now) {
+  const { assuranceOf } = require('../../dist/src/sessions/assurance');
+  return assuranceOf(undefined, now);
+}
+
 async function openServices(env) {
   const { parseConfig } = require('../../dist/src/config');
   const { openServices: open } = require('../../dist/src/services');
@@ -64,7 +70,7 @@ async function newFamily(services, userId) {
   const now = Date.now();
   const sessionId = crypto.randomUUID();
   const record = { jti: crypto.randomUUID(), kid: services.tokens.currentKid(), issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) };
-  await services.sessions.create({ id: sessionId, userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench', firstToken: record });
+  await services.sessions.create({ id: sessionId, userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench', firstToken: record, assurance: passwordAssurance(now) });
   return services.tokens.signRefreshToken(record, { userId, clientId: 'bench-web', sessionId });
 }
 
@@ -122,7 +128,7 @@ async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
     const kid = services.tokens.currentKid();
     await inParallel(count, 32, async () => {
       const now = Date.now();
-      await services.sessions.create({ id: crypto.randomUUID(), userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench-growth', firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) } });
+      await services.sessions.create({ id: crypto.randomUUID(), userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench-growth', assurance: passwordAssurance(now), firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) } });
     });
     log(`growth: ${count * 9} spent refresh tokens…`);
     // One long statement: a plain client, without authd's per-query timeout.
