@@ -147,6 +147,18 @@ if (!fs.existsSync(CHROMIUM)) {
       await shows(page.locator('#username'), user.username);
     }
 
+    const SENT_TO_SIGN_IN = /\/login\?return_to=(\/|%2F)account$/;
+
+    /**
+     * Opens /account on a page whose session has ended and waits for the page's own script to send
+     * it to /login. `commit` rather than `load`: the script may redirect before the load event, and
+     * `goto` would then report the navigation as interrupted.
+     */
+    async function expectSentToSignIn(page: Page): Promise<void> {
+      await page.goto(`${url}/account`, { waitUntil: 'commit' });
+      await page.waitForURL(SENT_TO_SIGN_IN);
+    }
+
     const refreshCookie = async (context: BrowserContext) => (await context.cookies()).find((c) => c.name === 'authd_rt');
     const jwtExp = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
 
@@ -267,8 +279,7 @@ if (!fs.existsSync(CHROMIUM)) {
       expect(await pageA.inputValue('#current-password')).toBe('');
 
       // Device B's refresh cookie no longer works: /account sends it to the sign-in page.
-      await pageB.goto(`${url}/account`);
-      await pageB.waitForURL(/\/login\?return_to=(\/|%2F)account$/);
+      await expectSentToSignIn(pageB);
       await pageB.locator('#login-form').waitFor();
     });
 
@@ -276,20 +287,18 @@ if (!fs.existsSync(CHROMIUM)) {
       const cookie = await refreshCookie(deviceA);
       expect(cookie).toBeDefined();
       const revoked = pageA.waitForResponse((r) => r.url() === `${url}/oauth/revoke`);
-      await Promise.all([pageA.waitForURL(/\/login\?return_to=(\/|%2F)account$/), pageA.click('#logout')]);
+      await Promise.all([pageA.waitForURL(SENT_TO_SIGN_IN), pageA.click('#logout')]);
       expect((await revoked).status()).toBe(200);
       expect(await refreshCookie(deviceA)).toBeUndefined();
 
-      await pageA.goto(`${url}/account`);
-      await pageA.waitForURL(/\/login\?return_to=(\/|%2F)account$/);
+      await expectSentToSignIn(pageA);
       await pageA.locator('#login-form').waitFor();
 
       // Revoked on the server too, not only forgotten by the browser: the old cookie leads to /login as well.
       await deviceA.addCookies([cookie!]);
       const refused = pageA.waitForResponse((r) => r.url() === `${url}/oauth/token`);
-      await pageA.goto(`${url}/account`);
+      await expectSentToSignIn(pageA);
       expect((await refused).status()).toBe(400);
-      await pageA.waitForURL(/\/login\?return_to=(\/|%2F)account$/);
     });
 
     it('5. locks the sign-in after 5 wrong passwords', async () => {
@@ -355,18 +364,16 @@ if (!fs.existsSync(CHROMIUM)) {
       expect((await deleted).status()).toBe(204);
       await expectSessions(mine, before.length - 1);
       expect(await sessionIds(mine)).not.toContain(otherId);
-      await other.goto(`${url}/account`);
-      await other.waitForURL(/\/login\?return_to=(\/|%2F)account$/);
+      await expectSentToSignIn(other);
 
       // Another session, then "Sign out everywhere" ends it and this one.
       const third = await openPage(await newDevice());
       await signIn(third, { username: ALICE.username, password: ALICE_NEW_PASSWORD });
       const everywhere = mine.waitForResponse((r) => r.url() === `${url}/account/logout-all`);
-      await Promise.all([mine.waitForURL(/\/login\?return_to=(\/|%2F)account$/), mine.click('#logout-all')]);
+      await Promise.all([mine.waitForURL(SENT_TO_SIGN_IN), mine.click('#logout-all')]);
       expect((await everywhere).status()).toBe(200);
       for (const page of [mine, third]) {
-        await page.goto(`${url}/account`);
-        await page.waitForURL(/\/login\?return_to=(\/|%2F)account$/);
+        await expectSentToSignIn(page);
       }
     });
   });
