@@ -5,7 +5,8 @@ const os = require('node:os');
 // it, so a loaded machine makes the suite slower, not red. TEST_TIME_FACTOR sets it by hand.
 const cores = os.availableParallelism();
 const load = os.loadavg()[0] / cores;
-const factor = Number(process.env.TEST_TIME_FACTOR) || Math.min(4, Math.max(1, (cores <= 2 ? 2 : 1) * Math.max(1, load)));
+const factor =
+  Number(process.env.TEST_TIME_FACTOR) || Math.min(4, Math.max(1, (cores <= 2 ? 2 : 1) * Math.max(1, load)));
 process.env.TEST_TIME_FACTOR = String(Math.round(factor * 10) / 10); // the workers inherit it
 
 /** @type {import('jest').Config} */

@@ -10,12 +10,14 @@ async function throughput(fn, concurrency, seconds) {
   const deadline = Date.now() + seconds * 1000;
   let done = 0;
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < deadline) {
-      await fn();
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        await fn();
+        done++;
+      }
+    }),
+  );
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   return done / elapsed;
 }
@@ -44,9 +46,18 @@ function oneCore(fn, seconds) {
  */
 async function rs256Ceilings({ concurrency, seconds }) {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const claims = { iss: 'https://bench', sub: crypto.randomUUID(), aud: 'https://api.bench', scope: 'read write', client_id: 'bench', jti: crypto.randomUUID() };
-  const sign = () => new SignJWT({ ...claims, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 900 })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'bench' }).sign(privateKey);
+  const claims = {
+    iss: 'https://bench',
+    sub: crypto.randomUUID(),
+    aud: 'https://api.bench',
+    scope: 'read write',
+    client_id: 'bench',
+    jti: crypto.randomUUID(),
+  };
+  const sign = () =>
+    new SignJWT({ ...claims, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 900 })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'bench' })
+      .sign(privateKey);
   const token = await sign();
   const [header, payload, signature] = token.split('.');
   const input = Buffer.from(`${header}.${payload}`);
@@ -61,7 +72,11 @@ async function postgresUpdateCeiling({ databaseUrl, concurrency, seconds }) {
   const pool = new Pool({ connectionString: databaseUrl, max: concurrency });
   await pool.query('CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, n bigint NOT NULL)');
   await pool.query('INSERT INTO bench_ceiling SELECT g, 0 FROM generate_series(1, 1000) g ON CONFLICT DO NOTHING');
-  const rate = await throughput(() => pool.query('UPDATE bench_ceiling SET n = n + 1 WHERE id = $1', [1 + Math.floor(Math.random() * 1000)]), concurrency, seconds);
+  const rate = await throughput(
+    () => pool.query('UPDATE bench_ceiling SET n = n + 1 WHERE id = $1', [1 + Math.floor(Math.random() * 1000)]),
+    concurrency,
+    seconds,
+  );
   await pool.query('DROP TABLE bench_ceiling');
   await pool.end();
   return rate;

@@ -18,7 +18,10 @@ const ROOT = path.resolve(__dirname, '..');
 // Child mode (--child FILE): run the real CLI in this process and report its peak memory.
 const CHILD = process.argv[2] === '--child';
 
-const { values: opts } = parseArgs({ args: CHILD ? [] : process.argv.slice(2), options: { users: { type: 'string', default: '100000' }, only: { type: 'string' } } });
+const { values: opts } = parseArgs({
+  args: CHILD ? [] : process.argv.slice(2),
+  options: { users: { type: 'string', default: '100000' }, only: { type: 'string' } },
+});
 const USERS = Number(opts.users);
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -34,8 +37,13 @@ function writeUsers(file) {
   let chunk = '';
   for (let i = 0; i < USERS; i++) {
     chunk += `${JSON.stringify({
-      username: `user${i}@example.com`, email: `user${i}@example.com`, email_verified: i % 3 === 0, password_hash: HASHES[i % HASHES.length],
-      roles: ['user'], scopes: ['profile', 'read'], metadata: { org_id: `org-${i % 1000}`, plan: i % 10 ? 'free' : 'pro' },
+      username: `user${i}@example.com`,
+      email: `user${i}@example.com`,
+      email_verified: i % 3 === 0,
+      password_hash: HASHES[i % HASHES.length],
+      roles: ['user'],
+      scopes: ['profile', 'read'],
+      metadata: { org_id: `org-${i % 1000}`, plan: i % 10 ? 'free' : 'pro' },
     })}\n`;
     if (chunk.length > 1 << 20) {
       fs.writeSync(out, chunk);
@@ -49,11 +57,18 @@ function writeUsers(file) {
 function runImport(file, env) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [__filename, '--child', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [__filename, '--child', file], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -74,19 +89,37 @@ async function main() {
   const file = path.join(dir, 'users.jsonl');
   try {
     writeUsers(file);
-    process.stdout.write(`${USERS.toLocaleString('en-US')} users, ${(fs.statSync(file).size / 1048576).toFixed(1)} MiB of JSON Lines, on ${os.availableParallelism()} cores (load ${os.loadavg()[0].toFixed(1)})\n\n`);
-    process.stdout.write('| database | run | rows/s | seconds | created | skipped | peak RSS |\n|---|---|---:|---:|---:|---:|---:|\n');
+    process.stdout.write(
+      `${USERS.toLocaleString('en-US')} users, ${(fs.statSync(file).size / 1048576).toFixed(1)} MiB of JSON Lines, on ${os.availableParallelism()} cores (load ${os.loadavg()[0].toFixed(1)})\n\n`,
+    );
+    process.stdout.write(
+      '| database | run | rows/s | seconds | created | skipped | peak RSS |\n|---|---|---:|---:|---:|---:|---:|\n',
+    );
     const targets = [
-      { name: 'embedded', open: async () => ({ env: { DATABASE_URL: '', REDIS_URL: '', AUTHD_DATA_DIR: path.join(dir, 'data') }, drop: async () => {} }) },
+      {
+        name: 'embedded',
+        open: async () => ({
+          env: { DATABASE_URL: '', REDIS_URL: '', AUTHD_DATA_DIR: path.join(dir, 'data') },
+          drop: async () => {},
+        }),
+      },
       { name: 'postgres', open: scratchPostgres },
     ].filter((t) => !opts.only || opts.only === t.name);
     for (const target of targets) {
       const db = await target.open();
-      const env = { ...db.env, AUTHD_KEYS_DIR: path.join(dir, `keys-${target.name}`), AUTHD_LOG_LEVEL: 'warn', NODE_ENV: 'production', AUTHD_ISSUER: 'https://authd.bench' };
+      const env = {
+        ...db.env,
+        AUTHD_KEYS_DIR: path.join(dir, `keys-${target.name}`),
+        AUTHD_LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+        AUTHD_ISSUER: 'https://authd.bench',
+      };
       try {
         for (const run of ['first', 'again']) {
           const { seconds, summary, maxRssMiB } = await runImport(file, env);
-          process.stdout.write(`| ${target.name} | ${run} | ${Math.round(USERS / seconds).toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${summary.created} | ${summary.skipped} | ${maxRssMiB.toFixed(0)} MiB |\n`);
+          process.stdout.write(
+            `| ${target.name} | ${run} | ${Math.round(USERS / seconds).toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${summary.created} | ${summary.skipped} | ${maxRssMiB.toFixed(0)} MiB |\n`,
+          );
         }
       } finally {
         await db.drop();

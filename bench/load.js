@@ -48,7 +48,10 @@ function chooseGenerator(log) {
   return 'autocannon';
 }
 
-const headerLines = (headers = {}) => Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+const headerLines = (headers = {}) =>
+  Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n');
 
 async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, scenario }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authd-bench-wrk-'));
@@ -66,7 +69,19 @@ async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, sce
       BENCH_HEADERS: headerLines(scenario.headers),
     };
     const script = path.join(WRK_DIR, `${scenario.kind}.lua`);
-    const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', `${timeoutSeconds}s`, '-s', script, url];
+    const args = [
+      '-t',
+      String(threads),
+      '-c',
+      String(connections),
+      '-d',
+      `${seconds}s`,
+      '--timeout',
+      `${timeoutSeconds}s`,
+      '-s',
+      script,
+      url,
+    ];
     let generatorCpu = null;
     const output = await new Promise((resolve, reject) => {
       const child = spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,8 +93,12 @@ async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, sce
       }, 500);
       child.once('exit', () => clearInterval(sample));
       let out = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { out += d; });
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}: ${out}`))));
     });
@@ -89,7 +108,8 @@ async function wrkLoad({ url, connections, seconds, threads, timeoutSeconds, sce
     const duration = r.duration_us / 1e6;
     const ok = r.requests - r.status;
     const statusCounts = {};
-    for (const entry of r.statuses) for (const [code, n] of Object.entries(entry)) statusCounts[code] = (statusCounts[code] ?? 0) + n;
+    for (const entry of r.statuses)
+      for (const [code, n] of Object.entries(entry)) statusCounts[code] = (statusCounts[code] ?? 0) + n;
     return {
       rps: ok / duration,
       p50: r.p50_us / 1000,
@@ -135,20 +155,26 @@ async function autocannonLoad({ url, connections, seconds, timeoutSeconds, scena
     duration: seconds,
     pipelining: 1,
     timeout: timeoutSeconds,
-    requests: [{
-      setupRequest(request, context) {
-        context.sentAt = process.hrtime.bigint();
-        return { ...request, ...next() };
+    requests: [
+      {
+        setupRequest(request, context) {
+          context.sentAt = process.hrtime.bigint();
+          return { ...request, ...next() };
+        },
+        onResponse(status, body, context) {
+          const ms = Number(process.hrtime.bigint() - context.sentAt) / 1e6;
+          (status === 503 ? refusedLatencies : status < 400 ? okLatencies : []).push(ms);
+          onResponse?.(status, body);
+        },
       },
-      onResponse(status, body, context) {
-        const ms = Number(process.hrtime.bigint() - context.sentAt) / 1e6;
-        (status === 503 ? refusedLatencies : status < 400 ? okLatencies : []).push(ms);
-        onResponse?.(status, body);
-      },
-    }],
+    ],
   });
-  const statusCounts = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, v.count]));
-  const ok = Object.entries(statusCounts).filter(([code]) => Number(code) < 400).reduce((n, [, count]) => n + count, 0);
+  const statusCounts = Object.fromEntries(
+    Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, v.count]),
+  );
+  const ok = Object.entries(statusCounts)
+    .filter(([code]) => Number(code) < 400)
+    .reduce((n, [, count]) => n + count, 0);
   return {
     rps: ok / result.duration,
     p50: result.latency.p50,

@@ -16,7 +16,10 @@ function stat(pid) {
 }
 
 function allPids() {
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
 }
 
 /** pid and its descendants (cluster workers), now. */

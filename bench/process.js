@@ -14,7 +14,10 @@ let nextPort = PORT_RANGE[0];
 
 function canListen(port) {
   return new Promise((resolve) => {
-    const server = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    const server = net
+      .createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -33,7 +36,13 @@ async function waitForPort(port, child, timeoutMs = 60_000) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}`);
     const open = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1').once('connect', () => { socket.destroy(); resolve(true); }).once('error', () => resolve(false));
+      const socket = net
+        .connect(port, '127.0.0.1')
+        .once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        })
+        .once('error', () => resolve(false));
     });
     if (open) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -45,8 +54,12 @@ async function waitForPort(port, child, timeoutMs = 60_000) {
 async function startProcess(command, args, env, port) {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
   let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
   try {
     await waitForPort(port, child);
   } catch (error) {
@@ -56,11 +69,12 @@ async function startProcess(command, args, env, port) {
   return {
     pid: child.pid,
     output: () => output,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
   };
 }
 

@@ -4,7 +4,10 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '–' : Number(n).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n)
+    ? '–'
+    : Number(n).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const pct = (n) => (n === null || n === undefined || Number.isNaN(n) ? '–' : `${(n * 100).toFixed(0)}%`);
 const times = (n) => (n === null || n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(2)}×`);
 
@@ -15,7 +18,10 @@ const PEER_KEYS = ['oidc-memory', 'oidc-pg', 'oauth2-server-pg'];
 function targets(run) {
   const get = (key, scenario) => run.servers[key]?.scenarios[scenario];
   const c = run.ceilings;
-  const fastestPeer = (scenario) => PEER_KEYS.map((k) => ({ key: k, r: get(k, scenario) })).filter((p) => p.r).sort((a, b) => b.r.rps - a.r.rps)[0];
+  const fastestPeer = (scenario) =>
+    PEER_KEYS.map((k) => ({ key: k, r: get(k, scenario) }))
+      .filter((p) => p.r)
+      .sort((a, b) => b.r.rps - a.r.rps)[0];
   const rows = [];
   const row = (target, cell) => {
     const cells = {};
@@ -30,11 +36,22 @@ function targets(run) {
   };
   const vsPeer = (scenario, peerKey, atLeast) => (key) => {
     const peer = get(peerKey, scenario);
-    return peer && ratio(key, scenario, peer.rps, atLeast, (v, rps) => `${times(v)} (${fmt(rps)}/s vs ${fmt(peer.rps)}/s)`);
+    return (
+      peer && ratio(key, scenario, peer.rps, atLeast, (v, rps) => `${times(v)} (${fmt(rps)}/s vs ${fmt(peer.rps)}/s)`)
+    );
   };
   const vsFastest = (scenario, atLeast) => (key) => {
     const peer = fastestPeer(scenario);
-    return peer && ratio(key, scenario, peer.r.rps, atLeast, (v, rps) => `${times(v)} (${fmt(rps)}/s vs ${fmt(peer.r.rps)}/s, ${run.servers[peer.key].label})`);
+    return (
+      peer &&
+      ratio(
+        key,
+        scenario,
+        peer.r.rps,
+        atLeast,
+        (v, rps) => `${times(v)} (${fmt(rps)}/s vs ${fmt(peer.r.rps)}/s, ${run.servers[peer.key].label})`,
+      )
+    );
   };
   const ofCeiling = (scenario, ceiling, atLeast) => (key) =>
     ratio(key, scenario, ceiling, atLeast, (v, rps) => `${pct(v)} (${fmt(rps)}/s of ${fmt(ceiling)}/s)`);
@@ -44,31 +61,53 @@ function targets(run) {
   };
 
   row('refresh_token ≥ 2× oidc-provider (Postgres adapter)', vsPeer('refresh_token', 'oidc-pg', 2));
-  row('refresh_token ≥ 60% of the pair-signing ceiling (jose concurrent ÷ 2)', ofCeiling('refresh_token', c.rs256PairSign, 0.6));
+  row(
+    'refresh_token ≥ 60% of the pair-signing ceiling (jose concurrent ÷ 2)',
+    ofCeiling('refresh_token', c.rs256PairSign, 0.6),
+  );
   row('client_credentials ≥ 1.5× oidc-provider (memory)', vsPeer('client_credentials', 'oidc-memory', 1.5));
   row('JWKS ≥ 1.5× the fastest peer', vsFastest('JWKS', 1.5));
   row('discovery ≥ 1.5× the fastest peer', vsFastest('discovery', 1.5));
   row('introspection ≥ 25% of the one-core RS256 verify ceiling', ofCeiling('introspection', c.verifyOneCore, 0.25));
-  row(`password ≥ 90% of the Argon2id ceiling (concurrency ${c.argon2Concurrency})`, ofCeiling('password', c.argon2Verify, 0.9));
+  row(
+    `password ≥ 90% of the Argon2id ceiling (concurrency ${c.argon2Concurrency})`,
+    ofCeiling('password', c.argon2Verify, 0.9),
+  );
   row('password at 4× the connections: admitted p99 ≤ 1 s, the excess a fast 503 (p99 ≤ 1 s)', (key) => {
     const o = run.servers[key].overload;
     if (!o) return undefined;
-    const other = Object.entries(o.statusCounts).filter(([code]) => code !== '200' && code !== '503').reduce((n, [, v]) => n + v, 0);
+    const other = Object.entries(o.statusCounts)
+      .filter(([code]) => code !== '200' && code !== '503')
+      .reduce((n, [, v]) => n + v, 0);
     const met = o.okP99 !== null && o.okP99 <= 1000 && (o.refusedP99 === null || o.refusedP99 <= 1000) && other === 0;
-    return { text: `admitted p99 ${fmt(o.okP99)} ms, refused p99 ${fmt(o.refusedP99)} ms, ${JSON.stringify(o.statusCounts)}`, met };
+    return {
+      text: `admitted p99 ${fmt(o.okP99)} ms, refused p99 ${fmt(o.refusedP99)} ms, ${JSON.stringify(o.statusCounts)}`,
+      met,
+    };
   });
   row(`refresh_token p99 ≤ 50 ms at ${run.connections} connections`, p99('refresh_token'));
   row(`client_credentials p99 ≤ 50 ms at ${run.connections} connections`, p99('client_credentials'));
   row('refresh with 1,000,000 tokens and 100,000 users ≥ 90% of the rate with 1,000', (key) => {
     const g = run.servers[key].growth;
-    return g && { text: `${pct(g.rps / g.baseRps)} (${fmt(g.rps)}/s vs ${fmt(g.baseRps)}/s; ${fmt(g.refreshTokens)} tokens, ${fmt(g.users)} users)`, value: g.rps / g.baseRps, met: g.rps / g.baseRps >= 0.9 };
+    return (
+      g && {
+        text: `${pct(g.rps / g.baseRps)} (${fmt(g.rps)}/s vs ${fmt(g.baseRps)}/s; ${fmt(g.refreshTokens)} tokens, ${fmt(g.users)} users)`,
+        value: g.rps / g.baseRps,
+        met: g.rps / g.baseRps >= 0.9,
+      }
+    );
   });
   row('AUTHD_WORKERS=auto never slower than 1 worker', (key) => {
     if (key !== 'authd-auto' || !run.servers['authd-1']) return undefined;
     const slower = Object.entries(run.servers['authd-auto'].scenarios)
       .map(([name, r]) => ({ name, r, one: get('authd-1', name) }))
       .filter((s) => s.one && s.r.rps < s.one.rps);
-    return { text: slower.length ? `slower on ${slower.map((s) => `${s.name} (${times(s.r.rps / s.one.rps)})`).join(', ')}` : 'not slower on any scenario', met: slower.length === 0 };
+    return {
+      text: slower.length
+        ? `slower on ${slower.map((s) => `${s.name} (${times(s.r.rps / s.one.rps)})`).join(', ')}`
+        : 'not slower on any scenario',
+      met: slower.length === 0,
+    };
   });
   row(`peak RSS ≤ (Argon2 budget ${run.argon2.budgetMib} MB + 150 MB) per worker`, (key) => {
     const s = run.servers[key];
@@ -96,20 +135,30 @@ function markdown(run, targetRows) {
     for (const key of keys) {
       const r = run.servers[key].scenarios[name];
       if (!r) continue;
-      lines.push(`| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`);
+      lines.push(
+        `| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`,
+      );
     }
   }
   for (const key of keys) {
     const g = run.servers[key].growth;
-    if (g) lines.push(`| refresh_token, ${fmt(g.refreshTokens)} tokens / ${fmt(g.users)} users | ${run.servers[key].label} | ${fmt(g.result.rps)} | ${fmt(g.result.p50, 1)} | ${fmt(g.result.p99, 1)} | ${fmt(g.result.errors)} | ${pct(g.result.serverCpu)} | ${pct(g.result.postgresCpu)} | ${fmt(g.result.peakRssMb)} | ${pct(g.result.generatorCpu)} |`);
+    if (g)
+      lines.push(
+        `| refresh_token, ${fmt(g.refreshTokens)} tokens / ${fmt(g.users)} users | ${run.servers[key].label} | ${fmt(g.result.rps)} | ${fmt(g.result.p50, 1)} | ${fmt(g.result.p99, 1)} | ${fmt(g.result.errors)} | ${pct(g.result.serverCpu)} | ${pct(g.result.postgresCpu)} | ${fmt(g.result.peakRssMb)} | ${pct(g.result.generatorCpu)} |`,
+      );
   }
-  const passwordAnswers = keys.filter((k) => run.servers[k].scenarios.password).map((k) => `${run.servers[k].label} ${JSON.stringify(run.servers[k].scenarios.password.statusCounts)}`);
+  const passwordAnswers = keys
+    .filter((k) => run.servers[k].scenarios.password)
+    .map((k) => `${run.servers[k].label} ${JSON.stringify(run.servers[k].scenarios.password.statusCounts)}`);
   if (passwordAnswers.length) lines.push('', `Password answers by status: ${passwordAnswers.join('; ')}.`);
   const c = run.ceilings;
-  const both = (k, digits = 0) => (run.smoke ? fmt(run.ceilingsBefore[k], digits) : `${fmt(run.ceilingsBefore[k], digits)} / ${fmt(run.ceilingsAfter[k], digits)}`);
+  const both = (k, digits = 0) =>
+    run.smoke
+      ? fmt(run.ceilingsBefore[k], digits)
+      : `${fmt(run.ceilingsBefore[k], digits)} / ${fmt(run.ceilingsAfter[k], digits)}`;
   lines.push(
     '',
-    'errors: answers ≥ 400 plus socket errors and timeouts (for authd\'s password grant, mostly its fast 503 refusals past the Argon2 queue). CPU: cores busy over the measured seconds (100% = one core), the server\'s process tree from /proc; Postgres: the backends connected to that server\'s database. Peak RSS: VmHWM summed over the server\'s processes, reset before each scenario. Load generator CPU: wrk\'s own process, sampled from /proc (– for autocannon, which runs inside the harness).',
+    "errors: answers ≥ 400 plus socket errors and timeouts (for authd's password grant, mostly its fast 503 refusals past the Argon2 queue). CPU: cores busy over the measured seconds (100% = one core), the server's process tree from /proc; Postgres: the backends connected to that server's database. Peak RSS: VmHWM summed over the server's processes, reset before each scenario. Load generator CPU: wrk's own process, sampled from /proc (– for autocannon, which runs inside the harness).",
     '',
     '## Ceilings (in-process, same run: before the servers / after them; ratios use the larger)',
     '',
@@ -120,18 +169,37 @@ function markdown(run, targetRows) {
     '',
     '## Targets',
     '',
-    `| target | ${AUTHD.filter((k) => run.servers[k]).map((k) => run.servers[k].label).join(' | ')} |`,
-    `|---|${AUTHD.filter((k) => run.servers[k]).map(() => '---').join('|')}|`,
-    ...targetRows.map((t) => `| ${t.target} | ${Object.values(t.cells).map((cell) => (cell.met === null ? cell.text : `${cell.text}: **${cell.met ? 'met' : 'not met'}**`)).join(' | ')} |`),
+    `| target | ${AUTHD.filter((k) => run.servers[k])
+      .map((k) => run.servers[k].label)
+      .join(' | ')} |`,
+    `|---|${AUTHD.filter((k) => run.servers[k])
+      .map(() => '---')
+      .join('|')}|`,
+    ...targetRows.map(
+      (t) =>
+        `| ${t.target} | ${Object.values(t.cells)
+          .map((cell) => (cell.met === null ? cell.text : `${cell.text}: **${cell.met ? 'met' : 'not met'}**`))
+          .join(' | ')} |`,
+    ),
   );
   for (const key of keys) {
     const o = run.servers[key].overload;
-    if (o) lines.push('', `Password overload, ${run.servers[key].label}: ${o.connections} connections (autocannon, which keeps admitted and refused latencies apart): ${fmt(o.rps)}/s admitted, admitted p99 ${fmt(o.okP99)} ms, refused (503) p99 ${fmt(o.refusedP99)} ms; answers ${JSON.stringify(o.statusCounts)}.`);
+    if (o)
+      lines.push(
+        '',
+        `Password overload, ${run.servers[key].label}: ${o.connections} connections (autocannon, which keeps admitted and refused latencies apart): ${fmt(o.rps)}/s admitted, admitted p99 ${fmt(o.okP99)} ms, refused (503) p99 ${fmt(o.refusedP99)} ms; answers ${JSON.stringify(o.statusCounts)}.`,
+      );
   }
   return lines.join('\n') + '\n';
 }
 
-const COLORS = { 'authd-1': '#1f6feb', 'authd-auto': '#54aeff', 'oidc-memory': '#8c959f', 'oidc-pg': '#57606a', 'oauth2-server-pg': '#bf8700' };
+const COLORS = {
+  'authd-1': '#1f6feb',
+  'authd-auto': '#54aeff',
+  'oidc-memory': '#8c959f',
+  'oidc-pg': '#57606a',
+  'oauth2-server-pg': '#bf8700',
+};
 
 /** Bars per scenario, each group scaled to its own largest figure (the rates differ 100-fold). */
 function svg(run) {
@@ -141,9 +209,13 @@ function svg(run) {
   const width = 720;
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 50;
-  const parts = [`<text x="0" y="16" font-size="13" font-weight="bold">requests/s by scenario (${esc(run.label)}; each group scaled to its largest bar)</text>`];
+  const parts = [
+    `<text x="0" y="16" font-size="13" font-weight="bold">requests/s by scenario (${esc(run.label)}; each group scaled to its largest bar)</text>`,
+  ];
   for (const [i, k] of keys.entries()) {
-    parts.push(`<rect x="${i * 140}" y="24" width="10" height="10" fill="${COLORS[k] ?? '#000'}"/><text x="${i * 140 + 14}" y="33" font-size="10">${esc(run.servers[k].label)}</text>`);
+    parts.push(
+      `<rect x="${i * 140}" y="24" width="10" height="10" fill="${COLORS[k] ?? '#000'}"/><text x="${i * 140 + 14}" y="33" font-size="10">${esc(run.servers[k].label)}</text>`,
+    );
   }
   for (const name of names) {
     const rows = keys.map((k) => ({ k, r: run.servers[k].scenarios[name] })).filter((x) => x.r);
@@ -151,7 +223,9 @@ function svg(run) {
     parts.push(`<text x="0" y="${y + 11}" font-size="12">${esc(name)}</text>`);
     for (const { k, r } of rows) {
       const w = (r.rps / max) * (width - 240);
-      parts.push(`<rect x="150" y="${y}" width="${w.toFixed(1)}" height="${bar - 2}" fill="${COLORS[k] ?? '#000'}"/><text x="${155 + w}" y="${y + 10}" font-size="10">${Math.round(r.rps)}/s</text>`);
+      parts.push(
+        `<rect x="150" y="${y}" width="${w.toFixed(1)}" height="${bar - 2}" fill="${COLORS[k] ?? '#000'}"/><text x="${155 + w}" y="${y + 10}" font-size="10">${Math.round(r.rps)}/s</text>`,
+      );
       y += bar;
     }
     y += 10;

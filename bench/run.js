@@ -19,7 +19,15 @@ const { startAuthd, authdArgon2, authdEnv, PASSWORD } = require('./servers/authd
 const { PEERS, startPeer } = require('./servers/peers');
 
 const SERVERS = ['authd-1', 'authd-auto', ...Object.keys(PEERS)];
-const SCENARIOS = ['client_credentials', 'refresh_token', 'password', 'JWKS', 'discovery', 'introspection', 'revocation'];
+const SCENARIOS = [
+  'client_credentials',
+  'refresh_token',
+  'password',
+  'JWKS',
+  'discovery',
+  'introspection',
+  'revocation',
+];
 
 const { values: opts } = parseArgs({
   options: {
@@ -40,7 +48,10 @@ const { values: opts } = parseArgs({
 });
 const list = (value, known, what) => {
   if (!value) return known;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')} (known: ${known.join(', ')})`);
   return names;
@@ -63,13 +74,21 @@ const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 let ARGON2_CONCURRENCY = 1;
 
 async function measure(generator, server, name) {
-  const runs = name === 'refresh_token' && WARMUP_SECONDS ? [await server.scenario(name), await server.scenario(name)] : [await server.scenario(name)];
+  const runs =
+    name === 'refresh_token' && WARMUP_SECONDS
+      ? [await server.scenario(name), await server.scenario(name)]
+      : [await server.scenario(name)];
   if (!runs[0]) return undefined;
   // Smoke: password logins only as many at once as Argon2 slots, and for 6 s, so even a loaded
   // machine completes some (a refused or unfinished login is not what the smoke looks for).
   const connections = SMOKE && name === 'password' ? ARGON2_CONCURRENCY : CONNECTIONS;
   const seconds = SMOKE && name === 'password' ? 6 : SECONDS;
-  const options = { url: server.url, connections, threads: Math.min(THREADS, connections), timeoutSeconds: name === 'password' ? 10 : 5 };
+  const options = {
+    url: server.url,
+    connections,
+    threads: Math.min(THREADS, connections),
+    timeoutSeconds: name === 'password' ? 10 : 5,
+  };
   // Warm-up, not measured: connection pools fill, the JIT settles (refresh: its own token families).
   if (WARMUP_SECONDS) await load(generator, { ...options, seconds: WARMUP_SECONDS, scenario: runs[0] });
   const serverCpu = cpuMeter(() => tree(server.pid));
@@ -78,8 +97,15 @@ async function measure(generator, server, name) {
   serverCpu.start();
   postgresCpu.start();
   const result = await load(generator, { ...options, seconds, scenario: runs.at(-1) });
-  const measured = { ...result, serverCpu: serverCpu.stop(), postgresCpu: server.database ? postgresCpu.stop() : null, peakRssMb: peakRss(tree(server.pid)).totalMb };
-  log(`${server.key} ${name}: ${measured.rps.toFixed(0)}/s ok, p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms, errors ${measured.errors} ${JSON.stringify(measured.statusCounts)}, server CPU ${(measured.serverCpu * 100).toFixed(0)}%, Postgres CPU ${measured.postgresCpu === null ? '–' : `${(measured.postgresCpu * 100).toFixed(0)}%`}, peak RSS ${measured.peakRssMb.toFixed(0)} MB`);
+  const measured = {
+    ...result,
+    serverCpu: serverCpu.stop(),
+    postgresCpu: server.database ? postgresCpu.stop() : null,
+    peakRssMb: peakRss(tree(server.pid)).totalMb,
+  };
+  log(
+    `${server.key} ${name}: ${measured.rps.toFixed(0)}/s ok, p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms, errors ${measured.errors} ${JSON.stringify(measured.statusCounts)}, server CPU ${(measured.serverCpu * 100).toFixed(0)}%, Postgres CPU ${measured.postgresCpu === null ? '–' : `${(measured.postgresCpu * 100).toFixed(0)}%`}, peak RSS ${measured.peakRssMb.toFixed(0)} MB`,
+  );
   return measured;
 }
 
@@ -89,8 +115,16 @@ async function measureCeilings(argon2Config) {
   const argon2Verify = await argon2VerifyCeiling({ ...argon2Config, seconds });
   const rs256 = await rs256Ceilings({ concurrency: CONNECTIONS, seconds });
   const postgresUpdate = await postgresUpdateCeiling({ databaseUrl: ADMIN_URL, concurrency: 32, seconds });
-  log(`Argon2id verify ${argon2Verify.toFixed(1)}/s at ${argon2Config.concurrency}; RS256 sign ${rs256.signOneCore.toFixed(0)}/s one core, ${rs256.signConcurrent.toFixed(0)}/s jose concurrent; verify ${rs256.verifyOneCore.toFixed(0)}/s one core; pg UPDATE ${postgresUpdate.toFixed(0)}/s`);
-  return { argon2Verify, argon2Concurrency: argon2Config.concurrency, ...rs256, rs256PairSign: rs256.signConcurrent / 2, postgresUpdate };
+  log(
+    `Argon2id verify ${argon2Verify.toFixed(1)}/s at ${argon2Config.concurrency}; RS256 sign ${rs256.signOneCore.toFixed(0)}/s one core, ${rs256.signConcurrent.toFixed(0)}/s jose concurrent; verify ${rs256.verifyOneCore.toFixed(0)}/s one core; pg UPDATE ${postgresUpdate.toFixed(0)}/s`,
+  );
+  return {
+    argon2Verify,
+    argon2Concurrency: argon2Config.concurrency,
+    ...rs256,
+    rs256PairSign: rs256.signConcurrent / 2,
+    postgresUpdate,
+  };
 }
 
 /** The password grant at 4× the connections: admitted and refused latencies apart (autocannon). */
@@ -98,7 +132,9 @@ async function overload(server) {
   const scenario = await server.scenario('password');
   const connections = CONNECTIONS * 4;
   const result = await autocannonLoad({ url: server.url, connections, seconds: SECONDS, timeoutSeconds: 10, scenario });
-  log(`${server.key} password overload (${connections} connections): ${result.rps.toFixed(0)}/s admitted, admitted p99 ${result.okP99?.toFixed(0) ?? '–'} ms, refused p99 ${result.refusedP99?.toFixed(0) ?? '–'} ms, ${JSON.stringify(result.statusCounts)}`);
+  log(
+    `${server.key} password overload (${connections} connections): ${result.rps.toFixed(0)}/s admitted, admitted p99 ${result.okP99?.toFixed(0) ?? '–'} ms, refused p99 ${result.refusedP99?.toFixed(0) ?? '–'} ms, ${JSON.stringify(result.statusCounts)}`,
+  );
   return { connections, ...result };
 }
 
@@ -106,11 +142,20 @@ async function main() {
   const started = new Date();
   const loadBefore = os.loadavg();
   const generator = chooseGenerator(log);
-  log(`machine: ${CORES} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; ${generator}, ${THREADS} threads, ${CONNECTIONS} connections, ${SECONDS}s per scenario`);
+  log(
+    `machine: ${CORES} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; ${generator}, ${THREADS} threads, ${CONNECTIONS} connections, ${SECONDS}s per scenario`,
+  );
 
-  const argon2Config = authdArgon2(authdEnv({ databaseUrl: ADMIN_URL, redisUrl: REDIS_URL, keysDir: os.tmpdir(), port: 1, workers: '1' }));
+  const argon2Config = authdArgon2(
+    authdEnv({ databaseUrl: ADMIN_URL, redisUrl: REDIS_URL, keysDir: os.tmpdir(), port: 1, workers: '1' }),
+  );
   ARGON2_CONCURRENCY = argon2Config.concurrency;
-  const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: argon2Config.memoryKiB, timeCost: argon2Config.timeCost, parallelism: argon2Config.parallelism });
+  const passwordHash = await argon2.hash(PASSWORD, {
+    type: argon2.argon2id,
+    memoryCost: argon2Config.memoryKiB,
+    timeCost: argon2Config.timeCost,
+    parallelism: argon2Config.parallelism,
+  });
 
   // Ceilings before and after the servers: on a shared machine the load changes over the run;
   // each ratio uses the larger of the two (the harder target).
@@ -120,9 +165,20 @@ async function main() {
     log(`${key}: starting…`);
     const common = { key, adminUrl: ADMIN_URL, connections: CONNECTIONS, passwordHash, log };
     const server = key.startsWith('authd')
-      ? await startAuthd({ ...common, label: key === 'authd-1' ? 'authd, 1 worker' : 'authd, AUTHD_WORKERS=auto', redisUrl: REDIS_URL, workers: key === 'authd-1' ? '1' : 'auto', clientCacheTtl: opts['client-cache-ttl'], refreshRuns: (WARMUP_SECONDS ? 2 : 1) * (opts.growth && key === 'authd-1' ? 2 : 1) })
+      ? await startAuthd({
+          ...common,
+          label: key === 'authd-1' ? 'authd, 1 worker' : 'authd, AUTHD_WORKERS=auto',
+          redisUrl: REDIS_URL,
+          workers: key === 'authd-1' ? '1' : 'auto',
+          clientCacheTtl: opts['client-cache-ttl'],
+          refreshRuns: (WARMUP_SECONDS ? 2 : 1) * (opts.growth && key === 'authd-1' ? 2 : 1),
+        })
       : await startPeer(common);
-    const entry = { label: server.label, workers: server.authd ? (server.workers === 'auto' ? CORES : 1) : null, scenarios: {} };
+    const entry = {
+      label: server.label,
+      workers: server.authd ? (server.workers === 'auto' ? CORES : 1) : null,
+      scenarios: {},
+    };
     results[key] = entry;
     try {
       for (const name of scenarios) {
@@ -139,7 +195,9 @@ async function main() {
         const grown = await server.growth(Number(opts['growth-scale']));
         const measured = await measure(generator, server, 'refresh_token');
         entry.growth = { ...grown, rps: measured.rps, baseRps: entry.scenarios.refresh_token.rps, result: measured };
-        log(`growth: ${grown.refreshTokens} refresh tokens, ${grown.users} users: refresh ${measured.rps.toFixed(0)}/s vs ${entry.growth.baseRps.toFixed(0)}/s`);
+        log(
+          `growth: ${grown.refreshTokens} refresh tokens, ${grown.users} users: refresh ${measured.rps.toFixed(0)}/s vs ${entry.growth.baseRps.toFixed(0)}/s`,
+        );
       }
     } finally {
       await server.stop();
@@ -147,16 +205,40 @@ async function main() {
   }
 
   const ceilingsAfter = SMOKE ? ceilingsBefore : await measureCeilings(argon2Config);
-  const ceilings = Object.fromEntries(Object.keys(ceilingsBefore).map((k) => [k, Math.max(ceilingsBefore[k], ceilingsAfter[k])]));
+  const ceilings = Object.fromEntries(
+    Object.keys(ceilingsBefore).map((k) => [k, Math.max(ceilingsBefore[k], ceilingsAfter[k])]),
+  );
   const run = {
-    label: LABEL, started, finished: new Date(), smoke: SMOKE, generator, threads: THREADS, connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS,
-    machine: { cores: CORES, memoryGiB: os.totalmem() / 2 ** 30, node: process.version, loadBefore, loadAfter: os.loadavg() },
-    argon2: argon2Config, ceilings, ceilingsBefore, ceilingsAfter, servers: results,
+    label: LABEL,
+    started,
+    finished: new Date(),
+    smoke: SMOKE,
+    generator,
+    threads: THREADS,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    machine: {
+      cores: CORES,
+      memoryGiB: os.totalmem() / 2 ** 30,
+      node: process.version,
+      loadBefore,
+      loadAfter: os.loadavg(),
+    },
+    argon2: argon2Config,
+    ceilings,
+    ceilingsBefore,
+    ceilingsAfter,
+    servers: results,
   };
   const files = writeResults(run, OUT);
   log(`written: ${files.join(', ')}`);
 
-  const empty = Object.entries(results).flatMap(([key, r]) => Object.entries(r.scenarios).filter(([, s]) => !(s.rps > 0)).map(([name]) => `${key} ${name}`));
+  const empty = Object.entries(results).flatMap(([key, r]) =>
+    Object.entries(r.scenarios)
+      .filter(([, s]) => !(s.rps > 0))
+      .map(([name]) => `${key} ${name}`),
+  );
   if (empty.length) {
     log(`no successful answer in: ${empty.join(', ')}`);
     process.exitCode = 1;

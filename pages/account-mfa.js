@@ -10,7 +10,11 @@
   const disableForm = el('mfa-disable-form');
   let api = null;
 
-  const json = (body) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body) => ({
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   function say(id, text) {
     el(id).textContent = text;
     el(id).hidden = false;
@@ -58,7 +62,9 @@
     }
     confirmForm.reset();
     const list = el('mfa-recovery-codes');
-    list.replaceChildren(...body.recovery_codes.map((code) => Object.assign(document.createElement('li'), { textContent: code })));
+    list.replaceChildren(
+      ...body.recovery_codes.map((code) => Object.assign(document.createElement('li'), { textContent: code })),
+    );
     status.textContent = 'On.';
     only(recovery);
     el('mfa-recovery-done').focus();
@@ -86,6 +92,8 @@
 
   document.addEventListener('authd:account-ready', (event) => {
     api = event.detail.api;
-    load().catch(() => { status.textContent = 'Could not load the two-step verification settings.'; });
+    load().catch(() => {
+      status.textContent = 'Could not load the two-step verification settings.';
+    });
   });
 })();

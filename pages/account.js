@@ -10,9 +10,13 @@
 
   const toLogin = () => location.assign('/login?return_to=/account');
   const form = (params) => new URLSearchParams({ client_id: clientId, ...params });
-  const post = (path, params) => fetch(path, {
-    method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form(params),
-  });
+  const post = (path, params) =>
+    fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form(params),
+    });
 
   async function refresh() {
     clearTimeout(refreshTimer);
@@ -31,7 +35,10 @@
 
   async function api(path, options = {}, retried = false) {
     if (!accessToken) await refresh();
-    const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${accessToken}` } });
+    const response = await fetch(path, {
+      ...options,
+      headers: { ...(options.headers || {}), Authorization: `Bearer ${accessToken}` },
+    });
     if (response.status === 401 && !retried) {
       await refresh();
       return api(path, options, true);
@@ -96,7 +103,10 @@
     const response = await api('/account/password', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ current_password: passwordForm.current_password.value, new_password: passwordForm.new_password.value }),
+      body: JSON.stringify({
+        current_password: passwordForm.current_password.value,
+        new_password: passwordForm.new_password.value,
+      }),
     });
     const body = await response.json().catch(() => ({}));
     passwordMessage.hidden = false;

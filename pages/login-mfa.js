@@ -25,12 +25,14 @@
     recovery = on;
     input.value = '';
     label.textContent = on ? 'Recovery code' : 'Authentication code';
-    hint.textContent = on ? 'Enter one of the recovery codes you saved when you set up two-step verification. Each works once.'
+    hint.textContent = on
+      ? 'Enter one of the recovery codes you saved when you set up two-step verification. Each works once.'
       : 'Enter the 6-digit code from your authenticator app.';
     input.inputMode = on ? 'text' : 'numeric';
     input.autocomplete = on ? 'off' : 'one-time-code';
     input.maxLength = on ? 20 : 6;
-    if (on) input.removeAttribute('pattern'); else input.setAttribute('pattern', '[0-9]*');
+    if (on) input.removeAttribute('pattern');
+    else input.setAttribute('pattern', '[0-9]*');
     toggle.textContent = on ? 'Use an authenticator code instead' : 'Use a recovery code instead';
     input.focus();
   }
@@ -73,7 +75,12 @@
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: GRANT, client_id: clientId, mfa_token: mfaToken, [recovery ? 'recovery_code' : 'otp']: code }),
+        body: new URLSearchParams({
+          grant_type: GRANT,
+          client_id: clientId,
+          mfa_token: mfaToken,
+          [recovery ? 'recovery_code' : 'otp']: code,
+        }),
       });
       if (response.ok) {
         location.assign(returnTo);
@@ -82,12 +89,18 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 429) {
         const wait = Number(response.headers.get('Retry-After')) || 60;
-        show(`Too many failed attempts. Try again in ${wait >= 120 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds'}.`);
+        show(
+          `Too many failed attempts. Try again in ${wait >= 120 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds'}.`,
+        );
       } else if (response.status === 400 && /mfa_token/.test(body.error_description || '')) {
         backToPassword('That took too long or too many tries. Sign in again.');
         return;
       } else if (response.status === 400) {
-        show(recovery ? 'That recovery code is wrong or was already used.' : 'That code is wrong or was already used. Wait for the next code and try again.');
+        show(
+          recovery
+            ? 'That recovery code is wrong or was already used.'
+            : 'That code is wrong or was already used. Wait for the next code and try again.',
+        );
       } else {
         show('The service is busy. Please try again in a moment.');
       }

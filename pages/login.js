@@ -45,13 +45,17 @@
         const body = await response.json().catch(() => ({}));
         if (body.error === 'mfa_required') {
           form.password.value = '';
-          document.dispatchEvent(new CustomEvent('authd:mfa-required', { detail: { mfaToken: body.mfa_token, returnTo: returnTo() } }));
+          document.dispatchEvent(
+            new CustomEvent('authd:mfa-required', { detail: { mfaToken: body.mfa_token, returnTo: returnTo() } }),
+          );
           return;
         }
       }
       if (response.status === 429) {
         const wait = Number(response.headers.get('Retry-After')) || 60;
-        show(`Too many failed attempts. Try again in ${wait >= 120 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds'}.`);
+        show(
+          `Too many failed attempts. Try again in ${wait >= 120 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds'}.`,
+        );
       } else if (response.status === 400) {
         show('Wrong username or password.');
       } else {

@@ -64,7 +64,8 @@
     try {
       const { response, body } = await post('/account/email-verification', { username: identifier });
       if (response.status === 202) show(body.message, true);
-      else if (response.status === 429) show(`Too many requests. Try again in ${Number(response.headers.get('Retry-After')) || 60} seconds.`);
+      else if (response.status === 429)
+        show(`Too many requests. Try again in ${Number(response.headers.get('Retry-After')) || 60} seconds.`);
       else show(body.error_description || 'Something went wrong. Please try again.');
     } catch {
       show('Could not reach the server. Check your connection and try again.');

@@ -14,7 +14,9 @@ const OUTPUT = path.join('dist', 'src', 'cli', 'main.js');
 function workspaceSources(root = path.resolve(__dirname, '..')) {
   const dir = path.join(root, 'packages');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).flatMap((name) => [path.join('packages', name, 'src'), path.join('packages', name, 'tsconfig.json')]);
+  return fs
+    .readdirSync(dir)
+    .flatMap((name) => [path.join('packages', name, 'src'), path.join('packages', name, 'tsconfig.json')]);
 }
 
 function newestMtime(file) {

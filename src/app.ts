@@ -60,7 +60,11 @@ export function createApp(config: Config, services: Services): express.Express {
     scopesSupported: () => services.clientCache.scopesSupported(),
   });
   app.use(discoveryRouter(wellKnown));
-  const authenticate = createClientAuthenticator({ clients: services.clientCache, digester: services.digester, audit: services.audit });
+  const authenticate = createClientAuthenticator({
+    clients: services.clientCache,
+    digester: services.digester,
+    audit: services.audit,
+  });
   const secureCookies = config.secureCookies;
   const devices = createDeviceCookies(services.deviceNotes, secureCookies);
   const token = { authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices };
@@ -70,34 +74,83 @@ export function createApp(config: Config, services: Services): express.Express {
   app.use(revokeRouter(revoke));
   app.use(introspectRouter(introspect));
   const bearer = {
-    tokens: services.tokens, revocations: services.revocations, issuer: config.issuer,
-    ownApi: ownApi(config.issuer, config.adminScope), clients: services.clientCache,
+    tokens: services.tokens,
+    revocations: services.revocations,
+    issuer: config.issuer,
+    ownApi: ownApi(config.issuer, config.adminScope),
+    clients: services.clientCache,
   };
   if (config.hostedPages) app.use(pagesRouter(config.hostedPages, { recovery: services.recovery !== undefined }));
   // Before the account API: these /account paths are anonymous (a mailed link, a forgotten password).
-  if (services.recovery) app.use(accountRecoveryRouter({ recovery: services.recovery, throttles: services.recoveryThrottles, audit: services.audit }));
-  app.use(accountRouter({ ...bearer, users: services.users, sessions: services.sessions, revoker: services.revoker, throttle: services.throttle, audit: services.audit, clock: services.clock, mfa: services.mfa }));
-  app.use(adminRouter({
-    ...bearer, adminScope: config.adminScope, users: services.users, userImporter: services.userImporter, clientService: services.clientService, sessions: services.sessions,
-    revoker: services.revoker, audit: services.audit, keyManagement: services.keyManagement, ring: services.ring, clock: services.clock,
-    throttle: services.throttle, mfa: services.mfa,
-  }));
+  if (services.recovery)
+    app.use(
+      accountRecoveryRouter({
+        recovery: services.recovery,
+        throttles: services.recoveryThrottles,
+        audit: services.audit,
+      }),
+    );
+  app.use(
+    accountRouter({
+      ...bearer,
+      users: services.users,
+      sessions: services.sessions,
+      revoker: services.revoker,
+      throttle: services.throttle,
+      audit: services.audit,
+      clock: services.clock,
+      mfa: services.mfa,
+    }),
+  );
+  app.use(
+    adminRouter({
+      ...bearer,
+      adminScope: config.adminScope,
+      users: services.users,
+      userImporter: services.userImporter,
+      clientService: services.clientService,
+      sessions: services.sessions,
+      revoker: services.revoker,
+      audit: services.audit,
+      keyManagement: services.keyManagement,
+      ring: services.ring,
+      clock: services.clock,
+      throttle: services.throttle,
+      mfa: services.mfa,
+    }),
+  );
   app.get('/openapi.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(openApiDocument(config.issuer));
   });
-  if (config.registration) app.use(registerRouter({ users: services.registrationUsers, throttle: services.registrationThrottle }));
+  if (config.registration)
+    app.use(registerRouter({ users: services.registrationUsers, throttle: services.registrationThrottle }));
 
   app.use(notFound);
   const onError = errorHandler(services.logger);
   app.use(onError);
   // The OAuth endpoints and the well-known documents skip the router (bench/README.md, "Levers (round 2)").
-  const post = (path: string, handler: RequestHandler) => ({ method: 'POST', path, routePath: path, handlers: [form, smallJson, noStore, handler] });
-  installLeanPath(app, common, [
-    post('/oauth/token', tokenHandler(token)),
-    post('/oauth/revoke', revokeHandler(revoke)),
-    post('/oauth/introspect', introspectHandler(introspect)),
-    { method: 'GET', path: JWKS_PATH, routePath: JWKS_PATH, handlers: [jwksHandler(wellKnown)] },
-    ...METADATA_PATHS.map((path) => ({ method: 'GET', path, routePath: METADATA_PATHS, handlers: [metadataHandler(wellKnown)] })),
-  ], onError);
+  const post = (path: string, handler: RequestHandler) => ({
+    method: 'POST',
+    path,
+    routePath: path,
+    handlers: [form, smallJson, noStore, handler],
+  });
+  installLeanPath(
+    app,
+    common,
+    [
+      post('/oauth/token', tokenHandler(token)),
+      post('/oauth/revoke', revokeHandler(revoke)),
+      post('/oauth/introspect', introspectHandler(introspect)),
+      { method: 'GET', path: JWKS_PATH, routePath: JWKS_PATH, handlers: [jwksHandler(wellKnown)] },
+      ...METADATA_PATHS.map((path) => ({
+        method: 'GET',
+        path,
+        routePath: METADATA_PATHS,
+        handlers: [metadataHandler(wellKnown)],
+      })),
+    ],
+    onError,
+  );
   return app;
 }

@@ -49,7 +49,14 @@ export interface Config {
   readonly workers: number;
   readonly registration: boolean;
   readonly adminScope: string;
-  readonly hostedPages: { readonly clientId: string; readonly brandName: string; readonly brandColor: string; readonly logoUrl: string | undefined } | undefined;
+  readonly hostedPages:
+    | {
+        readonly clientId: string;
+        readonly brandName: string;
+        readonly brandColor: string;
+        readonly logoUrl: string | undefined;
+      }
+    | undefined;
   /** Cookies may drop `Secure` only when the issuer is plain-http localhost (development). */
   readonly secureCookies: boolean;
   readonly devBootstrap: boolean;
@@ -59,7 +66,10 @@ export interface Config {
    * Where mail goes: SMTP when AUTHD_SMTP_URL is set; otherwise, outside production, .eml files
    * under the data directory; in production without SMTP, nowhere (the mail features are off).
    */
-  readonly mail: { readonly transport: 'smtp'; readonly url: string; readonly from: string } | { readonly transport: 'files'; readonly dir: string; readonly from: string } | undefined;
+  readonly mail:
+    | { readonly transport: 'smtp'; readonly url: string; readonly from: string }
+    | { readonly transport: 'files'; readonly dir: string; readonly from: string }
+    | undefined;
   /** Password logins of users without a verified email address are refused. */
   readonly requireVerifiedEmail: boolean;
 }
@@ -95,30 +105,51 @@ const duration = (min: number) =>
   });
 
 const integer = (min: number, max: number) =>
-  z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
-const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'expected true or false')
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'expected true or false')
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `expected a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `expected a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`,
+  );
 
 const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(0, 65535).default(3000),
-  AUTHD_ISSUER: url(['http:', 'https:']).refine((v) => !v.includes('?') && !v.includes('#'), 'must have no query or fragment (RFC 8414 §2)').optional(),
+  AUTHD_ISSUER: url(['http:', 'https:'])
+    .refine((v) => !v.includes('?') && !v.includes('#'), 'must have no query or fragment (RFC 8414 §2)')
+    .optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   AUTHD_DATA_DIR: z.string().min(1).default('data'),
-  REDIS_URL: z.string().refine((v) => { try { parseRedisUrl(v); return true; } catch { return false; } },
-    'expected redis://host:port[/db], redis+sentinel://host:port,…/master or redis+cluster://host:port,… (rediss… for TLS)').optional(),
-  AUTHD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only').default('authd:'),
+  REDIS_URL: z
+    .string()
+    .refine((v) => {
+      try {
+        parseRedisUrl(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected redis://host:port[/db], redis+sentinel://host:port,…/master or redis+cluster://host:port,… (rediss… for TLS)')
+    .optional(),
+  AUTHD_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{0,64}$/, 'letters, digits and :._- only')
+    .default('authd:'),
   AUTHD_KEYS_DIR: z.string().min(1).default('keys'),
   AUTHD_CLIENT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTHD_MFA_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -140,8 +171,18 @@ const schema = z.object({
   AUTHD_LOGIN_FAILURE_WINDOW: duration(1).default(15 * 60),
   AUTHD_LOGIN_LOCKOUT: duration(1).default(60),
   AUTHD_LOGIN_LOCKOUT_MAX: duration(1).default(3600),
-  AUTHD_CORS_ORIGINS: z.string().transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'expected a comma-separated list of origins like https://app.example.com')
+  AUTHD_CORS_ORIGINS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)),
+      'expected a comma-separated list of origins like https://app.example.com',
+    )
     .default([]),
   AUTHD_METRICS_PORT: integer(0, 65535).default(9464),
   AUTHD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -151,23 +192,42 @@ const schema = z.object({
   AUTHD_PG_PREPARED_STATEMENTS: flag.default(false),
   AUTHD_WORKERS: z.union([z.literal('auto'), integer(1, 256)]).default(1),
   AUTHD_REGISTRATION: flag.default(false),
-  AUTHD_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name').default('authd:admin'),
+  AUTHD_ADMIN_SCOPE: z
+    .string()
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'expected one scope name')
+    .default('authd:admin'),
   AUTHD_HOSTED_PAGES: flag.default(true),
-  AUTHD_HOSTED_PAGES_CLIENT_ID: z.string().regex(/^[\w.:-]{3,64}$/, 'expected 3 to 64 letters, digits or _.:-').default('authd-pages'),
+  AUTHD_HOSTED_PAGES_CLIENT_ID: z
+    .string()
+    .regex(/^[\w.:-]{3,64}$/, 'expected 3 to 64 letters, digits or _.:-')
+    .default('authd-pages'),
   AUTHD_BRAND_NAME: z.string().min(1).max(60).default('authd'),
-  AUTHD_BRAND_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour like #1f6feb').default('#1f6feb'),
+  AUTHD_BRAND_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour like #1f6feb')
+    .default('#1f6feb'),
   AUTHD_BRAND_LOGO_URL: url(['https:', 'http:']).optional(),
   AUTHD_DEV_BOOTSTRAP: flag.optional(),
   AUTHD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  AUTHD_TRUST_PROXY: z.string().transform((value, ctx) => {
-    const parsed = parseTrustProxy(value);
-    if ('trust' in parsed) return parsed.trust;
-    ctx.addIssue({ code: 'custom', message: parsed.problem });
-    return z.NEVER;
-  }).optional(),
+  AUTHD_TRUST_PROXY: z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if ('trust' in parsed) return parsed.trust;
+      ctx.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    })
+    .optional(),
   AUTHD_STRICT_ENV: flag.optional(),
   AUTHD_SMTP_URL: url(['smtp:', 'smtps:']).optional(),
-  AUTHD_MAIL_FROM: z.string().max(320).regex(/^[^\r\n]*[^\s@<>]+@[^\s@<>]+>?$/, 'expected an address, optionally with a name: "Example <no-reply@example.com>"').optional(),
+  AUTHD_MAIL_FROM: z
+    .string()
+    .max(320)
+    .regex(
+      /^[^\r\n]*[^\s@<>]+@[^\s@<>]+>?$/,
+      'expected an address, optionally with a name: "Example <no-reply@example.com>"',
+    )
+    .optional(),
   AUTHD_REQUIRE_VERIFIED_EMAIL: flag.default(false),
   NODE_ENV: z.string().optional(),
 });
@@ -179,7 +239,8 @@ function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     previous = current;
   }
   return previous[b.length];
@@ -191,11 +252,17 @@ function distance(a: string, b: string): number {
  */
 export function unknownVariables(env: Env): string[] {
   const known = Object.keys(schema.shape).filter((name) => name.startsWith('AUTHD_'));
-  return Object.keys(env).filter((name) => name.startsWith('AUTHD_') && !known.includes(name)).sort().map((name) => {
-    const [closest] = known.map((k) => [k, distance(name, k)] as const).sort((x, y) => x[1] - y[1]);
-    const guess = closest && closest[1] <= Math.max(3, Math.floor(name.length / 4)) ? `did you mean ${closest[0]}?` : 'see the Configuration table in the README';
-    return `${name}: not a setting of authd (${guess})`;
-  });
+  return Object.keys(env)
+    .filter((name) => name.startsWith('AUTHD_') && !known.includes(name))
+    .sort()
+    .map((name) => {
+      const [closest] = known.map((k) => [k, distance(name, k)] as const).sort((x, y) => x[1] - y[1]);
+      const guess =
+        closest && closest[1] <= Math.max(3, Math.floor(name.length / 4))
+          ? `did you mean ${closest[0]}?`
+          : 'see the Configuration table in the README';
+      return `${name}: not a setting of authd (${guess})`;
+    });
 }
 
 function isLocalDevelopment(issuer: string): boolean {
@@ -204,7 +271,8 @@ function isLocalDevelopment(issuer: string): boolean {
 }
 
 function mailSettings(e: z.infer<typeof schema>, issuer: string, dataDir: string): Config['mail'] {
-  const from = e.AUTHD_MAIL_FROM ?? `"${e.AUTHD_BRAND_NAME.replace(/["\\]/g, '')}" <no-reply@${new URL(issuer).hostname}>`;
+  const from =
+    e.AUTHD_MAIL_FROM ?? `"${e.AUTHD_BRAND_NAME.replace(/["\\]/g, '')}" <no-reply@${new URL(issuer).hostname}>`;
   if (e.AUTHD_SMTP_URL) return Object.freeze({ transport: 'smtp' as const, url: e.AUTHD_SMTP_URL, from });
   if (e.NODE_ENV === 'production') return undefined;
   return Object.freeze({ transport: 'files' as const, dir: path.join(dataDir, 'outbox'), from });
@@ -222,11 +290,18 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   if (e.AUTHD_REFRESH_ABSOLUTE_TTL < e.AUTHD_REFRESH_IDLE_TTL) {
     problems.push('AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL');
   }
-  if (e.AUTHD_LOGIN_LOCKOUT_MAX < e.AUTHD_LOGIN_LOCKOUT) problems.push('AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT');
-  const budgetSlots = Math.floor((e.AUTHD_ARGON2_MEMORY_BUDGET_MIB * 1024) / (e.AUTHD_ARGON2_MEMORY_KIB * e.AUTHD_ARGON2_PARALLELISM));
-  if (budgetSlots < 1) problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
+  if (e.AUTHD_LOGIN_LOCKOUT_MAX < e.AUTHD_LOGIN_LOCKOUT)
+    problems.push('AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT');
+  const budgetSlots = Math.floor(
+    (e.AUTHD_ARGON2_MEMORY_BUDGET_MIB * 1024) / (e.AUTHD_ARGON2_MEMORY_KIB * e.AUTHD_ARGON2_PARALLELISM),
+  );
+  if (budgetSlots < 1)
+    problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
   const workers = e.AUTHD_WORKERS === 'auto' ? os.availableParallelism() : e.AUTHD_WORKERS;
-  if (workers > 1 && !e.DATABASE_URL) problems.push('AUTHD_WORKERS: more than one worker needs DATABASE_URL (the embedded database belongs to one process)');
+  if (workers > 1 && !e.DATABASE_URL)
+    problems.push(
+      'AUTHD_WORKERS: more than one worker needs DATABASE_URL (the embedded database belongs to one process)',
+    );
   // In production a misspelled setting stops the start; elsewhere the CLI warns (AUTHD_STRICT_ENV decides).
   if (e.AUTHD_STRICT_ENV ?? e.NODE_ENV === 'production') problems.push(...unknownVariables(env));
   if (problems.length) throw new ConfigError(problems);
@@ -259,7 +334,11 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       timeCost: e.AUTHD_ARGON2_TIME_COST,
       parallelism: e.AUTHD_ARGON2_PARALLELISM,
     }),
-    argon2Capacity: Object.freeze({ concurrency, maxQueue: concurrency * 16, maxWaitMs: e.AUTHD_ARGON2_QUEUE_TIMEOUT_MS }),
+    argon2Capacity: Object.freeze({
+      concurrency,
+      maxQueue: concurrency * 16,
+      maxWaitMs: e.AUTHD_ARGON2_QUEUE_TIMEOUT_MS,
+    }),
     loginThrottle: Object.freeze({
       userIpFailures: e.AUTHD_LOGIN_MAX_FAILURES,
       ipFailures: e.AUTHD_LOGIN_MAX_FAILURES_PER_IP,
@@ -269,7 +348,10 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       lockoutMaxMs: e.AUTHD_LOGIN_LOCKOUT_MAX * 1000,
     }),
     corsOrigins: Object.freeze(e.AUTHD_CORS_ORIGINS),
-    metrics: e.AUTHD_METRICS_PORT === 0 ? undefined : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
+    metrics:
+      e.AUTHD_METRICS_PORT === 0
+        ? undefined
+        : Object.freeze({ port: e.AUTHD_METRICS_PORT, host: e.AUTHD_METRICS_HOST }),
     shutdownTimeoutMs: e.AUTHD_SHUTDOWN_TIMEOUT * 1000,
     shutdownDelayMs: e.AUTHD_SHUTDOWN_DELAY * 1000,
     workers,
@@ -277,7 +359,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     registration: e.AUTHD_REGISTRATION,
     adminScope: e.AUTHD_ADMIN_SCOPE,
     hostedPages: e.AUTHD_HOSTED_PAGES
-      ? Object.freeze({ clientId: e.AUTHD_HOSTED_PAGES_CLIENT_ID, brandName: e.AUTHD_BRAND_NAME, brandColor: e.AUTHD_BRAND_COLOR, logoUrl: e.AUTHD_BRAND_LOGO_URL })
+      ? Object.freeze({
+          clientId: e.AUTHD_HOSTED_PAGES_CLIENT_ID,
+          brandName: e.AUTHD_BRAND_NAME,
+          brandColor: e.AUTHD_BRAND_COLOR,
+          logoUrl: e.AUTHD_BRAND_LOGO_URL,
+        })
       : undefined,
     secureCookies: !isLocalDevelopment(issuer),
     // Demo client and user are created only on the embedded database in development.

@@ -20,19 +20,26 @@ export interface DemoAccount {
 export async function createDemoAccount(services: Services): Promise<DemoAccount | undefined> {
   if ((await services.userRepository.count()) > 0) return undefined;
   const password = crypto.randomBytes(12).toString('base64url');
-  await services.clientService.create({
-    id: DEMO_CLIENT_ID,
-    name: 'Demo first-party CLI',
-    confidential: false,
-    firstParty: true,
-    grantTypes: ['password', 'refresh_token'],
+  await services.clientService
+    .create({
+      id: DEMO_CLIENT_ID,
+      name: 'Demo first-party CLI',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['profile', 'read', 'write'],
+      defaultScopes: ['profile', 'read'],
+      audience: DEMO_AUDIENCE,
+    })
+    .catch((error) => {
+      if ((error as { kind?: string }).kind !== 'conflict') throw error; // kept from an earlier run is fine
+    });
+  await services.users.create({
+    username: DEMO_USERNAME,
+    password,
+    roles: ['user'],
     scopes: ['profile', 'read', 'write'],
-    defaultScopes: ['profile', 'read'],
-    audience: DEMO_AUDIENCE,
-  }).catch((error) => {
-    if ((error as { kind?: string }).kind !== 'conflict') throw error; // kept from an earlier run is fine
   });
-  await services.users.create({ username: DEMO_USERNAME, password, roles: ['user'], scopes: ['profile', 'read', 'write'] });
   return { clientId: DEMO_CLIENT_ID, username: DEMO_USERNAME, password };
 }
 

@@ -83,7 +83,10 @@ export function invalidClient(usedBasic: boolean, detail?: string): OAuthError {
 
 /** Raised by a store when its backend cannot answer in time; becomes 503 at the edge. */
 export class UnavailableError extends Error {
-  constructor(readonly dependency: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly dependency: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${dependency} is unavailable`, options);
     this.name = 'UnavailableError';
   }
@@ -91,7 +94,10 @@ export class UnavailableError extends Error {
 
 /** A rule of the domain was broken (bad input, a duplicate, a missing record); the message is safe to show. */
 export class DomainError extends Error {
-  constructor(readonly kind: 'invalid' | 'conflict' | 'not_found', message: string) {
+  constructor(
+    readonly kind: 'invalid' | 'conflict' | 'not_found',
+    message: string,
+  ) {
     super(message);
     this.name = 'DomainError';
   }

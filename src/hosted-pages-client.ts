@@ -14,23 +14,28 @@ export async function ensureHostedPagesClient(config: Config, services: Services
   const existing = await services.clients.findById(id);
   if (existing) {
     if (!existing.scopes.includes(ACCOUNT_SCOPE)) {
-      await services.clientService.update(id, { scopes: [...existing.scopes, ACCOUNT_SCOPE], defaultScopes: [...existing.defaultScopes, ACCOUNT_SCOPE] });
+      await services.clientService.update(id, {
+        scopes: [...existing.scopes, ACCOUNT_SCOPE],
+        defaultScopes: [...existing.defaultScopes, ACCOUNT_SCOPE],
+      });
     }
     return;
   }
-  await services.clientService.create({
-    id,
-    name: `${config.hostedPages.brandName} account pages`,
-    confidential: false,
-    firstParty: true,
-    grantTypes: ['password', 'refresh_token'],
-    scopes: [ACCOUNT_SCOPE],
-    defaultScopes: [ACCOUNT_SCOPE],
-    audience: config.issuer,
-    cookieMode: true,
-    allowedOrigins: [new URL(config.issuer).origin],
-  }).catch((error) => {
-    // Another instance created it at the same moment: fine.
-    if ((error as { kind?: string }).kind !== 'conflict') throw error;
-  });
+  await services.clientService
+    .create({
+      id,
+      name: `${config.hostedPages.brandName} account pages`,
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: [ACCOUNT_SCOPE],
+      defaultScopes: [ACCOUNT_SCOPE],
+      audience: config.issuer,
+      cookieMode: true,
+      allowedOrigins: [new URL(config.issuer).origin],
+    })
+    .catch((error) => {
+      // Another instance created it at the same moment: fine.
+      if ((error as { kind?: string }).kind !== 'conflict') throw error;
+    });
 }

@@ -11,7 +11,9 @@ export async function warnAboutIssuerAudienceClients(services: Services): Promis
   for (const client of await services.clients.list()) {
     const foreign = client.audience === api.issuer ? foreignScopes(client, api) : [];
     if (foreign.length === 0) continue;
-    services.logger.warn({ client_id: client.id, scopes: foreign },
-      `client ${client.id} has the issuer as audience and non-authd scopes: /account and /admin refuse its tokens; give it its API's audience (PATCH /admin/clients/${client.id} {"audience": …})`);
+    services.logger.warn(
+      { client_id: client.id, scopes: foreign },
+      `client ${client.id} has the issuer as audience and non-authd scopes: /account and /admin refuse its tokens; give it its API's audience (PATCH /admin/clients/${client.id} {"audience": …})`,
+    );
   }
 }

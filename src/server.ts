@@ -37,7 +37,9 @@ function closeServer(server: http.Server, timeoutMs: number, inFlight: Set<http.
       resolve();
     });
     for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
-    server.on('request', (_req, res: http.ServerResponse) => { res.shouldKeepAlive = false; });
+    server.on('request', (_req, res: http.ServerResponse) => {
+      res.shouldKeepAlive = false;
+    });
     server.closeIdleConnections();
   });
 }
@@ -75,11 +77,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await ensureHostedPagesClient(config, services);
     await warnAboutIssuerAudienceClients(services);
     const { lookAlikes } = await backfillUsernameSkeletons(services.userRepository);
-    if (lookAlikes.length) logger.warn({ user_ids: lookAlikes }, 'users whose names look like an older user\'s (created before look-alikes were refused): rename them');
+    if (lookAlikes.length)
+      logger.warn(
+        { user_ids: lookAlikes },
+        "users whose names look like an older user's (created before look-alikes were refused): rename them",
+      );
     // Draining before the listener closes: a load balancer health-checking /health/ready stops
     // sending new requests, so none reaches a closed port (a rolling restart drops nothing).
     if (config.shutdownDelayMs > 0) {
-      services.readinessChecks.push({ name: 'shutdown', check: () => { if (draining) throw new Error('shutting down'); } });
+      services.readinessChecks.push({
+        name: 'shutdown',
+        check: () => {
+          if (draining) throw new Error('shutting down');
+        },
+      });
     }
     const app = createApp(config, services);
     server = await new Promise<http.Server>((resolve, reject) => {
@@ -95,17 +106,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
   if (options.clusterWorker) reportMetricsToPrimary(services.metrics);
-  const metricsServer = config.metrics && !options.clusterWorker ? await startMetricsServer(services.metrics, config.metrics.port, config.metrics.host) : undefined;
+  const metricsServer =
+    config.metrics && !options.clusterWorker
+      ? await startMetricsServer(services.metrics, config.metrics.port, config.metrics.host)
+      : undefined;
   const url = urlOf(server);
   const metricsUrl = metricsServer && `${urlOf(metricsServer)}/metrics`;
-  logger.info({
-    url,
-    metrics: metricsUrl,
-    issuer: config.issuer,
-    database: services.db.kind === 'embedded' ? `embedded (${config.dataDir})` : 'postgres',
-    revocations: services.redis ? 'redis' : 'database',
-    argon2_concurrency: config.argon2Capacity.concurrency,
-  }, 'authd listening');
+  logger.info(
+    {
+      url,
+      metrics: metricsUrl,
+      issuer: config.issuer,
+      database: services.db.kind === 'embedded' ? `embedded (${config.dataDir})` : 'postgres',
+      revocations: services.redis ? 'redis' : 'database',
+      argon2_concurrency: config.argon2Capacity.concurrency,
+    },
+    'authd listening',
+  );
   const mailLine = describeMail(config);
   logger[mailLine.level](mailLine.message);
   // Mail queued while no instance was running (or by a CLI command) goes out now.
@@ -123,7 +140,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           draining = true;
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
         }
-        await Promise.all([closeServer(server, config.shutdownTimeoutMs, inFlight), metricsServer && closeServer(metricsServer, 1000, new Set())]);
+        await Promise.all([
+          closeServer(server, config.shutdownTimeoutMs, inFlight),
+          metricsServer && closeServer(metricsServer, 1000, new Set()),
+        ]);
         await services.close();
       })();
       return stopping;

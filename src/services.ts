@@ -3,7 +3,11 @@ import { createDeviceNotes, type DeviceNotes } from './abuse/device-notes';
 import type { LoginThrottle } from './abuse/login-throttle';
 import { createDatabaseLoginThrottle } from './abuse/database-login-throttle';
 import { createRedisLoginThrottle } from './abuse/redis-login-throttle';
-import { createDatabaseRegistrationThrottle, createRedisRegistrationThrottle, type RegistrationThrottle } from './abuse/registration-throttle';
+import {
+  createDatabaseRegistrationThrottle,
+  createRedisRegistrationThrottle,
+  type RegistrationThrottle,
+} from './abuse/registration-throttle';
 import { createAuditLog, type AuditLog } from './audit/audit-log';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
@@ -99,7 +103,12 @@ export interface OpenOptions {
 
 export function openDatabase(config: Config): Promise<Database> {
   return config.databaseUrl
-    ? Promise.resolve(createPostgresDatabase({ connectionString: config.databaseUrl, preparedStatements: config.pgPreparedStatements }))
+    ? Promise.resolve(
+        createPostgresDatabase({
+          connectionString: config.databaseUrl,
+          preparedStatements: config.pgPreparedStatements,
+        }),
+      )
     : createEmbeddedDatabase(config.dataDir);
 }
 
@@ -122,7 +131,9 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const metrics = createMetrics();
     const audit = createAuditLog({ db, clock, logger, onEvent: metrics.onAuditEvent });
     metrics.watchAudit(audit);
-    const revocations = redis ? createRedisRevocationStore({ redis, db, clock, logger }) : createDatabaseRevocationStore(db, clock);
+    const revocations = redis
+      ? createRedisRevocationStore({ redis, db, clock, logger })
+      : createDatabaseRevocationStore(db, clock);
     const keyManagement: KeyManagementOptions = {
       db,
       audit,
@@ -165,9 +176,15 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     const registrationHasher = createPasswordHasher(config.argon2, registrationLane);
     const accountTokens = createAccountTokens(db, clock);
     const mail = createMail(config, { db, clock, logger, audit, users: userRepository, tokens: accountTokens });
-    const recovery = mail && createAccountRecovery({
-      tokens: accountTokens, hasher: registrationHasher, audit, queueMail: mail.queue, revokeUser: revoker.revokeUser,
-    });
+    const recovery =
+      mail &&
+      createAccountRecovery({
+        tokens: accountTokens,
+        hasher: registrationHasher,
+        audit,
+        queueMail: mail.queue,
+        revokeUser: revoker.revokeUser,
+      });
     const windowCounter = redis ? createRedisWindowCounter(redis, clock) : createDatabaseWindowCounter(db, clock);
     const recoveryThrottles = {
       passwordReset: createRecoveryThrottle(windowCounter, clock, 'reset'),
@@ -185,11 +202,17 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
     };
     const users = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, limiter) });
     const registrationUsers = createUserService({ ...userDeps, hasher: registrationHasher });
-    const registrationThrottle = redis ? createRedisRegistrationThrottle(redis, clock) : createDatabaseRegistrationThrottle(db, clock);
+    const registrationThrottle = redis
+      ? createRedisRegistrationThrottle(redis, clock)
+      : createDatabaseRegistrationThrottle(db, clock);
     const userImporter = createUserImporter({ db, clock, onCredentialsChanged: userDeps.onCredentialsChanged });
     const tokens = createTokenIssuer({ ring, issuer: config.issuer, clock });
     const mfa = createMfaService({
-      repository: createMfaRepository(db), keys: deriveMfaKeys(await loadOrCreateMfaKey(config.keysDir, config.mfaKey)), clock, audit, issuerName: config.mfaIssuerName,
+      repository: createMfaRepository(db),
+      keys: deriveMfaKeys(await loadOrCreateMfaKey(config.keysDir, config.mfaKey)),
+      clock,
+      audit,
+      issuerName: config.mfaIssuerName,
     });
     const lifetimes = {
       accessTokenTtl: config.accessTokenTtl,
@@ -197,26 +220,78 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const grantDeps: GrantDeps = { users, sessions, tokens, revoker, clock, lifetimes, throttle, audit, mfa, requireVerifiedEmail: config.requireVerifiedEmail };
+    const grantDeps: GrantDeps = {
+      users,
+      sessions,
+      tokens,
+      revoker,
+      clock,
+      lifetimes,
+      throttle,
+      audit,
+      mfa,
+      requireVerifiedEmail: config.requireVerifiedEmail,
+    };
     const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
 
     const readinessChecks: ReadinessCheck[] = [
       { name: 'database', check: () => db.ping(), explain: (error) => readinessCause(error, 'postgres') },
       { name: 'keys', check: () => void ring.signingKey() },
-      ...(redis ? [{ name: 'redis', check: () => revocations.ping(), explain: (error: unknown) => readinessCause(lastRedisError(redis) ?? error, 'redis') }] : []),
+      ...(redis
+        ? [
+            {
+              name: 'redis',
+              check: () => revocations.ping(),
+              explain: (error: unknown) => readinessCause(lastRedisError(redis) ?? error, 'redis'),
+            },
+          ]
+        : []),
       { name: 'audit', check: () => audit.checkBacklog(), degradesOnly: true },
     ];
 
     return {
-      config, clock, logger, db, redis, ring, keyManagement, digester, clients, clientCache,
+      config,
+      clock,
+      logger,
+      db,
+      redis,
+      ring,
+      keyManagement,
+      digester,
+      clients,
+      clientCache,
       clientService: createClientService({
-        clients, digester, clock, limits: lifetimes, ownApi: ownApi(config.issuer, config.adminScope), audit,
+        clients,
+        digester,
+        clock,
+        limits: lifetimes,
+        ownApi: ownApi(config.issuer, config.adminScope),
+        audit,
         revokeClientSessions: async (clientId) => void (await revoker.revokeClient(clientId, 'client_deleted')),
         onChanged: (clientId) => clientCache.invalidate(clientId),
       }),
-      userRepository, users, userImporter, registrationUsers, registrationThrottle, mfa, sessions, revocations, revoker, tokens, grantDeps, revocationDeps, readinessChecks,
-      audit, metrics, limiter, throttle, deviceNotes, mail, recovery, recoveryThrottles,
+      userRepository,
+      users,
+      userImporter,
+      registrationUsers,
+      registrationThrottle,
+      mfa,
+      sessions,
+      revocations,
+      revoker,
+      tokens,
+      grantDeps,
+      revocationDeps,
+      readinessChecks,
+      audit,
+      metrics,
+      limiter,
+      throttle,
+      deviceNotes,
+      mail,
+      recovery,
+      recoveryThrottles,
       async close() {
         ring.stop();
         await mail?.close();

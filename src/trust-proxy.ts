@@ -19,14 +19,22 @@ function isAddressOrSubnet(entry: string): boolean {
 export function parseTrustProxy(value: string): { trust: TrustProxy } | { problem: string } {
   const trimmed = value.trim();
   if (/^(true|yes|on)$/i.test(trimmed)) {
-    return { problem: 'true would let every client choose its IP with X-Forwarded-For; give the number of proxies in front (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.5,10.1.0.0/16)' };
+    return {
+      problem:
+        'true would let every client choose its IP with X-Forwarded-For; give the number of proxies in front (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.5,10.1.0.0/16)',
+    };
   }
   if (/^(false|no|off)$/i.test(trimmed)) return { trust: false };
   if (/^\d{1,2}$/.test(trimmed)) return { trust: Number(trimmed) === 0 ? false : Number(trimmed) };
-  const entries = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = trimmed
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.find((entry) => !NAMED.has(entry) && !isAddressOrSubnet(entry));
   if (bad !== undefined || entries.length === 0) {
-    return { problem: `expected a hop count or a comma-separated list of proxy addresses/CIDRs (or loopback, linklocal, uniquelocal), got "${(bad ?? value).slice(0, 64)}"` };
+    return {
+      problem: `expected a hop count or a comma-separated list of proxy addresses/CIDRs (or loopback, linklocal, uniquelocal), got "${(bad ?? value).slice(0, 64)}"`,
+    };
   }
   return { trust: Object.freeze(entries) };
 }

@@ -92,8 +92,12 @@ describe('parseConfig', () => {
 
   it('treats an empty variable as unset', () => {
     const config = parseConfig({ PORT: '', AUTHD_ACCESS_TOKEN_TTL: '', DATABASE_URL: '', AUTHD_ISSUER: '' });
-    expect({ port: config.port, accessTokenTtl: config.accessTokenTtl, databaseUrl: config.databaseUrl, issuer: config.issuer })
-      .toEqual({ port: 3000, accessTokenTtl: 900, databaseUrl: undefined, issuer: 'http://localhost:3000' });
+    expect({
+      port: config.port,
+      accessTokenTtl: config.accessTokenTtl,
+      databaseUrl: config.databaseUrl,
+      issuer: config.issuer,
+    }).toEqual({ port: 3000, accessTokenTtl: 900, databaseUrl: undefined, issuer: 'http://localhost:3000' });
   });
 
   it.each([
@@ -112,20 +116,23 @@ describe('parseConfig', () => {
   });
 
   it('reads the other settings', () => {
-    const config = parseConfig({
-      HOST: '0.0.0.0',
-      PORT: '8080',
-      AUTHD_ISSUER: 'https://auth.example.com/',
-      DATABASE_URL: 'postgresql://authd@db:5432/authd',
-      REDIS_URL: 'redis://cache:6379/2',
-      AUTHD_REGISTRATION: 'yes',
-      AUTHD_ARGON2_MEMORY_KIB: '65536',
-      AUTHD_ARGON2_TIME_COST: '3',
-      AUTHD_ARGON2_PARALLELISM: '2',
-      AUTHD_CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
-      AUTHD_METRICS_PORT: '0',
-      NODE_ENV: 'production',
-    }, '/srv/authd');
+    const config = parseConfig(
+      {
+        HOST: '0.0.0.0',
+        PORT: '8080',
+        AUTHD_ISSUER: 'https://auth.example.com/',
+        DATABASE_URL: 'postgresql://authd@db:5432/authd',
+        REDIS_URL: 'redis://cache:6379/2',
+        AUTHD_REGISTRATION: 'yes',
+        AUTHD_ARGON2_MEMORY_KIB: '65536',
+        AUTHD_ARGON2_TIME_COST: '3',
+        AUTHD_ARGON2_PARALLELISM: '2',
+        AUTHD_CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
+        AUTHD_METRICS_PORT: '0',
+        NODE_ENV: 'production',
+      },
+      '/srv/authd',
+    );
     expect({
       host: config.host,
       port: config.port,
@@ -167,7 +174,10 @@ describe('parseConfig', () => {
 
   it('resolves the data and keys directories against the working directory', () => {
     const config = parseConfig({ AUTHD_DATA_DIR: 'var/db', AUTHD_KEYS_DIR: '/etc/authd/keys' }, '/srv/authd');
-    expect({ dataDir: config.dataDir, keysDir: config.keysDir }).toEqual({ dataDir: path.resolve('/srv/authd/var/db'), keysDir: '/etc/authd/keys' });
+    expect({ dataDir: config.dataDir, keysDir: config.keysDir }).toEqual({
+      dataDir: path.resolve('/srv/authd/var/db'),
+      keysDir: '/etc/authd/keys',
+    });
   });
 
   it.each([
@@ -207,7 +217,13 @@ describe('parseConfig', () => {
   it('reports every problem at once, one line each', () => {
     let caught: unknown;
     try {
-      parseConfig({ PORT: 'abc', AUTHD_ACCESS_TOKEN_TTL: 'soon', DATABASE_URL: 'mysql://x', AUTHD_ISSUER: 'https://a.example/?q=1', AUTHD_ARGON2_MEMORY_KIB: '10' });
+      parseConfig({
+        PORT: 'abc',
+        AUTHD_ACCESS_TOKEN_TTL: 'soon',
+        DATABASE_URL: 'mysql://x',
+        AUTHD_ISSUER: 'https://a.example/?q=1',
+        AUTHD_ARGON2_MEMORY_KIB: '10',
+      });
     } catch (error) {
       caught = error;
     }
@@ -226,7 +242,11 @@ describe('parseConfig', () => {
 
   it('refuses AUTHD_TRUST_PROXY=true with one line saying what to give instead', () => {
     for (const value of ['true', 'TRUE', 'yes']) {
-      expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([expect.stringMatching(/^AUTHD_TRUST_PROXY: true would let every client choose its IP .*number of proxies.*CIDRs/)]);
+      expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([
+        expect.stringMatching(
+          /^AUTHD_TRUST_PROXY: true would let every client choose its IP .*number of proxies.*CIDRs/,
+        ),
+      ]);
     }
   });
 
@@ -242,23 +262,33 @@ describe('parseConfig', () => {
     expect(parseConfig({ AUTHD_TRUST_PROXY: value }).trustProxy).toEqual(trust);
   });
 
-  it.each(['10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/8', '*', ',', '::1/129'])('refuses AUTHD_TRUST_PROXY=%j', (value) => {
-    expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([expect.stringMatching(/^AUTHD_TRUST_PROXY: expected a hop count or a comma-separated list/)]);
-  });
+  it.each(['10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/8', '*', ',', '::1/129'])(
+    'refuses AUTHD_TRUST_PROXY=%j',
+    (value) => {
+      expect(problemsOf({ AUTHD_TRUST_PROXY: value })).toEqual([
+        expect.stringMatching(/^AUTHD_TRUST_PROXY: expected a hop count or a comma-separated list/),
+      ]);
+    },
+  );
 
   it('refuses an absolute refresh lifetime shorter than the idle one', () => {
-    expect(problemsOf({ AUTHD_REFRESH_IDLE_TTL: '14d', AUTHD_REFRESH_ABSOLUTE_TTL: '7d' }))
-      .toEqual(['AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL']);
+    expect(problemsOf({ AUTHD_REFRESH_IDLE_TTL: '14d', AUTHD_REFRESH_ABSOLUTE_TTL: '7d' })).toEqual([
+      'AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL',
+    ]);
     // The default idle lifetime (14 d) counts too.
-    expect(problemsOf({ AUTHD_REFRESH_ABSOLUTE_TTL: '13d' }))
-      .toEqual(['AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL']);
+    expect(problemsOf({ AUTHD_REFRESH_ABSOLUTE_TTL: '13d' })).toEqual([
+      'AUTHD_REFRESH_ABSOLUTE_TTL: must be at least AUTHD_REFRESH_IDLE_TTL',
+    ]);
     // Equal is fine.
-    expect(parseConfig({ AUTHD_REFRESH_IDLE_TTL: '7d', AUTHD_REFRESH_ABSOLUTE_TTL: '7d' }).refreshAbsoluteTtl).toBe(7 * 86_400);
+    expect(parseConfig({ AUTHD_REFRESH_IDLE_TTL: '7d', AUTHD_REFRESH_ABSOLUTE_TTL: '7d' }).refreshAbsoluteTtl).toBe(
+      7 * 86_400,
+    );
   });
 
   it('refuses a lockout maximum shorter than the base lockout', () => {
-    expect(problemsOf({ AUTHD_LOGIN_LOCKOUT: '10m', AUTHD_LOGIN_LOCKOUT_MAX: '5m' }))
-      .toEqual(['AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT']);
+    expect(problemsOf({ AUTHD_LOGIN_LOCKOUT: '10m', AUTHD_LOGIN_LOCKOUT_MAX: '5m' })).toEqual([
+      'AUTHD_LOGIN_LOCKOUT_MAX: must be at least AUTHD_LOGIN_LOCKOUT',
+    ]);
   });
 
   it('refuses more than one worker on the embedded database', () => {
@@ -267,8 +297,9 @@ describe('parseConfig', () => {
   });
 
   it('refuses a memory budget too small for one hash', () => {
-    expect(problemsOf({ AUTHD_ARGON2_MEMORY_KIB: '65536', AUTHD_ARGON2_MEMORY_BUDGET_MIB: '16' }))
-      .toEqual([expect.stringMatching(/^AUTHD_ARGON2_MEMORY_BUDGET_MIB: /)]);
+    expect(problemsOf({ AUTHD_ARGON2_MEMORY_KIB: '65536', AUTHD_ARGON2_MEMORY_BUDGET_MIB: '16' })).toEqual([
+      expect.stringMatching(/^AUTHD_ARGON2_MEMORY_BUDGET_MIB: /),
+    ]);
   });
 
   it.each([
@@ -285,8 +316,14 @@ describe('parseConfig', () => {
   });
 
   it.each([
-    ['true', true], ['1', true], ['yes', true], ['on', true],
-    ['false', false], ['0', false], ['no', false], ['off', false],
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
   ])('reads AUTHD_REGISTRATION=%s as %s', (value, expected) => {
     expect(parseConfig({ AUTHD_REGISTRATION: value }).registration).toBe(expected);
   });
@@ -294,7 +331,15 @@ describe('parseConfig', () => {
 
 describe('unknown AUTHD_* variables', () => {
   it('names each one with the closest known setting, and ignores other variables', () => {
-    expect(unknownVariables({ AUTHD_ACCES_TOKEN_TTL: '5m', AUTHD_ISSUER: 'https://a.test', AUTHD_FROBNICATE_EVERYTHING: '1', HOME: '/root', PORT: '1' })).toEqual([
+    expect(
+      unknownVariables({
+        AUTHD_ACCES_TOKEN_TTL: '5m',
+        AUTHD_ISSUER: 'https://a.test',
+        AUTHD_FROBNICATE_EVERYTHING: '1',
+        HOME: '/root',
+        PORT: '1',
+      }),
+    ).toEqual([
       'AUTHD_ACCES_TOKEN_TTL: not a setting of authd (did you mean AUTHD_ACCESS_TOKEN_TTL?)',
       'AUTHD_FROBNICATE_EVERYTHING: not a setting of authd (see the Configuration table in the README)',
     ]);
@@ -303,7 +348,9 @@ describe('unknown AUTHD_* variables', () => {
 
   it('only warns outside production: the start goes on', () => {
     expect(parseConfig({ AUTHD_ACCES_TOKEN_TTL: '5m' }).accessTokenTtl).toBe(900);
-    expect(parseConfig({ AUTHD_ACCES_TOKEN_TTL: '5m', NODE_ENV: 'production', AUTHD_STRICT_ENV: 'false' }).accessTokenTtl).toBe(900);
+    expect(
+      parseConfig({ AUTHD_ACCES_TOKEN_TTL: '5m', NODE_ENV: 'production', AUTHD_STRICT_ENV: 'false' }).accessTokenTtl,
+    ).toBe(900);
   });
 
   it('stops the start in production, or anywhere with AUTHD_STRICT_ENV=true', () => {

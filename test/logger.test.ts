@@ -20,7 +20,10 @@ describe('log redaction', () => {
   afterEach(() => spy.mockRestore());
 
   /** Logs through a fresh createLogger('info') and returns the one JSON line it wrote. */
-  function logOnce(fields: Record<string, unknown>, message = 'redaction probe'): { line: string; entry: Record<string, unknown> } {
+  function logOnce(
+    fields: Record<string, unknown>,
+    message = 'redaction probe',
+  ): { line: string; entry: Record<string, unknown> } {
     const logger = createLogger('info');
     logger.info(fields, message);
     logger.flush();
@@ -30,10 +33,20 @@ describe('log redaction', () => {
   }
 
   it('redacts password, client_secret, refresh_token and headers.authorization', () => {
-    const { line, entry } = logOnce({ password: 'p', client_secret: 's', refresh_token: 't', headers: { authorization: 'Basic x' } });
+    const { line, entry } = logOnce({
+      password: 'p',
+      client_secret: 's',
+      refresh_token: 't',
+      headers: { authorization: 'Basic x' },
+    });
     // The line was written at all (through the spy), so the absences below mean something.
     expect(entry).toMatchObject({ level: 30, service: 'authd', msg: 'redaction probe' });
-    expect(entry).toMatchObject({ password: '[redacted]', client_secret: '[redacted]', refresh_token: '[redacted]', headers: { authorization: '[redacted]' } });
+    expect(entry).toMatchObject({
+      password: '[redacted]',
+      client_secret: '[redacted]',
+      refresh_token: '[redacted]',
+      headers: { authorization: '[redacted]' },
+    });
     expect(line).not.toContain('Basic x');
     for (const value of ['"p"', '"s"', '"t"']) expect(line).not.toContain(value);
   });
@@ -49,19 +62,42 @@ describe('log redaction', () => {
       password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
       passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNo',
     };
-    const { line, entry } = logOnce({ ...values, headers: { authorization: 'Bearer eyJ.bearer.TOKEN', cookie: 'authd_rt=COOKIE-VALUE' }, req: { headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'sid=REQ-COOKIE' } } });
+    const { line, entry } = logOnce({
+      ...values,
+      headers: { authorization: 'Bearer eyJ.bearer.TOKEN', cookie: 'authd_rt=COOKIE-VALUE' },
+      req: { headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'sid=REQ-COOKIE' } },
+    });
     expect(entry.msg).toBe('redaction probe');
-    for (const value of [...Object.values(values), 'Bearer eyJ.bearer.TOKEN', 'COOKIE-VALUE', 'dXNlcjpwYXNz', 'REQ-COOKIE']) expect(line).not.toContain(value);
+    for (const value of [
+      ...Object.values(values),
+      'Bearer eyJ.bearer.TOKEN',
+      'COOKIE-VALUE',
+      'dXNlcjpwYXNz',
+      'REQ-COOKIE',
+    ])
+      expect(line).not.toContain(value);
     for (const key of Object.keys(values)) expect(entry[key]).toBe('[redacted]');
   });
 
   it('redacts them one level down, as in a logged request body or a user record', () => {
     const { line } = logOnce({
-      body: { password: 'nested-PLAINTEXT', client_secret: 'nested-CLIENT-SECRET', refresh_token: 'nested.refresh.TOKEN', token: 'nested-TOKEN' },
+      body: {
+        password: 'nested-PLAINTEXT',
+        client_secret: 'nested-CLIENT-SECRET',
+        refresh_token: 'nested.refresh.TOKEN',
+        token: 'nested-TOKEN',
+      },
       user: { passwordHash: '$argon2id$v=19$nested$HASH' },
       client: { secret: 'nested-GENERIC-SECRET' },
     });
-    for (const value of ['nested-PLAINTEXT', 'nested-CLIENT-SECRET', 'nested.refresh.TOKEN', 'nested-TOKEN', '$argon2id$v=19$nested$HASH', 'nested-GENERIC-SECRET']) {
+    for (const value of [
+      'nested-PLAINTEXT',
+      'nested-CLIENT-SECRET',
+      'nested.refresh.TOKEN',
+      'nested-TOKEN',
+      '$argon2id$v=19$nested$HASH',
+      'nested-GENERIC-SECRET',
+    ]) {
       expect(line).not.toContain(value);
     }
   });

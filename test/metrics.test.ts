@@ -23,7 +23,8 @@ function parseExposition(text: string): Sample[] {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value.replace(/\\(.)/g, '$1');
+    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      labels[key] = value.replace(/\\(.)/g, '$1');
     samples.push({ name: match[1], labels, value: Number(match[3]) });
   }
   return samples;
@@ -49,17 +50,41 @@ describe.each(backends())('metrics on $name', (backend) => {
     stack = await openStack(backend);
     f = await seed(stack);
     const app = createApp(stack.config, stack.services);
-    const login = await token(app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD });
+    const login = await token(app, {
+      grant_type: 'password',
+      client_id: 'web',
+      username: 'alice@example.com',
+      password: PASSWORD,
+    });
     expect(login.status).toBe(200);
-    expect((await token(app, { grant_type: 'refresh_token', client_id: 'web', refresh_token: login.body.refresh_token })).status).toBe(200);
-    expect((await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) })).status).toBe(200);
-    expect((await token(app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: 'not the password' })).status).toBe(400);
+    expect(
+      (await token(app, { grant_type: 'refresh_token', client_id: 'web', refresh_token: login.body.refresh_token }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) }))
+        .status,
+    ).toBe(200);
+    expect(
+      (
+        await token(app, {
+          grant_type: 'password',
+          client_id: 'web',
+          username: 'alice@example.com',
+          password: 'not the password',
+        })
+      ).status,
+    ).toBe(400);
     samples = parseExposition(await stack.services.metrics.registry.metrics());
   });
   afterAll(() => stack.close());
 
   it('counts one token issued per successful grant', () => {
-    expect(find(samples, 'authd_tokens_issued_total').map((s) => [s.labels.grant, s.value]).sort()).toEqual([
+    expect(
+      find(samples, 'authd_tokens_issued_total')
+        .map((s) => [s.labels.grant, s.value])
+        .sort(),
+    ).toEqual([
       ['client_credentials', 1],
       ['password', 1],
       ['refresh_token', 1],
@@ -67,7 +92,9 @@ describe.each(backends())('metrics on $name', (backend) => {
   });
 
   it('counts the failed login as an invalid_grant answer of /oauth/token', () => {
-    expect(value(samples, 'authd_oauth_errors_total', { route: '/oauth/token', error: 'invalid_grant' })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(samples, 'authd_oauth_errors_total', { route: '/oauth/token', error: 'invalid_grant' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('counts audit events by type', () => {
@@ -78,15 +105,33 @@ describe.each(backends())('metrics on $name', (backend) => {
   });
 
   it('counts requests by route, grant and status', () => {
-    expect(value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'password', status: '200' })).toBe(1);
-    expect(value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'password', status: '400' })).toBe(1);
-    expect(value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'refresh_token', status: '200' })).toBe(1);
+    expect(
+      value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'password', status: '200' }),
+    ).toBe(1);
+    expect(
+      value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'password', status: '400' }),
+    ).toBe(1);
+    expect(
+      value(samples, 'authd_http_requests_total', { route: '/oauth/token', grant: 'refresh_token', status: '200' }),
+    ).toBe(1);
   });
 
   it('has latency histogram buckets per route and grant, cumulative up to +Inf = count', () => {
     const labels = { route: '/oauth/token', grant: 'password' };
     const buckets = find(samples, 'authd_http_request_duration_seconds_bucket', labels);
-    expect(buckets.map((b) => b.labels.le)).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '+Inf']);
+    expect(buckets.map((b) => b.labels.le)).toEqual([
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '+Inf',
+    ]);
     const counts = buckets.map((b) => b.value);
     expect([...counts].sort((a, b) => a - b)).toEqual(counts);
     expect(counts.at(-1)).toBe(2);
@@ -100,7 +145,9 @@ describe.each(backends())('metrics on $name', (backend) => {
   });
 
   it('has the default process metrics, all under its own prefix', () => {
-    expect(samples.filter((s) => s.name.startsWith('authd_process_') || s.name.startsWith('authd_nodejs_')).length).toBeGreaterThan(10);
+    expect(
+      samples.filter((s) => s.name.startsWith('authd_process_') || s.name.startsWith('authd_nodejs_')).length,
+    ).toBeGreaterThan(10);
     expect(samples.filter((s) => !s.name.startsWith('authd_')).map((s) => s.name)).toEqual([]);
   });
 
@@ -110,8 +157,14 @@ describe.each(backends())('metrics on $name', (backend) => {
     for (const path of probes) {
       await request(app).get(path);
       await request(app).post(path).type('json').send('{"malformed":');
-      await request(app).post(path).type('form').send({ padding: 'x'.repeat(17 * 1024) });
-      await request(app).post(path).set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16').send('a=b');
+      await request(app)
+        .post(path)
+        .type('form')
+        .send({ padding: 'x'.repeat(17 * 1024) });
+      await request(app)
+        .post(path)
+        .set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16')
+        .send('a=b');
     }
     const after = parseExposition(await stack.services.metrics.registry.metrics());
     const routes = new Set(after.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route));

@@ -13,7 +13,13 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { createScratchDatabase, FAST_ARGON2, tempDir } from './support/backends';
 import { basic, decodeJwt, PASSWORD } from './support/fixtures';
-import { redisServerAvailable, ROOT, startRedisServer, startServerProcess, type ServerProcess } from './support/processes';
+import {
+  redisServerAvailable,
+  ROOT,
+  startRedisServer,
+  startServerProcess,
+  type ServerProcess,
+} from './support/processes';
 import { registerInsteadOfSuite, waitUntil } from './support/suite';
 import { scaled } from './support/timing';
 
@@ -30,15 +36,25 @@ function missingRequirement(): string | undefined {
   return undefined;
 }
 
-
 /** Runs the built CLI as its own process with env, feeding stdin. */
-function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(stdin);
@@ -56,8 +72,16 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function post(url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params) });
+async function post(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : {} };
 }
@@ -65,7 +89,11 @@ async function post(url: string, params: Record<string, string>, headers: Record
 describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
   const missing = missingRequirement();
   if (missing) {
-    registerInsteadOfSuite(missing, __filename, 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (with redis-server on the PATH)');
+    registerInsteadOfSuite(
+      missing,
+      __filename,
+      'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (with redis-server on the PATH)',
+    );
     return;
   }
 
@@ -81,21 +109,32 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
   const started: ServerProcess[] = [];
 
   const login = async (server: ServerProcess) => {
-    const res = await post(`${server.url}/oauth/token`, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD });
+    const res = await post(`${server.url}/oauth/token`, {
+      grant_type: 'password',
+      client_id: 'web',
+      username: 'alice@example.com',
+      password: PASSWORD,
+    });
     expect(res.status).toBe(200);
     return { access: String(res.body.access_token), refresh: String(res.body.refresh_token) };
   };
   const refresh = (server: ServerProcess, refreshToken: string) =>
     post(`${server.url}/oauth/token`, { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
-  const revoke = (server: ServerProcess, token: string) => post(`${server.url}/oauth/revoke`, { client_id: 'web', token });
+  const revoke = (server: ServerProcess, token: string) =>
+    post(`${server.url}/oauth/revoke`, { client_id: 'web', token });
   const introspect = async (server: ServerProcess, token: string) => {
-    const res = await post(`${server.url}/oauth/introspect`, { token }, { authorization: basic('orders-api', rsSecret) });
+    const res = await post(
+      `${server.url}/oauth/introspect`,
+      { token },
+      { authorization: basic('orders-api', rsSecret) },
+    );
     expect(res.status).toBe(200);
     return res.body;
   };
 
   beforeAll(async () => {
-    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run the tests with \`npm test\`, which builds dist/ first`);
+    if (!fs.existsSync(CLI))
+      throw new Error(`${CLI} is missing: run the tests with \`npm test\`, which builds dist/ first`);
     [redisServer, scratch] = await Promise.all([startRedisServer(), createScratchDatabase()]);
     keysDir = tempDir('authd-multi-keys-');
     env = {
@@ -125,15 +164,58 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
     const results = await Promise.allSettled([
       startTracked(),
       startTracked(),
-      cliJson<{ client_id: string }>(['clients', 'create', '--id', 'web', '--name', 'Web login', '--public', '--first-party',
-        '--grant', 'password,refresh_token', '--scope', 'read', '--default-scope', 'read', '--audience', 'https://api.test'], env),
-      cliJson<{ client_id: string; client_secret: string }>(['clients', 'create', '--id', 'orders-api', '--name', 'Orders API', '--introspect', '--audience', 'https://api.test'], env),
-      cliJson<{ id: string }>(['users', 'create', 'alice@example.com', '--password-stdin', '--scope', 'read', '--role', 'user'], env, PASSWORD + '\n'),
+      cliJson<{ client_id: string }>(
+        [
+          'clients',
+          'create',
+          '--id',
+          'web',
+          '--name',
+          'Web login',
+          '--public',
+          '--first-party',
+          '--grant',
+          'password,refresh_token',
+          '--scope',
+          'read',
+          '--default-scope',
+          'read',
+          '--audience',
+          'https://api.test',
+        ],
+        env,
+      ),
+      cliJson<{ client_id: string; client_secret: string }>(
+        [
+          'clients',
+          'create',
+          '--id',
+          'orders-api',
+          '--name',
+          'Orders API',
+          '--introspect',
+          '--audience',
+          'https://api.test',
+        ],
+        env,
+      ),
+      cliJson<{ id: string }>(
+        ['users', 'create', 'alice@example.com', '--password-stdin', '--scope', 'read', '--role', 'user'],
+        env,
+        PASSWORD + '\n',
+      ),
     ] as const);
     const failure = results.find((r) => r.status === 'rejected');
     if (failure) throw (failure as PromiseRejectedResult).reason;
-    const [serverA, serverB, web, resourceServer, alice] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as
-      [ServerProcess, ServerProcess, { client_id: string }, { client_id: string; client_secret: string }, { id: string }];
+    const [serverA, serverB, web, resourceServer, alice] = results.map(
+      (r) => (r as PromiseFulfilledResult<unknown>).value,
+    ) as [
+      ServerProcess,
+      ServerProcess,
+      { client_id: string },
+      { client_id: string; client_secret: string },
+      { id: string },
+    ];
     expect([web.client_id, resourceServer.client_id, alice.id]).toEqual(['web', 'orders-api', expect.any(String)]);
     a = serverA;
     b = serverB;
@@ -143,7 +225,9 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
 
   afterAll(async () => {
     // Anything still running (a failed test): kill it. A process that exited already is left alone.
-    await Promise.all(started.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.stop('SIGKILL')));
+    await Promise.all(
+      started.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.stop('SIGKILL')),
+    );
     await db?.end().catch(() => {});
     admin?.disconnect();
     await redisServer?.stop();
@@ -154,10 +238,21 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
   it('raced start-up on an empty database: migrations applied once, exactly one signing key, the same JWKS at both', async () => {
     const [{ keys }] = (await db.query('SELECT count(*)::int AS keys FROM signing_keys')).rows;
     expect(keys).toBe(1);
-    const migrations = fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).map((f) => f.replace(/\.sql$/, '')).sort();
-    expect((await db.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version)).toEqual(migrations);
+    const migrations = fs
+      .readdirSync(path.join(ROOT, 'migrations'))
+      .filter((f) => /^\d+_[\w-]+\.sql$/.test(f))
+      .map((f) => f.replace(/\.sql$/, ''))
+      .sort();
+    expect(
+      (await db.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version),
+    ).toEqual(migrations);
 
-    const [jwksA, jwksB] = await Promise.all([a, b].map(async (s) => (await fetch(`${s.url}/.well-known/jwks.json`)).json() as Promise<{ keys: Array<{ kid: string }> }>));
+    const [jwksA, jwksB] = await Promise.all(
+      [a, b].map(
+        async (s) =>
+          (await fetch(`${s.url}/.well-known/jwks.json`)).json() as Promise<{ keys: Array<{ kid: string }> }>,
+      ),
+    );
     expect(jwksA.keys).toHaveLength(1);
     expect(jwksB).toEqual(jwksA);
     for (const s of [a, b]) expect((await fetch(`${s.url}/health/ready`)).status).toBe(200);
@@ -168,7 +263,11 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
     const refreshed = await refresh(b, issued.refresh);
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(String(refreshed.body.access_token)).payload.sid).toBe(decodeJwt(issued.access).payload.sid);
-    for (const s of [a, b]) expect(await introspect(s, String(refreshed.body.access_token))).toMatchObject({ active: true, client_id: 'web' });
+    for (const s of [a, b])
+      expect(await introspect(s, String(refreshed.body.access_token))).toMatchObject({
+        active: true,
+        client_id: 'web',
+      });
     // And back again: B's refresh token rotates at A.
     expect((await refresh(a, String(refreshed.body.refresh_token))).status).toBe(200);
   });
@@ -193,7 +292,9 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
     const issued = await login(a);
     const sid = String(decodeJwt(issued.access).payload.sid);
 
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => refresh(i % 2 === 0 ? a : b, issued.refresh)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => refresh(i % 2 === 0 ? a : b, issued.refresh)),
+    );
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
     const refreshTokens = new Set(answers.map((r) => r.body.refresh_token));
     expect(refreshTokens.size).toBe(1);
@@ -201,11 +302,15 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
     expect(winner).not.toBe(issued.refresh);
 
     const { rows } = await db.query<{ jti: string; consumed: boolean }>(
-      'SELECT jti::text, consumed_at IS NOT NULL AS consumed FROM refresh_tokens WHERE session_id = $1', [sid]);
+      'SELECT jti::text, consumed_at IS NOT NULL AS consumed FROM refresh_tokens WHERE session_id = $1',
+      [sid],
+    );
     expect(rows).toHaveLength(2); // the original (consumed) and exactly one child
     const unconsumed = rows.filter((r) => !r.consumed);
     expect(unconsumed).toEqual([{ jti: decodeJwt(String(winner)).payload.jti, consumed: false }]);
-    const [{ revoked }] = (await db.query('SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1', [sid])).rows;
+    const [{ revoked }] = (
+      await db.query('SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1', [sid])
+    ).rows;
     expect(revoked).toBe(false);
 
     // The family goes on from the one head, at either instance.
@@ -224,7 +329,11 @@ describe('two authd processes sharing PostgreSQL, Redis and keys', () => {
     await admin.config('SET', 'maxmemory', '1');
     try {
       expect((await revoke(b, issued.access)).status).toBe(200); // durable in PostgreSQL
-      const [{ n }] = (await db.query("SELECT count(*)::int AS n FROM revocations WHERE kind = 'jti' AND subject = $1", [decodeJwt(issued.access).payload.jti])).rows;
+      const [{ n }] = (
+        await db.query("SELECT count(*)::int AS n FROM revocations WHERE kind = 'jti' AND subject = $1", [
+          decodeJwt(issued.access).payload.jti,
+        ])
+      ).rows;
       expect(n).toBe(1);
       expect(await introspect(b, issued.access)).toEqual({ active: false }); // B knows its write was missed
       expect(await introspect(a, issued.access)).toEqual({ active: false }); // A must not trust the index either

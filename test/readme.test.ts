@@ -38,28 +38,60 @@ function readmeShellBlocks(markdown: string): string[] {
 async function runWalkthrough(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const port = await freePort();
   const dir = tempDir('authd-readme-');
-  for (const entry of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'scripts', 'migrations', 'pages', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
+  for (const entry of [
+    'dist',
+    'node_modules',
+    'package.json',
+    'package-lock.json',
+    'scripts',
+    'migrations',
+    'pages',
+    'src',
+    'tsconfig.json',
+    'tsconfig.build.json',
+  ]) {
     fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   }
   fs.writeFileSync(path.join(dir, '.curlrc'), 'fail\nmax-time = 60\n');
   const blocks = readmeShellBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
-  const script = ['set -euo pipefail', 'trap \'kill $(jobs -p) 2>/dev/null || true\' EXIT',
-    ...blocks.map((block, n) => `echo "----- README block ${n + 1} of ${blocks.length}"\n${block.replaceAll('localhost:3000', `localhost:${port}`)}`),
+  const script = [
+    'set -euo pipefail',
+    "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+    ...blocks.map(
+      (block, n) =>
+        `echo "----- README block ${n + 1} of ${blocks.length}"\n${block.replaceAll('localhost:3000', `localhost:${port}`)}`,
+    ),
   ].join('\n');
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', script], {
       cwd: dir,
       detached: true, // its own process group, so the server it starts is stopped with it
       env: {
-        PATH: process.env.PATH ?? '', HOME: dir, PORT: String(port), AUTHD_METRICS_PORT: '0', AUTHD_LOG_LEVEL: 'warn',
-        AUTHD_ARGON2_MEMORY_KIB: '8192', AUTHD_ARGON2_TIME_COST: '1', ...env,
+        PATH: process.env.PATH ?? '',
+        HOME: dir,
+        PORT: String(port),
+        AUTHD_METRICS_PORT: '0',
+        AUTHD_LOG_LEVEL: 'warn',
+        AUTHD_ARGON2_MEMORY_KIB: '8192',
+        AUTHD_ARGON2_TIME_COST: '1',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout!.on('data', (d) => { output += d; });
-    child.stderr!.on('data', (d) => { output += d; });
-    const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    child.stdout!.on('data', (d) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d) => {
+      output += d;
+    });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
     const timer = setTimeout(killGroup, scaled(150_000));
     process.once('exit', killGroup);
     child.once('exit', (code) => {
@@ -74,7 +106,8 @@ async function runWalkthrough(env: Record<string, string>): Promise<{ code: numb
 }
 
 function expectWalkthroughWorked(result: { code: number | null; output: string }): void {
-  if (result.code !== 0) throw new Error(`the README's blocks failed (exit ${result.code}):\n${result.output.slice(-6000)}`);
+  if (result.code !== 0)
+    throw new Error(`the README's blocks failed (exit ${result.code}):\n${result.output.slice(-6000)}`);
   expect(result.output).toContain('"token_type":"Bearer"');
   expect(result.output).toMatch(/"active":true/);
   expect(result.output).toContain('"users":[');
@@ -82,7 +115,9 @@ function expectWalkthroughWorked(result: { code: number | null; output: string }
 
 describe('the README, pasted block by block', () => {
   it('knows which blocks it runs', () => {
-    const blocks = readmeShellBlocks('text\n<!-- readme-test: skip (runs forever) -->\n```sh\nnpm start\n```\n\n```sh\necho one\n```\n```json\n{}\n```\n');
+    const blocks = readmeShellBlocks(
+      'text\n<!-- readme-test: skip (runs forever) -->\n```sh\nnpm start\n```\n\n```sh\necho one\n```\n```json\n{}\n```\n',
+    );
     expect(blocks).toEqual(['echo one']);
   });
 
@@ -100,7 +135,13 @@ describe('the README on PostgreSQL + Redis', () => {
   it('runs on PostgreSQL and Redis', async () => {
     const scratch = await createScratchDatabase();
     try {
-      expectWalkthroughWorked(await runWalkthrough({ DATABASE_URL: scratch.url, REDIS_URL, AUTHD_REDIS_PREFIX: `authd-readme:${crypto.randomBytes(4).toString('hex')}:` }));
+      expectWalkthroughWorked(
+        await runWalkthrough({
+          DATABASE_URL: scratch.url,
+          REDIS_URL,
+          AUTHD_REDIS_PREFIX: `authd-readme:${crypto.randomBytes(4).toString('hex')}:`,
+        }),
+      );
     } finally {
       await scratch.drop();
     }

@@ -23,11 +23,14 @@ CREATE TABLE IF NOT EXISTS peer_tokens (
   refresh_token text UNIQUE, refresh_token_expires_at timestamptz,
   scope text, client_id text NOT NULL, user_id text NOT NULL);`;
 
-const toClient = (row) => row && { id: row.id, grants: row.grants, accessTokenLifetime: 900, refreshTokenLifetime: 86400 * 14 };
+const toClient = (row) =>
+  row && { id: row.id, grants: row.grants, accessTokenLifetime: 900, refreshTokenLifetime: 86400 * 14 };
 
 const model = {
   async getClient(clientId, clientSecret) {
-    const { rows: [row] } = await pool.query('SELECT id, secret_sha256, grants FROM peer_clients WHERE id = $1', [clientId]);
+    const {
+      rows: [row],
+    } = await pool.query('SELECT id, secret_sha256, grants FROM peer_clients WHERE id = $1', [clientId]);
     if (!row) return false;
     if (row.secret_sha256) {
       const given = Buffer.from(sha256(clientSecret ?? ''));
@@ -36,31 +39,56 @@ const model = {
     return toClient(row);
   },
   async getUser(username, password) {
-    const { rows: [row] } = await pool.query('SELECT id, password_hash FROM peer_users WHERE username = $1', [username]);
+    const {
+      rows: [row],
+    } = await pool.query('SELECT id, password_hash FROM peer_users WHERE username = $1', [username]);
     return row && (await argon2.verify(row.password_hash, password)) ? { id: row.id } : false;
   },
   async getUserFromClient(client) {
     return { id: client.id };
   },
   async saveToken(token, client, user) {
-    await pool.query(
-      'INSERT INTO peer_tokens VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [token.accessToken, token.accessTokenExpiresAt, token.refreshToken ?? null, token.refreshTokenExpiresAt ?? null,
-        Array.isArray(token.scope) ? token.scope.join(' ') : token.scope ?? null, client.id, user.id],
-    );
+    await pool.query('INSERT INTO peer_tokens VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      token.accessToken,
+      token.accessTokenExpiresAt,
+      token.refreshToken ?? null,
+      token.refreshTokenExpiresAt ?? null,
+      Array.isArray(token.scope) ? token.scope.join(' ') : (token.scope ?? null),
+      client.id,
+      user.id,
+    ]);
     return { ...token, client, user };
   },
   async getAccessToken(accessToken) {
-    const { rows: [row] } = await pool.query('SELECT * FROM peer_tokens WHERE access_token = $1', [accessToken]);
-    return row && { accessToken, accessTokenExpiresAt: row.access_token_expires_at, scope: row.scope?.split(' '), client: { id: row.client_id }, user: { id: row.user_id } };
+    const {
+      rows: [row],
+    } = await pool.query('SELECT * FROM peer_tokens WHERE access_token = $1', [accessToken]);
+    return (
+      row && {
+        accessToken,
+        accessTokenExpiresAt: row.access_token_expires_at,
+        scope: row.scope?.split(' '),
+        client: { id: row.client_id },
+        user: { id: row.user_id },
+      }
+    );
   },
   async getRefreshToken(refreshToken) {
-    const { rows: [row] } = await pool.query(
-      'SELECT t.*, c.grants FROM peer_tokens t JOIN peer_clients c ON c.id = t.client_id WHERE t.refresh_token = $1', [refreshToken]);
-    return row && {
-      refreshToken, refreshTokenExpiresAt: row.refresh_token_expires_at, scope: row.scope?.split(' '),
-      client: toClient({ id: row.client_id, grants: row.grants }), user: { id: row.user_id },
-    };
+    const {
+      rows: [row],
+    } = await pool.query(
+      'SELECT t.*, c.grants FROM peer_tokens t JOIN peer_clients c ON c.id = t.client_id WHERE t.refresh_token = $1',
+      [refreshToken],
+    );
+    return (
+      row && {
+        refreshToken,
+        refreshTokenExpiresAt: row.refresh_token_expires_at,
+        scope: row.scope?.split(' '),
+        client: toClient({ id: row.client_id, grants: row.grants }),
+        user: { id: row.user_id },
+      }
+    );
   },
   async revokeToken(token) {
     const { rowCount } = await pool.query('DELETE FROM peer_tokens WHERE refresh_token = $1', [token.refreshToken]);
@@ -73,15 +101,24 @@ const model = {
 
 async function main() {
   await pool.query(SCHEMA);
-  await pool.query("INSERT INTO peer_clients VALUES ('bench-machine', $1, '{client_credentials}'), ('bench-web', NULL, '{password,refresh_token}') ON CONFLICT DO NOTHING",
-    [sha256(process.env.PEER_CLIENT_SECRET)]);
-  await pool.query("INSERT INTO peer_users (username, password_hash) SELECT 'user' || g, $2 FROM generate_series(1, $1) g ON CONFLICT DO NOTHING",
-    [Number(process.env.PEER_USERS ?? 1000), process.env.PEER_PASSWORD_HASH]);
+  await pool.query(
+    "INSERT INTO peer_clients VALUES ('bench-machine', $1, '{client_credentials}'), ('bench-web', NULL, '{password,refresh_token}') ON CONFLICT DO NOTHING",
+    [sha256(process.env.PEER_CLIENT_SECRET)],
+  );
+  await pool.query(
+    "INSERT INTO peer_users (username, password_hash) SELECT 'user' || g, $2 FROM generate_series(1, $1) g ON CONFLICT DO NOTHING",
+    [Number(process.env.PEER_USERS ?? 1000), process.env.PEER_PASSWORD_HASH],
+  );
 
   const oauth = new OAuth2Server({ model, requireClientAuthentication: { password: false, refresh_token: false } });
   const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'peer' }] };
-  const metadata = { issuer, token_endpoint: `${issuer}/oauth/token`, jwks_uri: `${issuer}/.well-known/jwks.json`, grant_types_supported: ['password', 'refresh_token', 'client_credentials'] };
+  const metadata = {
+    issuer,
+    token_endpoint: `${issuer}/oauth/token`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -92,8 +129,11 @@ async function main() {
     try {
       const token = await oauth.token(new OAuth2Server.Request(req), response);
       res.set('cache-control', 'no-store').json({
-        access_token: token.accessToken, token_type: 'Bearer', expires_in: Math.round((token.accessTokenExpiresAt - Date.now()) / 1000),
-        ...(token.refreshToken ? { refresh_token: token.refreshToken } : {}), scope: [].concat(token.scope ?? []).join(' '),
+        access_token: token.accessToken,
+        token_type: 'Bearer',
+        expires_in: Math.round((token.accessTokenExpiresAt - Date.now()) / 1000),
+        ...(token.refreshToken ? { refresh_token: token.refreshToken } : {}),
+        scope: [].concat(token.scope ?? []).join(' '),
       });
     } catch (error) {
       if (!(error instanceof OAuth2Server.OAuthError)) process.stderr.write(`peer error: ${error.stack}\n`);

@@ -13,7 +13,10 @@ CREATE TABLE IF NOT EXISTS peer_users (id uuid PRIMARY KEY DEFAULT gen_random_uu
 export async function postgresAdapter(databaseUrl, { users, passwordHash }) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
   await pool.query(SCHEMA);
-  await pool.query(`INSERT INTO peer_users (username, password_hash) SELECT 'user' || g, $2 FROM generate_series(1, $1) g ON CONFLICT DO NOTHING`, [users, passwordHash]);
+  await pool.query(
+    `INSERT INTO peer_users (username, password_hash) SELECT 'user' || g, $2 FROM generate_series(1, $1) g ON CONFLICT DO NOTHING`,
+    [users, passwordHash],
+  );
 
   class Adapter {
     constructor(name) {
@@ -25,14 +28,28 @@ export async function postgresAdapter(databaseUrl, { users, passwordHash }) {
         `INSERT INTO oidc_payloads (id, type, payload, grant_id, uid, user_code, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
          ON CONFLICT (id, type) DO UPDATE SET payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
-        [id, this.type, payload, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? 86400 * 365],
+        [
+          id,
+          this.type,
+          payload,
+          payload.grantId ?? null,
+          payload.uid ?? null,
+          payload.userCode ?? null,
+          expiresIn ?? 86400 * 365,
+        ],
       );
     }
 
     async find(id) {
-      const { rows } = await pool.query('SELECT payload, consumed_at FROM oidc_payloads WHERE id = $1 AND type = $2 AND expires_at > now()', [id, this.type]);
+      const { rows } = await pool.query(
+        'SELECT payload, consumed_at FROM oidc_payloads WHERE id = $1 AND type = $2 AND expires_at > now()',
+        [id, this.type],
+      );
       if (!rows[0]) return undefined;
-      return { ...rows[0].payload, ...(rows[0].consumed_at ? { consumed: Math.floor(rows[0].consumed_at / 1000) } : {}) };
+      return {
+        ...rows[0].payload,
+        ...(rows[0].consumed_at ? { consumed: Math.floor(rows[0].consumed_at / 1000) } : {}),
+      };
     }
 
     async findByUid(uid) {
@@ -41,7 +58,10 @@ export async function postgresAdapter(databaseUrl, { users, passwordHash }) {
     }
 
     async findByUserCode(userCode) {
-      const { rows } = await pool.query('SELECT id FROM oidc_payloads WHERE user_code = $1 AND type = $2', [userCode, this.type]);
+      const { rows } = await pool.query('SELECT id FROM oidc_payloads WHERE user_code = $1 AND type = $2', [
+        userCode,
+        this.type,
+      ]);
       return rows[0] ? this.find(rows[0].id) : undefined;
     }
 
@@ -59,7 +79,9 @@ export async function postgresAdapter(databaseUrl, { users, passwordHash }) {
   }
 
   async function findUser(username) {
-    const { rows } = await pool.query('SELECT id, password_hash AS hash FROM peer_users WHERE username = $1', [username]);
+    const { rows } = await pool.query('SELECT id, password_hash AS hash FROM peer_users WHERE username = $1', [
+      username,
+    ]);
     return rows[0];
   }
 

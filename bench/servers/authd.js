@@ -60,26 +60,68 @@ async function openServices(env) {
 /** Runs fn(i) for i in [0, n) with `concurrency` in flight. */
 async function inParallel(n, concurrency, fn) {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 /** A new session for user `userId` and its signed first refresh token. */
 async function newFamily(services, userId) {
   const now = Date.now();
   const sessionId = crypto.randomUUID();
-  const record = { jti: crypto.randomUUID(), kid: services.tokens.currentKid(), issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) };
-  await services.sessions.create({ id: sessionId, userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench', firstToken: record, assurance: passwordAssurance(now) });
+  const record = {
+    jti: crypto.randomUUID(),
+    kid: services.tokens.currentKid(),
+    issuedAt: new Date(now),
+    expiresAt: new Date(now + 86400_000),
+  };
+  await services.sessions.create({
+    id: sessionId,
+    userId,
+    clientId: 'bench-web',
+    scopes: ['read'],
+    createdAt: new Date(now),
+    expiresAt: new Date(now + 86400_000 * 30),
+    ip: null,
+    userAgent: 'bench',
+    firstToken: record,
+    assurance: passwordAssurance(now),
+  });
   return services.tokens.signRefreshToken(record, { userId, clientId: 'bench-web', sessionId });
 }
 
 async function seed(env, { users, familySets, familiesPerSet, accessTokens, passwordHash }) {
   const services = await openServices(env);
   try {
-    await services.clientService.create({ id: 'bench-web', name: 'web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'], defaultScopes: ['read'], audience: AUDIENCE });
-    const machine = await services.clientService.create({ id: 'bench-machine', name: 'machine', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE });
-    const rs = await services.clientService.create({ id: 'bench-rs', name: 'resource server', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
+    await services.clientService.create({
+      id: 'bench-web',
+      name: 'web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read', 'write'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
+    });
+    const machine = await services.clientService.create({
+      id: 'bench-machine',
+      name: 'machine',
+      confidential: true,
+      grantTypes: ['client_credentials'],
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
+    });
+    const rs = await services.clientService.create({
+      id: 'bench-rs',
+      name: 'resource server',
+      confidential: true,
+      canIntrospect: true,
+      grantTypes: [],
+      audience: AUDIENCE,
+    });
     await importUsers(services, 'user', users, passwordHash);
     const [{ id: userId }] = await services.db.query("SELECT id FROM users WHERE username_normalized = 'user1'");
     const refreshSets = [];
@@ -90,7 +132,19 @@ async function seed(env, { users, familySets, familiesPerSet, accessTokens, pass
     }
     const access = [];
     await inParallel(accessTokens, 8, async () => {
-      access.push((await services.tokens.issueAccessToken({ subject: userId, clientId: 'bench-web', audience: env.AUTHD_ISSUER, scopes: ['read'], roles: [], sessionId: crypto.randomUUID(), ttlSeconds: 900 })).token);
+      access.push(
+        (
+          await services.tokens.issueAccessToken({
+            subject: userId,
+            clientId: 'bench-web',
+            audience: env.AUTHD_ISSUER,
+            scopes: ['read'],
+            roles: [],
+            sessionId: crypto.randomUUID(),
+            ttlSeconds: 900,
+          })
+        ).token,
+      );
     });
     return { machineSecret: machine.secret, rsSecret: rs.secret, refreshSets, accessTokens: access, userId };
   } finally {
@@ -104,7 +158,12 @@ async function importUsers(services, prefix, count, passwordHash) {
   for (let start = 0; start < count; start += 1000) {
     const rows = [];
     for (let i = start; i < Math.min(count, start + 1000); i++) {
-      rows.push(validateImportRecord({ username: `${prefix}${i + 1}`, password_hash: passwordHash, scopes: ['read', 'write'] }, i + 1));
+      rows.push(
+        validateImportRecord(
+          { username: `${prefix}${i + 1}`, password_hash: passwordHash, scopes: ['read', 'write'] },
+          i + 1,
+        ),
+      );
     }
     const counts = await services.userImporter.importBatch(rows, 'skip');
     if (counts.failed.length) throw new Error(`user import failed: ${JSON.stringify(counts.failed[0])}`);
@@ -128,7 +187,18 @@ async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
     const kid = services.tokens.currentKid();
     await inParallel(count, 32, async () => {
       const now = Date.now();
-      await services.sessions.create({ id: crypto.randomUUID(), userId, clientId: 'bench-web', scopes: ['read'], createdAt: new Date(now), expiresAt: new Date(now + 86400_000 * 30), ip: null, userAgent: 'bench-growth', assurance: passwordAssurance(now), firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) } });
+      await services.sessions.create({
+        id: crypto.randomUUID(),
+        userId,
+        clientId: 'bench-web',
+        scopes: ['read'],
+        createdAt: new Date(now),
+        expiresAt: new Date(now + 86400_000 * 30),
+        ip: null,
+        userAgent: 'bench-growth',
+        assurance: passwordAssurance(now),
+        firstToken: { jti: crypto.randomUUID(), kid, issuedAt: new Date(now), expiresAt: new Date(now + 86400_000) },
+      });
     });
     log(`growth: ${count * 9} spent refresh tokens…`);
     // One long statement: a plain client, without authd's per-query timeout.
@@ -138,7 +208,9 @@ async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
       await bulk.query(
         `INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at, consumed_at, parent_jti)
          SELECT gen_random_uuid(), s.id, $1, now() - interval '1 hour', now() + interval '1 day', now() - interval '1 hour', gen_random_uuid()
-         FROM sessions s CROSS JOIN generate_series(1, 9) WHERE s.user_agent = 'bench-growth'`, [kid]);
+         FROM sessions s CROSS JOIN generate_series(1, 9) WHERE s.user_agent = 'bench-growth'`,
+        [kid],
+      );
       await bulk.query('ANALYZE');
     } finally {
       await bulk.end();
@@ -155,7 +227,18 @@ async function seedGrowth(env, { userId, passwordHash, log, scale = 1 }) {
  * Starts authd (workers: '1' or 'auto'); `refreshRuns` is how many refresh scenarios will run
  * (each needs its own token families: a pool dies with the load generator that held it).
  */
-async function startAuthd({ key, label, adminUrl, redisUrl, workers, clientCacheTtl, connections, refreshRuns, passwordHash, log }) {
+async function startAuthd({
+  key,
+  label,
+  adminUrl,
+  redisUrl,
+  workers,
+  clientCacheTtl,
+  connections,
+  refreshRuns,
+  passwordHash,
+  log,
+}) {
   const db = await scratchDatabase(adminUrl);
   const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), 'authd-bench-keys-'));
   const cleanup = async () => {
@@ -165,21 +248,56 @@ async function startAuthd({ key, label, adminUrl, redisUrl, workers, clientCache
   try {
     const port = await freePort();
     const env = authdEnv({ databaseUrl: db.url, redisUrl, keysDir, port, workers, clientCacheTtl });
-    const pools = await seed(env, { users: 1000, familySets: refreshRuns, familiesPerSet: connections * 4, accessTokens: 2000, passwordHash });
+    const pools = await seed(env, {
+      users: 1000,
+      familySets: refreshRuns,
+      familiesPerSet: connections * 4,
+      accessTokens: 2000,
+      passwordHash,
+    });
     const nodeArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
     const proc = await startProcess(process.execPath, [...nodeArgs, 'dist/src/cli/main.js', 'serve'], env, port);
     const token = '/oauth/token';
     const scenarios = {
       password: () => ({ kind: 'cycle', path: token, headers: form(), lines: passwordLines() }),
-      refresh_token: () => ({ kind: 'refresh', path: token, headers: form(), body: 'grant_type=refresh_token&client_id=bench-web&refresh_token=', lines: pools.refreshSets.shift() }),
-      client_credentials: () => ({ kind: 'static', method: 'POST', path: token, headers: form({ authorization: basic('bench-machine', pools.machineSecret) }), body: 'grant_type=client_credentials' }),
+      refresh_token: () => ({
+        kind: 'refresh',
+        path: token,
+        headers: form(),
+        body: 'grant_type=refresh_token&client_id=bench-web&refresh_token=',
+        lines: pools.refreshSets.shift(),
+      }),
+      client_credentials: () => ({
+        kind: 'static',
+        method: 'POST',
+        path: token,
+        headers: form({ authorization: basic('bench-machine', pools.machineSecret) }),
+        body: 'grant_type=client_credentials',
+      }),
       JWKS: () => ({ kind: 'static', method: 'GET', path: '/.well-known/jwks.json' }),
       discovery: () => ({ kind: 'static', method: 'GET', path: '/.well-known/openid-configuration' }),
-      introspection: () => ({ kind: 'cycle', path: '/oauth/introspect', headers: form({ authorization: basic('bench-rs', pools.rsSecret) }), lines: pools.accessTokens.map((t) => `token=${t}`) }),
-      revocation: () => ({ kind: 'cycle', path: '/oauth/revoke', headers: form(), lines: pools.accessTokens.map((t) => `client_id=bench-web&token=${t}`) }),
+      introspection: () => ({
+        kind: 'cycle',
+        path: '/oauth/introspect',
+        headers: form({ authorization: basic('bench-rs', pools.rsSecret) }),
+        lines: pools.accessTokens.map((t) => `token=${t}`),
+      }),
+      revocation: () => ({
+        kind: 'cycle',
+        path: '/oauth/revoke',
+        headers: form(),
+        lines: pools.accessTokens.map((t) => `client_id=bench-web&token=${t}`),
+      }),
     };
     return {
-      key, label, authd: true, workers, pid: proc.pid, output: proc.output, database: db.name, url: `http://127.0.0.1:${port}`,
+      key,
+      label,
+      authd: true,
+      workers,
+      pid: proc.pid,
+      output: proc.output,
+      database: db.name,
+      url: `http://127.0.0.1:${port}`,
       scenario: async (name) => scenarios[name]?.(),
       growth: (scale) => seedGrowth(env, { userId: pools.userId, passwordHash, log, scale }),
       stop: async () => {

@@ -39,5 +39,11 @@ export function clientAddress(ip: string): string {
   if (net.isIPv4(ip)) return ip;
   if (!net.isIPv6(ip)) return 'unknown';
   const groups = ipv6Groups(ip);
-  return embeddedIpv4(groups) ?? `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return (
+    embeddedIpv4(groups) ??
+    `${groups
+      .slice(0, 4)
+      .map((g) => g.toString(16))
+      .join(':')}::/64`
+  );
 }

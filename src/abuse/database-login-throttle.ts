@@ -1,6 +1,14 @@
 import type { Clock } from '../clock';
 import type { Database } from '../store/database';
-import { KNOWN_NETWORK_TTL_MS, lockoutMs, retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
+import {
+  KNOWN_NETWORK_TTL_MS,
+  lockoutMs,
+  retryAfter,
+  throttleKeys,
+  type LoginThrottle,
+  type ThrottleDecision,
+  type ThrottleLimits,
+} from './login-throttle';
 
 interface Row {
   key: string;
@@ -28,24 +36,49 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
            ON CONFLICT (key) DO NOTHING`,
           [ordered, new Date(now + limits.windowMs)],
         );
-        const rows = await tx.query<Row>('SELECT * FROM login_throttle WHERE key = ANY($1) ORDER BY key FOR UPDATE', [ordered]);
+        const rows = await tx.query<Row>('SELECT * FROM login_throttle WHERE key = ANY($1) ORDER BY key FOR UPDATE', [
+          ordered,
+        ]);
         const counter = (key: string) => {
           const row = rows.find((r) => r.key === key);
           if (!row) throw new Error(`login_throttle row ${key} is missing after its insert`); // locked in this transaction: cannot happen
           const expired = row.window_ends_at.getTime() <= now;
           return {
-            n: expired ? 0 : row.n, until: expired ? now + limits.windowMs : row.window_ends_at.getTime(),
-            lockedUntil: row.locked_until?.getTime() ?? 0, counted: !expired && row.counted,
+            n: expired ? 0 : row.n,
+            until: expired ? now + limits.windowMs : row.window_ends_at.getTime(),
+            lockedUntil: row.locked_until?.getTime() ?? 0,
+            counted: !expired && row.counted,
           };
         };
         const userIp = counter(keys.userIp);
         const user = counter(keys.user);
         const address = counter(keys.ip);
-        if (userIp.lockedUntil > now) return { allowed: false as const, retryAfterSeconds: retryAfter(userIp.lockedUntil - now), reason: 'user_ip_locked' as const };
-        if (address.n >= limits.ipFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(address.until - now), reason: 'ip_limit' as const };
-        const trusted = options.trustedDevice === true
-          || (await tx.query('SELECT 1 FROM login_throttle WHERE key = $1 AND window_ends_at > $2', [keys.known, new Date(now)])).length > 0;
-        if (!trusted && !userIp.counted && user.n >= limits.userFailures) return { allowed: false as const, retryAfterSeconds: retryAfter(user.until - now), reason: 'user_limit' as const };
+        if (userIp.lockedUntil > now)
+          return {
+            allowed: false as const,
+            retryAfterSeconds: retryAfter(userIp.lockedUntil - now),
+            reason: 'user_ip_locked' as const,
+          };
+        if (address.n >= limits.ipFailures)
+          return {
+            allowed: false as const,
+            retryAfterSeconds: retryAfter(address.until - now),
+            reason: 'ip_limit' as const,
+          };
+        const trusted =
+          options.trustedDevice === true ||
+          (
+            await tx.query('SELECT 1 FROM login_throttle WHERE key = $1 AND window_ends_at > $2', [
+              keys.known,
+              new Date(now),
+            ])
+          ).length > 0;
+        if (!trusted && !userIp.counted && user.n >= limits.userFailures)
+          return {
+            allowed: false as const,
+            retryAfterSeconds: retryAfter(user.until - now),
+            reason: 'user_limit' as const,
+          };
 
         const newNetwork = !trusted && !userIp.counted;
         userIp.n += 1;
@@ -59,15 +92,26 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
           `UPDATE login_throttle SET n = v.n, window_ends_at = v.until, locked_until = COALESCE(v.locked, login_throttle.locked_until), counted = v.counted
            FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::boolean[]) AS v(key, n, until, locked, counted)
            WHERE login_throttle.key = v.key`,
-          [[keys.userIp, keys.user, keys.ip], [userIp.n, user.n + (newNetwork ? 1 : 0), address.n + 1],
+          [
+            [keys.userIp, keys.user, keys.ip],
+            [userIp.n, user.n + (newNetwork ? 1 : 0), address.n + 1],
             [new Date(userIp.until), new Date(user.until), new Date(address.until)],
-            [lockedUntil === null ? null : new Date(lockedUntil), null, null], [userIp.counted || newNetwork, false, false]],
+            [lockedUntil === null ? null : new Date(lockedUntil), null, null],
+            [userIp.counted || newNetwork, false, false],
+          ],
         );
-        return { allowed: true as const, ...(lockedUntil !== null && { lockSetAt: lockedUntil }), ...(newNetwork && { newNetwork: true as const }) };
+        return {
+          allowed: true as const,
+          ...(lockedUntil !== null && { lockSetAt: lockedUntil }),
+          ...(newNetwork && { newNetwork: true as const }),
+        };
       });
       // Now and then, forget counters nobody has touched for a day.
       if (++calls % 1000 === 0) {
-        await db.query("DELETE FROM login_throttle WHERE window_ends_at < $1 AND (locked_until IS NULL OR locked_until < $1)", [new Date(now - 86_400_000)]);
+        await db.query(
+          'DELETE FROM login_throttle WHERE window_ends_at < $1 AND (locked_until IS NULL OR locked_until < $1)',
+          [new Date(now - 86_400_000)],
+        );
       }
       return decision;
     },
@@ -100,7 +144,10 @@ export function createDatabaseLoginThrottle(db: Database, limits: ThrottleLimits
 
     async unlock(username) {
       const keys = throttleKeys(username, '-');
-      await db.query("DELETE FROM login_throttle WHERE starts_with(key, $1) OR key = $2", [keys.userIpPrefix, keys.user]);
+      await db.query('DELETE FROM login_throttle WHERE starts_with(key, $1) OR key = $2', [
+        keys.userIpPrefix,
+        keys.user,
+      ]);
     },
   };
 }

@@ -22,23 +22,37 @@ export interface DeviceNotes {
 export function createDeviceNotes(serverKey: Buffer, clock: Clock): DeviceNotes {
   // A key of its own, derived so that a device-note MAC can never be a client-secret digest.
   const key = crypto.createHmac('sha256', serverKey).update('authd device cookie v1').digest();
-  const mac = (username: string, expiry: string) => crypto.createHmac('sha256', key).update(`${expiry}\0${username}`).digest('base64url');
+  const mac = (username: string, expiry: string) =>
+    crypto.createHmac('sha256', key).update(`${expiry}\0${username}`).digest('base64url');
   const nowSeconds = () => Math.floor(clock.now() / 1000);
 
-  const liveEntries = (note: string | undefined) => (note ?? '').split('~')
-    .map((entry) => entry.split('.'))
-    .filter((parts): parts is [string, string] => parts.length === 2 && /^\d{1,12}$/.test(parts[0]) && Number(parts[0]) > nowSeconds() && /^[\w-]{43}$/.test(parts[1]))
-    .slice(0, MAX_USERS);
+  const liveEntries = (note: string | undefined) =>
+    (note ?? '')
+      .split('~')
+      .map((entry) => entry.split('.'))
+      .filter(
+        (parts): parts is [string, string] =>
+          parts.length === 2 &&
+          /^\d{1,12}$/.test(parts[0]) &&
+          Number(parts[0]) > nowSeconds() &&
+          /^[\w-]{43}$/.test(parts[1]),
+      )
+      .slice(0, MAX_USERS);
 
   return {
-    vouchesFor: (note, username) => liveEntries(note).some(([expiry, given]) => {
-      const expected = Buffer.from(mac(username, expiry));
-      return crypto.timingSafeEqual(expected, Buffer.from(given));
-    }),
+    vouchesFor: (note, username) =>
+      liveEntries(note).some(([expiry, given]) => {
+        const expected = Buffer.from(mac(username, expiry));
+        return crypto.timingSafeEqual(expected, Buffer.from(given));
+      }),
     renew(note, username) {
-      const others = liveEntries(note).filter(([expiry, given]) => !crypto.timingSafeEqual(Buffer.from(mac(username, expiry)), Buffer.from(given)));
+      const others = liveEntries(note).filter(
+        ([expiry, given]) => !crypto.timingSafeEqual(Buffer.from(mac(username, expiry)), Buffer.from(given)),
+      );
       const expiry = String(nowSeconds() + DEVICE_NOTE_LIFETIME_SECONDS);
-      return [`${expiry}.${mac(username, expiry)}`, ...others.map((parts) => parts.join('.'))].slice(0, MAX_USERS).join('~');
+      return [`${expiry}.${mac(username, expiry)}`, ...others.map((parts) => parts.join('.'))]
+        .slice(0, MAX_USERS)
+        .join('~');
     },
   };
 }

@@ -66,7 +66,13 @@ export interface ThrottleKeys {
 export function throttleKeys(normalizedUsername: string, ip: string): ThrottleKeys {
   const user = crypto.createHash('sha256').update(normalizedUsername).digest('base64url').slice(0, 22);
   const address = clientAddress(ip);
-  return { userIp: `ui:${user}:${address}`, user: `u:${user}`, ip: `ip:${address}`, known: `kn:${user}:${address}`, userIpPrefix: `ui:${user}:` };
+  return {
+    userIp: `ui:${user}:${address}`,
+    user: `u:${user}`,
+    ip: `ip:${address}`,
+    known: `kn:${user}:${address}`,
+    userIpPrefix: `ui:${user}:`,
+  };
 }
 
 /** The lock after the n-th counted failure (n ≥ limit): base, then doubling, capped. */

@@ -18,14 +18,22 @@ export interface RecoveryLimits {
 
 export const DEFAULT_RECOVERY_LIMITS: RecoveryLimits = { perAddress: 20, perAccount: 3, windowMs: 15 * 60_000 };
 
-export type RecoveryDecision = { allowed: true } | { allowed: false; reason: 'address' | 'account'; retryAfterSeconds: number };
+export type RecoveryDecision =
+  | { allowed: true }
+  | { allowed: false; reason: 'address' | 'account'; retryAfterSeconds: number };
 
 export interface RecoveryThrottle {
   admit(ip: string, account: string): Promise<RecoveryDecision>;
 }
 
-export function createRecoveryThrottle(counter: WindowCounter, clock: Clock, purpose: string, limits = DEFAULT_RECOVERY_LIMITS): RecoveryThrottle {
-  const accountKey = (account: string) => crypto.createHash('sha256').update(account.normalize('NFKC').trim().toLowerCase()).digest('base64url').slice(0, 22);
+export function createRecoveryThrottle(
+  counter: WindowCounter,
+  clock: Clock,
+  purpose: string,
+  limits = DEFAULT_RECOVERY_LIMITS,
+): RecoveryThrottle {
+  const accountKey = (account: string) =>
+    crypto.createHash('sha256').update(account.normalize('NFKC').trim().toLowerCase()).digest('base64url').slice(0, 22);
   return {
     async admit(ip, account) {
       const [byAddress, byAccount] = await Promise.all([
@@ -33,8 +41,10 @@ export function createRecoveryThrottle(counter: WindowCounter, clock: Clock, pur
         counter.hit(`${purpose}:acct:${accountKey(account)}`, limits.windowMs),
       ]);
       const now = clock.now();
-      if (byAddress.n > limits.perAddress) return { allowed: false, reason: 'address', retryAfterSeconds: retryAfter(byAddress.windowEndsAt - now) };
-      if (byAccount.n > limits.perAccount) return { allowed: false, reason: 'account', retryAfterSeconds: retryAfter(byAccount.windowEndsAt - now) };
+      if (byAddress.n > limits.perAddress)
+        return { allowed: false, reason: 'address', retryAfterSeconds: retryAfter(byAddress.windowEndsAt - now) };
+      if (byAccount.n > limits.perAccount)
+        return { allowed: false, reason: 'account', retryAfterSeconds: retryAfter(byAccount.windowEndsAt - now) };
       return { allowed: true };
     },
   };

@@ -1,7 +1,14 @@
 import type { Clock } from '../clock';
 import { UnavailableError } from '../errors';
 import type { RedisConnection } from '../store/redis';
-import { KNOWN_NETWORK_TTL_MS, retryAfter, throttleKeys, type LoginThrottle, type ThrottleDecision, type ThrottleLimits } from './login-throttle';
+import {
+  KNOWN_NETWORK_TTL_MS,
+  retryAfter,
+  throttleKeys,
+  type LoginThrottle,
+  type ThrottleDecision,
+  type ThrottleLimits,
+} from './login-throttle';
 
 // Every key carries the hash tag {bf} so one script can touch them all, also in Redis Cluster.
 // Times come from the application's clock (ARGV[1]); Redis TTLs only collect garbage.
@@ -78,14 +85,25 @@ type ThrottleRedis = RedisConnection & {
   throttleRelease(...keysAndArgs: [...Keys, string, string]): Promise<number>;
 };
 
-export function createRedisLoginThrottle(connection: RedisConnection, limits: ThrottleLimits, clock: Clock, keyPrefix: string): LoginThrottle {
+export function createRedisLoginThrottle(
+  connection: RedisConnection,
+  limits: ThrottleLimits,
+  clock: Clock,
+  keyPrefix: string,
+): LoginThrottle {
   const redis = connection as ThrottleRedis;
   redis.defineCommand('throttleBegin', { numberOfKeys: 5, lua: BEGIN });
   redis.defineCommand('throttleSucceeded', { numberOfKeys: 5, lua: SUCCEEDED });
   redis.defineCommand('throttleRelease', { numberOfKeys: 5, lua: RELEASE });
   const tagged = (normalizedUsername: string, ip: string): Keys => {
     const keys = throttleKeys(normalizedUsername, ip);
-    return [`{bf}:${keys.userIp}`, `{bf}:lock:${keys.userIp}`, `{bf}:${keys.user}`, `{bf}:${keys.ip}`, `{bf}:${keys.known}`];
+    return [
+      `{bf}:${keys.userIp}`,
+      `{bf}:lock:${keys.userIp}`,
+      `{bf}:${keys.user}`,
+      `{bf}:${keys.ip}`,
+      `{bf}:${keys.known}`,
+    ];
   };
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -97,17 +115,34 @@ export function createRedisLoginThrottle(connection: RedisConnection, limits: Th
 
   return {
     async begin(username, ip, options = {}): Promise<ThrottleDecision> {
-      const [allowed, waitOrLock, reason, newNetwork] = await call(() => redis.throttleBegin(...tagged(username, ip), String(clock.now()),
-        String(limits.windowMs), String(limits.userIpFailures), String(limits.lockoutBaseMs), String(limits.lockoutMaxMs),
-        String(limits.userFailures), String(limits.ipFailures), options.trustedDevice ? '1' : '0'));
-      if (allowed === 1) return { allowed: true, ...(waitOrLock > 0 && { lockSetAt: waitOrLock }), ...(newNetwork === 1 && { newNetwork: true }) };
+      const [allowed, waitOrLock, reason, newNetwork] = await call(() =>
+        redis.throttleBegin(
+          ...tagged(username, ip),
+          String(clock.now()),
+          String(limits.windowMs),
+          String(limits.userIpFailures),
+          String(limits.lockoutBaseMs),
+          String(limits.lockoutMaxMs),
+          String(limits.userFailures),
+          String(limits.ipFailures),
+          options.trustedDevice ? '1' : '0',
+        ),
+      );
+      if (allowed === 1)
+        return {
+          allowed: true,
+          ...(waitOrLock > 0 && { lockSetAt: waitOrLock }),
+          ...(newNetwork === 1 && { newNetwork: true }),
+        };
       return { allowed: false, retryAfterSeconds: retryAfter(waitOrLock), reason: reason as 'ip_limit' };
     },
     async succeeded(username, ip) {
-      await call(() => redis.throttleSucceeded(...tagged(username, ip), String(clock.now()), String(KNOWN_NETWORK_TTL_MS)));
+      await call(() =>
+        redis.throttleSucceeded(...tagged(username, ip), String(clock.now()), String(KNOWN_NETWORK_TTL_MS)),
+      );
     },
     async release(username, ip, decision) {
-      const lockSetAt = decision.allowed ? decision.lockSetAt ?? 0 : 0;
+      const lockSetAt = decision.allowed ? (decision.lockSetAt ?? 0) : 0;
       const newNetwork = decision.allowed && decision.newNetwork ? '1' : '0';
       await call(() => redis.throttleRelease(...tagged(username, ip), String(lockSetAt), newNetwork));
     },

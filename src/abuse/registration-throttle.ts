@@ -23,20 +23,34 @@ export interface RegistrationThrottle {
   admit(ip: string): Promise<RegistrationDecision>;
 }
 
-function createRegistrationThrottle(counter: WindowCounter, clock: Clock, limits: RegistrationLimits): RegistrationThrottle {
+function createRegistrationThrottle(
+  counter: WindowCounter,
+  clock: Clock,
+  limits: RegistrationLimits,
+): RegistrationThrottle {
   return {
     async admit(ip) {
       const { n, windowEndsAt } = await counter.hit(`reg:${clientAddress(ip)}`, limits.windowMs);
-      return n <= limits.perAddress ? { allowed: true } : { allowed: false, retryAfterSeconds: retryAfter(windowEndsAt - clock.now()) };
+      return n <= limits.perAddress
+        ? { allowed: true }
+        : { allowed: false, retryAfterSeconds: retryAfter(windowEndsAt - clock.now()) };
     },
   };
 }
 
 /** On the database (the login_throttle table, keys reg:<address>). */
-export function createDatabaseRegistrationThrottle(db: Database, clock: Clock, limits = DEFAULT_REGISTRATION_LIMITS): RegistrationThrottle {
+export function createDatabaseRegistrationThrottle(
+  db: Database,
+  clock: Clock,
+  limits = DEFAULT_REGISTRATION_LIMITS,
+): RegistrationThrottle {
   return createRegistrationThrottle(createDatabaseWindowCounter(db, clock), clock, limits);
 }
 
-export function createRedisRegistrationThrottle(connection: RedisConnection, clock: Clock, limits = DEFAULT_REGISTRATION_LIMITS): RegistrationThrottle {
+export function createRedisRegistrationThrottle(
+  connection: RedisConnection,
+  clock: Clock,
+  limits = DEFAULT_REGISTRATION_LIMITS,
+): RegistrationThrottle {
   return createRegistrationThrottle(createRedisWindowCounter(connection, clock), clock, limits);
 }

@@ -37,7 +37,9 @@ redis.call('HSET', KEYS[1], 'n', n, 'until', untilT)
 redis.call('PEXPIRE', KEYS[1], untilT - now)
 return {n, untilT}`;
 
-type CounterRedis = RedisConnection & { windowCounterHit(key: string, now: string, window: string): Promise<[number, number]> };
+type CounterRedis = RedisConnection & {
+  windowCounterHit(key: string, now: string, window: string): Promise<[number, number]>;
+};
 
 export function createRedisWindowCounter(connection: RedisConnection, clock: Clock): WindowCounter {
   const redis = connection as CounterRedis;

@@ -5,15 +5,48 @@ import type { Queryable } from '../store/database';
 import { sanitizeEvent } from './audit-sanitize';
 
 export const AUDIT_EVENT_TYPES = [
-  'login_succeeded', 'login_failed', 'login_throttled',
-  'token_refreshed', 'refresh_token_reused_in_grace', 'refresh_token_reuse_detected', 'client_credentials_granted',
-  'client_authentication_failed', 'access_token_revoked', 'session_revoked', 'user_sessions_revoked',
-  'user_created', 'user_password_changed', 'user_roles_changed', 'user_scopes_changed', 'user_disabled', 'user_enabled',
-  'user_unlocked', 'user_deleted', 'users_imported', 'user_metadata_changed', 'user_email_changed', 'user_email_verified', 'user_password_reset', 'client_created', 'client_updated', 'client_secret_rotated', 'client_deleted',
-  'mail_sent', 'mail_skipped', 'mail_failed', 'recovery_throttled',
-  'key_rotated', 'key_retired',
-  'key_revoked', 'refresh_token_of_revoked_key',
-  'login_mfa_required', 'mfa_enabled', 'mfa_disabled', 'mfa_reset', 'mfa_recovery_code_used', 'mfa_failed',
+  'login_succeeded',
+  'login_failed',
+  'login_throttled',
+  'token_refreshed',
+  'refresh_token_reused_in_grace',
+  'refresh_token_reuse_detected',
+  'client_credentials_granted',
+  'client_authentication_failed',
+  'access_token_revoked',
+  'session_revoked',
+  'user_sessions_revoked',
+  'user_created',
+  'user_password_changed',
+  'user_roles_changed',
+  'user_scopes_changed',
+  'user_disabled',
+  'user_enabled',
+  'user_unlocked',
+  'user_deleted',
+  'users_imported',
+  'user_metadata_changed',
+  'user_email_changed',
+  'user_email_verified',
+  'user_password_reset',
+  'client_created',
+  'client_updated',
+  'client_secret_rotated',
+  'client_deleted',
+  'mail_sent',
+  'mail_skipped',
+  'mail_failed',
+  'recovery_throttled',
+  'key_rotated',
+  'key_retired',
+  'key_revoked',
+  'refresh_token_of_revoked_key',
+  'login_mfa_required',
+  'mfa_enabled',
+  'mfa_disabled',
+  'mfa_reset',
+  'mfa_recovery_code_used',
+  'mfa_failed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -106,7 +139,12 @@ const DEFAULT_BACKLOG_LIMITS: BacklogLimits = { events: 1000, ageMs: 30_000 };
  * process is killed outright; a clean shutdown flushes them.
  */
 export function createAuditLog(deps: {
-  db: Queryable; clock: Clock; logger: Logger; flushIntervalMs?: number; onEvent?: (e: AuditEvent) => void; backlogLimits?: BacklogLimits;
+  db: Queryable;
+  clock: Clock;
+  logger: Logger;
+  flushIntervalMs?: number;
+  onEvent?: (e: AuditEvent) => void;
+  backlogLimits?: BacklogLimits;
 }): AuditLog {
   const { db, clock, logger } = deps;
   const interval = deps.flushIntervalMs ?? 200;
@@ -122,8 +160,13 @@ export function createAuditLog(deps: {
       `INSERT INTO audit_events (occurred_at, type, user_id, client_id, ip, user_agent, request_id, details)
        SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
       [
-        batch.map((e) => e.at), batch.map((e) => e.type), batch.map((e) => e.userId ?? null), batch.map((e) => e.clientId ?? null),
-        batch.map((e) => e.context?.ip ?? null), batch.map((e) => e.context?.userAgent ?? null), batch.map((e) => e.context?.requestId ?? null),
+        batch.map((e) => e.at),
+        batch.map((e) => e.type),
+        batch.map((e) => e.userId ?? null),
+        batch.map((e) => e.clientId ?? null),
+        batch.map((e) => e.context?.ip ?? null),
+        batch.map((e) => e.context?.userAgent ?? null),
+        batch.map((e) => e.context?.requestId ?? null),
         batch.map((e) => JSON.stringify(e.details ?? {})),
       ],
     );
@@ -147,8 +190,16 @@ export function createAuditLog(deps: {
       } catch (error) {
         if (!isBadData(error)) return { unwritten: batch.slice(i), error };
         dropped++;
-        logger.error({ err: error, audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId },
-          'audit event refused by the database as bad data; dropped');
+        logger.error(
+          {
+            err: error,
+            audit: event.type,
+            user_id: event.userId,
+            client_id: event.clientId,
+            request_id: event.context?.requestId,
+          },
+          'audit event refused by the database as bad data; dropped',
+        );
       }
     }
     return { unwritten: [] };
@@ -177,21 +228,41 @@ export function createAuditLog(deps: {
   }
 
   function backlog(): AuditBacklog {
-    return { pending: buffer.length, oldestPendingMs: buffer.length ? Math.max(0, clock.now() - buffer[0].at.getTime()) : 0, writeFailures, dropped };
+    return {
+      pending: buffer.length,
+      oldestPendingMs: buffer.length ? Math.max(0, clock.now() - buffer[0].at.getTime()) : 0,
+      writeFailures,
+      dropped,
+    };
   }
 
   return {
     record(given) {
       const scope = auditScope.getStore();
-      const event = sanitizeEvent(scope
-        ? { ...given, context: given.context ?? scope, details: { ...(scope.actor !== undefined && { actor: scope.actor }), ...given.details } }
-        : given);
+      const event = sanitizeEvent(
+        scope
+          ? {
+              ...given,
+              context: given.context ?? scope,
+              details: { ...(scope.actor !== undefined && { actor: scope.actor }), ...given.details },
+            }
+          : given,
+      );
       buffer.push({ ...event, at: new Date(clock.now()) });
       if (buffer.length > MAX_BUFFERED) {
         buffer.shift();
         dropped++;
       }
-      logger.info({ audit: event.type, user_id: event.userId, client_id: event.clientId, request_id: event.context?.requestId, ...event.details }, event.type);
+      logger.info(
+        {
+          audit: event.type,
+          user_id: event.userId,
+          client_id: event.clientId,
+          request_id: event.context?.requestId,
+          ...event.details,
+        },
+        event.type,
+      );
       deps.onEvent?.(event);
       if (buffer.length >= 500) void flush();
       else if (!timer) {
@@ -204,26 +275,48 @@ export function createAuditLog(deps: {
     checkBacklog() {
       const { pending, oldestPendingMs } = backlog();
       if (pending >= limits.events || oldestPendingMs >= limits.ageMs) {
-        throw new Error(`audit backlog: ${pending} events pending, the oldest for ${Math.round(oldestPendingMs / 1000)} s`);
+        throw new Error(
+          `audit backlog: ${pending} events pending, the oldest for ${Math.round(oldestPendingMs / 1000)} s`,
+        );
       }
     },
     async query(filter) {
       await flush();
       const rows = await db.query<{
-        id: string; occurred_at: Date; type: AuditEventType; user_id: string | null; client_id: string | null; ip: string | null;
-        user_agent: string | null; request_id: string | null; details: Record<string, unknown>;
+        id: string;
+        occurred_at: Date;
+        type: AuditEventType;
+        user_id: string | null;
+        client_id: string | null;
+        ip: string | null;
+        user_agent: string | null;
+        request_id: string | null;
+        details: Record<string, unknown>;
       }>(
         `SELECT id::text, occurred_at, type, user_id, client_id, ip, user_agent, request_id, details FROM audit_events
          WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text[] IS NULL OR type = ANY($2))
            AND ($3::timestamptz IS NULL OR occurred_at >= $3) AND ($4::timestamptz IS NULL OR occurred_at < $4)
            AND ($5::bigint IS NULL OR id < $5)
          ORDER BY audit_events.id DESC LIMIT $6`,
-        [filter.userId ?? null, filter.types?.length ? filter.types : null, filter.since ?? null, filter.until ?? null, filter.before ?? null,
-          Math.min(filter.limit ?? 100, 1000)],
+        [
+          filter.userId ?? null,
+          filter.types?.length ? filter.types : null,
+          filter.since ?? null,
+          filter.until ?? null,
+          filter.before ?? null,
+          Math.min(filter.limit ?? 100, 1000),
+        ],
       );
       return rows.map((r) => ({
-        id: r.id, occurredAt: r.occurred_at, type: r.type, userId: r.user_id, clientId: r.client_id, ip: r.ip,
-        userAgent: r.user_agent, requestId: r.request_id, details: r.details,
+        id: r.id,
+        occurredAt: r.occurred_at,
+        type: r.type,
+        userId: r.user_id,
+        clientId: r.client_id,
+        ip: r.ip,
+        userAgent: r.user_agent,
+        requestId: r.request_id,
+        details: r.details,
       }));
     },
     async close() {

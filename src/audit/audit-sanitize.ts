@@ -8,7 +8,9 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** Escapes control characters as \xNN (so the trail still shows what was sent) and mends lone surrogates. */
 function sanitizeText(value: string): string {
-  return value.replace(LONE_SURROGATE, '\ufffd').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return value
+    .replace(LONE_SURROGATE, '\ufffd')
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function sanitizeValue(value: unknown, depth = 0): unknown {
@@ -27,7 +29,13 @@ export function sanitizeEvent(event: AuditEvent): AuditEvent {
     ...event,
     userId: text(event.userId),
     clientId: text(event.clientId),
-    ...(context && { context: { ip: text(context.ip) ?? null, userAgent: text(context.userAgent) ?? null, requestId: text(context.requestId) ?? null } }),
+    ...(context && {
+      context: {
+        ip: text(context.ip) ?? null,
+        userAgent: text(context.userAgent) ?? null,
+        requestId: text(context.requestId) ?? null,
+      },
+    }),
     ...(event.details && { details: sanitizeValue(event.details) as Record<string, unknown> }),
   };
 }

@@ -13,7 +13,12 @@ export interface CliIo {
   stderr: Writable & { isTTY?: boolean; columns?: number };
 }
 
-export const processIo = (): CliIo => ({ env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+export const processIo = (): CliIo => ({
+  env: process.env,
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+});
 
 /** What every command is given: its streams, its configuration and the stores, opened per command. */
 export interface CliContext {
@@ -52,7 +57,10 @@ export function createCliContext(io: CliIo, options: CliContextOptions = {}): Cl
     async withServices(fn) {
       const config = context.loadConfig();
       // Quiet unless --verbose; logs go to stderr: stdout carries only the answer (--json stays parseable).
-      const services = await openServices(config, { logger: createLogger(context.verbose ? config.logLevel : 'silent', 2), ...(options.db && { db: options.db }) });
+      const services = await openServices(config, {
+        logger: createLogger(context.verbose ? config.logLevel : 'silent', 2),
+        ...(options.db && { db: options.db }),
+      });
       try {
         return await fn(services);
       } finally {

@@ -17,7 +17,9 @@ const EXIT_USAGE = 2;
 export function buildProgram(cli: CliContext): Command {
   const { stdout, stderr } = cli.io;
   const program = new Command('authd')
-    .description('authd: an OAuth2 token issuer (password, refresh_token and client_credentials grants; RS256 JWTs; JWKS)')
+    .description(
+      'authd: an OAuth2 token issuer (password, refresh_token and client_credentials grants; RS256 JWTs; JWKS)',
+    )
     // Before any subcommand is added: they inherit it.
     .configureOutput({
       writeOut: (text) => cli.out(text),
@@ -28,7 +30,9 @@ export function buildProgram(cli: CliContext): Command {
     .showHelpAfterError()
     .exitOverride()
     .option('--verbose', 'print log lines (JSON, to stderr) while a command runs')
-    .hook('preAction', (command) => { cli.verbose = Boolean(command.opts().verbose); });
+    .hook('preAction', (command) => {
+      cli.verbose = Boolean(command.opts().verbose);
+    });
 
   registerServerCommands(program, cli);
   registerUserCommands(program.command('users').description('manage users'), cli);
@@ -39,7 +43,11 @@ export function buildProgram(cli: CliContext): Command {
 }
 
 /** Runs `authd <argv[2..]>` and returns the exit code; everything it writes goes to `io`. */
-export async function runCli(argv: string[], io: CliIo = processIo(), options: CliContextOptions = {}): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo = processIo(),
+  options: CliContextOptions = {},
+): Promise<number> {
   const cli = createCliContext(io, options);
   try {
     await buildProgram(cli).parseAsync(argv);
@@ -66,14 +74,17 @@ export async function runCli(argv: string[], io: CliIo = processIo(), options: C
 }
 
 if (require.main === module) {
-  runCli(process.argv).then((code) => {
-    // serve keeps running; every other command ends here. A serve that failed to start exits at
-    // once, whatever it had opened before failing (a supervisor must see the failure, not a hang).
-    if (process.argv.includes('serve') && code !== 0) process.exit(code);
-    if (!process.argv.includes('serve')) process.exitCode = code;
-  }, (error: unknown) => {
-    // runCli answers every failure with an exit code; this is a bug, and still no stack trace.
-    process.stderr.write(`authd: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = EXIT_FAILURE;
-  });
+  runCli(process.argv).then(
+    (code) => {
+      // serve keeps running; every other command ends here. A serve that failed to start exits at
+      // once, whatever it had opened before failing (a supervisor must see the failure, not a hang).
+      if (process.argv.includes('serve') && code !== 0) process.exit(code);
+      if (!process.argv.includes('serve')) process.exitCode = code;
+    },
+    (error: unknown) => {
+      // runCli answers every failure with an exit code; this is a bug, and still no stack trace.
+      process.stderr.write(`authd: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
 }

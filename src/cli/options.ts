@@ -18,6 +18,7 @@ export function parseWhen(value: string, now: number): Date {
   const ago = parseDuration(value);
   if (ago !== undefined) return new Date(now - ago * 1000);
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new DomainError('invalid', `Not a time: "${value}" (use an ISO date or a duration like 24h).`);
+  if (Number.isNaN(date.getTime()))
+    throw new DomainError('invalid', `Not a time: "${value}" (use an ISO date or a duration like 24h).`);
   return date;
 }

@@ -10,7 +10,10 @@ async function serveOne(config: Config): Promise<void> {
   const running = await startServer(config, { clusterWorker: cluster.isWorker });
   const shutdown = (signal: string) => {
     running.services.logger.info({ signal }, 'shutting down');
-    running.stop().then(() => process.exit(0), () => process.exit(1));
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
@@ -44,7 +47,8 @@ async function servePrimary(config: Config): Promise<void> {
     setTimeout(fork, 1000).unref();
   });
   for (let i = 0; i < config.workers; i++) fork();
-  if (config.metrics) metricsServer = await startMetricsServer(clusterMetricsSource(), config.metrics.port, config.metrics.host);
+  if (config.metrics)
+    metricsServer = await startMetricsServer(clusterMetricsSource(), config.metrics.port, config.metrics.host);
   logger.info({ workers: config.workers }, 'authd primary started');
 
   const shutdown = () => {

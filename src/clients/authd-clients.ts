@@ -28,4 +28,6 @@ export function isOwnClient(client: { audience: string; scopes: readonly string[
 export const HELD_BY_EVERY_USER: readonly string[] = [ACCOUNT_SCOPE];
 
 /** The scopes a user may be granted: their record's and those every user holds. */
-export const scopesOfUser = (recorded: readonly string[]): string[] => [...new Set([...recorded, ...HELD_BY_EVERY_USER])];
+export const scopesOfUser = (recorded: readonly string[]): string[] => [
+  ...new Set([...recorded, ...HELD_BY_EVERY_USER]),
+];

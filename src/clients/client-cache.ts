@@ -6,7 +6,11 @@ import type { ClientRepository, ClientWithDigest } from './client-repository';
  * authenticates its client, and the record rarely changes. Changes made through this process
  * (admin API, CLI in-process) invalidate at once; other instances see them within `ttlMs`.
  */
-export function createClientCache(repository: Pick<ClientRepository, 'findById' | 'listScopes'>, clock: Clock, ttlMs = 5000) {
+export function createClientCache(
+  repository: Pick<ClientRepository, 'findById' | 'listScopes'>,
+  clock: Clock,
+  ttlMs = 5000,
+) {
   const entries = new Map<string, { client: ClientWithDigest | undefined; until: number }>();
   let scopeCache: { at: number; scopes: Promise<string[]> } | undefined;
   return {
@@ -23,7 +27,9 @@ export function createClientCache(repository: Pick<ClientRepository, 'findById' 
     scopesSupported(): Promise<string[]> {
       if (!scopeCache || clock.now() - scopeCache.at > 30_000) {
         const scopes = repository.listScopes();
-        scopes.catch(() => { scopeCache = undefined; });
+        scopes.catch(() => {
+          scopeCache = undefined;
+        });
         scopeCache = { at: clock.now(), scopes };
       }
       return scopeCache.scopes;

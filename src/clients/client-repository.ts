@@ -96,11 +96,22 @@ export type ClientSettings = Omit<Client, 'id' | 'confidential' | 'createdAt' | 
 export type NewClient = ClientSettings & { id: string; secretDigest: string | null; now: Date };
 
 const COLUMNS: Array<[keyof ClientSettings, string]> = [
-  ['name', 'name'], ['firstParty', 'first_party'], ['canIntrospect', 'can_introspect'], ['grantTypes', 'grant_types'],
-  ['scopes', 'scopes'], ['defaultScopes', 'default_scopes'], ['audience', 'audience'], ['accessTokenTtl', 'access_token_ttl'],
-  ['refreshIdleTtl', 'refresh_idle_ttl'], ['refreshAbsoluteTtl', 'refresh_absolute_ttl'], ['cookieMode', 'cookie_mode'],
-  ['allowedOrigins', 'allowed_origins'], ['redirectUris', 'redirect_uris'],
-  ['userClaims', 'user_claims'], ['metadataClaims', 'metadata_claims'], ['requireMfa', 'require_mfa'],
+  ['name', 'name'],
+  ['firstParty', 'first_party'],
+  ['canIntrospect', 'can_introspect'],
+  ['grantTypes', 'grant_types'],
+  ['scopes', 'scopes'],
+  ['defaultScopes', 'default_scopes'],
+  ['audience', 'audience'],
+  ['accessTokenTtl', 'access_token_ttl'],
+  ['refreshIdleTtl', 'refresh_idle_ttl'],
+  ['refreshAbsoluteTtl', 'refresh_absolute_ttl'],
+  ['cookieMode', 'cookie_mode'],
+  ['allowedOrigins', 'allowed_origins'],
+  ['redirectUris', 'redirect_uris'],
+  ['userClaims', 'user_claims'],
+  ['metadataClaims', 'metadata_claims'],
+  ['requireMfa', 'require_mfa'],
 ];
 
 export function createClientRepository(db: Queryable) {
@@ -132,7 +143,10 @@ export function createClientRepository(db: Queryable) {
     },
 
     async replaceSecretDigest(id: string, digest: string, now: Date): Promise<boolean> {
-      const rows = await db.query('UPDATE clients SET secret_digest = $2, updated_at = $3 WHERE id = $1 AND secret_digest IS NOT NULL RETURNING id', [id, digest, now]);
+      const rows = await db.query(
+        'UPDATE clients SET secret_digest = $2, updated_at = $3 WHERE id = $1 AND secret_digest IS NOT NULL RETURNING id',
+        [id, digest, now],
+      );
       return rows.length === 1;
     },
 
@@ -142,7 +156,9 @@ export function createClientRepository(db: Queryable) {
 
     /** Every scope some client may request, sorted. */
     async listScopes(): Promise<string[]> {
-      return (await db.query<{ scope: string }>('SELECT DISTINCT unnest(scopes) AS scope FROM clients ORDER BY 1')).map((r) => r.scope);
+      return (await db.query<{ scope: string }>('SELECT DISTINCT unnest(scopes) AS scope FROM clients ORDER BY 1')).map(
+        (r) => r.scope,
+      );
     },
 
     async list(): Promise<ClientWithDigest[]> {

@@ -6,7 +6,15 @@ import { isScopeToken, missingFrom } from '../scopes/scope';
 import { claimSettingProblems } from '../tokens/user-claims';
 import { foreignScopes, type OwnApi } from './authd-clients';
 import { generateClientSecret, type ClientSecretDigester } from './client-secret';
-import { GRANT_TYPES, publicClient, type Client, type ClientRepository, type ClientSettings, type ClientWithDigest, type GrantType } from './client-repository';
+import {
+  GRANT_TYPES,
+  publicClient,
+  type Client,
+  type ClientRepository,
+  type ClientSettings,
+  type ClientWithDigest,
+  type GrantType,
+} from './client-repository';
 
 /** What an operator may set on a client; on update, omitted fields keep their value. */
 export interface ClientSettingsInput {
@@ -63,19 +71,27 @@ function isAbsoluteUrl(value: string): boolean {
   }
 }
 
-function validate(input: ClientSettingsInput & { name: string; grantTypes: string[]; confidential: boolean }, limits: LifetimeLimits, api: OwnApi): ClientSettings {
+function validate(
+  input: ClientSettingsInput & { name: string; grantTypes: string[]; confidential: boolean },
+  limits: LifetimeLimits,
+  api: OwnApi,
+): ClientSettings {
   const problems: string[] = [];
   if (!input.name.trim() || input.name.length > 200) problems.push('name must be 1 to 200 characters');
   const grantTypes = [...new Set(input.grantTypes)];
-  if (grantTypes.length === 0 && !input.canIntrospect) problems.push('at least one grant type is needed (or --introspect for a resource server)');
+  if (grantTypes.length === 0 && !input.canIntrospect)
+    problems.push('at least one grant type is needed (or --introspect for a resource server)');
   if (input.canIntrospect && !input.confidential) problems.push('introspection needs a confidential client');
   const unknown = grantTypes.filter((g) => !(GRANT_TYPES as readonly string[]).includes(g));
   if (unknown.length) problems.push(`unknown grant type: ${unknown.join(', ')} (known: ${GRANT_TYPES.join(', ')})`);
   // RFC 9700 §2.4: the password grant only for first-party clients.
-  if (grantTypes.includes('password') && !input.firstParty) problems.push('the password grant is only for first-party clients (--first-party)');
+  if (grantTypes.includes('password') && !input.firstParty)
+    problems.push('the password grant is only for first-party clients (--first-party)');
   // RFC 6749 §4.4: client_credentials only for confidential clients.
-  if (grantTypes.includes('client_credentials') && !input.confidential) problems.push('client_credentials needs a confidential client');
-  if (grantTypes.includes('refresh_token') && !grantTypes.includes('password')) problems.push('refresh_token is issued only with the password grant');
+  if (grantTypes.includes('client_credentials') && !input.confidential)
+    problems.push('client_credentials needs a confidential client');
+  if (grantTypes.includes('refresh_token') && !grantTypes.includes('password'))
+    problems.push('refresh_token is issued only with the password grant');
   const scopes = [...new Set(input.scopes ?? [])];
   const badScope = scopes.find((s) => !isScopeToken(s));
   if (badScope !== undefined) problems.push(`invalid scope name "${badScope}"`);
@@ -83,12 +99,16 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   const strayDefaults = missingFrom(defaultScopes, scopes);
   if (strayDefaults.length) problems.push(`default scopes must be allowed scopes: ${strayDefaults.join(', ')}`);
   const audience = input.audience ?? '';
-  if (!audience) problems.push('an audience is required (--audience: the identifier the API that takes its tokens checks in aud)');
+  if (!audience)
+    problems.push('an audience is required (--audience: the identifier the API that takes its tokens checks in aud)');
   else if (audience.length > 500) problems.push('audience must be 1 to 500 characters');
   if (audience === api.issuer && foreignScopes({ scopes }, api).length) {
-    problems.push(`the issuer is the audience of authd's own clients only, which may carry only the scopes ${api.scopes.join(', ')}: give the API its own audience`);
+    problems.push(
+      `the issuer is the audience of authd's own clients only, which may carry only the scopes ${api.scopes.join(', ')}: give the API its own audience`,
+    );
   }
-  if (audience.endsWith('/oauth/token')) problems.push('the token endpoint is the audience of refresh tokens, not of access tokens');
+  if (audience.endsWith('/oauth/token'))
+    problems.push('the token endpoint is the audience of refresh tokens, not of access tokens');
   for (const [name, value, max] of [
     ['access token lifetime', input.accessTokenTtl, limits.accessTokenTtl],
     ['refresh idle lifetime', input.refreshIdleTtl, limits.refreshIdleTtl],
@@ -104,10 +124,16 @@ function validate(input: ClientSettingsInput & { name: string; grantTypes: strin
   const redirectUris = [...new Set(input.redirectUris ?? [])];
   const badUri = redirectUris.find((u) => !isAbsoluteUrl(u));
   if (badUri !== undefined) problems.push(`"${badUri}" is not an absolute http(s) URL without a fragment`);
-  if (input.cookieMode && !grantTypes.includes('refresh_token')) problems.push('cookie mode carries the refresh token: it needs the refresh_token grant');
-  if (input.requireMfa && !grantTypes.includes('password')) problems.push('require MFA applies to user sign-ins: it needs the password grant');
-  if (input.cookieMode && allowedOrigins.length === 0) problems.push('cookie mode needs the allowed origins of the web app (CSRF defence)');
-  const claims = { userClaims: [...new Set(input.userClaims ?? [])], metadataClaims: [...new Set(input.metadataClaims ?? [])] };
+  if (input.cookieMode && !grantTypes.includes('refresh_token'))
+    problems.push('cookie mode carries the refresh token: it needs the refresh_token grant');
+  if (input.requireMfa && !grantTypes.includes('password'))
+    problems.push('require MFA applies to user sign-ins: it needs the password grant');
+  if (input.cookieMode && allowedOrigins.length === 0)
+    problems.push('cookie mode needs the allowed origins of the web app (CSRF defence)');
+  const claims = {
+    userClaims: [...new Set(input.userClaims ?? [])],
+    metadataClaims: [...new Set(input.metadataClaims ?? [])],
+  };
   problems.push(...claimSettingProblems(claims));
   if (problems.length) throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`);
   return {
@@ -157,8 +183,16 @@ export function createClientService(deps: {
     async update(id: string, changes: ClientSettingsInput): Promise<Client> {
       const current = await require(id);
       const merged = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
-      const settings = validate({ ...merged, accessTokenTtl: merged.accessTokenTtl ?? undefined, refreshIdleTtl: merged.refreshIdleTtl ?? undefined,
-        refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined }, deps.limits, deps.ownApi);
+      const settings = validate(
+        {
+          ...merged,
+          accessTokenTtl: merged.accessTokenTtl ?? undefined,
+          refreshIdleTtl: merged.refreshIdleTtl ?? undefined,
+          refreshAbsoluteTtl: merged.refreshAbsoluteTtl ?? undefined,
+        },
+        deps.limits,
+        deps.ownApi,
+      );
       const updated = await deps.clients.update(id, settings, new Date(deps.clock.now()));
       if (!updated) throw new DomainError('not_found', `No client with id "${id}".`);
       deps.onChanged?.(id);
@@ -189,7 +223,8 @@ export function createClientService(deps: {
     async create(input: NewClientInput): Promise<{ client: Client; secret?: string }> {
       const fields = validate(input, deps.limits, deps.ownApi);
       const id = input.id ?? `c_${crypto.randomBytes(12).toString('base64url')}`;
-      if (!CLIENT_ID.test(id)) throw new DomainError('invalid', 'Invalid client: id must be 3 to 64 letters, digits or _.:-.');
+      if (!CLIENT_ID.test(id))
+        throw new DomainError('invalid', 'Invalid client: id must be 3 to 64 letters, digits or _.:-.');
       const secret = input.confidential ? generateClientSecret() : undefined;
       const inserted = await deps.clients.insert({
         id,
@@ -199,7 +234,11 @@ export function createClientService(deps: {
       });
       if (!inserted) throw new DomainError('conflict', `A client with id "${id}" exists.`);
       deps.onChanged?.(id);
-      deps.audit?.record({ type: 'client_created', clientId: id, details: { grant_types: inserted.grantTypes, confidential: inserted.confidential } });
+      deps.audit?.record({
+        type: 'client_created',
+        clientId: id,
+        details: { grant_types: inserted.grantTypes, confidential: inserted.confidential },
+      });
       return { client: publicClient(inserted), ...(secret !== undefined && { secret }) };
     },
 

@@ -25,13 +25,24 @@ const CODE = z.string().max(64);
  * Runs a check of the user's secret (a password, a code) as one counted attempt of the login
  * throttle: refused while locked, counted before the check, a failure stays counted.
  */
-async function throttled<T>(req: Request, user: UserWithHash, throttle: LoginThrottle, check: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
+async function throttled<T>(
+  req: Request,
+  user: UserWithHash,
+  throttle: LoginThrottle,
+  check: () => Promise<T>,
+  isFailure: (error: unknown) => boolean,
+): Promise<T> {
   const ip = clientIp(req) ?? 'unknown';
   const decision = await throttle.begin(user.usernameNormalized, ip);
   if (!decision.allowed) {
-    throw new OAuthError('temporarily_unavailable', `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
-      status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-    });
+    throw new OAuthError(
+      'temporarily_unavailable',
+      `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`,
+      {
+        status: 429,
+        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      },
+    );
   }
   try {
     const result = await check();
@@ -80,16 +91,25 @@ export function accountMfaRouter(deps: AccountMfaDeps): Router {
 
   // Needs the password and a second factor (a current code or a recovery code).
   router.post('/account/mfa/disable', async (req, res) => {
-    const body = readJson(req, z.object({ password: PASSWORD, otp: CODE.optional(), recovery_code: CODE.optional() }).strict());
+    const body = readJson(
+      req,
+      z.object({ password: PASSWORD, otp: CODE.optional(), recovery_code: CODE.optional() }).strict(),
+    );
     if ((body.otp === undefined) === (body.recovery_code === undefined)) {
       throw new OAuthError('invalid_request', 'Send exactly one of otp and recovery_code.');
     }
     const user = await deps.currentUser(res);
-    await throttled(req, user, deps.throttle, async () => {
-      await deps.users.confirmPassword(user.id, body.password);
-      const factor = body.otp !== undefined ? { otp: body.otp } : { recoveryCode: body.recovery_code ?? '' };
-      if (!(await deps.mfa.verify(user.id, factor))) throw new WrongCodeError();
-    }, isWrongSecret);
+    await throttled(
+      req,
+      user,
+      deps.throttle,
+      async () => {
+        await deps.users.confirmPassword(user.id, body.password);
+        const factor = body.otp !== undefined ? { otp: body.otp } : { recoveryCode: body.recovery_code ?? '' };
+        if (!(await deps.mfa.verify(user.id, factor))) throw new WrongCodeError();
+      },
+      isWrongSecret,
+    );
     await deps.mfa.remove(user.id, 'user');
     res.status(204).end();
   });

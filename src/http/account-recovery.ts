@@ -14,10 +14,12 @@ export interface AccountRecoveryDeps {
 }
 
 export const RESET_ACCEPTED = {
-  message: 'If an account with this username or email address exists and has an email address, a link to reset its password is on its way.',
+  message:
+    'If an account with this username or email address exists and has an email address, a link to reset its password is on its way.',
 };
 export const VERIFICATION_ACCEPTED = {
-  message: 'If an account with this username or email address exists and its address is not yet verified, a new verification link is on its way.',
+  message:
+    'If an account with this username or email address exists and its address is not yet verified, a new verification link is on its way.',
 };
 const INVALID_LINK = 'The link is invalid, has expired or was already used; ask for a new one.';
 const IDENTIFIER_MAX = 512;
@@ -34,10 +36,19 @@ function identifierOf(req: Request): { identifier: string; params: Record<string
 async function admit(throttle: RecoveryThrottle, req: Request, identifier: string, audit: AuditLog): Promise<void> {
   const decision = await throttle.admit(clientIp(req) ?? 'unknown', identifier);
   if (decision.allowed) return;
-  audit.record({ type: 'recovery_throttled', details: { path: req.path, reason: decision.reason, retry_after: decision.retryAfterSeconds } });
-  throw new OAuthError('temporarily_unavailable', `Too many requests; try again in ${decision.retryAfterSeconds} seconds.`, {
-    status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) }, detail: `recovery_limit_${decision.reason}`,
+  audit.record({
+    type: 'recovery_throttled',
+    details: { path: req.path, reason: decision.reason, retry_after: decision.retryAfterSeconds },
   });
+  throw new OAuthError(
+    'temporarily_unavailable',
+    `Too many requests; try again in ${decision.retryAfterSeconds} seconds.`,
+    {
+      status: 429,
+      headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      detail: `recovery_limit_${decision.reason}`,
+    },
+  );
 }
 
 function tokenOf(params: Record<string, string>): string {
@@ -69,7 +80,8 @@ export function accountRecoveryRouter(deps: AccountRecoveryDeps): Router {
     const token = tokenOf(params);
     const password = params.new_password ?? params.password;
     if (!password) throw invalidRequest('The new_password parameter is missing.');
-    if (!(await deps.recovery.confirmPasswordReset(token, password))) throw invalidGrant(INVALID_LINK, { detail: 'reset token not valid' });
+    if (!(await deps.recovery.confirmPasswordReset(token, password)))
+      throw invalidGrant(INVALID_LINK, { detail: 'reset token not valid' });
     res.json({ message: 'The password was changed and every session was signed out. Sign in with the new password.' });
   });
 
@@ -82,7 +94,8 @@ export function accountRecoveryRouter(deps: AccountRecoveryDeps): Router {
 
   router.post('/account/email-verification/confirm', noStore, async (req, res) => {
     const token = tokenOf(readParams(req));
-    if (!(await deps.recovery.confirmVerification(token))) throw invalidGrant(INVALID_LINK, { detail: 'verification token not valid' });
+    if (!(await deps.recovery.confirmVerification(token)))
+      throw invalidGrant(INVALID_LINK, { detail: 'verification token not valid' });
     res.json({ email_verified: true, message: 'Your email address is verified.' });
   });
 

@@ -29,7 +29,8 @@ export interface AccountDeps extends BearerAuthDeps {
 async function currentUser(res: Response, users: UserService) {
   const token = verifiedToken(res);
   // A client_credentials token speaks for its client, whatever its id looks like.
-  if (token.sub === token.client_id) throw new OAuthError('access_denied', 'This token does not belong to a user.', { status: 403 });
+  if (token.sub === token.client_id)
+    throw new OAuthError('access_denied', 'This token does not belong to a user.', { status: 403 });
   try {
     return await users.requireUser({ id: token.sub });
   } catch (error) {
@@ -58,21 +59,30 @@ export function accountRouter(deps: AccountDeps): Router {
 
   // Needs the current password (throttled like a login); revokes every other session.
   router.post('/account/password', async (req, res) => {
-    const body = readJson(req, z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict());
+    const body = readJson(
+      req,
+      z.object({ current_password: z.string().max(1024), new_password: z.string().max(1024) }).strict(),
+    );
     const user = await currentUser(res, deps.users);
     assertPasswordPolicy(body.new_password); // a weak new password is no failed attempt
     const ip = clientIp(req) ?? 'unknown';
     const decision = await deps.throttle.begin(user.usernameNormalized, ip);
     if (!decision.allowed) {
-      throw new OAuthError('temporarily_unavailable', `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
-        status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-      });
+      throw new OAuthError(
+        'temporarily_unavailable',
+        `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`,
+        {
+          status: 429,
+          headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+        },
+      );
     }
     try {
       await deps.users.changePassword(user.id, body.current_password, body.new_password);
     } catch (error) {
       // Only a wrong current password counts against the user; anything else gives the attempt back.
-      if (!(error instanceof WrongPasswordError)) await deps.throttle.release(user.usernameNormalized, ip, decision).catch(() => {});
+      if (!(error instanceof WrongPasswordError))
+        await deps.throttle.release(user.usernameNormalized, ip, decision).catch(() => {});
       throw error;
     }
     await deps.throttle.succeeded(user.usernameNormalized, ip);
@@ -91,7 +101,11 @@ export function accountRouter(deps: AccountDeps): Router {
     const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()));
     if (!sessions.some((s) => s.id === req.params.id)) throw new DomainError('not_found', 'No such session.');
     await deps.revoker.revokeSession(req.params.id, 'revoked_by_user');
-    deps.audit.record({ type: 'session_revoked', userId: user.id, details: { sid: req.params.id, reason: 'revoked_by_user' } });
+    deps.audit.record({
+      type: 'session_revoked',
+      userId: user.id,
+      details: { sid: req.params.id, reason: 'revoked_by_user' },
+    });
     res.status(204).end();
   });
 
@@ -99,10 +113,21 @@ export function accountRouter(deps: AccountDeps): Router {
   router.post('/account/logout-all', async (_req, res) => {
     const user = await currentUser(res, deps.users);
     const ids = await deps.revoker.revokeUser(user.id, 'signed_out_everywhere');
-    deps.audit.record({ type: 'user_sessions_revoked', userId: user.id, details: { sessions: ids.length, by: 'user' } });
+    deps.audit.record({
+      type: 'user_sessions_revoked',
+      userId: user.id,
+      details: { sessions: ids.length, by: 'user' },
+    });
     res.json({ revoked_sessions: ids.length });
   });
 
-  router.use(accountMfaRouter({ users: deps.users, mfa: deps.mfa, throttle: deps.throttle, currentUser: (res) => currentUser(res, deps.users) }));
+  router.use(
+    accountMfaRouter({
+      users: deps.users,
+      mfa: deps.mfa,
+      throttle: deps.throttle,
+      currentUser: (res) => currentUser(res, deps.users),
+    }),
+  );
   return router;
 }

@@ -1,4 +1,12 @@
-import { BearerError, bearerToken, insufficientScope, invalidToken, malformedHeader, missingToken, sendBearerError } from '@authd/verifier';
+import {
+  BearerError,
+  bearerToken,
+  insufficientScope,
+  invalidToken,
+  malformedHeader,
+  missingToken,
+  sendBearerError,
+} from '@authd/verifier';
 import type { RequestHandler, Response } from 'express';
 import { auditScope } from '../audit/audit-log';
 import { isOwnClient, type OwnApi } from '../clients/authd-clients';
@@ -36,7 +44,11 @@ export interface BearerAuthDeps {
  * Bearer authentication for authd's own APIs (/admin, /account): an access token of ours, for
  * our audience, not revoked, optionally with a scope and a subject that still exists. RFC 6750 errors.
  */
-export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string, isLiveSubject?: (claims: AccessTokenClaims) => Promise<boolean>): RequestHandler {
+export function bearerAuth(
+  deps: BearerAuthDeps,
+  requiredScope?: string,
+  isLiveSubject?: (claims: AccessTokenClaims) => Promise<boolean>,
+): RequestHandler {
   return async (req, res, next) => {
     const realm = deps.issuer;
     try {
@@ -59,10 +71,12 @@ export function bearerAuth(deps: BearerAuthDeps, requiredScope?: string, isLiveS
         throw invalidToken('revoked', 'The token has been revoked.');
       }
       const client = await deps.clients.findById(claims.client_id);
-      if (!client || !isOwnClient(client, deps.ownApi)) throw invalidToken('audience', 'The token was not issued to one of authd\'s own clients.');
+      if (!client || !isOwnClient(client, deps.ownApi))
+        throw invalidToken('audience', "The token was not issued to one of authd's own clients.");
       if (requiredScope && !claims.scope.split(' ').includes(requiredScope)) throw insufficientScope([requiredScope]);
       // A token minted with a leaked key names whatever subject it likes; so does one that outlived its user.
-      if (isLiveSubject && !(await isLiveSubject(claims))) throw invalidToken('revoked', 'The token\'s subject is unknown or disabled.');
+      if (isLiveSubject && !(await isLiveSubject(claims)))
+        throw invalidToken('revoked', "The token's subject is unknown or disabled.");
       res.locals.token = claims;
       const scope = auditScope.getStore();
       if (scope) scope.actor = claims.sub;

@@ -35,11 +35,13 @@ function presentedCredentials(req: Request, params: Record<string, string>): Pre
     // RFC 6749 §2.3: one authentication method per request.
     if (params.client_secret !== undefined) throw invalidRequest('Use one client authentication method, not two.');
     const basic = parseBasic(authorization);
-    if (params.client_id !== undefined && params.client_id !== basic.clientId) throw invalidRequest('The client_id parameter does not match the credentials.');
+    if (params.client_id !== undefined && params.client_id !== basic.clientId)
+      throw invalidRequest('The client_id parameter does not match the credentials.');
     return { method: 'client_secret_basic', clientId: basic.clientId, secret: basic.secret };
   }
   if (params.client_id === undefined) throw invalidClient(false, 'no client authentication');
-  if (params.client_secret !== undefined) return { method: 'client_secret_post', clientId: params.client_id, secret: params.client_secret };
+  if (params.client_secret !== undefined)
+    return { method: 'client_secret_post', clientId: params.client_id, secret: params.client_secret };
   return { method: 'none', clientId: params.client_id };
 }
 
@@ -68,7 +70,11 @@ export async function authenticateClient(
 export type ClientAuthenticator = (req: Request, res: Response, params: Record<string, string>) => Promise<GrantClient>;
 
 /** Client authentication for the token, revocation and introspection endpoints; failures are audited. */
-export function createClientAuthenticator(deps: { clients: Pick<ClientRepository, 'findById'>; digester: ClientSecretDigester; audit: AuditLog }): ClientAuthenticator {
+export function createClientAuthenticator(deps: {
+  clients: Pick<ClientRepository, 'findById'>;
+  digester: ClientSecretDigester;
+  audit: AuditLog;
+}): ClientAuthenticator {
   return async (req, res, params) => {
     try {
       return publicClient((await authenticateClient(req, params, deps.clients, deps.digester)).client);
@@ -83,7 +89,9 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientRepository
         // An id no client can have is never stored: it is attacker-chosen bytes, not a client.
         const wellFormed = clientId !== undefined && CLIENT_ID.test(clientId);
         deps.audit.record({
-          type: 'client_authentication_failed', clientId: wellFormed ? clientId : null, context: requestContext(req, res),
+          type: 'client_authentication_failed',
+          clientId: wellFormed ? clientId : null,
+          context: requestContext(req, res),
           details: { reason: error.detail, ...(clientId !== undefined && !wellFormed && { client_id: 'malformed' }) },
         });
       }

@@ -18,7 +18,17 @@ export function createDeviceCookies(notes: DeviceNotes, secure: boolean): Device
     remember(req, res, username) {
       const value = notes.renew(readCookie(req, DEVICE_COOKIE), username);
       // Path /oauth: only the token endpoint reads it. Not for JavaScript, not for other sites.
-      res.append('Set-Cookie', [`${DEVICE_COOKIE}=${value}`, 'Path=/oauth', `Max-Age=${DEVICE_NOTE_LIFETIME_SECONDS}`, 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])].join('; '));
+      res.append(
+        'Set-Cookie',
+        [
+          `${DEVICE_COOKIE}=${value}`,
+          'Path=/oauth',
+          `Max-Age=${DEVICE_NOTE_LIFETIME_SECONDS}`,
+          'HttpOnly',
+          'SameSite=Strict',
+          ...(secure ? ['Secure'] : []),
+        ].join('; '),
+      );
     },
   };
 }

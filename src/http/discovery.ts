@@ -6,7 +6,11 @@ export const METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.wel
 export const JWKS_PATH = '/.well-known/jwks.json';
 
 function sendPrepared(req: Request, res: Response, answer: PreparedAnswer): void {
-  res.set({ 'Cache-Control': answer.cacheControl, ETag: answer.etag, 'Content-Type': 'application/json; charset=utf-8' });
+  res.set({
+    'Cache-Control': answer.cacheControl,
+    ETag: answer.etag,
+    'Content-Type': 'application/json; charset=utf-8',
+  });
   if (matchesEtag(req.get('if-none-match'), answer.etag)) {
     res.status(304).end();
     return;
@@ -14,8 +18,14 @@ function sendPrepared(req: Request, res: Response, answer: PreparedAnswer): void
   res.status(200).send(answer.body);
 }
 
-export const metadataHandler = (answers: WellKnownAnswers): RequestHandler => async (req, res) => sendPrepared(req, res, await answers.metadata());
-export const jwksHandler = (answers: WellKnownAnswers): RequestHandler => (req, res) => sendPrepared(req, res, answers.jwks());
+export const metadataHandler =
+  (answers: WellKnownAnswers): RequestHandler =>
+  async (req, res) =>
+    sendPrepared(req, res, await answers.metadata());
+export const jwksHandler =
+  (answers: WellKnownAnswers): RequestHandler =>
+  (req, res) =>
+    sendPrepared(req, res, answers.jwks());
 
 /**
  * RFC 8414 metadata (also at the OpenID path, where most libraries look first) and the JWKS. A GET

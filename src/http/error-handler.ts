@@ -10,7 +10,8 @@ const DOMAIN_STATUS = { invalid: 400, conflict: 409, not_found: 404 } as const;
 /** Turns any error into the one public shape; the cause goes to the log only. */
 export function toOAuthError(error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;
-  if (error instanceof DomainError) return new OAuthError('invalid_request', error.message, { status: DOMAIN_STATUS[error.kind] });
+  if (error instanceof DomainError)
+    return new OAuthError('invalid_request', error.message, { status: DOMAIN_STATUS[error.kind] });
   if (error instanceof CapacityError) {
     return new OAuthError('temporarily_unavailable', 'The server is busy; try again shortly.', {
       detail: 'password hashing at capacity',
@@ -24,24 +25,34 @@ export function toOAuthError(error: unknown): OAuthError {
       headers: { 'Retry-After': '5' },
     });
   }
-  return bodyParserError(error) ?? new OAuthError('server_error', 'The server could not handle the request.', { cause: error });
+  return (
+    bodyParserError(error) ??
+    new OAuthError('server_error', 'The server could not handle the request.', { cause: error })
+  );
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const oauthError = toOAuthError(error);
     const level = oauthError.status >= 500 ? 'error' : 'info';
-    logger[level]({
-      request_id: res.locals.requestId,
-      path: req.path,
-      error: oauthError.code,
-      status: oauthError.status,
-      detail: oauthError.detail,
-      ...(oauthError.status >= 500 && { cause: oauthError.cause ?? error }),
-    }, 'request refused');
+    logger[level](
+      {
+        request_id: res.locals.requestId,
+        path: req.path,
+        error: oauthError.code,
+        status: oauthError.status,
+        detail: oauthError.detail,
+        ...(oauthError.status >= 500 && { cause: oauthError.cause ?? error }),
+      },
+      'request refused',
+    );
     res.locals.oauthError = oauthError.code;
     if (res.headersSent) return;
-    res.status(oauthError.status).set(oauthError.headers).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(oauthError.toJSON());
+    res
+      .status(oauthError.status)
+      .set(oauthError.headers)
+      .set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+      .json(oauthError.toJSON());
   };
 }
 

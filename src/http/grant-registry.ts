@@ -14,7 +14,9 @@ export interface GrantRegistry {
   find(grantType: string): AnyGrant | undefined;
 }
 
-export function createGrantRegistry(handlers: readonly AnyGrant[] = [passwordGrant, refreshTokenGrant, clientCredentialsGrant, mfaOtpGrant]): GrantRegistry {
+export function createGrantRegistry(
+  handlers: readonly AnyGrant[] = [passwordGrant, refreshTokenGrant, clientCredentialsGrant, mfaOtpGrant],
+): GrantRegistry {
   const byType = new Map(handlers.map((g) => [g.grantType, g]));
   return { grantTypes: handlers.map((g) => g.grantType), find: (grantType) => byType.get(grantType) };
 }

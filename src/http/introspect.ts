@@ -25,7 +25,10 @@ export function introspectHandler(deps: IntrospectDeps): RequestHandler {
     const params = readParams(req, { unboundedParameters: ['token'] });
     const client = await deps.authenticate(req, res, params);
     if (!client.canIntrospect) {
-      throw new OAuthError('unauthorized_client', 'The client may not introspect tokens.', { status: 403, detail: client.id });
+      throw new OAuthError('unauthorized_client', 'The client may not introspect tokens.', {
+        status: 403,
+        detail: client.id,
+      });
     }
     const { token } = validateParams(schema, { token: params.token, token_type_hint: params.token_type_hint });
     res.status(200).json(await introspectToken(token, deps));

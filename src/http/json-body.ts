@@ -4,7 +4,8 @@ import { invalidRequest } from '../errors';
 
 /** Validates a JSON body (admin and account APIs) with a strict schema: unknown fields are refused. */
 export function readJson<T>(req: Request, schema: z.ZodType<T>): T {
-  if (req.body !== undefined && !req.is('application/json')) throw invalidRequest('The request body must be application/json.', { status: 415 });
+  if (req.body !== undefined && !req.is('application/json'))
+    throw invalidRequest('The request body must be application/json.', { status: 415 });
   const result = schema.safeParse(req.body ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -17,7 +18,10 @@ export function readJson<T>(req: Request, schema: z.ZodType<T>): T {
 /** Validates the query string the same way. */
 export function readQuery<T>(req: Request, schema: z.ZodType<T>): T {
   const result = schema.safeParse(req.query);
-  if (!result.success) throw invalidRequest(`${result.error.issues[0]?.path.join('.') ?? 'query'}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  if (!result.success)
+    throw invalidRequest(
+      `${result.error.issues[0]?.path.join('.') ?? 'query'}: ${result.error.issues[0]?.message ?? 'invalid'}`,
+    );
   return result.data;
 }
 

@@ -19,7 +19,12 @@ const pathOf = (url: string | undefined) => {
 };
 
 /** Runs handlers in order as express would: next() moves on, next(error) or a rejected promise skips to `onError`. */
-function runChain(handlers: readonly RequestHandler[], onError: ErrorRequestHandler, req: Request, res: Response): void {
+function runChain(
+  handlers: readonly RequestHandler[],
+  onError: ErrorRequestHandler,
+  req: Request,
+  res: Response,
+): void {
   let index = 0;
   const next = (error?: unknown): void => {
     if (error !== undefined && error !== null && error !== 'route' && error !== 'router') {
@@ -45,8 +50,15 @@ function runChain(handlers: readonly RequestHandler[], onError: ErrorRequestHand
  * own handlers — and any error goes to the same error handler. Everything else, and every other
  * method on these paths, goes to express unchanged.
  */
-export function installLeanPath(app: Express, common: readonly RequestHandler[], routes: readonly LeanRoute[], onError: ErrorRequestHandler): void {
-  const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, { route, chain: [...common, ...route.handlers] }]));
+export function installLeanPath(
+  app: Express,
+  common: readonly RequestHandler[],
+  routes: readonly LeanRoute[],
+  onError: ErrorRequestHandler,
+): void {
+  const byKey = new Map(
+    routes.map((route) => [`${route.method} ${route.path}`, { route, chain: [...common, ...route.handlers] }]),
+  );
   const target = app as unknown as { handle: Handle; request: object; response: object };
   const expressHandle = target.handle.bind(app);
   target.handle = (req, res, callback) => {

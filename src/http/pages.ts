@@ -23,7 +23,8 @@ const FORGOT_PASSWORD = '<p class="muted"><a href="/reset">Forgot password?</a><
 
 function render(file: string, branding: Branding, features: PageFeatures): string {
   const logo = branding.logoUrl ? `<img src="${escapeHtml(branding.logoUrl)}" alt="">` : '';
-  return fs.readFileSync(path.join(PAGES_DIR, file), 'utf8')
+  return fs
+    .readFileSync(path.join(PAGES_DIR, file), 'utf8')
     .replaceAll('{{forgotPassword}}', features.recovery ? FORGOT_PASSWORD : '')
     .replaceAll('{{brandName}}', escapeHtml(branding.brandName))
     .replaceAll('{{clientId}}', escapeHtml(branding.clientId))
@@ -44,7 +45,9 @@ export function pagesRouter(branding: Branding, features: PageFeatures = { recov
   const router = Router();
   const page = (file: string) => render(file, branding, features);
   const html = { login: page('login.html'), account: page('account.html') };
-  const assets = Object.fromEntries(Object.keys(ASSETS).map((name) => [name, fs.readFileSync(path.join(PAGES_DIR, name))]));
+  const assets = Object.fromEntries(
+    Object.keys(ASSETS).map((name) => [name, fs.readFileSync(path.join(PAGES_DIR, name))]),
+  );
   const brandCss = `:root { --brand: ${branding.brandColor}; }\n`;
 
   const sendPage = (body: string) => (_req: unknown, res: import('express').Response) => {
@@ -67,7 +70,9 @@ export function pagesRouter(branding: Branding, features: PageFeatures = { recov
   });
   router.get('/pages/:file', (req, res, next) => {
     if (!Object.hasOwn(ASSETS, req.params.file)) return next();
-    res.set({ 'Content-Type': ASSETS[req.params.file], 'Cache-Control': 'public, max-age=300' }).send(assets[req.params.file]);
+    res
+      .set({ 'Content-Type': ASSETS[req.params.file], 'Cache-Control': 'public, max-age=300' })
+      .send(assets[req.params.file]);
   });
   return router;
 }

@@ -9,7 +9,10 @@ const MAX_PARAMETER_LENGTH = 8192;
  * Repeated parameters are refused (RFC 6749 §3.2), as are non-string values and oversized ones;
  * the result has no prototype, so "__proto__" or "constructor" are just unknown names.
  */
-export function readParams(req: Request, options: { unboundedParameters?: readonly string[] } = {}): Record<string, string> {
+export function readParams(
+  req: Request,
+  options: { unboundedParameters?: readonly string[] } = {},
+): Record<string, string> {
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) return Object.create(null);
   if (!req.is(FORM) && !req.is('application/json')) {
@@ -17,7 +20,8 @@ export function readParams(req: Request, options: { unboundedParameters?: readon
   }
   const body: unknown = req.body;
   if (body === undefined || body === null) return Object.create(null);
-  if (typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be an object of parameters.');
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw invalidRequest('The request body must be an object of parameters.');
   const params: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(body)) {
     if (Array.isArray(value)) throw invalidRequest(`The ${name.slice(0, 64)} parameter is repeated.`);
@@ -35,7 +39,8 @@ export function readParams(req: Request, options: { unboundedParameters?: readon
 export function bodyParserError(error: unknown): OAuthError | undefined {
   const err = error as { type?: string; status?: number; expose?: boolean };
   // body-parser marks its client errors with a type; decompression errors only with expose.
-  if ((typeof err?.type !== 'string' && err?.expose !== true) || typeof err.status !== 'number' || err.status >= 500) return undefined;
+  if ((typeof err?.type !== 'string' && err?.expose !== true) || typeof err.status !== 'number' || err.status >= 500)
+    return undefined;
   const description: Record<string, string> = {
     'entity.too.large': 'The request body is too large.',
     'entity.parse.failed': 'The request body is malformed.',
@@ -43,5 +48,8 @@ export function bodyParserError(error: unknown): OAuthError | undefined {
     'charset.unsupported': 'The request body charset is not supported.',
     'parameters.too.many': 'The request has too many parameters.',
   };
-  return invalidRequest(description[err.type ?? ''] ?? 'The request body could not be read.', { status: err.status, detail: err.type });
+  return invalidRequest(description[err.type ?? ''] ?? 'The request body could not be read.', {
+    status: err.status,
+    detail: err.type,
+  });
 }

@@ -19,7 +19,14 @@ export function readRefreshCookie(req: Request): string | undefined {
 }
 
 function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
-  return [`${REFRESH_COOKIE}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])].join('; ');
+  return [
+    `${REFRESH_COOKIE}=${value}`,
+    `Path=${COOKIE_PATH}`,
+    `Max-Age=${maxAgeSeconds}`,
+    'HttpOnly',
+    'SameSite=Strict',
+    ...(secure ? ['Secure'] : []),
+  ].join('; ');
 }
 
 export function setRefreshCookie(res: Response, token: string, maxAgeSeconds: number, secure: boolean): void {
@@ -39,6 +46,9 @@ export function checkCookieClientOrigin(req: Request, client: Client): void {
   if (!client.cookieMode) return;
   const origin = req.get('origin');
   if (!origin || !client.allowedOrigins.includes(origin)) {
-    throw new OAuthError('invalid_request', 'The request must come from one of the client\'s origins.', { status: 403, detail: `origin ${origin ?? '(none)'}` });
+    throw new OAuthError('invalid_request', "The request must come from one of the client's origins.", {
+      status: 403,
+      detail: `origin ${origin ?? '(none)'}`,
+    });
   }
 }

@@ -32,9 +32,15 @@ export function registerRouter(deps: RegisterDeps): Router {
     // Counted before any hashing, so a flood from one address costs no Argon2.
     const decision = await deps.throttle.admit(clientIp(req) ?? 'unknown');
     if (!decision.allowed) {
-      throw new OAuthError('temporarily_unavailable', `Too many registrations from this address; try again in ${decision.retryAfterSeconds} seconds.`, {
-        status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) }, detail: 'registration_limit',
-      });
+      throw new OAuthError(
+        'temporarily_unavailable',
+        `Too many registrations from this address; try again in ${decision.retryAfterSeconds} seconds.`,
+        {
+          status: 429,
+          headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+          detail: 'registration_limit',
+        },
+      );
     }
     try {
       // New accounts get no roles or scopes: an operator grants those.

@@ -16,5 +16,9 @@ export function clientIp(req: Request): string | null {
 
 /** Who is asking, for the audit trail and sessions. */
 export function requestContext(req: Request, res: Response): RequestContext {
-  return { ip: clientIp(req), userAgent: req.get('user-agent')?.slice(0, 512) ?? null, requestId: (res.locals.requestId as string | undefined) ?? null };
+  return {
+    ip: clientIp(req),
+    userAgent: req.get('user-agent')?.slice(0, 512) ?? null,
+    requestId: (res.locals.requestId as string | undefined) ?? null,
+  };
 }

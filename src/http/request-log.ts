@@ -18,14 +18,17 @@ export function requestLog(logger: Logger): RequestHandler {
     }
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      logger.info({
-        request_id: requestId,
-        method: req.method,
-        path: req.path,
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        ip: req.ip,
-      }, 'request');
+      logger.info(
+        {
+          request_id: requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          ip: req.ip,
+        },
+        'request',
+      );
     });
     next();
   };

@@ -31,7 +31,10 @@ export function revokeHandler(deps: RevokeDeps): RequestHandler {
       res.status(200).end();
       return;
     }
-    const { token, token_type_hint: hint } = validateParams(schema, { token: params.token ?? fromCookie, token_type_hint: params.token_type_hint });
+    const { token, token_type_hint: hint } = validateParams(schema, {
+      token: params.token ?? fromCookie,
+      token_type_hint: params.token_type_hint,
+    });
     await revokeToken(token, hint, client, requestContext(req, res), deps.revocation);
     res.status(200).end();
   };

@@ -9,7 +9,11 @@ function helmetFor(config: Config): RequestHandler {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', ...(config.hostedPages?.logoUrl ? [new URL(config.hostedPages.logoUrl).origin] : [])],
+        imgSrc: [
+          "'self'",
+          'data:',
+          ...(config.hostedPages?.logoUrl ? [new URL(config.hostedPages.logoUrl).origin] : []),
+        ],
         connectSrc: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -30,9 +34,15 @@ function helmetFor(config: Config): RequestHandler {
 export function securityHeaders(config: Config): RequestHandler {
   const headers = new Map<string, string | number | readonly string[]>();
   const recorder = {
-    setHeader(name: string, value: string | number | readonly string[]) { headers.set(name, value); },
-    removeHeader(name: string) { headers.delete(name); },
-    getHeader(name: string) { return headers.get(name); },
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers.set(name, value);
+    },
+    removeHeader(name: string) {
+      headers.delete(name);
+    },
+    getHeader(name: string) {
+      return headers.get(name);
+    },
   };
   let finished = false;
   helmetFor(config)({ headers: {}, method: 'GET', url: '/' } as never, recorder as never, (error?: unknown) => {

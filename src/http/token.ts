@@ -31,28 +31,44 @@ export function tokenHandler(deps: TokenRouteDeps): RequestHandler {
     checkCookieClientOrigin(req, client);
     const grantType = validateParams(GRANT_TYPE, params.grant_type as string);
     const grant = deps.registry.find(grantType);
-    if (!grant) throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', { detail: grantType.slice(0, 64) });
+    if (!grant)
+      throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.', {
+        detail: grantType.slice(0, 64),
+      });
     res.locals.grant = grantType;
     // The MFA step is the second half of a password sign-in: a client allowed one may finish it.
     const allowedAs = grantType === MFA_OTP_GRANT ? 'password' : grantType;
     if (!(client.grantTypes as string[]).includes(allowedAs)) {
-      throw unauthorizedClient('The client is not allowed to use this grant type.', { detail: `${client.id} lacks ${grantType}` });
+      throw unauthorizedClient('The client is not allowed to use this grant type.', {
+        detail: `${client.id} lacks ${grantType}`,
+      });
     }
     // Only what the grant declares reaches it, validated by its schema.
     const declared: Record<string, string> = Object.create(null);
     for (const name of declaredParameters(grant.schema)) if (params[name] !== undefined) declared[name] = params[name];
-    const cookieToken = client.cookieMode && grantType === 'refresh_token' && declared.refresh_token === undefined ? readRefreshCookie(req) : undefined;
+    const cookieToken =
+      client.cookieMode && grantType === 'refresh_token' && declared.refresh_token === undefined
+        ? readRefreshCookie(req)
+        : undefined;
     if (cookieToken !== undefined) declared.refresh_token = cookieToken;
     const validated = validateParams(grant.schema, declared);
     const deviceUser = grantType === 'password' ? throttleName(declared.username) : undefined;
     const trustedDevice = deviceUser !== undefined && deps.devices.vouchesFor(req, deviceUser);
-    const response = await grant.handle({ params: validated, client, context: requestContext(req, res), trustedDevice }, deps.grants);
+    const response = await grant.handle(
+      { params: validated, client, context: requestContext(req, res), trustedDevice },
+      deps.grants,
+    );
     // A browser that signed in is a known device from now on (see the login throttle).
     if (client.cookieMode && deviceUser !== undefined) deps.devices.remember(req, res, deviceUser);
     if (client.cookieMode && response.refresh_token !== undefined) {
       // Cookie mode: the refresh token never reaches JavaScript.
       const { refresh_token: refreshToken, ...body } = response;
-      setRefreshCookie(res, refreshToken, lifetimesFor(client, deps.grants.lifetimes).refreshAbsoluteTtl, deps.secureCookies);
+      setRefreshCookie(
+        res,
+        refreshToken,
+        lifetimesFor(client, deps.grants.lifetimes).refreshAbsoluteTtl,
+        deps.secureCookies,
+      );
       res.status(200).json(body);
       return;
     }

@@ -58,7 +58,8 @@ export function wellKnownAnswers(deps: WellKnownDeps) {
   return {
     jwks(): PreparedAnswer {
       const published = deps.ring.jwks();
-      if (jwks?.etag !== published.etag) jwks = { body: Buffer.from(published.body), etag: published.etag, cacheControl: jwksCacheControl };
+      if (jwks?.etag !== published.etag)
+        jwks = { body: Buffer.from(published.body), etag: published.etag, cacheControl: jwksCacheControl };
       return jwks;
     },
     async metadata(): Promise<PreparedAnswer> {

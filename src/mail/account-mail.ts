@@ -59,16 +59,20 @@ export function createAccountMail(deps: AccountMailDeps) {
         if (!issued) return { skipped: 'no_email', userId: user.id };
         return {
           userId: user.id,
-          message: renderMail(issued.email, {
-            subject: `Reset your ${brand.brandName} password`,
-            heading: 'Reset your password',
-            paragraphs: [
-              `Someone (hopefully you) asked to reset the password of the account "${user.username}".`,
-              `The link works once, for ${MINUTES(ACCOUNT_TOKEN_TTL_MS.password_reset)} minutes. Asking again makes this link stop working.`,
-            ],
-            action: { label: 'Choose a new password', url: `${issuer}/reset#token=${issued.token}` },
-            footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
-          }, brand),
+          message: renderMail(
+            issued.email,
+            {
+              subject: `Reset your ${brand.brandName} password`,
+              heading: 'Reset your password',
+              paragraphs: [
+                `Someone (hopefully you) asked to reset the password of the account "${user.username}".`,
+                `The link works once, for ${MINUTES(ACCOUNT_TOKEN_TTL_MS.password_reset)} minutes. Asking again makes this link stop working.`,
+              ],
+              action: { label: 'Choose a new password', url: `${issuer}/reset#token=${issued.token}` },
+              footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
+            },
+            brand,
+          ),
         };
       }
       case 'email_verification': {
@@ -77,27 +81,38 @@ export function createAccountMail(deps: AccountMailDeps) {
         if (!issued) return { skipped: 'no_email', userId: user.id };
         return {
           userId: user.id,
-          message: renderMail(issued.email, {
-            subject: `Confirm your email address for ${brand.brandName}`,
-            heading: 'Confirm your email address',
-            paragraphs: [`Confirm that ${issued.email} is the address of the account "${user.username}".`, 'The link works once, for 24 hours.'],
-            action: { label: 'Confirm this address', url: `${issuer}/verify-email#token=${issued.token}` },
-            footer: 'If you did not create this account or change its address, ignore this mail.',
-          }, brand),
+          message: renderMail(
+            issued.email,
+            {
+              subject: `Confirm your email address for ${brand.brandName}`,
+              heading: 'Confirm your email address',
+              paragraphs: [
+                `Confirm that ${issued.email} is the address of the account "${user.username}".`,
+                'The link works once, for 24 hours.',
+              ],
+              action: { label: 'Confirm this address', url: `${issuer}/verify-email#token=${issued.token}` },
+              footer: 'If you did not create this account or change its address, ignore this mail.',
+            },
+            brand,
+          ),
         };
       }
       case 'password_changed':
         return {
           userId: user.id,
-          message: renderMail(user.email, {
-            subject: `Your ${brand.brandName} password was changed`,
-            heading: 'Your password was changed',
-            paragraphs: [
-              `The password of the account "${user.username}" was just reset, and every session of the account was signed out.`,
-            ],
-            action: { label: 'Sign in', url: `${issuer}/login` },
-            footer: 'If this was not you, reset your password now and tell your administrator.',
-          }, brand),
+          message: renderMail(
+            user.email,
+            {
+              subject: `Your ${brand.brandName} password was changed`,
+              heading: 'Your password was changed',
+              paragraphs: [
+                `The password of the account "${user.username}" was just reset, and every session of the account was signed out.`,
+              ],
+              action: { label: 'Sign in', url: `${issuer}/login` },
+              footer: 'If this was not you, reset your password now and tell your administrator.',
+            },
+            brand,
+          ),
         };
     }
   };

@@ -61,22 +61,40 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
       userId = composed.userId;
       if ('skipped' in composed) {
         await deps.outbox.complete(entry.id, composed.skipped);
-        deps.audit.record({ type: 'mail_skipped', userId, details: { kind: entry.kind, reason: composed.skipped, outbox_id: entry.id } });
+        deps.audit.record({
+          type: 'mail_skipped',
+          userId,
+          details: { kind: entry.kind, reason: composed.skipped, outbox_id: entry.id },
+        });
         return;
       }
       await deps.transport.send(composed.message);
       await deps.outbox.complete(entry.id, 'sent');
-      deps.audit.record({ type: 'mail_sent', userId, details: { kind: entry.kind, transport: deps.transport.kind, attempts: entry.attempts, outbox_id: entry.id } });
+      deps.audit.record({
+        type: 'mail_sent',
+        userId,
+        details: { kind: entry.kind, transport: deps.transport.kind, attempts: entry.attempts, outbox_id: entry.id },
+      });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (entry.attempts >= retry.maxAttempts) {
         await deps.outbox.giveUp(entry.id, reason);
-        deps.audit.record({ type: 'mail_failed', userId, details: { kind: entry.kind, attempts: entry.attempts, error: reason, outbox_id: entry.id } });
-        deps.logger.error({ err: error, kind: entry.kind, attempts: entry.attempts }, 'mail given up after the last attempt');
+        deps.audit.record({
+          type: 'mail_failed',
+          userId,
+          details: { kind: entry.kind, attempts: entry.attempts, error: reason, outbox_id: entry.id },
+        });
+        deps.logger.error(
+          { err: error, kind: entry.kind, attempts: entry.attempts },
+          'mail given up after the last attempt',
+        );
       } else {
         const delay = backoffMs(entry.attempts, retry);
         await deps.outbox.retryLater(entry.id, delay, reason);
-        deps.logger.warn({ err: error, kind: entry.kind, attempts: entry.attempts, retry_in_ms: delay }, 'mail not sent; will retry');
+        deps.logger.warn(
+          { err: error, kind: entry.kind, attempts: entry.attempts, retry_in_ms: delay },
+          'mail not sent; will retry',
+        );
       }
     }
   }
@@ -108,9 +126,11 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
   }
 
   function tick(): void {
-    drain().catch((error) => deps.logger.warn({ err: error }, 'mail outbox drain failed')).finally(() => {
-      if (started) timer = setTimeout(tick, pollIntervalMs).unref();
-    });
+    drain()
+      .catch((error) => deps.logger.warn({ err: error }, 'mail outbox drain failed'))
+      .finally(() => {
+        if (started) timer = setTimeout(tick, pollIntervalMs).unref();
+      });
   }
 
   return {

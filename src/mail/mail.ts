@@ -33,13 +33,22 @@ export interface MailDeps {
 export function createMail(config: Config, deps: MailDeps): Mail | undefined {
   const settings = config.mail;
   if (!settings) return undefined;
-  const transport = settings.transport === 'smtp'
-    ? createSmtpTransport(settings.url, settings.from)
-    : createFileTransport(settings.dir, settings.from, deps.logger);
+  const transport =
+    settings.transport === 'smtp'
+      ? createSmtpTransport(settings.url, settings.from)
+      : createFileTransport(settings.dir, settings.from, deps.logger);
   const outbox = createOutbox(deps.db, deps.clock);
   const brand = config.hostedPages ?? { brandName: 'authd', brandColor: '#1f6feb', logoUrl: undefined };
   const compose = createAccountMail({ users: deps.users, tokens: deps.tokens, issuer: config.issuer, brand });
-  const worker = createMailWorker({ outbox, compose, transport, audit: deps.audit, logger: deps.logger, clock: deps.clock, retry: deps.retry });
+  const worker = createMailWorker({
+    outbox,
+    compose,
+    transport,
+    audit: deps.audit,
+    logger: deps.logger,
+    clock: deps.clock,
+    retry: deps.retry,
+  });
   return {
     outbox,
     worker,
@@ -59,9 +68,16 @@ export function createMail(config: Config, deps: MailDeps): Mail | undefined {
 export function describeMail(config: Config): { level: 'info' | 'warn'; message: string } {
   const settings = config.mail;
   if (!settings) {
-    return { level: 'warn', message: 'mail is off: AUTHD_SMTP_URL is not set, so password reset and email verification are disabled' };
+    return {
+      level: 'warn',
+      message: 'mail is off: AUTHD_SMTP_URL is not set, so password reset and email verification are disabled',
+    };
   }
-  if (settings.transport === 'files') return { level: 'info', message: `mail goes to the local outbox ${settings.dir} (no AUTHD_SMTP_URL; development only)` };
+  if (settings.transport === 'files')
+    return {
+      level: 'info',
+      message: `mail goes to the local outbox ${settings.dir} (no AUTHD_SMTP_URL; development only)`,
+    };
   const url = new URL(settings.url);
   return { level: 'info', message: `mail goes through SMTP at ${url.protocol}//${url.host}` };
 }

@@ -32,7 +32,10 @@ export const CLAIM_LEASE_MS = 60_000;
  */
 export function createOutbox(db: Queryable, clock: Clock) {
   return {
-    async enqueue(kind: MailKind, entry: { userId?: string | null; payload?: Record<string, unknown> }): Promise<string> {
+    async enqueue(
+      kind: MailKind,
+      entry: { userId?: string | null; payload?: Record<string, unknown> },
+    ): Promise<string> {
       const id = crypto.randomUUID();
       const now = new Date(clock.now());
       await db.query(
@@ -57,15 +60,24 @@ export function createOutbox(db: Queryable, clock: Clock) {
 
     /** Done: sent, or nothing to send (`outcome` says which). The payload is dropped. */
     async complete(id: string, outcome: string): Promise<void> {
-      await db.query(`UPDATE mail_outbox SET done_at = $2, outcome = $3, payload = '{}', locked_until = NULL, last_error = NULL WHERE id = $1`, [id, new Date(clock.now()), outcome]);
+      await db.query(
+        `UPDATE mail_outbox SET done_at = $2, outcome = $3, payload = '{}', locked_until = NULL, last_error = NULL WHERE id = $1`,
+        [id, new Date(clock.now()), outcome],
+      );
     },
 
     async retryLater(id: string, delayMs: number, error: string): Promise<void> {
-      await db.query(`UPDATE mail_outbox SET next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1`, [id, new Date(clock.now() + delayMs), error.slice(0, 500)]);
+      await db.query(
+        `UPDATE mail_outbox SET next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1`,
+        [id, new Date(clock.now() + delayMs), error.slice(0, 500)],
+      );
     },
 
     async giveUp(id: string, error: string): Promise<void> {
-      await db.query(`UPDATE mail_outbox SET done_at = $2, outcome = 'failed', payload = '{}', locked_until = NULL, last_error = $3 WHERE id = $1`, [id, new Date(clock.now()), error.slice(0, 500)]);
+      await db.query(
+        `UPDATE mail_outbox SET done_at = $2, outcome = 'failed', payload = '{}', locked_until = NULL, last_error = $3 WHERE id = $1`,
+        [id, new Date(clock.now()), error.slice(0, 500)],
+      );
     },
 
     /** Entries not yet done, for the readiness check and the tests. */

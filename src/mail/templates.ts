@@ -35,7 +35,9 @@ export function renderMail(to: string, content: MailContent, brand: MailBranding
     '',
   ].join('\n');
   const color = escapeHtml(brand.brandColor);
-  const logo = brand.logoUrl ? `<img src="${escapeHtml(brand.logoUrl)}" alt="" height="32" style="vertical-align:middle;margin-right:8px">` : '';
+  const logo = brand.logoUrl
+    ? `<img src="${escapeHtml(brand.logoUrl)}" alt="" height="32" style="vertical-align:middle;margin-right:8px">`
+    : '';
   const button = content.action
     ? `<p style="margin:24px 0"><a href="${escapeHtml(content.action.url)}" style="background:${color};color:#ffffff;padding:10px 18px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(content.action.label)}</a></p>
 <p style="font-size:13px;color:#555555">Or open this address: <br><a href="${escapeHtml(content.action.url)}" style="color:${color};word-break:break-all">${escapeHtml(content.action.url)}</a></p>`

@@ -49,9 +49,15 @@ export function createFileTransport(dir: string, from: string, logger: Logger): 
     async send(message) {
       const info = await builder.sendMail({ from, ...message });
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(4).toString('hex')}.eml`);
+      const file = path.join(
+        dir,
+        `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(4).toString('hex')}.eml`,
+      );
       await fs.writeFile(file, info.message as Buffer, { mode: 0o600 });
-      logger.info({ to: message.to, subject: message.subject, file }, 'mail written to the local outbox (no AUTHD_SMTP_URL)');
+      logger.info(
+        { to: message.to, subject: message.subject, file },
+        'mail written to the local outbox (no AUTHD_SMTP_URL)',
+      );
     },
     close: () => builder.close(),
   };

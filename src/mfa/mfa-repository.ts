@@ -35,7 +35,9 @@ export function createMfaRepository(db: Database) {
 
     async findTotp(userId: string): Promise<TotpRecord | undefined> {
       const [row] = await db.query<{ secret_sealed: string; confirmed_at: Date | null; last_step: string | number }>(
-        'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1', [userId]);
+        'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1',
+        [userId],
+      );
       return row && { secretSealed: row.secret_sealed, confirmedAt: row.confirmed_at, lastStep: Number(row.last_step) };
     },
 
@@ -43,7 +45,13 @@ export function createMfaRepository(db: Database) {
      * Confirms the pending secret the caller checked (still the same sealed value: a restarted
      * enrolment in between wins) and replaces the recovery codes, in one transaction.
      */
-    async confirm(userId: string, secretSealed: string, step: number, now: Date, codeDigests: string[]): Promise<boolean> {
+    async confirm(
+      userId: string,
+      secretSealed: string,
+      step: number,
+      now: Date,
+      codeDigests: string[],
+    ): Promise<boolean> {
       return db.transaction(async (tx) => {
         const confirmed = await tx.query(
           `UPDATE mfa_totp SET confirmed_at = $3, last_step = $4
@@ -52,7 +60,10 @@ export function createMfaRepository(db: Database) {
         );
         if (confirmed.length !== 1) return false;
         await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-        await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_digest) SELECT $1, unnest($2::text[])', [userId, codeDigests]);
+        await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_digest) SELECT $1, unnest($2::text[])', [
+          userId,
+          codeDigests,
+        ]);
         return true;
       });
     },
@@ -77,14 +88,20 @@ export function createMfaRepository(db: Database) {
     },
 
     async recoveryCodesLeft(userId: string): Promise<number> {
-      const [row] = await db.query<{ n: string | number }>('SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId]);
+      const [row] = await db.query<{ n: string | number }>(
+        'SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL',
+        [userId],
+      );
       return Number(row?.n ?? 0);
     },
 
     /** Removes the authenticator and the recovery codes; true when there was a confirmed one. */
     async remove(userId: string): Promise<boolean> {
       return db.transaction(async (tx) => {
-        const removed = await tx.query<{ confirmed: boolean }>('DELETE FROM mfa_totp WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL AS confirmed', [userId]);
+        const removed = await tx.query<{ confirmed: boolean }>(
+          'DELETE FROM mfa_totp WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL AS confirmed',
+          [userId],
+        );
         await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
         return removed[0]?.confirmed === true;
       });
@@ -93,7 +110,14 @@ export function createMfaRepository(db: Database) {
     async createChallenge(challenge: NewChallenge): Promise<void> {
       await db.query(
         'INSERT INTO mfa_challenges (token_digest, user_id, client_id, scopes, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [challenge.tokenDigest, challenge.userId, challenge.clientId, challenge.scopes, challenge.authTime, challenge.expiresAt],
+        [
+          challenge.tokenDigest,
+          challenge.userId,
+          challenge.clientId,
+          challenge.scopes,
+          challenge.authTime,
+          challenge.expiresAt,
+        ],
       );
     },
 
@@ -101,7 +125,12 @@ export function createMfaRepository(db: Database) {
      * Takes one try of a live challenge of this client: undefined when it is unknown, another
      * client's, expired, used, or out of tries. Counted in the same statement that checks.
      */
-    async claimAttempt(tokenDigest: string, clientId: string, now: Date, maxAttempts: number): Promise<ChallengeRecord | undefined> {
+    async claimAttempt(
+      tokenDigest: string,
+      clientId: string,
+      now: Date,
+      maxAttempts: number,
+    ): Promise<ChallengeRecord | undefined> {
       const [row] = await db.query<{ user_id: string; client_id: string; scopes: string[]; auth_time: Date }>(
         `UPDATE mfa_challenges SET attempts = attempts + 1
          WHERE token_digest = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 AND attempts < $4

@@ -44,7 +44,11 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
     async status(userId: string): Promise<MfaStatus> {
       const totp = await repository.findTotp(userId);
       const enabled = Boolean(totp?.confirmedAt);
-      return { enabled, enrolledAt: totp?.confirmedAt ?? null, recoveryCodesLeft: enabled ? await repository.recoveryCodesLeft(userId) : 0 };
+      return {
+        enabled,
+        enrolledAt: totp?.confirmedAt ?? null,
+        recoveryCodesLeft: enabled ? await repository.recoveryCodesLeft(userId) : 0,
+      };
     },
 
     async isEnabled(userId: string): Promise<boolean> {
@@ -63,9 +67,14 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
     /** The first valid code turns the pending secret on; returns the ten recovery codes, shown this once. */
     async confirmEnrolment(userId: string, code: string): Promise<string[]> {
       const totp = await repository.findTotp(userId);
-      if (!totp || totp.confirmedAt) throw new DomainError('conflict', totp ? 'A second factor is already set up.' : 'Start the enrolment first.');
+      if (!totp || totp.confirmedAt)
+        throw new DomainError('conflict', totp ? 'A second factor is already set up.' : 'Start the enrolment first.');
       const step = matchTotp(openSecret(keys.secrets, totp.secretSealed, userId), code.trim(), clock.now());
-      if (step === undefined) throw new DomainError('invalid', 'The code is wrong or expired; check the time on the device and try the current code.');
+      if (step === undefined)
+        throw new DomainError(
+          'invalid',
+          'The code is wrong or expired; check the time on the device and try the current code.',
+        );
       const codes = generateRecoveryCodes();
       const digests = codes.map((c) => digestRecoveryCode(keys.recoveryCodes, normalizeRecoveryCode(c) ?? c));
       if (!(await repository.confirm(userId, totp.secretSealed, step, now(), digests))) {
@@ -87,8 +96,13 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
       }
       const normalized = normalizeRecoveryCode(factor.recoveryCode);
       if (normalized === undefined) return undefined;
-      if (!(await repository.useRecoveryCode(userId, digestRecoveryCode(keys.recoveryCodes, normalized), now()))) return undefined;
-      audit.record({ type: 'mfa_recovery_code_used', userId, details: { left: await repository.recoveryCodesLeft(userId) } });
+      if (!(await repository.useRecoveryCode(userId, digestRecoveryCode(keys.recoveryCodes, normalized), now())))
+        return undefined;
+      audit.record({
+        type: 'mfa_recovery_code_used',
+        userId,
+        details: { left: await repository.recoveryCodesLeft(userId) },
+      });
       return 'recovery_code';
     },
 
@@ -103,9 +117,14 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
     async issueChallenge(challenge: ChallengeRecord): Promise<string> {
       const token = crypto.randomBytes(32).toString('base64url');
       const at = clock.now();
-      await repository.createChallenge({ ...challenge, tokenDigest: digestToken(token), expiresAt: new Date(at + MFA_TOKEN_TTL_SECONDS * 1000) });
+      await repository.createChallenge({
+        ...challenge,
+        tokenDigest: digestToken(token),
+        expiresAt: new Date(at + MFA_TOKEN_TTL_SECONDS * 1000),
+      });
       // Now and then, forget the challenges nobody finished.
-      if (crypto.randomInt(100) === 0) await repository.deleteExpiredChallenges(new Date(at - 86_400_000)).catch(() => {});
+      if (crypto.randomInt(100) === 0)
+        await repository.deleteExpiredChallenges(new Date(at - 86_400_000)).catch(() => {});
       return token;
     },
 

@@ -16,7 +16,12 @@ export function totpStep(nowMs: number): number {
 }
 
 /** The code for one time step (RFC 4226 §5.3); digits and algorithm are parameters only for the RFC vectors. */
-export function totpCode(secret: Buffer, step: number, digits = TOTP_DIGITS, algorithm: TotpAlgorithm = 'sha1'): string {
+export function totpCode(
+  secret: Buffer,
+  step: number,
+  digits = TOTP_DIGITS,
+  algorithm: TotpAlgorithm = 'sha1',
+): string {
   const counter = Buffer.alloc(8);
   counter.writeBigUInt64BE(BigInt(step));
   const mac = crypto.createHmac(algorithm, secret).update(counter).digest();
@@ -34,7 +39,8 @@ export function matchTotp(secret: Buffer, code: string, nowMs: number): number |
   const now = totpStep(nowMs);
   let matched: number | undefined;
   for (let step = now - TOTP_DRIFT_STEPS; step <= now + TOTP_DRIFT_STEPS; step++) {
-    if (crypto.timingSafeEqual(Buffer.from(totpCode(secret, step)), Buffer.from(code)) && matched === undefined) matched = step;
+    if (crypto.timingSafeEqual(Buffer.from(totpCode(secret, step)), Buffer.from(code)) && matched === undefined)
+      matched = step;
   }
   return matched;
 }
@@ -85,7 +91,11 @@ export function generateTotpSecret(): Buffer {
 export function provisioningUri(secret: Buffer, issuer: string, account: string): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
   const query = new URLSearchParams({
-    secret: base32Encode(secret), issuer, algorithm: 'SHA1', digits: String(TOTP_DIGITS), period: String(TOTP_PERIOD_SECONDS),
+    secret: base32Encode(secret),
+    issuer,
+    algorithm: 'SHA1',
+    digits: String(TOTP_DIGITS),
+    period: String(TOTP_PERIOD_SECONDS),
   });
   return `otpauth://totp/${label}?${query.toString().replace(/\+/g, '%20')}`;
 }

@@ -7,28 +7,51 @@ import { extraClaimsOf } from '../tokens/user-claims';
 export type IntrospectionResponse =
   | { active: false }
   | {
-    active: true;
-    scope: string;
-    client_id: string;
-    sub: string;
-    aud: string | string[];
-    iss: string;
-    exp: number;
-    iat: number;
-    jti: string;
-    token_type: 'Bearer';
-    sid?: string;
-    roles?: string[];
-    /** The claims about the user the token carries (preferred_username, email, metadata keys). */
-    [claim: string]: unknown;
-  };
+      active: true;
+      scope: string;
+      client_id: string;
+      sub: string;
+      aud: string | string[];
+      iss: string;
+      exp: number;
+      iat: number;
+      jti: string;
+      token_type: 'Bearer';
+      sid?: string;
+      roles?: string[];
+      /** The claims about the user the token carries (preferred_username, email, metadata keys). */
+      [claim: string]: unknown;
+    };
 
-const CORE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'roles', 'sid', 'active', 'token_type', 'amr', 'acr', 'auth_time']);
+const CORE_CLAIMS: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'roles',
+  'sid',
+  'active',
+  'token_type',
+  'amr',
+  'acr',
+  'auth_time',
+]);
 
 /** What the revocation store checks of a verified access token: its jti, session, user and signing key. */
 export function revocationIdentity(token: string, claims: AccessTokenClaims): TokenIdentity {
   const { kid } = decodeProtectedHeader(token);
-  return { jti: claims.jti, sub: claims.sub, iat: claims.iat, ...(claims.sid !== undefined && { sid: claims.sid }), ...(kid !== undefined && { kid }) };
+  return {
+    jti: claims.jti,
+    sub: claims.sub,
+    iat: claims.iat,
+    ...(claims.sid !== undefined && { sid: claims.sid }),
+    ...(kid !== undefined && { kid }),
+  };
 }
 
 /**
@@ -36,7 +59,10 @@ export function revocationIdentity(token: string, claims: AccessTokenClaims): To
  * hold and nothing revoked it (its jti, its session, its user's "not before", or its key). Refresh tokens
  * are never active here: a resource server must never accept one.
  */
-export async function introspectToken(token: string, deps: { tokens: TokenIssuer; revocations: RevocationStore }): Promise<IntrospectionResponse> {
+export async function introspectToken(
+  token: string,
+  deps: { tokens: TokenIssuer; revocations: RevocationStore },
+): Promise<IntrospectionResponse> {
   let claims: AccessTokenClaims;
   try {
     claims = await deps.tokens.verifyAccessToken(token);

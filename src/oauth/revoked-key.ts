@@ -16,13 +16,21 @@ export async function confirmRevokedKeyRefreshToken(
   deps: { sessions: SessionRepository; audit: AuditLog; now: Date; context?: RequestContext },
 ): Promise<boolean> {
   const row = await deps.sessions.inspect(claims.jti, deps.now);
-  const confirmed = row !== undefined && row.sessionId === claims.sessionId && row.userId === claims.userId && row.clientId === clientId;
+  const confirmed =
+    row !== undefined &&
+    row.sessionId === claims.sessionId &&
+    row.userId === claims.userId &&
+    row.clientId === clientId;
   deps.audit.record({
     type: 'refresh_token_of_revoked_key',
     clientId,
     userId: confirmed ? row.userId : null,
     ...(deps.context && { context: deps.context }),
-    details: { kid: claims.revokedKid, outcome: confirmed ? 'confirmed' : 'refused', ...(confirmed && { sid: row.sessionId }) },
+    details: {
+      kid: claims.revokedKid,
+      outcome: confirmed ? 'confirmed' : 'refused',
+      ...(confirmed && { sid: row.sessionId }),
+    },
   });
   return confirmed;
 }

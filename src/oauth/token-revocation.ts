@@ -25,7 +25,8 @@ type Kind = 'access_token' | 'refresh_token';
 const SKEW_MS = CLOCK_SKEW_SECONDS * 1000;
 
 async function identify(token: string, hint: string | undefined, tokens: TokenIssuer) {
-  const order: Kind[] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+  const order: Kind[] =
+    hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
   for (const kind of order) {
     try {
       if (kind === 'access_token') return { kind, claims: await tokens.verifyAccessToken(token) } as const;
@@ -42,23 +43,59 @@ async function identify(token: string, hint: string | undefined, tokens: TokenIs
  * and its access tokens through the sid); revoking an access token revokes its jti. Unknown,
  * malformed or expired tokens need nothing and get the same 200 (§2.2).
  */
-export async function revokeToken(token: string, hint: string | undefined, client: GrantClient, context: RequestContext, deps: TokenRevocationDeps): Promise<void> {
+export async function revokeToken(
+  token: string,
+  hint: string | undefined,
+  client: GrantClient,
+  context: RequestContext,
+  deps: TokenRevocationDeps,
+): Promise<void> {
   const found = await identify(token, hint, deps.tokens);
   if (!found) return;
   const owner = found.kind === 'access_token' ? found.claims.client_id : found.claims.clientId;
   // §2.1: the server verifies that the token was issued to the client asking.
   if (owner !== client.id) {
-    throw new OAuthError('unauthorized_client', 'The token was not issued to this client.', { detail: `owner ${owner}` });
+    throw new OAuthError('unauthorized_client', 'The token was not issued to this client.', {
+      detail: `owner ${owner}`,
+    });
   }
   if (found.kind === 'refresh_token') {
     // A forgery with a leaked key could name anyone's session: only a confirmed one may log out.
     const { revokedKid } = found.claims;
-    if (revokedKid && !(await confirmRevokedKeyRefreshToken(found.claims, client.id, { sessions: deps.sessions, audit: deps.audit, now: new Date(deps.clock.now()), context }))) return;
+    if (
+      revokedKid &&
+      !(await confirmRevokedKeyRefreshToken(found.claims, client.id, {
+        sessions: deps.sessions,
+        audit: deps.audit,
+        now: new Date(deps.clock.now()),
+        context,
+      }))
+    )
+      return;
     await deps.revoker.revokeSession(found.claims.sessionId, 'revoked_by_client');
-    deps.audit.record({ type: 'session_revoked', clientId: client.id, userId: found.claims.userId, context, details: { sid: found.claims.sessionId, reason: 'revoked_by_client' } });
+    deps.audit.record({
+      type: 'session_revoked',
+      clientId: client.id,
+      userId: found.claims.userId,
+      context,
+      details: { sid: found.claims.sessionId, reason: 'revoked_by_client' },
+    });
     return;
   }
   const now = deps.clock.now();
-  await deps.revocations.revoke([{ kind: 'jti', subject: found.claims.jti, revokedAt: new Date(now), expiresAt: new Date(found.claims.exp * 1000 + SKEW_MS) }]);
-  deps.audit.record({ type: 'access_token_revoked', clientId: client.id, userId: found.claims.sub === client.id ? null : found.claims.sub, context, details: { jti: found.claims.jti } });
+  await deps.revocations.revoke([
+    {
+      kind: 'jti',
+      subject: found.claims.jti,
+      revokedAt: new Date(now),
+      expiresAt: new Date(found.claims.exp * 1000 + SKEW_MS),
+    },
+  ]);
+  deps.audit.record({
+    type: 'access_token_revoked',
+    clientId: client.id,
+    userId: found.claims.sub === client.id ? null : found.claims.sub,
+    context,
+    details: { jti: found.claims.jti },
+  });
 }

@@ -13,7 +13,12 @@ export async function writeRevocations(db: Queryable, revocations: readonly Revo
      ON CONFLICT (kind, subject) DO UPDATE
        SET revoked_at = GREATEST(revocations.revoked_at, EXCLUDED.revoked_at),
            expires_at = GREATEST(revocations.expires_at, EXCLUDED.expires_at)`,
-    [revocations.map((r) => r.kind), revocations.map((r) => r.subject), revocations.map((r) => r.revokedAt), revocations.map((r) => r.expiresAt)],
+    [
+      revocations.map((r) => r.kind),
+      revocations.map((r) => r.subject),
+      revocations.map((r) => r.revokedAt),
+      revocations.map((r) => r.expiresAt),
+    ],
   );
 }
 

@@ -40,7 +40,9 @@ export interface RedisRevocationStoreOptions {
  * re-seeded from it; when Redis is unreachable, lookups are answered by the database, and the
  * index is re-seeded once Redis is back (it may have missed writes meanwhile).
  */
-export function createRedisRevocationStore(options: RedisRevocationStoreOptions): RevocationStore & { reseed(): Promise<void> } {
+export function createRedisRevocationStore(
+  options: RedisRevocationStoreOptions,
+): RevocationStore & { reseed(): Promise<void> } {
   const { db, clock, logger } = options;
   const redis = options.redis as RedisClient;
   redis.defineCommand('setRevocation', { numberOfKeys: 1, lua: SET_REVOCATION });
@@ -62,7 +64,12 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
     for (const r of revocations) {
       const ttl = r.expiresAt.getTime() - now;
       // Queued on the pipeline (no promise of its own): exec() below answers for every command.
-      if (ttl > 0) void (pipeline as unknown as RedisClient).setRevocation(revocationKey(r.kind, r.subject), String(r.revokedAt.getTime()), String(ttl));
+      if (ttl > 0)
+        void (pipeline as unknown as RedisClient).setRevocation(
+          revocationKey(r.kind, r.subject),
+          String(r.revokedAt.getTime()),
+          String(ttl),
+        );
     }
     return pipeline.exec().then((results) => {
       const failed = results?.find(([error]) => error);
@@ -137,7 +144,11 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
       let values: Array<string | null>;
       try {
         values = await redis.mget(
-          EPOCH_KEY, revocationKey('jti', token.jti), revocationKey('sid', token.sid ?? '-'), revocationKey('user', token.sub), revokedKeyKey(token.kid ?? '-'),
+          EPOCH_KEY,
+          revocationKey('jti', token.jti),
+          revocationKey('sid', token.sid ?? '-'),
+          revocationKey('user', token.sub),
+          revokedKeyKey(token.kid ?? '-'),
         );
       } catch {
         distrust();
@@ -149,7 +160,10 @@ export function createRedisRevocationStore(options: RedisRevocationStoreOptions)
         reseedSoon();
         return fallback.isRevoked(token);
       }
-      return (token.kid !== undefined && kid !== null) || isRevokedByValues([jti, sid, user], token.iat, token.sid !== undefined);
+      return (
+        (token.kid !== undefined && kid !== null) ||
+        isRevokedByValues([jti, sid, user], token.iat, token.sid !== undefined)
+      );
     },
 
     async ping() {

@@ -148,8 +148,16 @@ export function createSessionRepository(db: Queryable) {
     /** A user's sessions, newest first; live ones only unless includeEnded. */
     async listForUser(userId: string, now: Date, includeEnded = false): Promise<SessionSummary[]> {
       const rows = await db.query<{
-        id: string; client_id: string; scopes: string[]; created_at: Date; last_used_at: Date; expires_at: Date;
-        revoked_at: Date | null; revoked_reason: string | null; ip: string | null; user_agent: string | null;
+        id: string;
+        client_id: string;
+        scopes: string[];
+        created_at: Date;
+        last_used_at: Date;
+        expires_at: Date;
+        revoked_at: Date | null;
+        revoked_reason: string | null;
+        ip: string | null;
+        user_agent: string | null;
       }>(
         `SELECT id, client_id, scopes, created_at, last_used_at, expires_at, revoked_at, revoked_reason, ip, user_agent
          FROM sessions WHERE user_id = $1 AND ($3 OR (revoked_at IS NULL AND expires_at > $2))
@@ -157,8 +165,16 @@ export function createSessionRepository(db: Queryable) {
         [userId, now, includeEnded],
       );
       return rows.map((r) => ({
-        id: r.id, clientId: r.client_id, scopes: r.scopes, createdAt: r.created_at, lastUsedAt: r.last_used_at,
-        expiresAt: r.expires_at, revokedAt: r.revoked_at, revokedReason: r.revoked_reason, ip: r.ip, userAgent: r.user_agent,
+        id: r.id,
+        clientId: r.client_id,
+        scopes: r.scopes,
+        createdAt: r.created_at,
+        lastUsedAt: r.last_used_at,
+        expiresAt: r.expires_at,
+        revokedAt: r.revoked_at,
+        revokedReason: r.revoked_reason,
+        ip: r.ip,
+        userAgent: r.user_agent,
       }));
     },
 
@@ -170,9 +186,23 @@ export function createSessionRepository(db: Queryable) {
            VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $13, $14, $15) RETURNING id)
          INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at)
          SELECT $9, id, $10, $11, $12 FROM s`,
-        [session.id, session.userId, session.clientId, session.scopes, session.createdAt, session.expiresAt,
-          session.ip, session.userAgent, session.firstToken.jti, session.firstToken.kid, session.firstToken.issuedAt,
-          session.firstToken.expiresAt, session.assurance.amr, session.assurance.acr, new Date(session.assurance.authTime * 1000)],
+        [
+          session.id,
+          session.userId,
+          session.clientId,
+          session.scopes,
+          session.createdAt,
+          session.expiresAt,
+          session.ip,
+          session.userAgent,
+          session.firstToken.jti,
+          session.firstToken.kid,
+          session.firstToken.issuedAt,
+          session.firstToken.expiresAt,
+          session.assurance.amr,
+          session.assurance.acr,
+          new Date(session.assurance.authTime * 1000),
+        ],
       );
     },
 
@@ -180,30 +210,54 @@ export function createSessionRepository(db: Queryable) {
      * Single-use rotation; undefined when the token cannot be rotated (inspect to learn why).
      * `heldByEveryUser`: scopes a user has without their record listing them.
      */
-    async rotate(jti: string, now: Date, child: { jti: string; kid: string; idleExpiresAt: Date }, requestedScopes: string[] | null,
-      heldByEveryUser: readonly string[] = []): Promise<SessionGrant | undefined> {
-      const [row] = await db.query<GrantRow>(ROTATE, [jti, now, child.jti, child.kid, child.idleExpiresAt, requestedScopes, heldByEveryUser]);
+    async rotate(
+      jti: string,
+      now: Date,
+      child: { jti: string; kid: string; idleExpiresAt: Date },
+      requestedScopes: string[] | null,
+      heldByEveryUser: readonly string[] = [],
+    ): Promise<SessionGrant | undefined> {
+      const [row] = await db.query<GrantRow>(ROTATE, [
+        jti,
+        now,
+        child.jti,
+        child.kid,
+        child.idleExpiresAt,
+        requestedScopes,
+        heldByEveryUser,
+      ]);
       return row && toGrant(row);
     },
 
     async inspect(jti: string, now: Date): Promise<RefreshTokenInspection | undefined> {
       const [row] = await db.query<{
-        session_id: string; user_id: string; client_id: string; consumed_at: Date | null; expired: boolean; session_revoked: boolean; session_expired: boolean;
-        user_disabled: boolean; session_scopes: string[]; user_scopes: string[]; client_scopes: string[];
+        session_id: string;
+        user_id: string;
+        client_id: string;
+        consumed_at: Date | null;
+        expired: boolean;
+        session_revoked: boolean;
+        session_expired: boolean;
+        user_disabled: boolean;
+        session_scopes: string[];
+        user_scopes: string[];
+        client_scopes: string[];
       }>(INSPECT, [jti, now]);
-      return row && {
-        sessionId: row.session_id,
-        userId: row.user_id,
-        clientId: row.client_id,
-        consumedAt: row.consumed_at,
-        expired: row.expired,
-        sessionRevoked: row.session_revoked,
-        sessionExpired: row.session_expired,
-        userDisabled: row.user_disabled,
-        sessionScopes: row.session_scopes,
-        userScopes: row.user_scopes,
-        clientScopes: row.client_scopes,
-      };
+      return (
+        row && {
+          sessionId: row.session_id,
+          userId: row.user_id,
+          clientId: row.client_id,
+          consumedAt: row.consumed_at,
+          expired: row.expired,
+          sessionRevoked: row.session_revoked,
+          sessionExpired: row.session_expired,
+          userDisabled: row.user_disabled,
+          sessionScopes: row.session_scopes,
+          userScopes: row.user_scopes,
+          clientScopes: row.client_scopes,
+        }
+      );
     },
 
     /** The unspent child of a refresh token, while its session is live and its user enabled. */
@@ -230,7 +284,12 @@ export function createSessionRepository(db: Queryable) {
     },
 
     /** Revokes the user's sessions except one (the caller's own, after a password change). */
-    async revokeOthersForUser(userId: string, keepSessionId: string | null, now: Date, reason: string): Promise<string[]> {
+    async revokeOthersForUser(
+      userId: string,
+      keepSessionId: string | null,
+      now: Date,
+      reason: string,
+    ): Promise<string[]> {
       const rows = await db.query<{ id: string }>(
         `UPDATE sessions SET revoked_at = $3, revoked_reason = $4
          WHERE user_id = $1 AND id IS DISTINCT FROM $2 AND revoked_at IS NULL AND expires_at > $3 RETURNING id`,

@@ -8,13 +8,20 @@ import type { SessionRepository } from './session-repository';
  * records it in the revocation store until its last access token has expired. Shared by reuse
  * detection, token revocation (RFC 7009), the CLI, and the account and admin APIs.
  */
-export function createSessionRevoker(deps: { sessions: SessionRepository; revocations: RevocationStore; clock: Clock; maxAccessTokenTtl: number }) {
+export function createSessionRevoker(deps: {
+  sessions: SessionRepository;
+  revocations: RevocationStore;
+  clock: Clock;
+  maxAccessTokenTtl: number;
+}) {
   // The last moment an access token issued before now can matter, plus the clock skew verifiers
   // reading the index directly may have (the rule set's, the most a kit tolerates).
   const accessWindow = (now: number) => new Date(now + (deps.maxAccessTokenTtl + CLOCK_SKEW_SECONDS) * 1000);
 
   async function revokeSessions(ids: string[], now: number): Promise<void> {
-    await deps.revocations.revoke(ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })));
+    await deps.revocations.revoke(
+      ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })),
+    );
   }
 
   return {
@@ -26,7 +33,9 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
       const now = deps.clock.now();
       const ids = await deps.sessions.revokeAllForClient(clientId, new Date(now), reason);
       await revokeSessions(ids, now);
-      await deps.revocations.revoke([{ kind: 'user', subject: clientId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
+      await deps.revocations.revoke([
+        { kind: 'user', subject: clientId, revokedAt: new Date(now), expiresAt: accessWindow(now) },
+      ]);
       return ids;
     },
 
@@ -41,7 +50,9 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
     async revokeSession(sessionId: string, reason: string): Promise<boolean> {
       const now = deps.clock.now();
       const revoked = await deps.sessions.revoke(sessionId, new Date(now), reason);
-      await deps.revocations.revoke([{ kind: 'sid', subject: sessionId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
+      await deps.revocations.revoke([
+        { kind: 'sid', subject: sessionId, revokedAt: new Date(now), expiresAt: accessWindow(now) },
+      ]);
       return revoked !== undefined;
     },
 
@@ -51,7 +62,9 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
      */
     async revokeUserAccessTokens(userId: string): Promise<void> {
       const now = deps.clock.now();
-      await deps.revocations.revoke([{ kind: 'user', subject: userId, revokedAt: new Date(now), expiresAt: accessWindow(now) }]);
+      await deps.revocations.revoke([
+        { kind: 'user', subject: userId, revokedAt: new Date(now), expiresAt: accessWindow(now) },
+      ]);
     },
 
     /** Every session of the user, and every access token issued to the user until now. */
@@ -60,7 +73,12 @@ export function createSessionRevoker(deps: { sessions: SessionRepository; revoca
       const ids = await deps.sessions.revokeAllForUser(userId, new Date(now), reason);
       await deps.revocations.revoke([
         { kind: 'user', subject: userId, revokedAt: new Date(now), expiresAt: accessWindow(now) },
-        ...ids.map((id) => ({ kind: 'sid' as const, subject: id, revokedAt: new Date(now), expiresAt: accessWindow(now) })),
+        ...ids.map((id) => ({
+          kind: 'sid' as const,
+          subject: id,
+          revokedAt: new Date(now),
+          expiresAt: accessWindow(now),
+        })),
       ]);
       return ids;
     },

@@ -66,9 +66,15 @@ function classifyConnectionError(error: unknown, dependency: Dependency, url?: s
   switch (err.code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { cause: 'host not found', hint: `the host name "${err.hostname ?? hostOf(url)}" does not resolve (DNS): check the host in the URL` };
+      return {
+        cause: 'host not found',
+        hint: `the host name "${err.hostname ?? hostOf(url)}" does not resolve (DNS): check the host in the URL`,
+      };
     case 'ECONNREFUSED':
-      return { cause: 'connection refused', hint: `nothing listens on ${where}: is ${name} running, and on that port?` };
+      return {
+        cause: 'connection refused',
+        hint: `nothing listens on ${where}: is ${name} running, and on that port?`,
+      };
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -80,7 +86,10 @@ function classifyConnectionError(error: unknown, dependency: Dependency, url?: s
       return { cause: 'authentication failed', hint: `${message}: check the user name and password in the URL` };
     case '28000':
       if (/no encryption/.test(message)) {
-        return { cause: 'TLS required', hint: 'the server accepts only encrypted connections: add sslmode=verify-full (with sslrootcert=…) to DATABASE_URL' };
+        return {
+          cause: 'TLS required',
+          hint: 'the server accepts only encrypted connections: add sslmode=verify-full (with sslrootcert=…) to DATABASE_URL',
+        };
       }
       return { cause: 'authentication failed', hint: message };
     case '3D000': {
@@ -93,7 +102,10 @@ function classifyConnectionError(error: unknown, dependency: Dependency, url?: s
           return '';
         }
       })();
-      return { cause: `database "${database}" does not exist`, hint: `create it with \`createdb${server} ${database}\`` };
+      return {
+        cause: `database "${database}" does not exist`,
+        hint: `create it with \`createdb${server} ${database}\``,
+      };
     }
     case '57P03':
       return { cause: 'starting up', hint: `${name} is starting up or shutting down; try again shortly` };
@@ -106,10 +118,17 @@ function classifyConnectionError(error: unknown, dependency: Dependency, url?: s
     case 'CERT_HAS_EXPIRED':
       return { cause: 'TLS certificate refused', hint: `${message} (give the CA with sslrootcert=…)` };
   }
-  if (/does not support SSL/i.test(message)) return { cause: 'TLS not offered', hint: 'the URL asks for TLS (sslmode) but the server does not offer it' };
-  if (/WRONGPASS|invalid username-password/i.test(message)) return { cause: 'authentication failed', hint: 'Redis refused the user name or password in REDIS_URL' };
-  if (/NOAUTH/.test(message)) return { cause: 'authentication required', hint: 'Redis needs a password: put it in REDIS_URL (redis://:password@host:port)' };
-  if (/timeout|timed out/i.test(message)) return { cause: 'no answer', hint: `${where || name} did not answer in time` };
+  if (/does not support SSL/i.test(message))
+    return { cause: 'TLS not offered', hint: 'the URL asks for TLS (sslmode) but the server does not offer it' };
+  if (/WRONGPASS|invalid username-password/i.test(message))
+    return { cause: 'authentication failed', hint: 'Redis refused the user name or password in REDIS_URL' };
+  if (/NOAUTH/.test(message))
+    return {
+      cause: 'authentication required',
+      hint: 'Redis needs a password: put it in REDIS_URL (redis://:password@host:port)',
+    };
+  if (/timeout|timed out/i.test(message))
+    return { cause: 'no answer', hint: `${where || name} did not answer in time` };
   return undefined;
 }
 

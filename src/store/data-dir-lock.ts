@@ -3,8 +3,10 @@ import path from 'node:path';
 
 export class DataDirInUseError extends Error {
   constructor(dataDir: string, pid: number) {
-    super(`the embedded database in ${dataDir} is in use by another authd process (pid ${pid}); ` +
-      'stop it first, or run authd on PostgreSQL (DATABASE_URL) to share one database between processes');
+    super(
+      `the embedded database in ${dataDir} is in use by another authd process (pid ${pid}); ` +
+        'stop it first, or run authd on PostgreSQL (DATABASE_URL) to share one database between processes',
+    );
     this.name = 'DataDirInUseError';
   }
 }
@@ -31,7 +33,8 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirInUseError(dataDir, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
+        throw new DataDirInUseError(dataDir, pid);
       fs.rmSync(file, { force: true });
     }
   }

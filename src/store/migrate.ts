@@ -14,7 +14,12 @@ export interface Migration {
 
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await fs.readdir(dir)).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
-  return Promise.all(files.map(async (file) => ({ version: file.replace(/\.sql$/, ''), sql: await fs.readFile(path.join(dir, file), 'utf8') })));
+  return Promise.all(
+    files.map(async (file) => ({
+      version: file.replace(/\.sql$/, ''),
+      sql: await fs.readFile(path.join(dir, file), 'utf8'),
+    })),
+  );
 }
 
 /**
@@ -30,20 +35,23 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<s
     await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
   });
-  const recorded = async (tx: Queryable) => new Set((await tx.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+  const recorded = async (tx: Queryable) =>
+    new Set((await tx.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
   const before = await recorded(db);
   const pending = all.filter((m) => !before.has(m.version));
   const done: string[] = [];
   for (const migration of pending) {
-    const applied = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      if ((await recorded(tx)).has(migration.version)) return false;
-      await tx.exec(migration.sql);
-      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
-      return true;
-    }).catch((error: unknown) => {
-      throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
-    });
+    const applied = await db
+      .transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        if ((await recorded(tx)).has(migration.version)) return false;
+        await tx.exec(migration.sql);
+        await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+        return true;
+      })
+      .catch((error: unknown) => {
+        throw new Error(`migration ${migration.version} failed: ${(error as Error).message}`, { cause: error });
+      });
     if (applied) done.push(migration.version);
   }
   return done;

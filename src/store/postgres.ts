@@ -25,7 +25,8 @@ const MAX_PREPARED_TEXT_LENGTH = 4096;
 function statementNamer(enabled: boolean) {
   const names = new Map<string, string>();
   return (text: string, values: unknown[] | undefined): { text: string; values?: unknown[]; name?: string } => {
-    if (!enabled || values === undefined || values.length === 0 || text.length > MAX_PREPARED_TEXT_LENGTH) return { text, values };
+    if (!enabled || values === undefined || values.length === 0 || text.length > MAX_PREPARED_TEXT_LENGTH)
+      return { text, values };
     let name = names.get(text);
     if (name === undefined) {
       if (names.size >= MAX_PREPARED_TEXTS) return { text, values };
@@ -45,11 +46,25 @@ function statementNamer(enabled: boolean) {
  */
 
 // Connection-level failures (as opposed to SQL errors) mean the database is unavailable.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 function translate(error: unknown): unknown {
   const err = error as { code?: string; message?: string };
-  if (err && (UNAVAILABLE_CODES.has(err.code ?? '') || /timeout|terminat|Connection terminated|not queryable/i.test(err.message ?? ''))) {
+  if (
+    err &&
+    (UNAVAILABLE_CODES.has(err.code ?? '') ||
+      /timeout|terminat|Connection terminated|not queryable/i.test(err.message ?? ''))
+  ) {
     return new UnavailableError('postgres', { cause: error });
   }
   return error;

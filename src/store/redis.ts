@@ -23,17 +23,38 @@ function endpoints(hosts: string, defaultPort: number): Endpoint[] {
  *   redis+sentinel://[:password@]host:port,host:port/master-name[/db]
  *   redis+cluster://[:password@]host:port,host:port
  */
-export function parseRedisUrl(url: string): { kind: 'single' | 'sentinel' | 'cluster'; endpoints: Endpoint[]; name?: string; db?: number; username?: string; password?: string; tls: boolean } {
-  const match = /^(rediss?)(\+sentinel|\+cluster)?:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
-  if (!match) throw new Error('expected redis://, redis+sentinel:// or redis+cluster:// (rediss… for TLS) with host:port');
+export function parseRedisUrl(url: string): {
+  kind: 'single' | 'sentinel' | 'cluster';
+  endpoints: Endpoint[];
+  name?: string;
+  db?: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+} {
+  const match = /^(rediss?)(\+sentinel|\+cluster)?:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(
+    url,
+  );
+  if (!match)
+    throw new Error('expected redis://, redis+sentinel:// or redis+cluster:// (rediss… for TLS) with host:port');
   const [, base, mode = '', user, password, hosts, path = ''] = match;
   const tls = base === 'rediss';
   const scheme = `${base}${mode}`;
-  const auth = { ...(user && { username: decodeURIComponent(user) }), ...(password && { password: decodeURIComponent(password) }) };
+  const auth = {
+    ...(user && { username: decodeURIComponent(user) }),
+    ...(password && { password: decodeURIComponent(password) }),
+  };
   const segments = path.split('/').filter(Boolean);
   if (mode === '+sentinel') {
     if (!segments[0]) throw new Error(`${scheme}:// needs the master name as its path`);
-    return { kind: 'sentinel', endpoints: endpoints(hosts, 26379), name: segments[0], ...(segments[1] && { db: Number(segments[1]) }), ...auth, tls };
+    return {
+      kind: 'sentinel',
+      endpoints: endpoints(hosts, 26379),
+      name: segments[0],
+      ...(segments[1] && { db: Number(segments[1]) }),
+      ...auth,
+      tls,
+    };
   }
   if (mode === '+cluster') return { kind: 'cluster', endpoints: endpoints(hosts, 6379), ...auth, tls };
   const [single] = endpoints(hosts, 6379);
@@ -62,7 +83,17 @@ export function redisClientOptions(url: string, keyPrefix: string): RedisClientO
   };
   const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
   if (parsed.kind === 'cluster') {
-    return { kind: 'cluster', nodes: parsed.endpoints, options: { keyPrefix, lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: common } };
+    return {
+      kind: 'cluster',
+      nodes: parsed.endpoints,
+      options: {
+        keyPrefix,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: common,
+      },
+    };
   }
   return {
     kind: 'redis',
@@ -78,9 +109,12 @@ export function redisClientOptions(url: string, keyPrefix: string): RedisClientO
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
       ...(parsed.kind === 'sentinel'
         ? {
-          sentinels: parsed.endpoints, name: parsed.name, failoverDetector: true, ...(parsed.password && { sentinelPassword: parsed.password }),
-          ...(parsed.tls && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
-        }
+            sentinels: parsed.endpoints,
+            name: parsed.name,
+            failoverDetector: true,
+            ...(parsed.password && { sentinelPassword: parsed.password }),
+            ...(parsed.tls && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
+          }
         : { host: parsed.endpoints[0].host, port: parsed.endpoints[0].port }),
     },
   };
@@ -92,7 +126,8 @@ export function redisClientOptions(url: string, keyPrefix: string): RedisClientO
  */
 export async function connectRedis(url: string, keyPrefix: string): Promise<RedisConnection> {
   const client = redisClientOptions(url, keyPrefix);
-  const redis: RedisConnection = client.kind === 'cluster' ? new Cluster(client.nodes, client.options) : new Redis(client.options);
+  const redis: RedisConnection =
+    client.kind === 'cluster' ? new Cluster(client.nodes, client.options) : new Redis(client.options);
   // Reported through failing commands and readiness, not as crashes; the last one names the cause.
   redis.on('error', (error: Error) => lastErrors.set(redis, error));
   redis.on('ready', () => lastErrors.delete(redis));

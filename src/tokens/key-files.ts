@@ -18,7 +18,9 @@ export function isWellFormedKid(kid: string): boolean {
 /** A fresh RSA-2048 key; its kid is the RFC 7638 thumbprint of the public key. */
 export async function generateSigningKey(): Promise<GeneratedKey> {
   const { privateKey, publicKey } = await new Promise<crypto.KeyPairKeyObjectResult>((resolve, reject) =>
-    crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) => (err ? reject(err) : resolve({ publicKey: pub, privateKey: priv }))),
+    crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) =>
+      err ? reject(err) : resolve({ publicKey: pub, privateKey: priv }),
+    ),
   );
   const { kty, n, e } = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint({ kty, n, e }, 'sha256');
@@ -51,8 +53,13 @@ export async function savePrivateKey(keysDir: string, key: GeneratedKey): Promis
 
 /** A key file that others than its owner may read or write: refused, so nobody runs on a key that may have leaked. */
 export class KeyFilePermissionError extends Error {
-  constructor(readonly file: string, readonly mode: number) {
-    super(`refusing key file ${file}: its mode ${mode.toString(8).padStart(4, '0')} gives group or others access; run chmod 600 ${file}`);
+  constructor(
+    readonly file: string,
+    readonly mode: number,
+  ) {
+    super(
+      `refusing key file ${file}: its mode ${mode.toString(8).padStart(4, '0')} gives group or others access; run chmod 600 ${file}`,
+    );
   }
 }
 

@@ -32,7 +32,14 @@ async function createKey(options: KeyManagementOptions, activatesAt: Date): Prom
   const generated = await generateSigningKey();
   // The file first: a row whose private key is missing would leave the ring unable to sign.
   await savePrivateKey(options.keysDir, generated);
-  const record = { kid: generated.kid, publicJwk: generated.publicJwk, createdAt: new Date(options.clock.now()), activatesAt, retiresAt: null, revokedAt: null };
+  const record = {
+    kid: generated.kid,
+    publicJwk: generated.publicJwk,
+    createdAt: new Date(options.clock.now()),
+    activatesAt,
+    retiresAt: null,
+    revokedAt: null,
+  };
   await createKeyRepository(options.db).insert(record);
   return record;
 }
@@ -53,15 +60,23 @@ export async function ensureSigningKey(options: KeyManagementOptions): Promise<S
  * `immediate` (an emergency, e.g. a leaked key) the new key signs at once and the others retire
  * now; with `revokeOld` too, every other key is revoked in the same step.
  */
-export async function rotateSigningKey(options: KeyManagementOptions, immediate = false, revokeOld = false): Promise<SigningKeyRecord & { revoked?: string[] }> {
-  if (revokeOld && !immediate) throw new DomainError('invalid', 'Revoking the old keys needs an immediate rotation: nothing else could sign.');
+export async function rotateSigningKey(
+  options: KeyManagementOptions,
+  immediate = false,
+  revokeOld = false,
+): Promise<SigningKeyRecord & { revoked?: string[] }> {
+  if (revokeOld && !immediate)
+    throw new DomainError('invalid', 'Revoking the old keys needs an immediate rotation: nothing else could sign.');
   return withStartupLock(options.db, async () => {
     const now = options.clock.now();
     const activatesAt = new Date(immediate ? now : now + options.standbyMs);
     const record = await createKey(options, activatesAt);
     const repository = createKeyRepository(options.db);
     await repository.retireAllAt(activatesAt, record.kid);
-    options.audit?.record({ type: 'key_rotated', details: { kid: record.kid, activates_at: activatesAt.toISOString(), immediate } });
+    options.audit?.record({
+      type: 'key_rotated',
+      details: { kid: record.kid, activates_at: activatesAt.toISOString(), immediate },
+    });
     if (!revokeOld) return record;
     const revoked: string[] = [];
     for (const key of await repository.list()) {
@@ -80,9 +95,12 @@ export async function rotateSigningKey(options: KeyManagementOptions, immediate 
 async function revokeKey(options: KeyManagementOptions, key: SigningKeyRecord, now: number): Promise<number> {
   const repository = createKeyRepository(options.db);
   // Nothing it signed can matter after the longest token lifetime from now.
-  await options.revocations.revoke([{ kind: 'kid', subject: key.kid, revokedAt: new Date(now), expiresAt: new Date(now + options.maxTokenLifetimeMs) }]);
+  await options.revocations.revoke([
+    { kind: 'kid', subject: key.kid, revokedAt: new Date(now), expiresAt: new Date(now + options.maxTokenLifetimeMs) },
+  ]);
   await repository.revoke(key.kid, new Date(now));
-  if (keyState(key, now, options.maxTokenLifetimeMs) === 'standby') await repository.cancelRetirementsAt(key.activatesAt);
+  if (keyState(key, now, options.maxTokenLifetimeMs) === 'standby')
+    await repository.cancelRetirementsAt(key.activatesAt);
   const liveRefreshTokens = await repository.countLiveRefreshTokens(key.kid, new Date(now));
   options.audit?.record({ type: 'key_revoked', details: { kid: key.kid, live_refresh_tokens: liveRefreshTokens } });
   return liveRefreshTokens;
@@ -93,7 +111,10 @@ async function revokeKey(options: KeyManagementOptions, key: SigningKeyRecord, n
  * whose current refresh token it signed continue (the grant moves them to the current key);
  * returns how many such refresh tokens there are.
  */
-export async function revokeSigningKey(options: KeyManagementOptions, kid: string): Promise<{ liveRefreshTokens: number }> {
+export async function revokeSigningKey(
+  options: KeyManagementOptions,
+  kid: string,
+): Promise<{ liveRefreshTokens: number }> {
   return withStartupLock(options.db, async () => {
     const now = options.clock.now();
     const keys = await createKeyRepository(options.db).list();
@@ -103,7 +124,10 @@ export async function revokeSigningKey(options: KeyManagementOptions, kid: strin
     if (state === 'revoked') throw new DomainError('invalid', `Key ${kid} is already revoked.`);
     const othersActive = keys.some((k) => k.kid !== kid && keyState(k, now, options.maxTokenLifetimeMs) === 'active');
     if (state === 'active' && !othersActive) {
-      throw new DomainError('invalid', 'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.');
+      throw new DomainError(
+        'invalid',
+        'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
+      );
     }
     return { liveRefreshTokens: await revokeKey(options, key, now) };
   });
@@ -119,17 +143,24 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
     if (!key) throw new DomainError('not_found', `No signing key with kid ${kid}.`);
     const othersActive = keys.some((k) => k.kid !== kid && keyState(k, now, options.maxTokenLifetimeMs) === 'active');
     if (!othersActive && !force) {
-      throw new DomainError('invalid', 'This is the only active key: run "authd keys rotate" first (or "rotate --immediate" in an emergency), or pass --force to stop signing altogether.');
+      throw new DomainError(
+        'invalid',
+        'This is the only active key: run "authd keys rotate" first (or "rotate --immediate" in an emergency), or pass --force to stop signing altogether.',
+      );
     }
     if (!(await repository.retire(kid, new Date(now)))) {
       // A retired key still verifies what it signed; that is what a leak calls for ending.
       const state = keyState(key, now, options.maxTokenLifetimeMs);
-      throw new DomainError('invalid', state === 'revoked'
-        ? `Key ${kid} is already revoked.`
-        : `Key ${kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${kid}".`);
+      throw new DomainError(
+        'invalid',
+        state === 'revoked'
+          ? `Key ${kid} is already revoked.`
+          : `Key ${kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${kid}".`,
+      );
     }
     // Retiring a key that never signed cancels its rotation: the keys it was to replace stay active.
-    if (keyState(key, now, options.maxTokenLifetimeMs) === 'standby') await repository.cancelRetirementsAt(key.activatesAt);
+    if (keyState(key, now, options.maxTokenLifetimeMs) === 'standby')
+      await repository.cancelRetirementsAt(key.activatesAt);
     options.audit?.record({ type: 'key_retired', details: { kid, forced: force } });
   });
 }
@@ -137,9 +168,11 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
 export async function listSigningKeys(options: KeyManagementOptions): Promise<KeySummary[]> {
   const now = options.clock.now();
   const keys = await createKeyRepository(options.db).list();
-  return Promise.all(keys.map(async (k) => ({
-    ...k,
-    state: keyState(k, now, options.maxTokenLifetimeMs),
-    hasPrivateKey: (await loadPrivateKey(options.keysDir, k.kid)) !== undefined,
-  })));
+  return Promise.all(
+    keys.map(async (k) => ({
+      ...k,
+      state: keyState(k, now, options.maxTokenLifetimeMs),
+      hasPrivateKey: (await loadPrivateKey(options.keysDir, k.kid)) !== undefined,
+    })),
+  );
 }

@@ -70,7 +70,10 @@ export function createKeyRepository(db: Queryable) {
     },
 
     async retire(kid: string, at: Date): Promise<boolean> {
-      const rows = await db.query('UPDATE signing_keys SET retires_at = $2 WHERE kid = $1 AND (retires_at IS NULL OR retires_at > $2) RETURNING kid', [kid, at]);
+      const rows = await db.query(
+        'UPDATE signing_keys SET retires_at = $2 WHERE kid = $1 AND (retires_at IS NULL OR retires_at > $2) RETURNING kid',
+        [kid, at],
+      );
       return rows.length === 1;
     },
 

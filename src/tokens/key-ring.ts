@@ -70,7 +70,8 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     const records = await repository.list();
     const next: RingKey[] = [];
     const nextRevoked = new Map<string, crypto.KeyObject>();
-    const publicKeyOf = (record: SigningKeyRecord) => crypto.createPublicKey({ key: record.publicJwk as crypto.JsonWebKey, format: 'jwk' });
+    const publicKeyOf = (record: SigningKeyRecord) =>
+      crypto.createPublicKey({ key: record.publicJwk as crypto.JsonWebKey, format: 'jwk' });
     for (const record of records) {
       const state = stateOf(record);
       if (state === 'revoked') {

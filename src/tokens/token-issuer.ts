@@ -83,7 +83,10 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
       };
       const token = await signer.sign(ACCESS_TOKEN_TYPE, claims, ring.signingKey());
       // Verifiers refuse longer tokens: better no token than one that every service rejects.
-      if (token.length > MAX_TOKEN_LENGTH) throw new Error(`the access token would be ${token.length} characters, over the verifiers' limit of ${MAX_TOKEN_LENGTH} (too many roles, scopes or claims)`);
+      if (token.length > MAX_TOKEN_LENGTH)
+        throw new Error(
+          `the access token would be ${token.length} characters, over the verifiers' limit of ${MAX_TOKEN_LENGTH} (too many roles, scopes or claims)`,
+        );
       return { token, jti, expiresIn: input.ttlSeconds };
     },
 
@@ -111,7 +114,12 @@ export function createTokenIssuer(deps: { ring: KeyRing; issuer: string; clock: 
     /** Signature, typ, issuer, audience and expiry; throws InvalidTokenError. */
     async verifyRefreshToken(token: string, options: { acceptRevokedKey?: boolean } = {}): Promise<RefreshTokenClaims> {
       const { payload, kid, keyRevoked } = await verifyJwt(token, ring, {
-        typ: REFRESH_TOKEN_TYPE, issuer, audience: refreshAudience, now: clock.now(), requiredClaims: ['sid'], acceptRevokedKey: options.acceptRevokedKey,
+        typ: REFRESH_TOKEN_TYPE,
+        issuer,
+        audience: refreshAudience,
+        now: clock.now(),
+        requiredClaims: ['sid'],
+        acceptRevokedKey: options.acceptRevokedKey,
       });
       return {
         jti: String(payload.jti),

@@ -9,18 +9,61 @@ import { METADATA_KEY } from '../users/user-metadata';
 const STANDARD_USER_CLAIMS = ['preferred_username', 'email', 'email_verified'] as const;
 export type StandardUserClaim = (typeof STANDARD_USER_CLAIMS)[number];
 
-const SCOPE_OF: Record<StandardUserClaim, string> = { preferred_username: 'profile', email: 'email', email_verified: 'email' };
+const SCOPE_OF: Record<StandardUserClaim, string> = {
+  preferred_username: 'profile',
+  email: 'email',
+  email_verified: 'email',
+};
 
 /**
  * RFC 7519 §4.1, RFC 9068 §2.2 (and the identity claims of §2.2.3.1 it borrows), RFC 8693 §4,
  * RFC 7800, OpenID Connect's ID-token and standard claims, and authd's own.
  */
 const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'typ', 'cty',
-  'client_id', 'scope', 'auth_time', 'acr', 'amr', 'groups', 'roles', 'entitlements',
-  'act', 'may_act', 'cnf', 'azp', 'nonce', 'at_hash', 'c_hash', 'sid', 'token_type', 'active', 'username',
-  'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'profile', 'picture', 'website', 'gender', 'birthdate',
-  'zoneinfo', 'locale', 'updated_at', 'phone_number', 'phone_number_verified', 'address',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'typ',
+  'cty',
+  'client_id',
+  'scope',
+  'auth_time',
+  'acr',
+  'amr',
+  'groups',
+  'roles',
+  'entitlements',
+  'act',
+  'may_act',
+  'cnf',
+  'azp',
+  'nonce',
+  'at_hash',
+  'c_hash',
+  'sid',
+  'token_type',
+  'active',
+  'username',
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'profile',
+  'picture',
+  'website',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'locale',
+  'updated_at',
+  'phone_number',
+  'phone_number_verified',
+  'address',
   ...STANDARD_USER_CLAIMS,
 ]);
 
@@ -36,7 +79,8 @@ export interface ClaimSettings {
 export function claimSettingProblems({ userClaims, metadataClaims }: ClaimSettings): string[] {
   const problems: string[] = [];
   const unknown = userClaims.filter((c) => !(STANDARD_USER_CLAIMS as readonly string[]).includes(c));
-  if (unknown.length) problems.push(`unknown user claim: ${unknown.join(', ')} (known: ${STANDARD_USER_CLAIMS.join(', ')})`);
+  if (unknown.length)
+    problems.push(`unknown user claim: ${unknown.join(', ')} (known: ${STANDARD_USER_CLAIMS.join(', ')})`);
   if (metadataClaims.length > MAX_METADATA_CLAIMS) problems.push(`at most ${MAX_METADATA_CLAIMS} metadata claims`);
   const badKey = metadataClaims.find((k) => !METADATA_KEY.test(k));
   if (badKey !== undefined) problems.push(`"${badKey.slice(0, 70)}" is not a metadata key`);
@@ -53,7 +97,11 @@ export interface ClaimUser {
 }
 
 /** The extra claims of one access token for this client, user and granted scope. */
-export function userClaimsFor(settings: ClaimSettings, user: ClaimUser, scopes: readonly string[]): Record<string, unknown> {
+export function userClaimsFor(
+  settings: ClaimSettings,
+  user: ClaimUser,
+  scopes: readonly string[],
+): Record<string, unknown> {
   const claims: Record<string, unknown> = {};
   for (const key of settings.metadataClaims) {
     if (!RESERVED_CLAIMS.has(key) && Object.hasOwn(user.metadata, key)) claims[key] = user.metadata[key];

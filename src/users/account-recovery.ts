@@ -5,7 +5,10 @@ import type { PasswordHasher } from './password-hasher';
 import { checkPasswordPolicy } from './password-policy';
 
 /** Queues a message (src/mail/outbox.ts); the kinds the recovery flows send. */
-export type QueueMail = (kind: 'password_reset' | 'email_verification' | 'password_changed', entry: { userId?: string; payload?: Record<string, unknown> }) => Promise<void>;
+export type QueueMail = (
+  kind: 'password_reset' | 'email_verification' | 'password_changed',
+  entry: { userId?: string; payload?: Record<string, unknown> },
+) => Promise<void>;
 
 export interface AccountRecoveryDeps {
   tokens: AccountTokens;

@@ -26,7 +26,10 @@ const VALID = `t.consumed_at IS NULL AND t.expires_at > $3 AND t.purpose = $2
 export function createAccountTokens(db: Database, clock: Clock) {
   return {
     /** A token for the user's current address; undefined when the user has no address (or is gone). */
-    async issue(userId: string, purpose: AccountTokenPurpose): Promise<{ token: string; email: string; expiresAt: Date } | undefined> {
+    async issue(
+      userId: string,
+      purpose: AccountTokenPurpose,
+    ): Promise<{ token: string; email: string; expiresAt: Date } | undefined> {
       const token = crypto.randomBytes(32).toString('base64url');
       const now = clock.now();
       const expiresAt = new Date(now + ACCOUNT_TOKEN_TTL_MS[purpose]);
@@ -77,7 +80,10 @@ export function createAccountTokens(db: Database, clock: Clock) {
 
     /** Removes used and expired tokens. */
     async prune(): Promise<number> {
-      const rows = await db.query(`DELETE FROM account_tokens WHERE consumed_at IS NOT NULL OR expires_at <= $1 RETURNING 1`, [new Date(clock.now())]);
+      const rows = await db.query(
+        `DELETE FROM account_tokens WHERE consumed_at IS NOT NULL OR expires_at <= $1 RETURNING 1`,
+        [new Date(clock.now())],
+      );
       return rows.length;
     },
   };

@@ -9,7 +9,9 @@ export const EMAIL_MAX_LENGTH = 254; // RFC 5321 §4.5.3.1.3: a path is at most 
  */
 export function normalizeEmail(raw: string): { email: string; normalized: string } {
   const email = raw.normalize('NFKC').trim();
-  if ([...email].length > EMAIL_MAX_LENGTH) throw new DomainError('invalid', `Email must be at most ${EMAIL_MAX_LENGTH} characters.`);
-  if (!/^[^\s@\p{C}]+@[^\s@\p{C}]+\.[^\s@\p{C}.]+$/u.test(email)) throw new DomainError('invalid', 'Email must look like name@example.com.');
+  if ([...email].length > EMAIL_MAX_LENGTH)
+    throw new DomainError('invalid', `Email must be at most ${EMAIL_MAX_LENGTH} characters.`);
+  if (!/^[^\s@\p{C}]+@[^\s@\p{C}]+\.[^\s@\p{C}.]+$/u.test(email))
+    throw new DomainError('invalid', 'Email must look like name@example.com.');
   return { email, normalized: email.toLowerCase() };
 }

@@ -43,7 +43,11 @@ interface Queue {
  * `maxQueue` more wait, each at most `maxWaitMs`; beyond that a task fails at once with
  * CapacityError. Waiting is first in, first out within a lane; the main lane goes first.
  */
-export function createConcurrencyLimiter(options: { concurrency: number; maxQueue: number; maxWaitMs: number }): PrioritizedLimiter {
+export function createConcurrencyLimiter(options: {
+  concurrency: number;
+  maxQueue: number;
+  maxWaitMs: number;
+}): PrioritizedLimiter {
   let active = 0;
   const main: Queue = { waiting: [], active: 0, concurrency: options.concurrency, maxQueue: options.maxQueue };
   const lanes: Queue[] = [];
@@ -100,7 +104,11 @@ export function createConcurrencyLimiter(options: { concurrency: number; maxQueu
           dispatch();
         }
       },
-      stats: () => ({ active, queued: [main, ...lanes].reduce((n, q) => n + q.waiting.length, 0), concurrency: options.concurrency }),
+      stats: () => ({
+        active,
+        queued: [main, ...lanes].reduce((n, q) => n + q.waiting.length, 0),
+        concurrency: options.concurrency,
+      }),
     };
   }
 

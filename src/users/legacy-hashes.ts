@@ -39,7 +39,12 @@ interface ParsedHash {
 
 export type HashCheck = { ok: true; scheme: HashScheme; stored: string } | { ok: false; problem: string };
 
-const scrypt = promisify(crypto.scrypt) as (password: crypto.BinaryLike, salt: crypto.BinaryLike, keylen: number, options: crypto.ScryptOptions) => Promise<Buffer>;
+const scrypt = promisify(crypto.scrypt) as (
+  password: crypto.BinaryLike,
+  salt: crypto.BinaryLike,
+  keylen: number,
+  options: crypto.ScryptOptions,
+) => Promise<Buffer>;
 const pbkdf2 = promisify(crypto.pbkdf2);
 
 class HashProblem extends Error {}
@@ -76,21 +81,28 @@ const PATTERNS: Array<{ pattern: RegExp; parse(match: RegExpMatchArray, hash: st
         scheme: 'bcrypt',
         stored: hash,
         // bcrypt reads at most 72 bytes of the password, like every implementation the hash came from.
-        verify: async (password) => sameBytes(Buffer.from(await bcrypt.hash(password, hash.slice(0, 29))), Buffer.from(hash)),
+        verify: async (password) =>
+          sameBytes(Buffer.from(await bcrypt.hash(password, hash.slice(0, 29))), Buffer.from(hash)),
       };
     },
   },
   {
     // Verified by the argon2 package like authd's own hashes; only its costs are checked here.
     // The parameters come in any order: node-argon2 writes m,p,t and argon2-cffi m,t,p.
-    pattern: /^(?:argon2)?(\$argon2(?:id|i)\$(?:v=(?:16|19)\$)?([mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)$/,
+    pattern:
+      /^(?:argon2)?(\$argon2(?:id|i)\$(?:v=(?:16|19)\$)?([mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)$/,
     parse([, phc, list]) {
       const params = Object.fromEntries(list.split(',').map((pair) => pair.split('=')));
-      if (Object.keys(params).length !== 3) throw new HashProblem('the Argon2 parameters must name m, t and p once each');
+      if (Object.keys(params).length !== 3)
+        throw new HashProblem('the Argon2 parameters must name m, t and p once each');
       bounded(Number(params.m), LEGACY_HASH_LIMITS.argon2MemoryKiB, 'the Argon2 memory (KiB)');
       bounded(Number(params.t), LEGACY_HASH_LIMITS.argon2TimeCost, 'the Argon2 time cost');
       bounded(Number(params.p), LEGACY_HASH_LIMITS.argon2Parallelism, 'the Argon2 parallelism');
-      return { scheme: 'argon2', stored: phc, verify: () => Promise.reject(new Error('argon2 hashes are verified by the password hasher')) };
+      return {
+        scheme: 'argon2',
+        stored: phc,
+        verify: () => Promise.reject(new Error('argon2 hashes are verified by the password hasher')),
+      };
     },
   },
   {
@@ -101,11 +113,18 @@ const PATTERNS: Array<{ pattern: RegExp; parse(match: RegExpMatchArray, hash: st
       const parallelization = bounded(Number(p), LEGACY_HASH_LIMITS.scryptParallelism, 'the scrypt parallelism p');
       if (Number(ln) < 1) throw new HashProblem('the scrypt ln must be at least 1');
       const memory = 128 * N * blockSize;
-      if (memory > LEGACY_HASH_LIMITS.scryptMemoryBytes) throw new HashProblem(`the scrypt memory 128·N·r = ${memory} bytes is above the accepted maximum of ${LEGACY_HASH_LIMITS.scryptMemoryBytes}`);
+      if (memory > LEGACY_HASH_LIMITS.scryptMemoryBytes)
+        throw new HashProblem(
+          `the scrypt memory 128·N·r = ${memory} bytes is above the accepted maximum of ${LEGACY_HASH_LIMITS.scryptMemoryBytes}`,
+        );
       const salt = decodeAb64(salt64);
       const key = checkKey(decodeAb64(key64), salt);
       const options = { N, r: blockSize, p: parallelization, maxmem: memory + 1024 * 1024 };
-      return { scheme: 'scrypt', stored: hash, verify: async (password) => sameBytes(await scrypt(password, salt, key.length, options), key) };
+      return {
+        scheme: 'scrypt',
+        stored: hash,
+        verify: async (password) => sameBytes(await scrypt(password, salt, key.length, options), key),
+      };
     },
   },
   {
@@ -114,7 +133,11 @@ const PATTERNS: Array<{ pattern: RegExp; parse(match: RegExpMatchArray, hash: st
       const rounds = bounded(Number(iterations), LEGACY_HASH_LIMITS.pbkdf2Iterations, 'the PBKDF2 iteration count');
       const salt = decodeAb64(salt64);
       const key = checkKey(decodeAb64(key64), salt);
-      return { scheme: 'pbkdf2-sha256', stored: hash, verify: async (password) => sameBytes(await pbkdf2(password, salt, rounds, key.length, 'sha256'), key) };
+      return {
+        scheme: 'pbkdf2-sha256',
+        stored: hash,
+        verify: async (password) => sameBytes(await pbkdf2(password, salt, rounds, key.length, 'sha256'), key),
+      };
     },
   },
   {
@@ -123,7 +146,11 @@ const PATTERNS: Array<{ pattern: RegExp; parse(match: RegExpMatchArray, hash: st
       const rounds = bounded(Number(iterations), LEGACY_HASH_LIMITS.pbkdf2Iterations, 'the PBKDF2 iteration count');
       const salt = Buffer.from(saltText, 'utf8');
       const key = checkKey(Buffer.from(key64, 'base64'), salt);
-      return { scheme: 'pbkdf2-sha256', stored: hash, verify: async (password) => sameBytes(await pbkdf2(password, salt, rounds, key.length, 'sha256'), key) };
+      return {
+        scheme: 'pbkdf2-sha256',
+        stored: hash,
+        verify: async (password) => sameBytes(await pbkdf2(password, salt, rounds, key.length, 'sha256'), key),
+      };
     },
   },
 ];
@@ -134,7 +161,9 @@ function parseHash(hash: string): ParsedHash {
     const match = hash.match(pattern);
     if (match) return parse(match, hash);
   }
-  throw new HashProblem('unknown password hash format (accepted: bcrypt $2a$/$2b$/$2y$, $argon2id$, $argon2i$, passlib $scrypt$ and $pbkdf2-sha256$, Django pbkdf2_sha256$ and argon2$)');
+  throw new HashProblem(
+    'unknown password hash format (accepted: bcrypt $2a$/$2b$/$2y$, $argon2id$, $argon2i$, passlib $scrypt$ and $pbkdf2-sha256$, Django pbkdf2_sha256$ and argon2$)',
+  );
 }
 
 /** Whether an imported hash is one authd can verify, within the cost limits; and the form to store. */

@@ -21,10 +21,16 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
-const unlimited: ConcurrencyLimiter = { run: (fn) => fn(), stats: () => ({ active: 0, queued: 0, concurrency: Infinity }) };
+const unlimited: ConcurrencyLimiter = {
+  run: (fn) => fn(),
+  stats: () => ({ active: 0, queued: 0, concurrency: Infinity }),
+};
 
 /** Every Argon2 computation (hash, verify, dummy verify) goes through the limiter. */
-export function createPasswordHasher(params: Argon2Parameters, limiter: ConcurrencyLimiter = unlimited): PasswordHasher {
+export function createPasswordHasher(
+  params: Argon2Parameters,
+  limiter: ConcurrencyLimiter = unlimited,
+): PasswordHasher {
   const options = {
     type: argon2.argon2id,
     memoryCost: params.memoryKiB,
@@ -50,10 +56,12 @@ export function createPasswordHasher(params: Argon2Parameters, limiter: Concurre
     },
     async verifyDummy(password) {
       // Made once, inside the limiter like any hash; a failure is not kept, so the next call retries.
-      dummyHash ??= limiter.run(() => argon2.hash(crypto.randomUUID(), options)).catch((error) => {
-        dummyHash = undefined;
-        throw error;
-      });
+      dummyHash ??= limiter
+        .run(() => argon2.hash(crypto.randomUUID(), options))
+        .catch((error) => {
+          dummyHash = undefined;
+          throw error;
+        });
       const hash = await dummyHash;
       await limiter.run(() => argon2.verify(hash, password.normalize('NFKC')).catch(() => false));
     },

@@ -21,6 +21,7 @@ export function checkPasswordPolicy(password: string): string | undefined {
   // Spaces and any printable character are fine (SP 800-63B); control characters are not typed by people.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(normalized)) return 'Password must not contain control characters.';
-  if (COMMON_PASSWORDS.has(normalized.toLowerCase())) return 'Password is too common: it appears in lists of breached passwords.';
+  if (COMMON_PASSWORDS.has(normalized.toLowerCase()))
+    return 'Password is too common: it appears in lists of breached passwords.';
   return undefined;
 }

@@ -6,10 +6,12 @@ import { usernameSkeleton } from './username';
  * is refused too. Two old users that already look alike cannot share one: the later keeps none,
  * and is returned so the operator can be told.
  */
-export async function backfillUsernameSkeletons(users: Pick<UserRepository, 'withoutSkeleton' | 'setSkeleton'>): Promise<{ filled: number; lookAlikes: string[] }> {
+export async function backfillUsernameSkeletons(
+  users: Pick<UserRepository, 'withoutSkeleton' | 'setSkeleton'>,
+): Promise<{ filled: number; lookAlikes: string[] }> {
   let filled = 0;
   const lookAlikes: string[] = [];
-  for (let after: string | null = null; ;) {
+  for (let after: string | null = null; ; ) {
     const batch = await users.withoutSkeleton(500, after);
     if (batch.length === 0) return { filled, lookAlikes };
     for (const user of batch) {

@@ -146,7 +146,9 @@ async function* readRecords(lines: readline.Interface, format: UserFileFormat): 
       header = cells.map((c) => c.trim().replace(/^\uFEFF/, ''));
       const unknown = header.find((c) => !(IMPORT_FIELDS as readonly string[]).includes(c));
       if (unknown !== undefined || !header.includes('username') || new Set(header).size !== header.length) {
-        throw new Error(`line 1: the CSV header must name distinct columns among ${IMPORT_FIELDS.join(', ')}, username included${unknown !== undefined ? ` (unknown: "${unknown.slice(0, 64)}")` : ''}`);
+        throw new Error(
+          `line 1: the CSV header must name distinct columns among ${IMPORT_FIELDS.join(', ')}, username included${unknown !== undefined ? ` (unknown: "${unknown.slice(0, 64)}")` : ''}`,
+        );
       }
       continue;
     }

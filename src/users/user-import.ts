@@ -13,7 +13,17 @@ export type ConflictPolicy = 'skip' | 'update';
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['skip', 'update'];
 
 /** The fields of one import (and export) record; everything but username is optional. */
-export const IMPORT_FIELDS = ['id', 'username', 'email', 'email_verified', 'password_hash', 'roles', 'scopes', 'metadata', 'disabled'] as const;
+export const IMPORT_FIELDS = [
+  'id',
+  'username',
+  'email',
+  'email_verified',
+  'password_hash',
+  'roles',
+  'scopes',
+  'metadata',
+  'disabled',
+] as const;
 
 /** A validated record. An absent field keeps the stored value when a row updates a user. */
 export interface ImportRow {
@@ -59,19 +69,22 @@ const asBoolean = (name: string) => (value: unknown) => {
   return value;
 };
 const asNames = (name: 'role' | 'scope') => (value: unknown) => {
-  if (!Array.isArray(value) || value.length > 50 || value.some((v) => typeof v !== 'string')) throw new DomainError('invalid', `${name}s must be a list of at most 50 names.`);
+  if (!Array.isArray(value) || value.length > 50 || value.some((v) => typeof v !== 'string'))
+    throw new DomainError('invalid', `${name}s must be a list of at most 50 names.`);
   return checkNames(value as string[], name);
 };
 
 /** Checks one record (a parsed JSON object or CSV row); throws a DomainError naming the problem. */
 export function validateImportRecord(record: Record<string, unknown>, line: number): ImportRow {
   const unknown = Object.keys(record).find((key) => !(IMPORT_FIELDS as readonly string[]).includes(key));
-  if (unknown !== undefined) throw new DomainError('invalid', `unknown field "${unknown.slice(0, 64)}" (fields: ${IMPORT_FIELDS.join(', ')}).`);
+  if (unknown !== undefined)
+    throw new DomainError('invalid', `unknown field "${unknown.slice(0, 64)}" (fields: ${IMPORT_FIELDS.join(', ')}).`);
   const username = field(record, 'username', asString('username'));
   if (username === undefined) throw new DomainError('invalid', 'username is required.');
   const id = field(record, 'id', asString('id'));
   if (id !== undefined && !UUID.test(id)) throw new DomainError('invalid', 'id must be a UUID.');
-  const email = record.email === null ? null : field(record, 'email', (value) => normalizeEmail(asString('email')(value)));
+  const email =
+    record.email === null ? null : field(record, 'email', (value) => normalizeEmail(asString('email')(value)));
   let passwordHash: string | undefined;
   const hash = field(record, 'password_hash', asString('password_hash'));
   if (hash !== undefined) {
@@ -101,7 +114,10 @@ function toJson(row: ImportRow) {
     username: row.username,
     username_normalized: row.usernameNormalized,
     username_skeleton: usernameSkeleton(row.usernameNormalized),
-    ...(row.email !== undefined && { email: row.email?.email ?? null, email_normalized: row.email?.normalized ?? null }),
+    ...(row.email !== undefined && {
+      email: row.email?.email ?? null,
+      email_normalized: row.email?.normalized ?? null,
+    }),
     ...(row.emailVerified !== undefined && { email_verified: row.emailVerified }),
     ...(row.passwordHash !== undefined && { password_hash: row.passwordHash }),
     ...(row.roles !== undefined && { roles: row.roles }),
@@ -111,7 +127,8 @@ function toJson(row: ImportRow) {
   };
 }
 
-const TEXT_ARRAY = (key: string, otherwise: string) => `CASE WHEN r ? '${key}' THEN ARRAY(SELECT jsonb_array_elements_text(r->'${key}')) ELSE ${otherwise} END`;
+const TEXT_ARRAY = (key: string, otherwise: string) =>
+  `CASE WHEN r ? '${key}' THEN ARRAY(SELECT jsonb_array_elements_text(r->'${key}')) ELSE ${otherwise} END`;
 
 // Existing users, matched by normalised username. A new email is unverified unless the row says otherwise.
 const UPDATE_SQL = `
@@ -184,7 +201,10 @@ export function createUserImporter({ db, clock, onCredentialsChanged }: UserImpo
     const now = new Date(clock.now());
     const updated = new Set<string>();
     if (policy === 'update') {
-      const result = await db.query<{ id: string; username_normalized: string; credentials_changed: boolean }>(UPDATE_SQL, [JSON.stringify(rows.map(toJson)), now]);
+      const result = await db.query<{ id: string; username_normalized: string; credentials_changed: boolean }>(
+        UPDATE_SQL,
+        [JSON.stringify(rows.map(toJson)), now],
+      );
       for (const row of result) {
         updated.add(row.username_normalized);
         if (row.credentials_changed) await onCredentialsChanged?.(row.id, 'user_imported');
@@ -194,7 +214,8 @@ export function createUserImporter({ db, clock, onCredentialsChanged }: UserImpo
     const toInsert: ImportRow[] = [];
     for (const row of rows) {
       if (updated.has(row.usernameNormalized)) continue;
-      if (row.passwordHash === undefined) counts.failed.push({ line: row.line, error: 'password_hash is required to create a user.' });
+      if (row.passwordHash === undefined)
+        counts.failed.push({ line: row.line, error: 'password_hash is required to create a user.' });
       else toInsert.push(row);
     }
     if (toInsert.length) {

@@ -96,13 +96,27 @@ export function createUserRepository(db: Queryable) {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
          ON CONFLICT DO NOTHING
          RETURNING *`,
-        [user.id, user.username, user.usernameNormalized, user.usernameSkeleton, user.passwordHash, user.roles, user.scopes, user.now, user.email?.email ?? null, user.email?.normalized ?? null],
+        [
+          user.id,
+          user.username,
+          user.usernameNormalized,
+          user.usernameSkeleton,
+          user.passwordHash,
+          user.roles,
+          user.scopes,
+          user.now,
+          user.email?.email ?? null,
+          user.email?.normalized ?? null,
+        ],
       );
       return row && toUser(row);
     },
 
     /** Users created before skeletons were stored, in id order after `afterId`. */
-    async withoutSkeleton(limit: number, afterId: string | null): Promise<Array<{ id: string; usernameNormalized: string }>> {
+    async withoutSkeleton(
+      limit: number,
+      afterId: string | null,
+    ): Promise<Array<{ id: string; usernameNormalized: string }>> {
       const rows = await db.query<{ id: string; username_normalized: string }>(
         `SELECT id, username_normalized FROM users WHERE username_skeleton IS NULL AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $1`,
         [limit, afterId],
@@ -112,19 +126,24 @@ export function createUserRepository(db: Queryable) {
 
     /** Stores a skeleton; false when another user already has it (an older look-alike pair). */
     async setSkeleton(id: string, skeleton: string): Promise<boolean> {
-      const rows = await db.query(
-        `UPDATE users SET username_skeleton = $2 WHERE id = $1 AND username_skeleton IS NULL
+      const rows = await db
+        .query(
+          `UPDATE users SET username_skeleton = $2 WHERE id = $1 AND username_skeleton IS NULL
            AND NOT EXISTS (SELECT 1 FROM users WHERE username_skeleton = $2) RETURNING id`,
-        [id, skeleton],
-      ).catch((error: { code?: string }) => {
-        if (error.code === '23505') return []; // another instance stored that skeleton meanwhile
-        throw error;
-      });
+          [id, skeleton],
+        )
+        .catch((error: { code?: string }) => {
+          if (error.code === '23505') return []; // another instance stored that skeleton meanwhile
+          throw error;
+        });
       return rows.length === 1;
     },
 
     async list(limit = 100, offset = 0): Promise<UserWithHash[]> {
-      const rows = await db.query<UserRow>('SELECT * FROM users ORDER BY username_normalized LIMIT $1 OFFSET $2', [limit, offset]);
+      const rows = await db.query<UserRow>('SELECT * FROM users ORDER BY username_normalized LIMIT $1 OFFSET $2', [
+        limit,
+        offset,
+      ]);
       return rows.map(toUser);
     },
 
@@ -158,7 +177,12 @@ export function createUserRepository(db: Queryable) {
     },
 
     /** Returns 'taken' when another user has the address (the unique index decides). */
-    async replaceEmail(id: string, email: { email: string; normalized: string } | null, verified: boolean, now: Date): Promise<UserWithHash | undefined | 'taken'> {
+    async replaceEmail(
+      id: string,
+      email: { email: string; normalized: string } | null,
+      verified: boolean,
+      now: Date,
+    ): Promise<UserWithHash | undefined | 'taken'> {
       try {
         const [row] = await db.query<UserRow>(
           'UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, updated_at = $5 WHERE id = $1 RETURNING *',
@@ -172,11 +196,18 @@ export function createUserRepository(db: Queryable) {
     },
 
     async replaceMetadata(id: string, metadata: Record<string, unknown>, now: Date): Promise<UserWithHash | undefined> {
-      const [row] = await db.query<UserRow>('UPDATE users SET metadata = $2, updated_at = $3 WHERE id = $1 RETURNING *', [id, JSON.stringify(metadata), now]);
+      const [row] = await db.query<UserRow>(
+        'UPDATE users SET metadata = $2, updated_at = $3 WHERE id = $1 RETURNING *',
+        [id, JSON.stringify(metadata), now],
+      );
       return row && toUser(row);
     },
 
-    async update(id: string, changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean }, now: Date): Promise<UserWithHash | undefined> {
+    async update(
+      id: string,
+      changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean },
+      now: Date,
+    ): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>(
         `UPDATE users SET
            password_hash = COALESCE($2, password_hash),
@@ -186,7 +217,14 @@ export function createUserRepository(db: Queryable) {
                               WHEN $5::boolean THEN COALESCE(disabled_at, $6) ELSE NULL END,
            updated_at = $6
          WHERE id = $1 RETURNING *`,
-        [id, changes.passwordHash ?? null, changes.roles ?? null, changes.scopes ?? null, changes.disabled ?? null, now],
+        [
+          id,
+          changes.passwordHash ?? null,
+          changes.roles ?? null,
+          changes.scopes ?? null,
+          changes.disabled ?? null,
+          now,
+        ],
       );
       return row && toUser(row);
     },

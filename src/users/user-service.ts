@@ -58,8 +58,17 @@ export type LoginResult =
   | { ok: true; user: UserWithHash }
   | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled'; userId?: string };
 
-export function createUserService({ users, hasher, clock, audit, onCredentialsChanged, onPrivilegesReduced, onEmailUnverified }: UserServiceDeps) {
-  const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) => audit?.record({ type, userId: user.id, ...(details && { details }) });
+export function createUserService({
+  users,
+  hasher,
+  clock,
+  audit,
+  onCredentialsChanged,
+  onPrivilegesReduced,
+  onEmailUnverified,
+}: UserServiceDeps) {
+  const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) =>
+    audit?.record({ type, userId: user.id, ...(details && { details }) });
 
   async function requireUser(ref: UserRef): Promise<UserWithHash> {
     if (typeof ref !== 'string') {
@@ -83,19 +92,32 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
    * Access tokens carry roles and scopes until they expire: when one is taken away, the user's
    * "not before" ends the tokens issued so far (sessions stay; their next refresh has less).
    */
-  async function replacePrivileges(ref: UserRef, field: 'roles' | 'scopes', change: () => Promise<User>): Promise<User> {
+  async function replacePrivileges(
+    ref: UserRef,
+    field: 'roles' | 'scopes',
+    change: () => Promise<User>,
+  ): Promise<User> {
     const before = (await requireUser(ref))[field];
     const user = await change();
     const removed = before.filter((v) => !user[field].includes(v));
     if (removed.length) await onPrivilegesReduced?.(user.id);
-    record(field === 'roles' ? 'user_roles_changed' : 'user_scopes_changed', user, { [field]: user[field], ...(removed.length && { removed, tokens_revoked: true }) });
+    record(field === 'roles' ? 'user_roles_changed' : 'user_scopes_changed', user, {
+      [field]: user[field],
+      ...(removed.length && { removed, tokens_revoked: true }),
+    });
     return user;
   }
 
   return {
     requireUser,
 
-    async create(input: { username: string; password: string; roles?: string[]; scopes?: string[]; email?: string }): Promise<User> {
+    async create(input: {
+      username: string;
+      password: string;
+      roles?: string[];
+      scopes?: string[];
+      email?: string;
+    }): Promise<User> {
       const normalized = normalizeUsername(input.username);
       const email = input.email === undefined ? null : normalizeEmail(input.email);
       checkPassword(input.password);
@@ -113,8 +135,10 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
         now: new Date(clock.now()),
       });
       if (!inserted) {
-        if (await users.findByNormalizedUsername(normalized)) throw new DomainError('conflict', 'That username is taken.');
-        if (email && (await users.findByNormalizedEmail(email.normalized))) throw new DomainError('conflict', 'That email address belongs to another user.');
+        if (await users.findByNormalizedUsername(normalized))
+          throw new DomainError('conflict', 'That username is taken.');
+        if (email && (await users.findByNormalizedEmail(email.normalized)))
+          throw new DomainError('conflict', 'That email address belongs to another user.');
         throw new DomainError('conflict', 'That username looks like one that is taken (confusable characters).');
       }
       record('user_created', inserted, { roles, scopes });
@@ -175,7 +199,12 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       const next = email === null ? null : normalizeEmail(email);
       const user = await requireUser(ref);
       const unchanged = next !== null && user.email?.toLowerCase() === next.normalized;
-      const updated = await users.replaceEmail(user.id, next, options.verified ?? (unchanged && user.emailVerified), new Date(clock.now()));
+      const updated = await users.replaceEmail(
+        user.id,
+        next,
+        options.verified ?? (unchanged && user.emailVerified),
+        new Date(clock.now()),
+      );
       if (updated === 'taken') throw new DomainError('conflict', 'That email address belongs to another user.');
       if (!updated) throw new DomainError('not_found', 'No such user.');
       record('user_email_changed', updated, { verified: updated.emailVerified });
@@ -205,7 +234,11 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
     },
 
     /** A page of users in username order, optionally those whose username contains `search`. */
-    async page(options: { limit: number; after?: string; search?: string }): Promise<{ users: User[]; next: string | null }> {
+    async page(options: {
+      limit: number;
+      after?: string;
+      search?: string;
+    }): Promise<{ users: User[]; next: string | null }> {
       const rows = await users.page(options.limit + 1, options.after, options.search?.toLowerCase());
       const page = rows.slice(0, options.limit).map(publicUser);
       return { users: page, next: rows.length > options.limit ? rows[options.limit - 1].usernameNormalized : null };
@@ -220,7 +253,12 @@ export function createUserService({ users, hasher, clock, audit, onCredentialsCh
       checkPassword(newPassword);
       const { ok } = await hasher.verify(user.passwordHash, currentPassword);
       if (!ok) throw new WrongPasswordError();
-      const updated = await users.replacePasswordHash(user.id, user.passwordHash, await hasher.hash(newPassword), new Date(clock.now()));
+      const updated = await users.replacePasswordHash(
+        user.id,
+        user.passwordHash,
+        await hasher.hash(newPassword),
+        new Date(clock.now()),
+      );
       if (!updated) throw new DomainError('conflict', 'The password was changed meanwhile; try again.');
       record('user_password_changed', user, { via: 'account' });
       return publicUser(user);

@@ -10,8 +10,10 @@ export const USERNAME_MAX_LENGTH = 254; // long enough for any email address
 export function normalizeUsername(raw: string): string {
   const trimmed = raw.normalize('NFKC').trim();
   if (trimmed.length === 0) throw new DomainError('invalid', 'Username must not be empty.');
-  if ([...trimmed].length > USERNAME_MAX_LENGTH) throw new DomainError('invalid', `Username must be at most ${USERNAME_MAX_LENGTH} characters.`);
-  if (/[\s\p{C}]/u.test(trimmed)) throw new DomainError('invalid', 'Username must not contain spaces or control characters.');
+  if ([...trimmed].length > USERNAME_MAX_LENGTH)
+    throw new DomainError('invalid', `Username must be at most ${USERNAME_MAX_LENGTH} characters.`);
+  if (/[\s\p{C}]/u.test(trimmed))
+    throw new DomainError('invalid', 'Username must not contain spaces or control characters.');
   return trimmed.toLowerCase();
 }
 

@@ -31,17 +31,31 @@ interface Implementation {
   pick(stack: TestStack): LoginThrottle;
 }
 
-const implementations: Implementation[] = backends().flatMap((backend): Implementation[] => backend.redisUrl
-  ? [
-    { name: 'the Redis script (postgres+redis)', backend, storesInDatabase: false, pick: (s) => s.services.throttle },
-    {
-      name: 'the database throttle on real Postgres',
-      backend,
-      storesInDatabase: true,
-      pick: (s) => createDatabaseLoginThrottle(s.services.db, s.config.loginThrottle, s.clock),
-    },
-  ]
-  : [{ name: `the database throttle (${backend.name})`, backend, storesInDatabase: true, pick: (s) => s.services.throttle }]);
+const implementations: Implementation[] = backends().flatMap((backend): Implementation[] =>
+  backend.redisUrl
+    ? [
+        {
+          name: 'the Redis script (postgres+redis)',
+          backend,
+          storesInDatabase: false,
+          pick: (s) => s.services.throttle,
+        },
+        {
+          name: 'the database throttle on real Postgres',
+          backend,
+          storesInDatabase: true,
+          pick: (s) => createDatabaseLoginThrottle(s.services.db, s.config.loginThrottle, s.clock),
+        },
+      ]
+    : [
+        {
+          name: `the database throttle (${backend.name})`,
+          backend,
+          storesInDatabase: true,
+          pick: (s) => s.services.throttle,
+        },
+      ],
+);
 
 const ALLOWED: ThrottleDecision = { allowed: true };
 
@@ -59,7 +73,11 @@ function withoutLockMarks(throttle: LoginThrottle): LoginThrottle {
     },
   };
 }
-const locked = (retryAfterSeconds: number): ThrottleDecision => ({ allowed: false, reason: 'user_ip_locked', retryAfterSeconds });
+const locked = (retryAfterSeconds: number): ThrottleDecision => ({
+  allowed: false,
+  reason: 'user_ip_locked',
+  retryAfterSeconds,
+});
 
 describe.each(implementations)('login throttle: $name', (impl) => {
   let stack: TestStack;
@@ -68,7 +86,10 @@ describe.each(implementations)('login throttle: $name', (impl) => {
   // Every test takes fresh usernames and addresses, so tests share no counters (they do share the clock).
   let seq = 0;
   const user = () => `user-${++seq}@example.com`;
-  const ip = () => { ++seq; return `10.${(seq >> 16) & 255}.${(seq >> 8) & 255}.${seq & 255}`; };
+  const ip = () => {
+    ++seq;
+    return `10.${(seq >> 16) & 255}.${(seq >> 8) & 255}.${seq & 255}`;
+  };
 
   /** n attempts one after the other; their decisions. */
   async function attempts(n: number, username: string, address: string): Promise<ThrottleDecision[]> {
@@ -86,12 +107,17 @@ describe.each(implementations)('login throttle: $name', (impl) => {
   beforeAll(async () => {
     stack = await openStack(impl.backend, LIMITS);
     throttle = withoutLockMarks(impl.pick(stack));
-    }, 180_000); // a loaded machine can take half a minute to start PGlite
+  }, 180_000); // a loaded machine can take half a minute to start PGlite
   afterAll(() => stack.close());
 
   it('is configured with the small limits of this suite, on the intended store', async () => {
     expect(stack.config.loginThrottle).toEqual({
-      userIpFailures: 5, ipFailures: 20, userFailures: 12, windowMs: WINDOW, lockoutBaseMs: 60 * SECOND, lockoutMaxMs: 600 * SECOND,
+      userIpFailures: 5,
+      ipFailures: 20,
+      userFailures: 12,
+      windowMs: WINDOW,
+      lockoutBaseMs: 60 * SECOND,
+      lockoutMaxMs: 600 * SECOND,
     });
     await throttle.begin(user(), ip());
     const [{ n }] = await stack.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM login_throttle');
@@ -125,7 +151,13 @@ describe.each(implementations)('login throttle: $name', (impl) => {
     const [u, a] = [user(), ip()];
     await lock(u, a);
     // [the lock that is waited out, the lock the next failure sets]
-    for (const [wait, next] of [[60, 120], [120, 240], [240, 480], [480, 600], [600, 600]]) {
+    for (const [wait, next] of [
+      [60, 120],
+      [120, 240],
+      [240, 480],
+      [480, 600],
+      [600, 600],
+    ]) {
       stack.clock.advance(wait * SECOND);
       expect(await throttle.begin(u, a)).toEqual(ALLOWED);
       expect(await throttle.begin(u, a)).toEqual(locked(next));
@@ -189,7 +221,9 @@ describe.each(implementations)('login throttle: $name', (impl) => {
     const a = ip();
     const decisions = await Promise.all(Array.from({ length: 30 }, () => throttle.begin(user(), a)));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
-    expect(decisions.filter((d) => !d.allowed)).toEqual(Array(10).fill({ allowed: false, reason: 'ip_limit', retryAfterSeconds: 900 }));
+    expect(decisions.filter((d) => !d.allowed)).toEqual(
+      Array(10).fill({ allowed: false, reason: 'ip_limit', retryAfterSeconds: 900 }),
+    );
   });
 
   it('refuses a user past the ceiling across addresses (user_limit), with the rest of the window as retry-after', async () => {
@@ -206,7 +240,9 @@ describe.each(implementations)('login throttle: $name', (impl) => {
     const u = user();
     const decisions = await Promise.all(Array.from({ length: 20 }, () => throttle.begin(u, ip())));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(12);
-    expect(decisions.filter((d) => !d.allowed)).toEqual(Array(8).fill({ allowed: false, reason: 'user_limit', retryAfterSeconds: 900 }));
+    expect(decisions.filter((d) => !d.allowed)).toEqual(
+      Array(8).fill({ allowed: false, reason: 'user_limit', retryAfterSeconds: 900 }),
+    );
   });
 
   it('gives back the attempt of a success on the IP and user ceilings', async () => {
@@ -360,7 +396,10 @@ describe.each(implementations)('login throttle: $name', (impl) => {
       const [u, home] = [user(), ip()];
       await throttle.begin(u, home);
       await throttle.succeeded(u, home);
-      const decisions = await Promise.all([...Array.from({ length: 20 }, () => throttle.begin(u, ip())), throttle.begin(u, home)]);
+      const decisions = await Promise.all([
+        ...Array.from({ length: 20 }, () => throttle.begin(u, ip())),
+        throttle.begin(u, home),
+      ]);
       expect(decisions.filter((d) => d.allowed)).toHaveLength(13);
       expect(decisions[20]).toEqual(ALLOWED);
     });

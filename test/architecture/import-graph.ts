@@ -41,13 +41,20 @@ export function readImportGraph(dirs: readonly string[] = ['src', 'packages/veri
   const graph = new Map<string, string[]>();
   for (const file of dirs.flatMap(listSources)) {
     const info = ts.preProcessFile(fs.readFileSync(path.join(ROOT, file), 'utf8'), true, true);
-    graph.set(file, info.importedFiles.map(({ fileName }) => (fileName.startsWith('.') ? resolveRelative(file, fileName) : `pkg:${packageName(fileName)}`)));
+    graph.set(
+      file,
+      info.importedFiles.map(({ fileName }) =>
+        fileName.startsWith('.') ? resolveRelative(file, fileName) : `pkg:${packageName(fileName)}`,
+      ),
+    );
   }
   return graph;
 }
 
 export function isEdge(file: string): boolean {
-  return file.startsWith('src/http/') || file.startsWith('src/cli/') || file === 'src/app.ts' || file === 'src/server.ts';
+  return (
+    file.startsWith('src/http/') || file.startsWith('src/cli/') || file === 'src/app.ts' || file === 'src/server.ts'
+  );
 }
 
 /** The domain: records and their rules, behind stores; no use cases above them, no HTTP. */
@@ -70,7 +77,10 @@ export interface BoundaryOptions {
 }
 
 export function kitPackages(): Set<string> {
-  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages/verifier/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages/verifier/package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string> | undefined
+  >;
   return new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
 }
 

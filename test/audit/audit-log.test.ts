@@ -30,25 +30,47 @@ describe.each(backends())('audit trail on $name', (backend) => {
   afterAll(() => stack.close());
 
   /** POST with a form body, a user agent and a request id of the test's choosing. */
-  function post(app: Express, path: string, requestId: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-    return request(app).post(path).type('form').set({ 'User-Agent': USER_AGENT, 'X-Request-Id': requestId, ...headers }).send(params);
+  function post(
+    app: Express,
+    path: string,
+    requestId: string,
+    params: Record<string, string>,
+    headers: Record<string, string> = {},
+  ) {
+    return request(app)
+      .post(path)
+      .type('form')
+      .set({ 'User-Agent': USER_AGENT, 'X-Request-Id': requestId, ...headers })
+      .send(params);
   }
 
   async function login(requestId: string, params: Record<string, string> = {}) {
-    const res = await post(f.app, '/oauth/token', requestId, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD, ...params });
+    const res = await post(f.app, '/oauth/token', requestId, {
+      grant_type: 'password',
+      client_id: 'web',
+      username: 'alice@example.com',
+      password: PASSWORD,
+      ...params,
+    });
     for (const t of [res.body.access_token, res.body.refresh_token]) if (typeof t === 'string') secrets.push(t);
     return res;
   }
 
   async function refresh(requestId: string, refreshToken: string) {
-    const res = await post(f.app, '/oauth/token', requestId, { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
+    const res = await post(f.app, '/oauth/token', requestId, {
+      grant_type: 'refresh_token',
+      client_id: 'web',
+      refresh_token: refreshToken,
+    });
     for (const t of [res.body.access_token, res.body.refresh_token]) if (typeof t === 'string') secrets.push(t);
     return res;
   }
 
   /** The one event of this type that the request with this id left. */
   async function eventOf(type: string, requestId: string): Promise<AuditRecord> {
-    const events = (await stack.services.audit.query({ types: [type], limit: 1000 })).filter((e) => e.requestId === requestId);
+    const events = (await stack.services.audit.query({ types: [type], limit: 1000 })).filter(
+      (e) => e.requestId === requestId,
+    );
     expect(events).toHaveLength(1);
     return events[0];
   }
@@ -143,7 +165,10 @@ describe.each(backends())('audit trail on $name', (backend) => {
 
     it('revoking a refresh token at /oauth/revoke: session_revoked', async () => {
       const { body } = await login('audit-revoke-login');
-      const res = await post(f.app, '/oauth/revoke', 'audit-revoke-refresh', { client_id: 'web', token: body.refresh_token });
+      const res = await post(f.app, '/oauth/revoke', 'audit-revoke-refresh', {
+        client_id: 'web',
+        token: body.refresh_token,
+      });
       expect(res.status).toBe(200);
       expect(await eventOf('session_revoked', 'audit-revoke-refresh')).toEqual({
         ...fromRequest('audit-revoke-refresh'),
@@ -156,7 +181,10 @@ describe.each(backends())('audit trail on $name', (backend) => {
 
     it('revoking an access token at /oauth/revoke: access_token_revoked with its jti', async () => {
       const { body } = await login('audit-revoke-at-login');
-      const res = await post(f.app, '/oauth/revoke', 'audit-revoke-access', { client_id: 'web', token: body.access_token });
+      const res = await post(f.app, '/oauth/revoke', 'audit-revoke-access', {
+        client_id: 'web',
+        token: body.access_token,
+      });
       expect(res.status).toBe(200);
       expect(await eventOf('access_token_revoked', 'audit-revoke-access')).toEqual({
         ...fromRequest('audit-revoke-access'),
@@ -168,7 +196,13 @@ describe.each(backends())('audit trail on $name', (backend) => {
     });
 
     it('a client_credentials grant: client_credentials_granted', async () => {
-      const res = await post(f.app, '/oauth/token', 'audit-cc', { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const res = await post(
+        f.app,
+        '/oauth/token',
+        'audit-cc',
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(res.status).toBe(200);
       secrets.push(res.body.access_token);
       expect(await eventOf('client_credentials_granted', 'audit-cc')).toEqual({
@@ -183,7 +217,11 @@ describe.each(backends())('audit trail on $name', (backend) => {
     it('a wrong client secret sent in the body: client_authentication_failed with the client id and the reason', async () => {
       const wrong = 'not-the-machine-secret-0123456789';
       secrets.push(wrong);
-      const res = await post(f.app, '/oauth/token', 'audit-client-post', { grant_type: 'client_credentials', client_id: 'machine', client_secret: wrong });
+      const res = await post(f.app, '/oauth/token', 'audit-client-post', {
+        grant_type: 'client_credentials',
+        client_id: 'machine',
+        client_secret: wrong,
+      });
       expect(res.status).toBe(401);
       expect(await eventOf('client_authentication_failed', 'audit-client-post')).toEqual({
         ...fromRequest('audit-client-post'),
@@ -197,7 +235,13 @@ describe.each(backends())('audit trail on $name', (backend) => {
     it('a wrong client secret sent with Basic: client_authentication_failed with the client id too', async () => {
       const wrong = 'not-the-machine-secret-basic-987654';
       secrets.push(wrong);
-      const res = await post(f.app, '/oauth/token', 'audit-client-basic', { grant_type: 'client_credentials' }, { Authorization: basic('machine', wrong) });
+      const res = await post(
+        f.app,
+        '/oauth/token',
+        'audit-client-basic',
+        { grant_type: 'client_credentials' },
+        { Authorization: basic('machine', wrong) },
+      );
       expect(res.status).toBe(401);
       expect(await eventOf('client_authentication_failed', 'audit-client-basic')).toEqual({
         ...fromRequest('audit-client-basic'),
@@ -211,12 +255,25 @@ describe.each(backends())('audit trail on $name', (backend) => {
     it('user created, password changed, disabled: one event each, for that user, with no request context', async () => {
       const newPassword = 'another horse battery staple';
       secrets.push(newPassword);
-      const dave = await stack.services.users.create({ username: 'dave@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
+      const dave = await stack.services.users.create({
+        username: 'dave@example.com',
+        password: PASSWORD,
+        roles: ['user'],
+        scopes: ['read'],
+      });
       await stack.services.users.setPassword('dave@example.com', newPassword);
       await stack.services.users.setDisabled('dave@example.com', true);
       const events = await stack.services.audit.query({ userId: dave.id });
       const at = new Date(stack.clock.now());
-      const base = { id: expect.any(String), occurredAt: at, userId: dave.id, clientId: null, ip: null, userAgent: null, requestId: null };
+      const base = {
+        id: expect.any(String),
+        occurredAt: at,
+        userId: dave.id,
+        clientId: null,
+        ip: null,
+        userAgent: null,
+        requestId: null,
+      };
       expect(events).toEqual([
         { ...base, type: 'user_disabled', details: {} },
         { ...base, type: 'user_password_changed', details: {} },
@@ -225,12 +282,28 @@ describe.each(backends())('audit trail on $name', (backend) => {
     });
 
     it('client created: client_created with its id and kind', async () => {
-      const created = await stack.services.clientService.create({ id: 'audited-client', name: 'Audited', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], audience: 'https://api.example.test' });
+      const created = await stack.services.clientService.create({
+        id: 'audited-client',
+        name: 'Audited',
+        confidential: true,
+        grantTypes: ['client_credentials'],
+        scopes: ['read'],
+        audience: 'https://api.example.test',
+      });
       secrets.push(created.secret!);
-      const [event] = (await stack.services.audit.query({ types: ['client_created'], limit: 1000 })).filter((e) => e.clientId === 'audited-client');
+      const [event] = (await stack.services.audit.query({ types: ['client_created'], limit: 1000 })).filter(
+        (e) => e.clientId === 'audited-client',
+      );
       expect(event).toEqual({
-        id: expect.any(String), occurredAt: new Date(stack.clock.now()), type: 'client_created', userId: null, clientId: 'audited-client',
-        ip: null, userAgent: null, requestId: null, details: { grant_types: ['client_credentials'], confidential: true },
+        id: expect.any(String),
+        occurredAt: new Date(stack.clock.now()),
+        type: 'client_created',
+        userId: null,
+        clientId: 'audited-client',
+        ip: null,
+        userAgent: null,
+        requestId: null,
+        details: { grant_types: ['client_credentials'], confidential: true },
       });
     });
 
@@ -238,8 +311,15 @@ describe.each(backends())('audit trail on $name', (backend) => {
       const key = await rotateSigningKey(stack.services.keyManagement);
       const [event] = await stack.services.audit.query({ types: ['key_rotated'] });
       expect(event).toEqual({
-        id: expect.any(String), occurredAt: new Date(stack.clock.now()), type: 'key_rotated', userId: null, clientId: null,
-        ip: null, userAgent: null, requestId: null, details: { kid: key.kid, activates_at: key.activatesAt.toISOString(), immediate: false },
+        id: expect.any(String),
+        occurredAt: new Date(stack.clock.now()),
+        type: 'key_rotated',
+        userId: null,
+        clientId: null,
+        ip: null,
+        userAgent: null,
+        requestId: null,
+        details: { kid: key.kid, activates_at: key.activatesAt.toISOString(), immediate: false },
       });
     });
   });
@@ -264,7 +344,7 @@ describe.each(backends())('audit trail on $name', (backend) => {
 
     const typesOf = (events: AuditRecord[]) => events.map((e) => e.type);
 
-    it('by user: only that user\'s events, newest first', async () => {
+    it("by user: only that user's events, newest first", async () => {
       const events = await stack.services.audit.query({ userId: erin.id });
       expect(typesOf(events)).toEqual(['user_disabled', 'user_password_changed', 'user_created']);
       expect(events.map((e) => e.occurredAt)).toEqual([times[2], times[1], times[0]]);
@@ -272,22 +352,34 @@ describe.each(backends())('audit trail on $name', (backend) => {
     });
 
     it('by types', async () => {
-      expect(typesOf(await stack.services.audit.query({ userId: erin.id, types: ['user_created', 'user_disabled'] }))).toEqual(['user_disabled', 'user_created']);
+      expect(
+        typesOf(await stack.services.audit.query({ userId: erin.id, types: ['user_created', 'user_disabled'] })),
+      ).toEqual(['user_disabled', 'user_created']);
       const logins = await stack.services.audit.query({ types: ['login_succeeded'], limit: 1000 });
       expect(logins.length).toBeGreaterThan(0);
       expect(logins.every((e) => e.type === 'login_succeeded')).toBe(true);
     });
 
     it('since (inclusive) and until (exclusive)', async () => {
-      expect(typesOf(await stack.services.audit.query({ userId: erin.id, since: times[1] }))).toEqual(['user_disabled', 'user_password_changed']);
+      expect(typesOf(await stack.services.audit.query({ userId: erin.id, since: times[1] }))).toEqual([
+        'user_disabled',
+        'user_password_changed',
+      ]);
       expect(typesOf(await stack.services.audit.query({ userId: erin.id, until: times[1] }))).toEqual(['user_created']);
-      expect(typesOf(await stack.services.audit.query({ userId: erin.id, since: times[1], until: times[2] }))).toEqual(['user_password_changed']);
-      expect(await stack.services.audit.query({ userId: erin.id, since: new Date(times[2].getTime() + 1) })).toEqual([]);
+      expect(typesOf(await stack.services.audit.query({ userId: erin.id, since: times[1], until: times[2] }))).toEqual([
+        'user_password_changed',
+      ]);
+      expect(await stack.services.audit.query({ userId: erin.id, since: new Date(times[2].getTime() + 1) })).toEqual(
+        [],
+      );
     });
 
     it('limit: the newest n', async () => {
       expect(typesOf(await stack.services.audit.query({ userId: erin.id, limit: 1 }))).toEqual(['user_disabled']);
-      expect(typesOf(await stack.services.audit.query({ userId: erin.id, limit: 2 }))).toEqual(['user_disabled', 'user_password_changed']);
+      expect(typesOf(await stack.services.audit.query({ userId: erin.id, limit: 2 }))).toEqual([
+        'user_disabled',
+        'user_password_changed',
+      ]);
       const all = await stack.services.audit.query({ limit: 5 });
       expect(all).toHaveLength(5);
       const ids = all.map((e) => BigInt(e.id));
@@ -305,10 +397,16 @@ describe.each(backends())('audit trail on $name', (backend) => {
     it('is append-only: UPDATE and DELETE fail, and the events are intact', async () => {
       const before = await stack.services.audit.query({ limit: 1000 });
       expect(before.length).toBeGreaterThan(10);
-      await expect(stack.services.db.query("UPDATE audit_events SET type = 'login_succeeded', details = '{}'")).rejects.toThrow(/append-only/);
-      await expect(stack.services.db.query('UPDATE audit_events SET user_id = NULL WHERE id = $1', [before[0].id])).rejects.toThrow(/append-only/);
+      await expect(
+        stack.services.db.query("UPDATE audit_events SET type = 'login_succeeded', details = '{}'"),
+      ).rejects.toThrow(/append-only/);
+      await expect(
+        stack.services.db.query('UPDATE audit_events SET user_id = NULL WHERE id = $1', [before[0].id]),
+      ).rejects.toThrow(/append-only/);
       await expect(stack.services.db.query('DELETE FROM audit_events')).rejects.toThrow(/append-only/);
-      await expect(stack.services.db.query('DELETE FROM audit_events WHERE id = $1', [before[0].id])).rejects.toThrow(/append-only/);
+      await expect(stack.services.db.query('DELETE FROM audit_events WHERE id = $1', [before[0].id])).rejects.toThrow(
+        /append-only/,
+      );
       expect(await stack.services.audit.query({ limit: 1000 })).toEqual(before);
     });
 

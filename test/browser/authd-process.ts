@@ -49,8 +49,12 @@ function runCli(env: Record<string, string>, args: string[], input: string, time
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout!.on('data', (d) => { output += d; });
-    child.stderr!.on('data', (d) => { output += d; });
+    child.stdout!.on('data', (d) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d) => {
+      output += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
     child.once('exit', (code, signal) => {
@@ -108,8 +112,17 @@ export async function prepareBackend(): Promise<Backend> {
     async createUsers(users, issuer) {
       // One at a time: each command owns the data directory while it runs.
       for (const user of users) {
-        await runCli({ ...env, AUTHD_ISSUER: issuer }, ['users', 'create', user.username, '--password-stdin'], user.password);
-        if (user.email) await runCli({ ...env, AUTHD_ISSUER: issuer }, ['users', 'set-email', user.username, user.email, '--verified'], '');
+        await runCli(
+          { ...env, AUTHD_ISSUER: issuer },
+          ['users', 'create', user.username, '--password-stdin'],
+          user.password,
+        );
+        if (user.email)
+          await runCli(
+            { ...env, AUTHD_ISSUER: issuer },
+            ['users', 'set-email', user.username, user.email, '--verified'],
+            '',
+          );
       }
     },
     async cleanup() {
@@ -125,19 +138,31 @@ export async function chooseIssuer(): Promise<{ port: number; issuer: string }> 
 }
 
 /** `authd serve` from dist/, listening on 127.0.0.1:<port> with AUTHD_ISSUER http://localhost:<port>. */
-export async function startBrowserServer(env: Record<string, string>, port: number, timeoutMs = 60_000): Promise<BrowserServer> {
+export async function startBrowserServer(
+  env: Record<string, string>,
+  port: number,
+  timeoutMs = 60_000,
+): Promise<BrowserServer> {
   let output = '';
   const child = spawn(process.execPath, [CLI, 'serve'], {
     env: { ...env, PORT: String(port), HOST: '127.0.0.1', AUTHD_ISSUER: `http://localhost:${port}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
-      return portAnswers(port);
-    }, `authd on ${port}`, timeoutMs);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
+        return portAnswers(port);
+      },
+      `authd on ${port}`,
+      timeoutMs,
+    );
   } catch (error) {
     child.kill('SIGKILL');
     throw error;

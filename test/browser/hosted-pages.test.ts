@@ -14,7 +14,15 @@ import { scaled } from '../support/timing';
 
 // AUTHD_TEST_CHROMIUM points elsewhere only to try the missing-browser path without uninstalling it.
 const CHROMIUM = process.env.AUTHD_TEST_CHROMIUM || '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOTS = path.join(ROOT, 'test-output', 'screenshots');
 // The machine is shared with other test runs: waits are generous, they end as soon as the page is ready.
 const WAIT = 20_000;
@@ -38,9 +46,13 @@ if (!fs.existsSync(CHROMIUM)) {
   describe('hosted pages in a real browser', () => {
     it('needs Chromium', () => {
       if (process.env.CI === 'true') {
-        throw new Error(`Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`);
+        throw new Error(
+          `Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`,
+        );
       }
-      process.stderr.write('\n[authd tests] hosted pages browser tests skipped: Chromium not installed (apt-get install chromium)\n\n');
+      process.stderr.write(
+        '\n[authd tests] hosted pages browser tests skipped: Chromium not installed (apt-get install chromium)\n\n',
+      );
     });
   });
 } else {
@@ -69,7 +81,9 @@ if (!fs.existsSync(CHROMIUM)) {
       server = await startBrowserServer(backend.env, port);
       url = server.url;
       browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 60_000 });
-      process.stderr.write(`[browser tests] ${backend.name}: server and Chromium ready in ${Date.now() - started} ms\n`);
+      process.stderr.write(
+        `[browser tests] ${backend.name}: server and Chromium ready in ${Date.now() - started} ms\n`,
+      );
     }, 120_000);
 
     afterAll(async () => {
@@ -98,7 +112,8 @@ if (!fs.existsSync(CHROMIUM)) {
       page.setDefaultTimeout(WAIT);
       page.on('pageerror', (error) => problems.push(`pageerror on ${page.url()}: ${error.message}`));
       page.on('console', (message) => {
-        if (message.text().includes('Content Security Policy')) problems.push(`console ${message.type()} on ${page.url()}: ${message.text()}`);
+        if (message.text().includes('Content Security Policy'))
+          problems.push(`console ${message.type()} on ${page.url()}: ${message.text()}`);
       });
       return page;
     }
@@ -115,7 +130,13 @@ if (!fs.existsSync(CHROMIUM)) {
 
     /** Waits until the sessions table has `count` rows (it is filled after the page has loaded). */
     async function expectSessions(page: Page, count: number): Promise<void> {
-      await page.waitForFunction((n) => (globalThis as unknown as InPage).document.querySelectorAll('#sessions tbody tr[data-session-id]').length === n, count, { timeout: WAIT });
+      await page.waitForFunction(
+        (n) =>
+          (globalThis as unknown as InPage).document.querySelectorAll('#sessions tbody tr[data-session-id]').length ===
+          n,
+        count,
+        { timeout: WAIT },
+      );
       expect(await sessionRows(page).count()).toBe(count);
       const current = sessionRows(page).locator('td.current');
       expect(await current.count()).toBe(1);
@@ -130,12 +151,16 @@ if (!fs.existsSync(CHROMIUM)) {
     /** The session ids listed, once the table is filled (the current session is always in it). */
     async function sessionIds(page: Page): Promise<string[]> {
       await sessionRows(page).locator('td.current').waitFor();
-      return Promise.all((await sessionRows(page).all()).map(async (row) => (await row.getAttribute('data-session-id'))!));
+      return Promise.all(
+        (await sessionRows(page).all()).map(async (row) => (await row.getAttribute('data-session-id'))!),
+      );
     }
 
     const currentSessionId = async (page: Page) => {
       await sessionRows(page).locator('td.current').waitFor();
-      return (await sessionRows(page).filter({ has: page.locator('td.current') }).getAttribute('data-session-id'))!;
+      return (await sessionRows(page)
+        .filter({ has: page.locator('td.current') })
+        .getAttribute('data-session-id'))!;
     };
 
     /** Fills and submits the sign-in form; resolves once the account page shows the user. */
@@ -159,8 +184,10 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.waitForURL(SENT_TO_SIGN_IN);
     }
 
-    const refreshCookie = async (context: BrowserContext) => (await context.cookies()).find((c) => c.name === 'authd_rt');
-    const jwtExp = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
+    const refreshCookie = async (context: BrowserContext) =>
+      (await context.cookies()).find((c) => c.name === 'authd_rt');
+    const jwtExp = (token: string) =>
+      (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
 
     it('1. signs in with the keyboard; the refresh token stays in an httpOnly cookie', async () => {
       deviceA = await newDevice();
@@ -168,11 +195,17 @@ if (!fs.existsSync(CHROMIUM)) {
       pageA.on('request', (request) => {
         const { pathname } = new URL(request.url());
         const auth = request.headers().authorization;
-        if (pathname.startsWith('/account') && auth) apiCalls.push({ method: request.method(), path: pathname, token: auth.replace(/^Bearer /, '') });
+        if (pathname.startsWith('/account') && auth)
+          apiCalls.push({ method: request.method(), path: pathname, token: auth.replace(/^Bearer /, '') });
       });
       pageA.on('response', (response) => {
         const request = response.request();
-        const call = apiCalls.find((c) => c.status === undefined && request.headers().authorization === `Bearer ${c.token}` && new URL(request.url()).pathname === c.path);
+        const call = apiCalls.find(
+          (c) =>
+            c.status === undefined &&
+            request.headers().authorization === `Bearer ${c.token}` &&
+            new URL(request.url()).pathname === c.path,
+        );
         if (call) call.status = response.status();
       });
 
@@ -225,15 +258,25 @@ if (!fs.existsSync(CHROMIUM)) {
       await probe.close();
       // …while the browser holds it.
       expect(await refreshCookie(deviceA)).toMatchObject({
-        name: 'authd_rt', httpOnly: true, sameSite: 'Strict', path: '/oauth', domain: 'localhost', secure: false,
+        name: 'authd_rt',
+        httpOnly: true,
+        sameSite: 'Strict',
+        path: '/oauth',
+        domain: 'localhost',
+        secure: false,
       });
     });
 
     it('2. renews the access token silently; the API still answers after the first token expired', async () => {
-      const refreshes = () => pageA.evaluate<number>("Number(document.getElementById('token-status').dataset.refreshes)");
+      const refreshes = () =>
+        pageA.evaluate<number>("Number(document.getElementById('token-status').dataset.refreshes)");
       expect(await refreshes()).toBeGreaterThanOrEqual(1);
       const started = Date.now();
-      await pageA.waitForFunction(() => Number((globalThis as unknown as InPage).document.getElementById('token-status')!.dataset.refreshes) >= 2, undefined, { timeout: 25_000, polling: 200 });
+      await pageA.waitForFunction(
+        () => Number((globalThis as unknown as InPage).document.getElementById('token-status')!.dataset.refreshes) >= 2,
+        undefined,
+        { timeout: 25_000, polling: 200 },
+      );
       process.stderr.write(`[browser tests] second silent refresh after ${Date.now() - started} ms\n`);
       // Renewal is silent: nothing a reader has to make sense of.
       expect(await pageA.textContent('#token-status')).toBe('');
@@ -316,7 +359,10 @@ if (!fs.existsSync(CHROMIUM)) {
           await shows(page.locator('#message'), 'Wrong username or password.');
         } else {
           // The lock started at the 5th attempt and the wait is rounded up: 60 s, or 59 on a slow machine.
-          await page.locator('#message').filter({ hasText: /^Too many failed attempts\. Try again in (59|60) seconds\.$/ }).waitFor({ state: 'visible' });
+          await page
+            .locator('#message')
+            .filter({ hasText: /^Too many failed attempts\. Try again in (59|60) seconds\.$/ })
+            .waitFor({ state: 'visible' });
         }
       }
       expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
@@ -344,7 +390,8 @@ if (!fs.existsSync(CHROMIUM)) {
       const shown: string[] = [];
       for (const page of [login, account]) {
         for (const element of await page.locator('[hidden]').all()) {
-          if (await element.isVisible()) shown.push(`${new URL(page.url()).pathname} #${await element.getAttribute('id')}`);
+          if (await element.isVisible())
+            shown.push(`${new URL(page.url()).pathname} #${await element.getAttribute('id')}`);
         }
       }
       expect(shown).toEqual([]);

@@ -14,7 +14,15 @@ import { chooseIssuer, prepareBackend, startBrowserServer, type Backend, type Br
  */
 
 const CHROMIUM = process.env.AUTHD_TEST_CHROMIUM || '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOTS = path.join(ROOT, 'test-output', 'screenshots');
 const WAIT = 20_000;
 const CAROL = { username: 'carol', password: 'carol keeps a second factor' };
@@ -22,8 +30,13 @@ const CAROL = { username: 'carol', password: 'carol keeps a second factor' };
 if (!fs.existsSync(CHROMIUM)) {
   describe('two-step verification in a real browser', () => {
     it('needs Chromium', () => {
-      if (process.env.CI === 'true') throw new Error(`Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`);
-      process.stderr.write('\n[authd tests] MFA browser tests skipped: Chromium not installed (apt-get install chromium)\n\n');
+      if (process.env.CI === 'true')
+        throw new Error(
+          `Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`,
+        );
+      process.stderr.write(
+        '\n[authd tests] MFA browser tests skipped: Chromium not installed (apt-get install chromium)\n\n',
+      );
     });
   });
 } else {
@@ -56,7 +69,8 @@ if (!fs.existsSync(CHROMIUM)) {
       page.setDefaultTimeout(WAIT);
       page.on('pageerror', (error) => problems.push(`pageerror on ${page.url()}: ${error.message}`));
       page.on('console', (message) => {
-        if (message.text().includes('Content Security Policy')) problems.push(`console on ${page.url()}: ${message.text()}`);
+        if (message.text().includes('Content Security Policy'))
+          problems.push(`console on ${page.url()}: ${message.text()}`);
       });
     }, 120_000);
 
@@ -115,7 +129,9 @@ if (!fs.existsSync(CHROMIUM)) {
       const qr = page.locator('#mfa-qr');
       expect(await qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
       // The SVG renders (an image the CSP or a bad encoding blocked would have no natural size).
-      await page.waitForFunction('document.getElementById("mfa-qr").complete && document.getElementById("mfa-qr").naturalWidth > 0');
+      await page.waitForFunction(
+        'document.getElementById("mfa-qr").complete && document.getElementById("mfa-qr").naturalWidth > 0',
+      );
       expect(await qr.getAttribute('alt')).toBeTruthy();
       const key = (await page.getAttribute('#mfa-secret', 'data-secret'))!;
       expect((await page.textContent('#mfa-secret'))!.replace(/ /g, '')).toBe(key);

@@ -12,7 +12,15 @@ import { chooseIssuer, prepareBackend, startBrowserServer, type Backend, type Br
  */
 
 const CHROMIUM = process.env.AUTHD_TEST_CHROMIUM || '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const WAIT = 20_000;
 const HANNA = { username: 'hanna', password: 'hanna had a long old passphrase', email: 'hanna@example.org' };
 const NEW_PASSWORD = 'hanna chose a new long passphrase';
@@ -20,8 +28,13 @@ const NEW_PASSWORD = 'hanna chose a new long passphrase';
 if (!fs.existsSync(CHROMIUM)) {
   describe('password reset in a real browser', () => {
     it('needs Chromium', () => {
-      if (process.env.CI === 'true') throw new Error(`Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`);
-      process.stderr.write('\n[authd tests] password reset browser test skipped: Chromium not installed (apt-get install chromium)\n\n');
+      if (process.env.CI === 'true')
+        throw new Error(
+          `Chromium not installed at ${CHROMIUM} (apt-get install chromium): CI=true requires the browser tests to run.`,
+        );
+      process.stderr.write(
+        '\n[authd tests] password reset browser test skipped: Chromium not installed (apt-get install chromium)\n\n',
+      );
     });
   });
 } else {
@@ -39,7 +52,10 @@ if (!fs.existsSync(CHROMIUM)) {
       backend = await prepareBackend();
       const { port, issuer } = await chooseIssuer();
       await backend.createUsers([HANNA], issuer);
-      server = await startBrowserServer({ ...backend.env, AUTHD_SMTP_URL: smtp.url, AUTHD_MAIL_FROM: 'Example <no-reply@example.org>' }, port);
+      server = await startBrowserServer(
+        { ...backend.env, AUTHD_SMTP_URL: smtp.url, AUTHD_MAIL_FROM: 'Example <no-reply@example.org>' },
+        port,
+      );
       browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 60_000 });
     }, 120_000);
 
@@ -56,7 +72,8 @@ if (!fs.existsSync(CHROMIUM)) {
       page.setDefaultTimeout(WAIT);
       page.on('pageerror', (error) => problems.push(`pageerror on ${page.url()}: ${error.message}`));
       page.on('console', (message) => {
-        if (message.text().includes('Content Security Policy')) problems.push(`console on ${page.url()}: ${message.text()}`);
+        if (message.text().includes('Content Security Policy'))
+          problems.push(`console on ${page.url()}: ${message.text()}`);
       });
       return page;
     }
@@ -71,7 +88,10 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.locator('#message.ok').filter({ hasText: RESET_ACCEPTED.message }).waitFor();
 
       const mail = await smtp.next(scaled(30_000));
-      expect({ to: mail.to, subject: mail.subject }).toEqual({ to: [HANNA.email], subject: 'Reset your authd password' });
+      expect({ to: mail.to, subject: mail.subject }).toEqual({
+        to: [HANNA.email],
+        subject: 'Reset your authd password',
+      });
       const link = linkIn(mail, '/reset');
       expect(link.startsWith(`${server!.url}/reset#token=`)).toBe(true);
 
@@ -89,7 +109,10 @@ if (!fs.existsSync(CHROMIUM)) {
       await again.getByLabel('New password (at least 8 characters)').fill('yet another long passphrase');
       await again.getByLabel('New password again').fill('yet another long passphrase');
       await again.getByRole('button', { name: 'Set the new password' }).click();
-      await again.locator('#message').filter({ hasText: 'The link is invalid, has expired or was already used; ask for a new one.' }).waitFor();
+      await again
+        .locator('#message')
+        .filter({ hasText: 'The link is invalid, has expired or was already used; ask for a new one.' })
+        .waitFor();
       await again.locator('#request-form').waitFor({ state: 'visible' });
 
       await page.goto(`${server!.url}/login`);

@@ -16,7 +16,9 @@ describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke
   const cli = suite.run;
 
   /** The whole stack on the CLI's database, as the server opens it. */
-  async function withOpenServices<T>(fn: (services: Services, app: ReturnType<typeof createApp>) => Promise<T>): Promise<T> {
+  async function withOpenServices<T>(
+    fn: (services: Services, app: ReturnType<typeof createApp>) => Promise<T>,
+  ): Promise<T> {
     const services = await suite.openServices();
     try {
       expect(services.db.kind).toBe(backend.name === 'embedded' ? 'embedded' : 'postgres');
@@ -27,22 +29,84 @@ describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke
     }
   }
 
-  it('lists a user\'s sessions with client, ip and user agent, and revokes them all', async () => {
+  it("lists a user's sessions with client, ip and user agent, and revokes them all", async () => {
     // A user and a first-party public client, by CLI.
     const user = json<{ id: string; username: string; roles: string[]; scopes: string[]; password: string }>(
-      await cli('users', 'create', 'bob@example.com', '--generate-password', '--role', 'user', '--scope', 'profile,read', '--json'),
+      await cli(
+        'users',
+        'create',
+        'bob@example.com',
+        '--generate-password',
+        '--role',
+        'user',
+        '--scope',
+        'profile,read',
+        '--json',
+      ),
     );
-    expect(user).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'bob@example.com', roles: ['user'], scopes: ['profile', 'read'], password: expect.any(String) });
+    expect(user).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      username: 'bob@example.com',
+      roles: ['user'],
+      scopes: ['profile', 'read'],
+      password: expect.any(String),
+    });
 
-    expect(json(await cli('clients', 'create', '--name', 'Web login', '--id', 'web', '--public', '--first-party',
-      '--grant', 'password,refresh_token', '--scope', 'profile,read', '--default-scope', 'profile', '--audience', 'https://api.example.test', '--json'))).toEqual({
-      client_id: 'web', name: 'Web login', type: 'public', first_party: true, introspection: false,
-      grant_types: ['password', 'refresh_token'], scopes: ['profile', 'read'], default_scopes: ['profile'], audience: 'https://api.example.test',
+    expect(
+      json(
+        await cli(
+          'clients',
+          'create',
+          '--name',
+          'Web login',
+          '--id',
+          'web',
+          '--public',
+          '--first-party',
+          '--grant',
+          'password,refresh_token',
+          '--scope',
+          'profile,read',
+          '--default-scope',
+          'profile',
+          '--audience',
+          'https://api.example.test',
+          '--json',
+        ),
+      ),
+    ).toEqual({
+      client_id: 'web',
+      name: 'Web login',
+      type: 'public',
+      first_party: true,
+      introspection: false,
+      grant_types: ['password', 'refresh_token'],
+      scopes: ['profile', 'read'],
+      default_scopes: ['profile'],
+      audience: 'https://api.example.test',
     });
     const api = json<{ client_id: string; client_secret: string; introspection: boolean }>(
-      await cli('clients', 'create', '--name', 'API', '--id', 'api', '--introspect', '--audience', 'https://api.example.test', '--json'),
+      await cli(
+        'clients',
+        'create',
+        '--name',
+        'API',
+        '--id',
+        'api',
+        '--introspect',
+        '--audience',
+        'https://api.example.test',
+        '--json',
+      ),
     );
-    expect(api).toEqual(expect.objectContaining({ client_id: 'api', type: 'confidential', introspection: true, client_secret: expect.any(String) }));
+    expect(api).toEqual(
+      expect.objectContaining({
+        client_id: 'api',
+        type: 'confidential',
+        introspection: true,
+        client_secret: expect.any(String),
+      }),
+    );
 
     // No session yet.
     expect(json(await cli('users', 'sessions', 'bob@example.com', '--json'))).toEqual([]);
@@ -51,13 +115,25 @@ describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke
     const logins = await withOpenServices(async (_services, app) => {
       const result: Array<{ accessToken: string; refreshToken: string; sid: string; userAgent: string }> = [];
       for (const userAgent of ['Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', 'authd-test-cli/1.0']) {
-        const res = await request(app).post('/oauth/token').type('form').set('User-Agent', userAgent)
+        const res = await request(app)
+          .post('/oauth/token')
+          .type('form')
+          .set('User-Agent', userAgent)
           .send({ grant_type: 'password', client_id: 'web', username: 'bob@example.com', password: user.password });
         expect(res.status).toBe(200);
-        result.push({ accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid), userAgent });
+        result.push({
+          accessToken: res.body.access_token,
+          refreshToken: res.body.refresh_token,
+          sid: String(decodeJwt(res.body.access_token).payload.sid),
+          userAgent,
+        });
       }
       for (const login of result) {
-        const res = await request(app).post('/oauth/introspect').type('form').set('Authorization', basic('api', api.client_secret)).send({ token: login.accessToken });
+        const res = await request(app)
+          .post('/oauth/introspect')
+          .type('form')
+          .set('Authorization', basic('api', api.client_secret))
+          .send({ token: login.accessToken });
         expect(res.body).toEqual(expect.objectContaining({ active: true, sid: login.sid }));
       }
       return result;
@@ -65,11 +141,20 @@ describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke
 
     const listed = json<Array<Record<string, unknown>>>(await cli('users', 'sessions', 'bob@example.com', '--json'));
     expect(listed).toHaveLength(2);
-    const byAgent = (rows: Array<Record<string, unknown>>) => [...rows].sort((a, b) => String(a.user_agent).localeCompare(String(b.user_agent)));
+    const byAgent = (rows: Array<Record<string, unknown>>) =>
+      [...rows].sort((a, b) => String(a.user_agent).localeCompare(String(b.user_agent)));
     const expected = [...logins].sort((a, b) => a.userAgent.localeCompare(b.userAgent));
-    expect(byAgent(listed)).toEqual(expected.map((login) => ({
-      session: login.sid, client: 'web', created: ISO, last_used: ISO, expires: ISO, ip: LOCALHOST, user_agent: login.userAgent,
-    })));
+    expect(byAgent(listed)).toEqual(
+      expected.map((login) => ({
+        session: login.sid,
+        client: 'web',
+        created: ISO,
+        last_used: ISO,
+        expires: ISO,
+        ip: LOCALHOST,
+        user_agent: login.userAgent,
+      })),
+    );
     // Newest first.
     expect(listed.map((r) => r.session)).toEqual([logins[1].sid, logins[0].sid]);
     for (const row of listed) {
@@ -86,36 +171,74 @@ describe.each(backends({ postgresWithoutRedis: true }))('users sessions / revoke
 
     // Sign bob out everywhere.
     const revoked = await cli('users', 'revoke-sessions', 'bob@example.com');
-    expect(revoked).toEqual({ code: 0, stdout: 'bob@example.com: 2 session(s) revoked; access tokens issued until now are revoked too\n', stderr: '' });
+    expect(revoked).toEqual({
+      code: 0,
+      stdout: 'bob@example.com: 2 session(s) revoked; access tokens issued until now are revoked too\n',
+      stderr: '',
+    });
 
-    expect(await cli('users', 'sessions', 'bob@example.com', '--json')).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+    expect(await cli('users', 'sessions', 'bob@example.com', '--json')).toEqual({
+      code: 0,
+      stdout: '[]\n',
+      stderr: '',
+    });
     expect(await cli('users', 'sessions', 'bob@example.com')).toEqual({ code: 0, stdout: '(none)\n', stderr: '' });
 
-    const all = json<Array<Record<string, unknown>>>(await cli('users', 'sessions', 'bob@example.com', '--all', '--json'));
-    expect(byAgent(all)).toEqual(expected.map((login) => ({
-      session: login.sid, client: 'web', created: ISO, last_used: ISO, expires: ISO, ip: LOCALHOST, user_agent: login.userAgent,
-      revoked: ISO, reason: 'revoked_by_operator',
-    })));
+    const all = json<Array<Record<string, unknown>>>(
+      await cli('users', 'sessions', 'bob@example.com', '--all', '--json'),
+    );
+    expect(byAgent(all)).toEqual(
+      expected.map((login) => ({
+        session: login.sid,
+        client: 'web',
+        created: ISO,
+        last_used: ISO,
+        expires: ISO,
+        ip: LOCALHOST,
+        user_agent: login.userAgent,
+        revoked: ISO,
+        reason: 'revoked_by_operator',
+      })),
+    );
 
     // A second run finds nothing left to revoke.
-    expect((await cli('users', 'revoke-sessions', 'bob@example.com')).stdout).toBe('bob@example.com: 0 session(s) revoked; access tokens issued until now are revoked too\n');
+    expect((await cli('users', 'revoke-sessions', 'bob@example.com')).stdout).toBe(
+      'bob@example.com: 0 session(s) revoked; access tokens issued until now are revoked too\n',
+    );
 
     // What the CLI did holds for the server: the access tokens are inactive, the refresh tokens dead.
     await withOpenServices(async (_services, app) => {
       for (const login of logins) {
-        const introspected = await request(app).post('/oauth/introspect').type('form').set('Authorization', basic('api', api.client_secret)).send({ token: login.accessToken });
+        const introspected = await request(app)
+          .post('/oauth/introspect')
+          .type('form')
+          .set('Authorization', basic('api', api.client_secret))
+          .send({ token: login.accessToken });
         expect(introspected.status).toBe(200);
         expect(introspected.body).toEqual({ active: false });
-        const refreshed = await request(app).post('/oauth/token').type('form').send({ grant_type: 'refresh_token', client_id: 'web', refresh_token: login.refreshToken });
+        const refreshed = await request(app)
+          .post('/oauth/token')
+          .type('form')
+          .send({ grant_type: 'refresh_token', client_id: 'web', refresh_token: login.refreshToken });
         expect(refreshed.status).toBe(400);
-        expect(refreshed.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' });
+        expect(refreshed.body).toEqual({
+          error: 'invalid_grant',
+          error_description: 'The refresh token is invalid, expired or revoked.',
+        });
       }
     });
   });
 
   it('names an unknown user as such, with exit code 1', async () => {
-    for (const command of [['users', 'sessions', 'nobody@example.com', '--json'], ['users', 'revoke-sessions', 'nobody@example.com']]) {
-      expect(await cli(...command)).toEqual({ code: 1, stdout: '', stderr: 'authd: No user named "nobody@example.com".\n' });
+    for (const command of [
+      ['users', 'sessions', 'nobody@example.com', '--json'],
+      ['users', 'revoke-sessions', 'nobody@example.com'],
+    ]) {
+      expect(await cli(...command)).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'authd: No user named "nobody@example.com".\n',
+      });
     }
   });
 });

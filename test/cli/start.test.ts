@@ -17,7 +17,14 @@ describe('starting authd on the embedded database in development', () => {
   let env: Record<string, string>;
   beforeAll(() => {
     root = tempDir('authd-start-');
-    env = { NODE_ENV: 'development', AUTHD_LOG_LEVEL: 'warn', AUTHD_DATA_DIR: path.join(root, 'data'), AUTHD_KEYS_DIR: path.join(root, 'keys'), AUTHD_ARGON2_MEMORY_KIB: '8192', AUTHD_ARGON2_TIME_COST: '1' };
+    env = {
+      NODE_ENV: 'development',
+      AUTHD_LOG_LEVEL: 'warn',
+      AUTHD_DATA_DIR: path.join(root, 'data'),
+      AUTHD_KEYS_DIR: path.join(root, 'keys'),
+      AUTHD_ARGON2_MEMORY_KIB: '8192',
+      AUTHD_ARGON2_TIME_COST: '1',
+    };
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -27,7 +34,11 @@ describe('starting authd on the embedded database in development', () => {
       expect(first.output()).toMatch(/username: demo {3}password: \S{16}/);
 
       const started = Date.now();
-      const second = spawnSync(process.execPath, [MAIN, 'serve'], { encoding: 'utf8', timeout: scaled(60_000), env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', AUTHD_METRICS_PORT: '0' } });
+      const second = spawnSync(process.execPath, [MAIN, 'serve'], {
+        encoding: 'utf8',
+        timeout: scaled(60_000),
+        env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', AUTHD_METRICS_PORT: '0' },
+      });
       const ms = Date.now() - started;
       process.stderr.write(`a second start on the locked database refused in ${ms} ms\n`);
       expect({ status: second.status, stdout: second.stdout, stderr: second.stderr }).toEqual({
@@ -44,8 +55,10 @@ describe('starting authd on the embedded database in development', () => {
     const restarted = await startServerProcess(env);
     try {
       expect(restarted.output()).not.toMatch(/password: \S{16}/);
-      expect(restarted.output()).toContain('the demo user "demo" (client_id demo-cli) exists; its password was shown at the first start only.\n'
-        + 'To set a new one, stop this server (Ctrl-C) and run:\n  node dist/src/cli/main.js users set-password demo --generate-password\n');
+      expect(restarted.output()).toContain(
+        'the demo user "demo" (client_id demo-cli) exists; its password was shown at the first start only.\n' +
+          'To set a new one, stop this server (Ctrl-C) and run:\n  node dist/src/cli/main.js users set-password demo --generate-password\n',
+      );
     } finally {
       await restarted.stop();
     }
@@ -55,22 +68,34 @@ describe('starting authd on the embedded database in development', () => {
 describe('npm start compiles only when a source changed (scripts/build-if-stale.js)', () => {
   let project: string;
   const built = () => path.join(project, 'dist/src/cli/main.js');
-  const check = () => new Promise<{ code: number | null; stderr: string; ms: number }>((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [FRESHNESS, project], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('exit', (code) => resolve({ code, stderr, ms: Date.now() - started }));
-  });
+  const check = () =>
+    new Promise<{ code: number | null; stderr: string; ms: number }>((resolve) => {
+      const started = Date.now();
+      const child = spawn(process.execPath, [FRESHNESS, project], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.once('exit', (code) => resolve({ code, stderr, ms: Date.now() - started }));
+    });
 
   beforeAll(() => {
     // A project of one file with authd's layout, compiled by this repository's TypeScript.
     project = tempDir('authd-fresh-');
     fs.mkdirSync(path.join(project, 'src/cli'), { recursive: true });
     fs.writeFileSync(path.join(project, 'src/cli/main.ts'), 'export const answer: number = 42;\n');
-    fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { outDir: 'dist', rootDir: '.', module: 'commonjs', types: [] } }));
-    fs.writeFileSync(path.join(project, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src'] }));
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'fresh', private: true, scripts: { build: 'tsc -p tsconfig.build.json' } }));
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { outDir: 'dist', rootDir: '.', module: 'commonjs', types: [] } }),
+    );
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.build.json'),
+      JSON.stringify({ extends: './tsconfig.json', include: ['src'] }),
+    );
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'fresh', private: true, scripts: { build: 'tsc -p tsconfig.build.json' } }),
+    );
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(project, 'node_modules'));
   });
   afterAll(() => fs.rmSync(project, { recursive: true, force: true }));

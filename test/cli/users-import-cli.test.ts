@@ -30,74 +30,199 @@ describe.each(backends())('users import / export CLI on $name', (backend) => {
   };
 
   it('imports a JSON Lines file, lists refused lines on stderr, exits 1 when any was refused, and skips on a second run', async () => {
-    const users = file('users.jsonl', [
-      JSON.stringify({ username: 'ann', email: 'ann@example.com', password_hash: BCRYPT, roles: ['user'], metadata: { org_id: 'acme' } }),
-      JSON.stringify({ username: 'ben', password_hash: PBKDF2, scopes: ['profile'] }),
-      JSON.stringify({ username: 'cid', password_hash: '$1$saltsalt$qjXMvbEw8oaL.CzflDugX/' }),
-    ].join('\n'));
+    const users = file(
+      'users.jsonl',
+      [
+        JSON.stringify({
+          username: 'ann',
+          email: 'ann@example.com',
+          password_hash: BCRYPT,
+          roles: ['user'],
+          metadata: { org_id: 'acme' },
+        }),
+        JSON.stringify({ username: 'ben', password_hash: PBKDF2, scopes: ['profile'] }),
+        JSON.stringify({ username: 'cid', password_hash: '$1$saltsalt$qjXMvbEw8oaL.CzflDugX/' }),
+      ].join('\n'),
+    );
     const first = await cli('users', 'import', users);
     expect(first).toEqual({
       code: 1,
       stdout: expect.stringMatching(/^imported 3 records: 2 created, 0 updated, 0 skipped, 1 failed in \d+\.\d s\n$/),
-      stderr: expect.stringMatching(/^line 3: password_hash: unknown password hash format .*\nauthd: 1 record\(s\) were refused \(listed above\); the others were imported\. .*\n$/),
+      stderr: expect.stringMatching(
+        /^line 3: password_hash: unknown password hash format .*\nauthd: 1 record\(s\) were refused \(listed above\); the others were imported\. .*\n$/,
+      ),
     });
     const again = await cli('users', 'import', users, '--json');
     expect(again.code).toBe(1);
-    expect(JSON.parse(again.stdout)).toEqual({ records: 3, created: 0, updated: 0, skipped: 2, failed: 1, seconds: expect.any(Number) });
+    expect(JSON.parse(again.stdout)).toEqual({
+      records: 3,
+      created: 0,
+      updated: 0,
+      skipped: 2,
+      failed: 1,
+      seconds: expect.any(Number),
+    });
   });
 
   it('updates with --on-conflict update, from CSV, and refuses an unknown policy or format with exit 2', async () => {
     const csv = file('update.csv', `username,roles,metadata\nann,user admin,"{""org_id"": ""globex""}"\n`);
     const res = await cli('users', 'import', csv, '--on-conflict', 'update', '--json');
-    expect({ code: res.code, summary: JSON.parse(res.stdout) }).toEqual({ code: 0, summary: expect.objectContaining({ records: 1, updated: 1, failed: 0 }) });
+    expect({ code: res.code, summary: JSON.parse(res.stdout) }).toEqual({
+      code: 0,
+      summary: expect.objectContaining({ records: 1, updated: 1, failed: 0 }),
+    });
     expect((await cli('users', 'import', csv, '--on-conflict', 'replace')).code).toBe(2);
     const missing = await cli('users', 'import', path.join(dir, 'nowhere.jsonl'));
-    expect(missing).toEqual({ code: 1, stdout: '', stderr: `authd: ENOENT: no such file or directory, open '${path.join(dir, 'nowhere.jsonl')}'\n` });
+    expect(missing).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `authd: ENOENT: no such file or directory, open '${path.join(dir, 'nowhere.jsonl')}'\n`,
+    });
     const unknownFormat = await cli('users', 'import', file('users.txt', ''));
-    expect({ code: unknownFormat.code, stderr: unknownFormat.stderr }).toEqual({ code: 2, stderr: expect.stringContaining('pass --format jsonl or --format csv') });
+    expect({ code: unknownFormat.code, stderr: unknownFormat.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining('pass --format jsonl or --format csv'),
+    });
   });
 
   it('sets an email (unique, unverified unless --verified) and metadata; refuses bad ones with exit 1', async () => {
-    expect(await cli('users', 'set-email', 'ben', 'Ben@Example.com')).toEqual({ code: 0, stdout: 'ben: email Ben@Example.com (unverified)\n', stderr: '' });
-    expect(await cli('users', 'set-email', 'ben', 'none')).toEqual({ code: 0, stdout: 'ben: email (none)\n', stderr: '' });
-    expect(await cli('users', 'set-email', 'ben', 'ANN@example.com')).toEqual({ code: 1, stdout: '', stderr: 'authd: That email address belongs to another user.\n' });
-    expect(await cli('users', 'set-metadata', 'ben', '{"org_id":"initech"}')).toEqual({ code: 0, stdout: 'ben: metadata {"org_id":"initech"}\n', stderr: '' });
-    expect(await cli('users', 'set-metadata', 'ben', '[1]')).toEqual({ code: 1, stdout: '', stderr: 'authd: Metadata must be a JSON object.\n' });
-    expect(await cli('users', 'set-metadata', 'ben', '{}')).toEqual({ code: 0, stdout: 'ben: metadata {}\n', stderr: '' });
-    const client = await cli('clients', 'create', '--name', 'Orders', '--public', '--first-party', '--grant', 'password', '--scope', 'profile,email',
-      '--audience', 'https://orders.example.test', '--user-claim', 'email,email_verified', '--metadata-claim', 'org_id', '--json');
+    expect(await cli('users', 'set-email', 'ben', 'Ben@Example.com')).toEqual({
+      code: 0,
+      stdout: 'ben: email Ben@Example.com (unverified)\n',
+      stderr: '',
+    });
+    expect(await cli('users', 'set-email', 'ben', 'none')).toEqual({
+      code: 0,
+      stdout: 'ben: email (none)\n',
+      stderr: '',
+    });
+    expect(await cli('users', 'set-email', 'ben', 'ANN@example.com')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'authd: That email address belongs to another user.\n',
+    });
+    expect(await cli('users', 'set-metadata', 'ben', '{"org_id":"initech"}')).toEqual({
+      code: 0,
+      stdout: 'ben: metadata {"org_id":"initech"}\n',
+      stderr: '',
+    });
+    expect(await cli('users', 'set-metadata', 'ben', '[1]')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'authd: Metadata must be a JSON object.\n',
+    });
+    expect(await cli('users', 'set-metadata', 'ben', '{}')).toEqual({
+      code: 0,
+      stdout: 'ben: metadata {}\n',
+      stderr: '',
+    });
+    const client = await cli(
+      'clients',
+      'create',
+      '--name',
+      'Orders',
+      '--public',
+      '--first-party',
+      '--grant',
+      'password',
+      '--scope',
+      'profile,email',
+      '--audience',
+      'https://orders.example.test',
+      '--user-claim',
+      'email,email_verified',
+      '--metadata-claim',
+      'org_id',
+      '--json',
+    );
     expect(client.code).toBe(0);
-    const refused = await cli('clients', 'create', '--name', 'Bad', '--public', '--first-party', '--grant', 'password', '--audience', 'https://orders.example.test', '--metadata-claim', 'sub');
-    expect(refused).toEqual({ code: 1, stdout: '', stderr: 'authd: Invalid client: reserved claim names cannot come from metadata: sub.\n' });
+    const refused = await cli(
+      'clients',
+      'create',
+      '--name',
+      'Bad',
+      '--public',
+      '--first-party',
+      '--grant',
+      'password',
+      '--audience',
+      'https://orders.example.test',
+      '--metadata-claim',
+      'sub',
+    );
+    expect(refused).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'authd: Invalid client: reserved claim names cannot come from metadata: sub.\n',
+    });
   });
 
   it('exports every user in the same format, the hashes only with --include-password-hashes, and the export imports elsewhere', async () => {
     const plain = await cli('users', 'export');
     expect(plain.code).toBe(0);
-    const records = plain.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const records = plain.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(records).toEqual([
-      { id: expect.any(String), username: 'ann', email: 'ann@example.com', email_verified: false, roles: ['user', 'admin'], scopes: [], metadata: { org_id: 'globex' }, disabled: false },
-      { id: expect.any(String), username: 'ben', email: null, email_verified: false, roles: [], scopes: ['profile'], metadata: {}, disabled: false },
+      {
+        id: expect.any(String),
+        username: 'ann',
+        email: 'ann@example.com',
+        email_verified: false,
+        roles: ['user', 'admin'],
+        scopes: [],
+        metadata: { org_id: 'globex' },
+        disabled: false,
+      },
+      {
+        id: expect.any(String),
+        username: 'ben',
+        email: null,
+        email_verified: false,
+        roles: [],
+        scopes: ['profile'],
+        metadata: {},
+        disabled: false,
+      },
     ]);
     expect(plain.stdout).not.toContain('$2b$');
 
     const out = path.join(dir, 'export.csv');
     const withHashes = await cli('users', 'export', '--include-password-hashes', '--output', out);
-    expect({ code: withHashes.code, stderr: withHashes.stderr }).toEqual({ code: 0, stderr: 'exported 2 users, password hashes included\n' });
+    expect({ code: withHashes.code, stderr: withHashes.stderr }).toEqual({
+      code: 0,
+      stderr: 'exported 2 users, password hashes included\n',
+    });
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('id,username,email,email_verified,password_hash,roles,scopes,metadata,disabled');
-    expect(lines[1]).toBe(`${records[0].id},ann,ann@example.com,false,${BCRYPT},user admin,,"{""org_id"":""globex""}",false`);
+    expect(lines[1]).toBe(
+      `${records[0].id},ann,ann@example.com,false,${BCRYPT},user admin,,"{""org_id"":""globex""}",false`,
+    );
 
     // Into a fresh embedded database: the same ids, and the old password logs in.
     const other = tempDir('authd-import-other-');
-    const config = parseConfig({ ...suite.env, DATABASE_URL: '', REDIS_URL: '', AUTHD_DATA_DIR: other, AUTHD_KEYS_DIR: path.join(other, 'keys') });
-    const services = await openServices({ ...config, databaseUrl: undefined, redisUrl: undefined }, { logger: silentLogger });
+    const config = parseConfig({
+      ...suite.env,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      AUTHD_DATA_DIR: other,
+      AUTHD_KEYS_DIR: path.join(other, 'keys'),
+    });
+    const services = await openServices(
+      { ...config, databaseUrl: undefined, redisUrl: undefined },
+      { logger: silentLogger },
+    );
     try {
-      const totals = await importRecords(readUserFile(fs.createReadStream(out), 'csv'), services.userImporter, { policy: 'skip' });
+      const totals = await importRecords(readUserFile(fs.createReadStream(out), 'csv'), services.userImporter, {
+        policy: 'skip',
+      });
       expect(totals).toEqual({ records: 2, created: 2, updated: 0, skipped: 0, failed: 0 });
       expect((await services.users.requireUser('ann')).id).toBe(records[0].id);
-      await expect(services.users.verifyLogin('ben', 'pässwörd from passlib')).resolves.toEqual(expect.objectContaining({ ok: true }));
+      await expect(services.users.verifyLogin('ben', 'pässwörd from passlib')).resolves.toEqual(
+        expect.objectContaining({ ok: true }),
+      );
     } finally {
       await services.close();
       fs.rmSync(other, { recursive: true, force: true });

@@ -72,7 +72,11 @@ describe('client secret digester', () => {
     expect(wrong).toHaveLength(secret.length);
     const compare = jest.spyOn(crypto, 'timingSafeEqual');
     try {
-      expect([digester.matches(secret, stored), digester.matches(wrong, stored), digester.matches(wrong, null)]).toEqual([true, false, false]);
+      expect([
+        digester.matches(secret, stored),
+        digester.matches(wrong, stored),
+        digester.matches(wrong, null),
+      ]).toEqual([true, false, false]);
       expect(compare.mock.calls).toEqual([
         [Buffer.from(stored), Buffer.from(stored)],
         [Buffer.from(digester.digest(wrong)), Buffer.from(stored)],

@@ -30,18 +30,29 @@ function cli(env: Record<string, string>, args: string[], stdin?: string): Promi
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.stdin.end(stdin ?? '');
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`authd ${args.join(' ')} exited with ${code}: ${stderr}${stdout}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`authd ${args.join(' ')} exited with ${code}: ${stderr}${stdout}`)),
+    );
   });
 }
 
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -65,11 +76,20 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
   beforeAll(async () => {
     const keysDir = tempDir('authd-example-keys-');
     cleanups.push(() => fs.rmSync(keysDir, { recursive: true, force: true }));
-    const env: Record<string, string> = { NODE_ENV: 'test', AUTHD_KEYS_DIR: keysDir, AUTHD_LOG_LEVEL: 'warn', ...FAST_ARGON2 };
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      AUTHD_KEYS_DIR: keysDir,
+      AUTHD_LOG_LEVEL: 'warn',
+      ...FAST_ARGON2,
+    };
     if (onPostgres) {
       const scratch = await createScratchDatabase();
       cleanups.push(() => scratch.drop());
-      Object.assign(env, { DATABASE_URL: scratch.url, REDIS_URL: REDIS_URL!, AUTHD_REDIS_PREFIX: `authd-example:${crypto.randomBytes(4).toString('hex')}:` });
+      Object.assign(env, {
+        DATABASE_URL: scratch.url,
+        REDIS_URL: REDIS_URL!,
+        AUTHD_REDIS_PREFIX: `authd-example:${crypto.randomBytes(4).toString('hex')}:`,
+      });
     } else {
       // The embedded database is locked while the server runs: the CLI works on it before.
       const dataDir = tempDir('authd-example-data-');
@@ -78,18 +98,44 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
     }
 
     await cli(env, [
-      'clients', 'create', '--id', 'notes-web', '--name', 'Notes web', '--public', '--first-party',
-      '--grant', 'password,refresh_token', '--scope', 'read,write', '--default-scope', 'read', '--audience', AUDIENCE, '--json',
+      'clients',
+      'create',
+      '--id',
+      'notes-web',
+      '--name',
+      'Notes web',
+      '--public',
+      '--first-party',
+      '--grant',
+      'password,refresh_token',
+      '--scope',
+      'read,write',
+      '--default-scope',
+      'read',
+      '--audience',
+      AUDIENCE,
+      '--json',
     ]);
-    for (const [name, roles] of [['writer', 'user'], ['boss', 'user,admin']]) {
-      const created = JSON.parse(await cli(env, ['users', 'create', name, '--password-stdin', '--role', roles, '--scope', 'read,write', '--json'], PASSWORD));
+    for (const [name, roles] of [
+      ['writer', 'user'],
+      ['boss', 'user,admin'],
+    ]) {
+      const created = JSON.parse(
+        await cli(
+          env,
+          ['users', 'create', name, '--password-stdin', '--role', roles, '--scope', 'read,write', '--json'],
+          PASSWORD,
+        ),
+      );
       userIds[name] = created.id;
     }
 
     authd = await startServerProcess(env);
     // No AUTHD_ISSUER: authd names itself http://localhost:<port>, and the service must use that name.
     issuer = `http://localhost:${authd.port}`;
-    const metadata = (await (await fetch(`${authd.url}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
+    const metadata = (await (await fetch(`${authd.url}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+    };
     expect(metadata.issuer).toBe(issuer);
 
     const apiPort = await freePort();
@@ -97,11 +143,21 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
     api = spawn(process.execPath, [path.join(ROOT, 'examples/protected-api/server.js')], {
       cwd: ROOT,
       // ipv4first: "localhost" must reach authd, which listens on 127.0.0.1 only.
-      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: '--dns-result-order=ipv4first', AUTHD_ISSUER: issuer, API_AUDIENCE: AUDIENCE, PORT: String(apiPort) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_OPTIONS: '--dns-result-order=ipv4first',
+        AUTHD_ISSUER: issuer,
+        API_AUDIENCE: AUDIENCE,
+        PORT: String(apiPort),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    api.stdout!.on('data', (d) => { apiOutput += d; });
-    api.stderr!.on('data', (d) => { apiOutput += d; });
+    api.stdout!.on('data', (d) => {
+      apiOutput += d;
+    });
+    api.stderr!.on('data', (d) => {
+      apiOutput += d;
+    });
     const deadline = Date.now() + 20_000;
     while (!(await portAnswers(apiPort))) {
       if (api.exitCode !== null) throw new Error(`protected-api exited with ${api.exitCode}: ${apiOutput}`);
@@ -117,11 +173,20 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  async function login(username: string, scope?: string): Promise<{ access_token: string; refresh_token: string; scope: string }> {
+  async function login(
+    username: string,
+    scope?: string,
+  ): Promise<{ access_token: string; refresh_token: string; scope: string }> {
     const response = await fetch(`${authd!.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'notes-web', username, password: PASSWORD, ...(scope && { scope }) }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: 'notes-web',
+        username,
+        password: PASSWORD,
+        ...(scope && { scope }),
+      }).toString(),
     });
     const body = (await response.json()) as { access_token: string; refresh_token: string; scope: string };
     if (response.status !== 200) throw new Error(`login failed with ${response.status}: ${JSON.stringify(body)}`);
@@ -146,14 +211,21 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
     const { access_token: token } = await login('writer');
     const res = await call('GET', '/me', token);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ sub: userIds.writer, client_id: 'notes-web', scopes: ['read'], roles: ['user'] });
+    expect(await res.json()).toEqual({
+      sub: userIds.writer,
+      client_id: 'notes-web',
+      scopes: ['read'],
+      roles: ['user'],
+    });
   });
 
   it('refuses a refresh token at /me (401 invalid_token)', async () => {
     const { refresh_token: refresh } = await login('writer');
     const res = await call('GET', '/me', refresh);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(`Bearer realm="${AUDIENCE}", error="invalid_token", error_description="The token is not an access token."`);
+    expect(res.headers.get('www-authenticate')).toBe(
+      `Bearer realm="${AUDIENCE}", error="invalid_token", error_description="The token is not an access token."`,
+    );
   });
 
   it('answers POST /notes 403 insufficient_scope without the write scope, 201 with it', async () => {

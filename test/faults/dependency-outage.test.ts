@@ -15,8 +15,21 @@ import { Client } from 'pg';
 import { createScratchDatabase, tempDir } from '../support/backends';
 import { startServerProcess, type ServerProcess } from '../support/processes';
 import {
-  basic, call, CLIENT_TIMEOUT_MS, endpointOf, ISSUER, jwtPayload, missingRequirement, PASSWORD, registerInsteadOfSuite,
-  sleep, summarize, viaProxy, waitUntil, withSeedServices, type Outcome,
+  basic,
+  call,
+  CLIENT_TIMEOUT_MS,
+  endpointOf,
+  ISSUER,
+  jwtPayload,
+  missingRequirement,
+  PASSWORD,
+  registerInsteadOfSuite,
+  sleep,
+  summarize,
+  viaProxy,
+  waitUntil,
+  withSeedServices,
+  type Outcome,
 } from './harness';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 import { scaled } from '../support/timing';
@@ -69,26 +82,51 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     keysDir = tempDir('authd-faults-');
     await withSeedServices(scratch.url, keysDir, async (s) => {
       await s.clientService.create({
-        id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-        scopes: ['profile', 'read'], defaultScopes: ['profile', 'read'], audience: 'https://api.example.test',
+        id: 'web',
+        name: 'Web login',
+        confidential: false,
+        firstParty: true,
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['profile', 'read'],
+        defaultScopes: ['profile', 'read'],
+        audience: 'https://api.example.test',
       });
-      secrets.machine = (await s.clientService.create({
-        id: 'machine', name: 'Nightly job', confidential: true, grantTypes: ['client_credentials'], scopes: ['jobs'], defaultScopes: ['jobs'], audience: 'https://jobs.example.test',
-      })).secret!;
-      secrets.api = (await s.clientService.create({ id: 'api', name: 'Resource server', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.example.test' })).secret!;
+      secrets.machine = (
+        await s.clientService.create({
+          id: 'machine',
+          name: 'Nightly job',
+          confidential: true,
+          grantTypes: ['client_credentials'],
+          scopes: ['jobs'],
+          defaultScopes: ['jobs'],
+          audience: 'https://jobs.example.test',
+        })
+      ).secret!;
+      secrets.api = (
+        await s.clientService.create({
+          id: 'api',
+          name: 'Resource server',
+          confidential: true,
+          canIntrospect: true,
+          grantTypes: [],
+          audience: 'https://api.example.test',
+        })
+      ).secret!;
       for (const username of [...LOAD_USERS, 'alice', 'carol', 'dave']) {
         await s.users.create({ username, password: PASSWORD, scopes: ['profile', 'read'] });
       }
     });
     pg = await startTcpProxy(endpointOf(scratch.url, 5432));
     redis = await startTcpProxy(endpointOf(REDIS_URL, 6379));
-    server = await startServerProcess(serverEnv({
-      // A load refresh whose rotation committed just as the fault struck (its answer lost) is
-      // retried after the outage with the spent token. Past the default 10 s grace window that
-      // revokes the family: the lost-answer test below shows it; here it would only make the
-      // load's invariants depend on that race.
-      AUTHD_REFRESH_REUSE_GRACE: '120',
-    }));
+    server = await startServerProcess(
+      serverEnv({
+        // A load refresh whose rotation committed just as the fault struck (its answer lost) is
+        // retried after the outage with the spent token. Past the default 10 s grace window that
+        // revokes the family: the lost-answer test below shows it; here it would only make the
+        // load's invariants depend on that race.
+        AUTHD_REFRESH_REUSE_GRACE: '120',
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -122,16 +160,26 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
 
   const base = () => server!.url;
   const login = (username: string, on = base()) =>
-    call(on, '/oauth/token', 'password', { form: { grant_type: 'password', client_id: 'web', username, password: PASSWORD } });
+    call(on, '/oauth/token', 'password', {
+      form: { grant_type: 'password', client_id: 'web', username, password: PASSWORD },
+    });
   const refresh = (refreshToken: string, on = base()) =>
-    call(on, '/oauth/token', 'refresh', { form: { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken } });
+    call(on, '/oauth/token', 'refresh', {
+      form: { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken },
+    });
   const clientCredentials = () =>
-    call(base(), '/oauth/token', 'client_credentials', { form: { grant_type: 'client_credentials' }, headers: { authorization: basic('machine', secrets.machine) } });
+    call(base(), '/oauth/token', 'client_credentials', {
+      form: { grant_type: 'client_credentials' },
+      headers: { authorization: basic('machine', secrets.machine) },
+    });
   const ready = (on = base()) => call(on, '/health/ready', 'ready');
   // Events pile up while the database is away: the audit check may have turned degraded by then.
   const AUDIT_WHILE_DATABASE_DOWN = expect.stringMatching(/^(ok|degraded)$/);
   const introspect = (token: string) =>
-    call(base(), '/oauth/introspect', 'introspect', { form: { token }, headers: { authorization: basic('api', secrets.api) } });
+    call(base(), '/oauth/introspect', 'introspect', {
+      form: { token },
+      headers: { authorization: basic('api', secrets.api) },
+    });
 
   async function loginOk(username: string): Promise<{ accessToken: string; refreshToken: string }> {
     const res = await login(username);
@@ -145,7 +193,13 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     return o.status === 503 && o.body?.error === 'temporarily_unavailable' && /^\d+$/.test(o.retryAfter ?? '');
   }
 
-  const brief = (o: Outcome) => ({ label: o.label, status: o.status, error: o.error ?? o.body?.error, retryAfter: o.retryAfter, ms: o.ms });
+  const brief = (o: Outcome) => ({
+    label: o.label,
+    status: o.status,
+    error: o.error ?? o.body?.error,
+    retryAfter: o.retryAfter,
+    ms: o.ms,
+  });
 
   // ---- load ----------------------------------------------------------------------------------
 
@@ -161,7 +215,8 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
   async function startLoad(opts: { maxRequests?: number; maxMs?: number; pauseMs?: number } = {}): Promise<Load> {
     const { maxRequests = 4000, maxMs = 30_000, pauseMs = 40 } = opts;
     const sessions: Array<{ refreshToken: string }> = [];
-    for (let i = 0; i < REFRESH_WORKERS; i++) sessions.push({ refreshToken: (await loginOk(LOAD_USERS[i % LOAD_USERS.length])).refreshToken });
+    for (let i = 0; i < REFRESH_WORKERS; i++)
+      sessions.push({ refreshToken: (await loginOk(LOAD_USERS[i % LOAD_USERS.length])).refreshToken });
     const ops: Array<() => Promise<Outcome>> = [
       ...LOAD_USERS.map((username) => () => login(username)),
       ...sessions.map((session) => async () => {
@@ -192,12 +247,17 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
 
   /** Until a fresh password login, a refresh of its token and readiness all succeed; how long that took. */
   async function waitForRecovery(username: string): Promise<number> {
-    return waitUntil('a login, a refresh and readiness to succeed again', async () => {
-      const res = await login(username);
-      if (res.status !== 200) return false;
-      if ((await refresh(res.body.refresh_token)).status !== 200) return false;
-      return (await ready()).status === 200;
-    }, 10_000, 100);
+    return waitUntil(
+      'a login, a refresh and readiness to succeed again',
+      async () => {
+        const res = await login(username);
+        if (res.status !== 200) return false;
+        if ((await refresh(res.body.refresh_token)).status !== 200) return false;
+        return (await ready()).status === 200;
+      },
+      10_000,
+      100,
+    );
   }
 
   /** Every session of the scratch database has exactly one unconsumed refresh token. */
@@ -206,7 +266,8 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     await db.connect();
     try {
       const { rows } = await db.query<{ session_id: string; live: number }>(
-        `SELECT session_id, count(*) FILTER (WHERE consumed_at IS NULL)::int AS live FROM refresh_tokens GROUP BY session_id`);
+        `SELECT session_id, count(*) FILTER (WHERE consumed_at IS NULL)::int AS live FROM refresh_tokens GROUP BY session_id`,
+      );
       return rows.filter((r) => r.live !== 1);
     } finally {
       await db.end();
@@ -223,9 +284,15 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     }
   }
   const tokensOf = (sid: string) =>
-    onScratch<{ jti: string; issued_at: Date; consumed_at: Date | null }>('SELECT jti, issued_at, consumed_at FROM refresh_tokens WHERE session_id = $1 ORDER BY issued_at', [sid]);
+    onScratch<{ jti: string; issued_at: Date; consumed_at: Date | null }>(
+      'SELECT jti, issued_at, consumed_at FROM refresh_tokens WHERE session_id = $1 ORDER BY issued_at',
+      [sid],
+    );
   const sessionRows = (sid: string) =>
-    onScratch<{ revoked_at: Date | null; revoked_reason: string | null }>('SELECT revoked_at, revoked_reason FROM sessions WHERE id = $1', [sid]);
+    onScratch<{ revoked_at: Date | null; revoked_reason: string | null }>(
+      'SELECT revoked_at, revoked_reason FROM sessions WHERE id = $1',
+      [sid],
+    );
 
   // ---- the outages -----------------------------------------------------------------------------
 
@@ -247,7 +314,9 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     const recoveryMs = await waitForRecovery('alice');
     await sleep(1000);
     const outcomes = await load.stop();
-    process.stderr.write(`[faults] postgres down 4 s: ${summarize(outcomes)}; recovered ${recoveryMs} ms after it came back\n`);
+    process.stderr.write(
+      `[faults] postgres down 4 s: ${summarize(outcomes)}; recovered ${recoveryMs} ms after it came back\n`,
+    );
 
     expect(outcomes.filter((o) => !isSuccessOrUnavailable(o)).map(brief)).toEqual([]);
     expect(outcomes.filter((o) => o.ms > DOWN_BOUND_MS).map(brief)).toEqual([]);
@@ -262,7 +331,11 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     expect(after.filter((o) => o.status !== 200).map(brief)).toEqual([]);
 
     expect(readyWhileDown.status).toBe(503);
-    expect(readyWhileDown.body).toEqual({ status: 'unavailable', checks: { database: 'failing', keys: 'ok', redis: 'ok', audit: AUDIT_WHILE_DATABASE_DOWN }, details: expect.objectContaining({ database: expect.any(String) }) });
+    expect(readyWhileDown.body).toEqual({
+      status: 'unavailable',
+      checks: { database: 'failing', keys: 'ok', redis: 'ok', audit: AUDIT_WHILE_DATABASE_DOWN },
+      details: expect.objectContaining({ database: expect.any(String) }),
+    });
     expect(jwks.status).toBe(200);
     expect(jwks.body.keys.length).toBeGreaterThan(0);
     expect(live.status).toBe(200);
@@ -296,8 +369,10 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     const outcomes = await load.stop();
     const inHole = outcomes.filter((o) => o.startedAt >= holeAt + 100 && o.endedAt < upAt);
     const slowest = inHole.reduce((m, o) => Math.max(m, o.ms), 0);
-    process.stderr.write(`[faults] postgres black hole ${upAt - holeAt} ms: ${summarize(outcomes)}; in the hole: ${summarize(inHole)}; ` +
-      `ready answered in ${readyInHole.ms} ms; recovered ${recoveryMs} ms after the heal\n`);
+    process.stderr.write(
+      `[faults] postgres black hole ${upAt - holeAt} ms: ${summarize(outcomes)}; in the hole: ${summarize(inHole)}; ` +
+        `ready answered in ${readyInHole.ms} ms; recovered ${recoveryMs} ms after the heal\n`,
+    );
 
     expect(outcomes.filter((o) => o.timedOut || o.status === undefined).map(brief)).toEqual([]);
     expect(outcomes.filter((o) => !isSuccessOrUnavailable(o)).map(brief)).toEqual([]);
@@ -307,7 +382,12 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     expect(slowest).toBeLessThan(CLIENT_TIMEOUT_MS);
 
     expect(readyInHole.status).toBe(503);
-    expect(readyInHole.body.checks).toEqual({ database: 'failing', keys: 'ok', redis: 'ok', audit: AUDIT_WHILE_DATABASE_DOWN });
+    expect(readyInHole.body.checks).toEqual({
+      database: 'failing',
+      keys: 'ok',
+      redis: 'ok',
+      audit: AUDIT_WHILE_DATABASE_DOWN,
+    });
     expect(readyInHole.ms).toBeLessThan(3000);
     expect(jwks.status).toBe(200);
     expect(jwks.ms).toBeLessThan(1000);
@@ -323,7 +403,10 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     const pid = server!.child.pid;
     const kept = await loginOk('alice');
     const revokedEarlier = await loginOk('alice');
-    expect((await call(base(), '/oauth/revoke', 'revoke', { form: { client_id: 'web', token: revokedEarlier.accessToken } })).status).toBe(200);
+    expect(
+      (await call(base(), '/oauth/revoke', 'revoke', { form: { client_id: 'web', token: revokedEarlier.accessToken } }))
+        .status,
+    ).toBe(200);
     expect((await introspect(kept.accessToken)).body.active).toBe(true);
     expect((await introspect(revokedEarlier.accessToken)).body.active).toBe(false);
 
@@ -336,19 +419,28 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
     const stillActive = await introspect(kept.accessToken);
     const stillRevoked = await introspect(revokedEarlier.accessToken);
     // A revocation made while Redis is down is durable and seen at once (lookups use Postgres).
-    const revokeWhileDown = await call(base(), '/oauth/revoke', 'revoke', { form: { client_id: 'web', token: kept.accessToken } });
+    const revokeWhileDown = await call(base(), '/oauth/revoke', 'revoke', {
+      form: { client_id: 'web', token: kept.accessToken },
+    });
     const revokedWhileDown = await introspect(kept.accessToken);
     await sleep(Math.max(0, downAt + 3000 - Date.now()));
     const outcomes = await load.stop();
     const upAt = Date.now();
     await redis!.setMode('up');
-    const greenMs = await waitUntil('readiness to turn green once Redis is back', async () => (await ready()).status === 200, 10_000, 100);
+    const greenMs = await waitUntil(
+      'readiness to turn green once Redis is back',
+      async () => (await ready()).status === 200,
+      10_000,
+      100,
+    );
     const afterLogin = await login('alice');
     const revokedAfter = await introspect(kept.accessToken);
 
     const during = outcomes.filter((o) => o.startedAt >= downAt + 100);
-    process.stderr.write(`[faults] redis down ${upAt - downAt} ms: ${summarize(during)}; introspection ${stillActive.ms}/${stillRevoked.ms} ms; ` +
-      `ready green ${greenMs} ms after Redis came back\n`);
+    process.stderr.write(
+      `[faults] redis down ${upAt - downAt} ms: ${summarize(during)}; introspection ${stillActive.ms}/${stillRevoked.ms} ms; ` +
+        `ready green ${greenMs} ms after Redis came back\n`,
+    );
 
     expect(outcomes.filter((o) => o.timedOut || o.status === undefined).map(brief)).toEqual([]);
     expect(outcomes.filter((o) => !isSuccessOrUnavailable(o)).map(brief)).toEqual([]);
@@ -396,7 +488,10 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
       }
       await waitUntil('readiness', async () => (await ready(plain!.url)).status === 200, 10_000);
       const after = await login('carol', plain!.url);
-      expect({ during, after: [after.status, after.body?.error] }).toEqual({ during: [503, 503, 503, 503, 503, 503], after: [200, undefined] });
+      expect({ during, after: [after.status, after.body?.error] }).toEqual({
+        during: [503, 503, 503, 503, 503, 503],
+        after: [200, undefined],
+      });
     });
 
     // A rotation can commit while its answer is lost. The client's retry with the old token is then
@@ -413,7 +508,12 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
       let first: Outcome;
       try {
         first = await refresh(session.body.refresh_token, plain!.url);
-        expect(await Promise.race([struck.then(() => 'struck'), sleep(100).then(() => 'the rotation statement never went through the proxy')])).toBe('struck');
+        expect(
+          await Promise.race([
+            struck.then(() => 'struck'),
+            sleep(100).then(() => 'the rotation statement never went through the proxy'),
+          ]),
+        ).toBe('struck');
         // The partition ends inside the default 10 s reuse-grace window.
         await sleep(Math.max(0, first.startedAt + 7_000 - Date.now()));
       } finally {
@@ -424,13 +524,19 @@ describe('dependency outages under load (Postgres and Redis behind a fault-injec
       // The client was told "temporarily unavailable", so it retries with the only token it has.
       const retry = await refresh(session.body.refresh_token, plain!.url);
       const [revoked] = await sessionRows(sid);
-      process.stderr.write(`[faults] lost answer: first ${first.status} in ${first.ms} ms; retry ${retry.status} ${retry.body?.error ?? ''}; ` +
-        `session revoked: ${revoked.revoked_reason ?? 'no'}\n`);
+      process.stderr.write(
+        `[faults] lost answer: first ${first.status} in ${first.ms} ms; retry ${retry.status} ${retry.body?.error ?? ''}; ` +
+          `session revoked: ${revoked.revoked_reason ?? 'no'}\n`,
+      );
 
       expect([first.status, first.body?.error]).toEqual([503, 'temporarily_unavailable']);
       // Proves the premise: the rotation the client never heard of did commit.
       expect(family.map((t) => t.consumed_at !== null)).toEqual([true, false]);
-      expect({ retry: retry.status, error: retry.body?.error, sessionRevoked: revoked.revoked_reason }).toEqual({ retry: 200, error: undefined, sessionRevoked: null });
+      expect({ retry: retry.status, error: retry.body?.error, sessionRevoked: revoked.revoked_reason }).toEqual({
+        retry: 200,
+        error: undefined,
+        sessionRevoked: null,
+      });
     }, 40_000);
   });
 });

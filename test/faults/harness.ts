@@ -16,15 +16,21 @@ export const CLIENT_TIMEOUT_MS = 10_000;
 /** Why the fault tests cannot run here, or undefined when they can. */
 export function missingRequirement(): string | undefined {
   const { DATABASE_URL, REDIS_URL } = process.env;
-  if (!DATABASE_URL || !REDIS_URL) return 'DATABASE_URL and REDIS_URL are not both set (a PostgreSQL server for scratch databases, a Redis server)';
-  if (!/^redis:\/\//.test(REDIS_URL)) return 'REDIS_URL must be a plain redis:// URL to run behind the fault-injecting TCP proxy';
+  if (!DATABASE_URL || !REDIS_URL)
+    return 'DATABASE_URL and REDIS_URL are not both set (a PostgreSQL server for scratch databases, a Redis server)';
+  if (!/^redis:\/\//.test(REDIS_URL))
+    return 'REDIS_URL must be a plain redis:// URL to run behind the fault-injecting TCP proxy';
   return undefined;
 }
 
 export { sleep, waitUntil } from '../support/suite';
 
 export function registerInsteadOfSuite(reason: string, file: string): void {
-  registerSkippedSuite(reason, file, 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test -- test/faults');
+  registerSkippedSuite(
+    reason,
+    file,
+    'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test -- test/faults',
+  );
 }
 
 /** host and port of a postgres:// or redis:// URL. */
@@ -46,8 +52,18 @@ export function viaProxy(url: string, proxy: { host: string; port: number }): st
  * tests create clients and users before any server runs. Uses the keys directory the server will
  * use, so the client-secret key and signing key are shared.
  */
-export async function withSeedServices<T>(databaseUrl: string, keysDir: string, fn: (services: Services) => Promise<T>): Promise<T> {
-  const config = parseConfig({ DATABASE_URL: databaseUrl, AUTHD_KEYS_DIR: keysDir, AUTHD_ISSUER: ISSUER, NODE_ENV: 'test', ...FAST_ARGON2 });
+export async function withSeedServices<T>(
+  databaseUrl: string,
+  keysDir: string,
+  fn: (services: Services) => Promise<T>,
+): Promise<T> {
+  const config = parseConfig({
+    DATABASE_URL: databaseUrl,
+    AUTHD_KEYS_DIR: keysDir,
+    AUTHD_ISSUER: ISSUER,
+    NODE_ENV: 'test',
+    ...FAST_ARGON2,
+  });
   const services = await openServices(config, { logger: silentLogger });
   try {
     return await fn(services);
@@ -98,11 +114,25 @@ export async function call(base: string, pathname: string, label: string, option
     } catch {
       // not JSON: keep the text
     }
-    return done({ status: res.status, body, retryAfter: res.headers.get('retry-after'), error: undefined, timedOut: false });
+    return done({
+      status: res.status,
+      body,
+      retryAfter: res.headers.get('retry-after'),
+      error: undefined,
+      timedOut: false,
+    });
   } catch (error) {
     const err = error as Error & { cause?: { code?: string; message?: string } };
     const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
-    return done({ status: undefined, body: undefined, retryAfter: null, error: timedOut ? 'client timeout' : `${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`, timedOut });
+    return done({
+      status: undefined,
+      body: undefined,
+      retryAfter: null,
+      error: timedOut
+        ? 'client timeout'
+        : `${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`,
+      timedOut,
+    });
   }
 }
 
@@ -125,5 +155,8 @@ export function summarize(outcomes: Outcome[]): string {
     byKind.set(kind, counts);
   }
   const max = outcomes.reduce((m, o) => Math.max(m, o.ms), 0);
-  return [...byKind].map(([kind, counts]) => `${kind} ${[...counts].map(([k, n]) => `${k}×${n}`).join(' ')}`).join('; ') + `; slowest ${max} ms`;
+  return (
+    [...byKind].map(([kind, counts]) => `${kind} ${[...counts].map(([k, n]) => `${k}×${n}`).join(' ')}`).join('; ') +
+    `; slowest ${max} ms`
+  );
 }

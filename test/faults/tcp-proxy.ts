@@ -78,7 +78,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   /** Silences every open link the way `next` starts new ones; synchronous. */
   function silence(next: 'blackhole' | 'answers-lost'): void {
     mode = next;
-    for (const link of links) Object.assign(link, { toServer: link.toServer && FLOWS[next].toServer, toClient: link.toClient && FLOWS[next].toClient });
+    for (const link of links)
+      Object.assign(link, {
+        toServer: link.toServer && FLOWS[next].toServer,
+        toClient: link.toClient && FLOWS[next].toClient,
+      });
   }
 
   function cut(link: Link): void {
@@ -95,14 +99,26 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (link.toClient) link.client.write(chunk);
     });
     // A graceful end travels on; an error cuts the other side. Nothing travels where bytes don't.
-    upstream.on('end', () => { if (link.toClient) link.client.end(); });
-    upstream.on('error', () => { if (link.toClient) link.client.destroy(); });
-    upstream.on('close', () => { if (link.toClient) link.client.end(); });
+    upstream.on('end', () => {
+      if (link.toClient) link.client.end();
+    });
+    upstream.on('error', () => {
+      if (link.toClient) link.client.destroy();
+    });
+    upstream.on('close', () => {
+      if (link.toClient) link.client.end();
+    });
   }
 
   function onConnection(client: net.Socket): void {
     client.setNoDelay(true);
-    const record: LinkRecord = { id: nextId++, openedAt: Date.now(), closedAt: undefined, clientTail: Buffer.alloc(0), cutByProxy: false };
+    const record: LinkRecord = {
+      id: nextId++,
+      openedAt: Date.now(),
+      closedAt: undefined,
+      clientTail: Buffer.alloc(0),
+      cutByProxy: false,
+    };
     records.push(record);
     const flow = FLOWS[mode === 'down' ? 'up' : mode];
     const link: Link = { record, client, upstream: undefined, ...flow };
@@ -117,7 +133,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       }
       if (link.toServer) link.upstream?.write(chunk);
     });
-    client.on('end', () => { if (link.toServer) link.upstream?.end(); });
+    client.on('end', () => {
+      if (link.toServer) link.upstream?.end();
+    });
     client.on('error', () => link.upstream?.destroy());
     client.on('close', () => {
       // A silenced link's upstream would otherwise linger on the real server until the heal.
@@ -201,5 +219,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 const PG_TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
 export function endsWithPgTerminate(record: LinkRecord): boolean {
-  return record.clientTail.length >= PG_TERMINATE.length && record.clientTail.subarray(-PG_TERMINATE.length).equals(PG_TERMINATE);
+  return (
+    record.clientTail.length >= PG_TERMINATE.length &&
+    record.clientTail.subarray(-PG_TERMINATE.length).equals(PG_TERMINATE)
+  );
 }

@@ -16,7 +16,10 @@ const LOCAL_IP = expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
 const REVOKED = { error: 'invalid_token', error_description: 'The token has been revoked.' };
 const REVOKED_CHALLENGE = `Bearer realm="${ISSUER}", error="invalid_token", error_description="The token has been revoked."`;
 const INVALID_GRANT_LOGIN = { error: 'invalid_grant', error_description: 'Invalid username or password.' };
-const INVALID_GRANT_REFRESH = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' };
+const INVALID_GRANT_REFRESH = {
+  error: 'invalid_grant',
+  error_description: 'The refresh token is invalid, expired or revoked.',
+};
 const NO_SUCH_SESSION = { error: 'invalid_request', error_description: 'No such session.' };
 const NOT_A_USER = { error: 'access_denied', error_description: 'This token does not belong to a user.' };
 
@@ -32,7 +35,11 @@ function expectError(res: Response, status: number, body: Record<string, unknown
 }
 
 function expectRevoked(res: Response): void {
-  expect({ status: res.status, challenge: res.headers['www-authenticate'], body: res.body }).toEqual({ status: 401, challenge: REVOKED_CHALLENGE, body: REVOKED });
+  expect({ status: res.status, challenge: res.headers['www-authenticate'], body: res.body }).toEqual({
+    status: 401,
+    challenge: REVOKED_CHALLENGE,
+    body: REVOKED,
+  });
 }
 
 describe.each(backends())('account API on $name', (backend) => {
@@ -51,7 +58,11 @@ describe.each(backends())('account API on $name', (backend) => {
     const res = await login(clientId, username, PASSWORD, userAgent);
     expect({ status: res.status, error: res.body.error }).toEqual({ status: 200, error: undefined });
     const sid = decodeJwt(res.body.access_token).payload.sid;
-    return { accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: sid === undefined ? '' : String(sid) };
+    return {
+      accessToken: res.body.access_token,
+      refreshToken: res.body.refresh_token,
+      sid: sid === undefined ? '' : String(sid),
+    };
   }
 
   function refresh(refreshToken: string, clientId = 'self') {
@@ -62,13 +73,19 @@ describe.each(backends())('account API on $name', (backend) => {
     const auth = (t: request.Test) => t.set('Authorization', `Bearer ${bearer}`);
     return {
       get: (path: string) => auth(request(app).get(path)),
-      post: (path: string, body?: object) => (body === undefined ? auth(request(app).post(path)) : auth(request(app).post(path)).send(body)),
+      post: (path: string, body?: object) =>
+        body === undefined ? auth(request(app).post(path)) : auth(request(app).post(path)).send(body),
       delete: (path: string) => auth(request(app).delete(path)),
     };
   }
 
   async function newUser(username: string): Promise<{ id: string; username: string }> {
-    const user = await stack.services.users.create({ username, password: PASSWORD, roles: ['member'], scopes: ['profile'] });
+    const user = await stack.services.users.create({
+      username,
+      password: PASSWORD,
+      roles: ['member'],
+      scopes: ['profile'],
+    });
     return { id: user.id, username };
   }
 
@@ -78,31 +95,57 @@ describe.each(backends())('account API on $name', (backend) => {
     app = f.app;
     // First-party logins for authd itself: audience = the issuer, and the account scope.
     await stack.services.clientService.create({
-      id: 'self', name: 'Account', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
+      id: 'self',
+      name: 'Account',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
+      audience: ISSUER,
     });
     // The same without refresh tokens: its access tokens carry no sid.
     await stack.services.clientService.create({
-      id: 'self-kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'], scopes: ['authd:account'], defaultScopes: ['authd:account'],
+      id: 'self-kiosk',
+      name: 'Kiosk',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
       audience: ISSUER,
     });
     // A machine client whose tokens are for authd too.
     const created = await stack.services.clientService.create({
-      id: 'ops-bot', name: 'Ops bot', confidential: true, grantTypes: ['client_credentials'], scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
+      id: 'ops-bot',
+      name: 'Ops bot',
+      confidential: true,
+      grantTypes: ['client_credentials'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
+      audience: ISSUER,
     });
     ops = { id: 'ops-bot', secret: created.secret! };
   });
   afterAll(() => stack.close());
 
-  it('GET /account returns the token\'s user: the profile and nothing secret', async () => {
+  it("GET /account returns the token's user: the profile and nothing secret", async () => {
     const alice = await loginOk(f.alice.username);
     const res = await as(alice.accessToken).get('/account');
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const user = await stack.services.users.requireUser({ id: f.alice.id });
     expect(res.body).toEqual({
-      id: f.alice.id, username: 'Alice@Example.com', roles: ['user', 'editor'], scopes: ['profile', 'read', 'write'], disabled: false, email: null, email_verified: false, metadata: {},
-      created_at: user.createdAt.toISOString(), updated_at: user.updatedAt.toISOString(),
+      id: f.alice.id,
+      username: 'Alice@Example.com',
+      roles: ['user', 'editor'],
+      scopes: ['profile', 'read', 'write'],
+      disabled: false,
+      email: null,
+      email_verified: false,
+      metadata: {},
+      created_at: user.createdAt.toISOString(),
+      updated_at: user.updatedAt.toISOString(),
     });
     expect(res.text).not.toContain('$argon2');
     expect(res.text).not.toMatch(/hash|password/i);
@@ -110,13 +153,22 @@ describe.each(backends())('account API on $name', (backend) => {
 
   it('GET /account refuses no token (401), a token for another audience (401) and garbage (401)', async () => {
     const none = await request(app).get('/account');
-    expect({ status: none.status, challenge: none.headers['www-authenticate'], body: none.body })
-      .toEqual({ status: 401, challenge: `Bearer realm="${ISSUER}"`, body: { error: 'unauthorized', error_description: 'Authentication required.' } });
+    expect({ status: none.status, challenge: none.headers['www-authenticate'], body: none.body }).toEqual({
+      status: 401,
+      challenge: `Bearer realm="${ISSUER}"`,
+      body: { error: 'unauthorized', error_description: 'Authentication required.' },
+    });
     const web = await login('web', f.alice.username);
     const foreign = await as(web.body.access_token).get('/account');
-    expect({ status: foreign.status, body: foreign.body }).toEqual({ status: 401, body: { error: 'invalid_token', error_description: 'The token is not meant for authd.' } });
+    expect({ status: foreign.status, body: foreign.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid_token', error_description: 'The token is not meant for authd.' },
+    });
     const garbage = await as('a.b.c').get('/account');
-    expect({ status: garbage.status, body: garbage.body }).toEqual({ status: 401, body: { error: 'invalid_token', error_description: 'The token is invalid or expired.' } });
+    expect({ status: garbage.status, body: garbage.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid_token', error_description: 'The token is invalid or expired.' },
+    });
   });
 
   it('refuses a client_credentials token for authd on every route with 403: it belongs to no user', async () => {
@@ -128,22 +180,38 @@ describe.each(backends())('account API on $name', (backend) => {
 
     expectError(await as(machine).get('/account'), 403, NOT_A_USER);
     expectError(await as(machine).get('/account/sessions'), 403, NOT_A_USER);
-    expectError(await as(machine).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD }), 403, NOT_A_USER);
+    expectError(
+      await as(machine).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD }),
+      403,
+      NOT_A_USER,
+    );
     expectError(await as(machine).delete('/account/sessions/00000000-0000-4000-8000-000000000000'), 403, NOT_A_USER);
     expectError(await as(machine).post('/account/logout-all'), 403, NOT_A_USER);
   });
 
-  it('refuses a client_credentials token even when the client id looks like a user\'s id (403, nothing changed)', async () => {
+  it("refuses a client_credentials token even when the client id looks like a user's id (403, nothing changed)", async () => {
     // Client ids may be UUID-shaped, and a machine token's sub is its client id: it must not pass for that user.
     const victim = await newUser('victim@example.com');
     const session = await loginOk(victim.username);
     const created = await stack.services.clientService.create({
-      id: victim.id, name: 'Look-alike', confidential: true, grantTypes: ['client_credentials'], scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
+      id: victim.id,
+      name: 'Look-alike',
+      confidential: true,
+      grantTypes: ['client_credentials'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
+      audience: ISSUER,
     });
-    const issued = await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(victim.id, created.secret!) });
+    const issued = await token(
+      app,
+      { grant_type: 'client_credentials' },
+      { Authorization: basic(victim.id, created.secret!) },
+    );
     expect(issued.status).toBe(200);
     const machine: string = issued.body.access_token;
-    expect(decodeJwt(machine).payload).toEqual(expect.objectContaining({ sub: victim.id, client_id: victim.id, aud: ISSUER }));
+    expect(decodeJwt(machine).payload).toEqual(
+      expect.objectContaining({ sub: victim.id, client_id: victim.id, aud: ISSUER }),
+    );
 
     expectError(await as(machine).get('/account'), 403, NOT_A_USER);
     expectError(await as(machine).get('/account/sessions'), 403, NOT_A_USER);
@@ -158,7 +226,10 @@ describe.each(backends())('account API on $name', (backend) => {
       const current = await loginOk(dave.username);
       const other = await loginOk(dave.username);
 
-      const res = await as(current.accessToken).post('/account/password', { current_password: 'not my password at all', new_password: NEW_PASSWORD });
+      const res = await as(current.accessToken).post('/account/password', {
+        current_password: 'not my password at all',
+        new_password: NEW_PASSWORD,
+      });
       expectError(res, 400, { error: 'invalid_request', error_description: 'The current password is wrong.' });
 
       expectError(await login('self', dave.username, NEW_PASSWORD), 400, INVALID_GRANT_LOGIN);
@@ -176,18 +247,30 @@ describe.each(backends())('account API on $name', (backend) => {
       const user = await newUser(`weak-${weak}@example.com`);
       const current = await loginOk(user.username);
       const other = await loginOk(user.username);
-      expectError(await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: weak }), 400,
-        { error: 'invalid_request', error_description: description });
+      expectError(
+        await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: weak }),
+        400,
+        { error: 'invalid_request', error_description: description },
+      );
       expect((await login('self', user.username, PASSWORD)).status).toBe(200);
       expect((await refresh(other.refreshToken)).status).toBe(200);
     });
 
     it('refuses a body with unknown or missing fields with 400', async () => {
       const alice = await loginOk(f.alice.username);
-      expectError(await as(alice.accessToken).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD, user_id: f.alice.id }), 400,
-        { error: 'invalid_request', error_description: expect.stringContaining('user_id') });
-      expectError(await as(alice.accessToken).post('/account/password', { new_password: NEW_PASSWORD }), 400,
-        { error: 'invalid_request', error_description: expect.stringMatching(/^current_password: /) });
+      expectError(
+        await as(alice.accessToken).post('/account/password', {
+          current_password: PASSWORD,
+          new_password: NEW_PASSWORD,
+          user_id: f.alice.id,
+        }),
+        400,
+        { error: 'invalid_request', error_description: expect.stringContaining('user_id') },
+      );
+      expectError(await as(alice.accessToken).post('/account/password', { new_password: NEW_PASSWORD }), 400, {
+        error: 'invalid_request',
+        error_description: expect.stringMatching(/^current_password: /),
+      });
       expect((await login('self', f.alice.username, PASSWORD)).status).toBe(200);
     });
 
@@ -199,14 +282,27 @@ describe.each(backends())('account API on $name', (backend) => {
       const kiosk = await loginOk(carol.username, 'self-kiosk');
       expect(kiosk.sid).toBe('');
 
-      const res = await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD });
+      const res = await as(current.accessToken).post('/account/password', {
+        current_password: PASSWORD,
+        new_password: NEW_PASSWORD,
+      });
       expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { revoked_sessions: 2 } });
       expect(res.headers['cache-control']).toBe('no-store');
 
       // The other sessions: refresh tokens refused, access tokens revoked.
-      for (const [other, clientId] of [[second, 'self'], [third, 'web']] as const) {
+      for (const [other, clientId] of [
+        [second, 'self'],
+        [third, 'web'],
+      ] as const) {
         expectError(await refresh(other.refreshToken, clientId), 400, INVALID_GRANT_REFRESH);
-        expect(await stack.services.revocations.isRevoked({ jti: String(decodeJwt(other.accessToken).payload.jti), sub: carol.id, iat: Number(decodeJwt(other.accessToken).payload.iat), sid: other.sid })).toBe(true);
+        expect(
+          await stack.services.revocations.isRevoked({
+            jti: String(decodeJwt(other.accessToken).payload.jti),
+            sub: carol.id,
+            iat: Number(decodeJwt(other.accessToken).payload.iat),
+            sid: other.sid,
+          }),
+        ).toBe(true);
       }
       expectRevoked(await as(second.accessToken).get('/account'));
 
@@ -216,7 +312,9 @@ describe.each(backends())('account API on $name', (backend) => {
       expect(rotated.status).toBe(200);
       expect(decodeJwt(rotated.body.access_token).payload.sid).toBe(current.sid);
       expect((await as(rotated.body.access_token).get('/account')).status).toBe(200);
-      expect((await as(current.accessToken).get('/account/sessions')).body.sessions.map((s: { id: string }) => s.id)).toEqual([current.sid]);
+      expect(
+        (await as(current.accessToken).get('/account/sessions')).body.sessions.map((s: { id: string }) => s.id),
+      ).toEqual([current.sid]);
 
       // The password itself.
       expectError(await login('self', carol.username, PASSWORD), 400, INVALID_GRANT_LOGIN);
@@ -229,19 +327,35 @@ describe.each(backends())('account API on $name', (backend) => {
       const gail = await newUser('gail@example.com');
       const current = await loginOk(gail.username);
       for (let i = 0; i < 5; i++) {
-        const res = await as(current.accessToken).post('/account/password', { current_password: `wrong guess ${i}`, new_password: NEW_PASSWORD });
+        const res = await as(current.accessToken).post('/account/password', {
+          current_password: `wrong guess ${i}`,
+          new_password: NEW_PASSWORD,
+        });
         expect(res.status).toBe(400);
       }
-      const locked = await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD });
-      expectError(locked, 429, { error: 'temporarily_unavailable', error_description: 'Too many failed attempts; try again in 60 seconds.' });
+      const locked = await as(current.accessToken).post('/account/password', {
+        current_password: PASSWORD,
+        new_password: NEW_PASSWORD,
+      });
+      expectError(locked, 429, {
+        error: 'temporarily_unavailable',
+        error_description: 'Too many failed attempts; try again in 60 seconds.',
+      });
       expect(locked.headers['retry-after']).toBe('60');
       stack.clock.advance(61 * SECOND);
-      expect((await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD })).status).toBe(200);
+      expect(
+        (
+          await as(current.accessToken).post('/account/password', {
+            current_password: PASSWORD,
+            new_password: NEW_PASSWORD,
+          })
+        ).status,
+      ).toBe(200);
     });
   });
 
   describe('sessions', () => {
-    it('GET /account/sessions lists the user\'s live sessions, newest first, exactly the current one marked', async () => {
+    it("GET /account/sessions lists the user's live sessions, newest first, exactly the current one marked", async () => {
       const erin = await newUser('erin@example.com');
       const t0 = stack.clock.now();
       const first = await loginOk(erin.username, 'self', 'laptop');
@@ -250,7 +364,16 @@ describe.each(backends())('account API on $name', (backend) => {
       stack.clock.advance(SECOND);
       const third = await loginOk(erin.username, 'self', 'tablet');
       const session = (sid: string, clientId: string, at: number, ua: string, current: boolean) => ({
-        id: sid, client_id: clientId, scopes: clientId === 'web' ? ['profile'] : ['authd:account'], created_at: iso(at), last_used_at: iso(at), expires_at: iso(at + 30 * DAY), ip: LOCAL_IP, user_agent: ua, device: ua, current,
+        id: sid,
+        client_id: clientId,
+        scopes: clientId === 'web' ? ['profile'] : ['authd:account'],
+        created_at: iso(at),
+        last_used_at: iso(at),
+        expires_at: iso(at + 30 * DAY),
+        ip: LOCAL_IP,
+        user_agent: ua,
+        device: ua,
+        current,
       });
 
       const res = await as(first.accessToken).get('/account/sessions');
@@ -264,13 +387,18 @@ describe.each(backends())('account API on $name', (backend) => {
         ],
       });
       const fromThird = await as(third.accessToken).get('/account/sessions');
-      expect(fromThird.body.sessions.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id)).toEqual([third.sid]);
+      expect(
+        fromThird.body.sessions.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id),
+      ).toEqual([third.sid]);
 
       // A refresh keeps the session (and the mark) and moves last_used_at.
       stack.clock.advance(SECOND);
       const rotated = await refresh(first.refreshToken);
       const after = await as(rotated.body.access_token).get('/account/sessions');
-      expect(after.body.sessions[2]).toEqual({ ...session(first.sid, 'self', t0, 'laptop', true), last_used_at: iso() });
+      expect(after.body.sessions[2]).toEqual({
+        ...session(first.sid, 'self', t0, 'laptop', true),
+        last_used_at: iso(),
+      });
 
       // A token without a session (a client without refresh tokens) marks none.
       const kiosk = await loginOk(erin.username, 'self-kiosk');
@@ -284,7 +412,9 @@ describe.each(backends())('account API on $name', (backend) => {
       const current = await loginOk(finn.username);
       const other = await loginOk(finn.username);
 
-      const res = await as(current.accessToken).delete(`/account/sessions/${other.sid}`).set('X-Request-Id', 'kill-other');
+      const res = await as(current.accessToken)
+        .delete(`/account/sessions/${other.sid}`)
+        .set('X-Request-Id', 'kill-other');
       expect({ status: res.status, text: res.text }).toEqual({ status: 204, text: '' });
 
       expectError(await refresh(other.refreshToken), 400, INVALID_GRANT_REFRESH);
@@ -293,20 +423,29 @@ describe.each(backends())('account API on $name', (backend) => {
       expect(listed.body.sessions.map((s: { id: string }) => s.id)).toEqual([current.sid]);
       expect((await refresh(current.refreshToken)).status).toBe(200);
       const [event] = await stack.services.audit.query({ userId: finn.id, types: ['session_revoked'] });
-      expect(event).toEqual(expect.objectContaining({ requestId: 'kill-other', details: { actor: finn.id, sid: other.sid, reason: 'revoked_by_user' } }));
+      expect(event).toEqual(
+        expect.objectContaining({
+          requestId: 'kill-other',
+          details: { actor: finn.id, sid: other.sid, reason: 'revoked_by_user' },
+        }),
+      );
 
       // Already revoked: no longer one of the user's live sessions.
       expectError(await as(current.accessToken).delete(`/account/sessions/${other.sid}`), 404, NO_SUCH_SESSION);
     });
 
-    it('DELETE /account/sessions/:id of another user\'s session is 404 and leaves it alone', async () => {
+    it("DELETE /account/sessions/:id of another user's session is 404 and leaves it alone", async () => {
       const gina = await newUser('gina@example.com');
       const hank = await newUser('hank@example.com');
       const ginas = await loginOk(gina.username);
       const hanks = await loginOk(hank.username);
 
       expectError(await as(ginas.accessToken).delete(`/account/sessions/${hanks.sid}`), 404, NO_SUCH_SESSION);
-      expectError(await as(ginas.accessToken).delete('/account/sessions/00000000-0000-4000-8000-000000000000'), 404, NO_SUCH_SESSION);
+      expectError(
+        await as(ginas.accessToken).delete('/account/sessions/00000000-0000-4000-8000-000000000000'),
+        404,
+        NO_SUCH_SESSION,
+      );
       expectError(await as(ginas.accessToken).delete('/account/sessions/not-a-uuid'), 404, NO_SUCH_SESSION);
 
       expect((await as(hanks.accessToken).get('/account')).status).toBe(200);

@@ -62,8 +62,14 @@ describe.each(backends())('Argon2 capacity over HTTP on $name', (backend) => {
     }
     for (const ok of answers.filter((r) => r.status === 200)) expect(ok.body.access_token).toEqual(expect.any(String));
 
-    expect({ status: clientCredentials.status, token: typeof clientCredentials.body.access_token }).toEqual({ status: 200, token: 'string' });
-    expect({ status: refreshed.status, token: typeof refreshed.body.refresh_token }).toEqual({ status: 200, token: 'string' });
+    expect({ status: clientCredentials.status, token: typeof clientCredentials.body.access_token }).toEqual({
+      status: 200,
+      token: 'string',
+    });
+    expect({ status: refreshed.status, token: typeof refreshed.body.refresh_token }).toEqual({
+      status: 200,
+      token: 'string',
+    });
     expect(jwks.status).toBe(200);
     expect(jwks.body.keys.length).toBeGreaterThanOrEqual(1);
 
@@ -73,8 +79,11 @@ describe.each(backends())('Argon2 capacity over HTTP on $name', (backend) => {
   });
 
   it('gives unknown users the same fast 503 at capacity (no enumeration through the busy answer)', async () => {
-    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-      passwordLogin(f.app, i % 2 ? { username: `nobody-${i}@example.com` } : { password: `wrong password ${i}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        passwordLogin(f.app, i % 2 ? { username: `nobody-${i}@example.com` } : { password: `wrong password ${i}` }),
+      ),
+    );
     expect(answers.map((r) => r.status).filter((s) => s !== 400 && s !== 503)).toEqual([]);
     const busy = answers.filter((r) => r.status === 503);
     expect(busy.length).toBeGreaterThanOrEqual(1);
@@ -85,7 +94,11 @@ describe.each(backends())('Argon2 capacity over HTTP on $name', (backend) => {
 
 describe('Argon2 concurrency from the configuration', () => {
   it('is capped by the memory budget: 40 MiB holds two hashes of 19456 KiB', () => {
-    const config = parseConfig({ AUTHD_ARGON2_MEMORY_BUDGET_MIB: '40', AUTHD_ARGON2_MEMORY_KIB: '19456', AUTHD_ARGON2_MAX_CONCURRENCY: '64' });
+    const config = parseConfig({
+      AUTHD_ARGON2_MEMORY_BUDGET_MIB: '40',
+      AUTHD_ARGON2_MEMORY_KIB: '19456',
+      AUTHD_ARGON2_MAX_CONCURRENCY: '64',
+    });
     expect(config.argon2Capacity).toEqual({ concurrency: 2, maxQueue: 32, maxWaitMs: 500 });
   });
 
@@ -96,18 +109,26 @@ describe('Argon2 concurrency from the configuration', () => {
 
   it('counts every lane of a parallel hash against the budget', () => {
     const config = parseConfig({
-      AUTHD_ARGON2_MEMORY_BUDGET_MIB: '40', AUTHD_ARGON2_MEMORY_KIB: '19456', AUTHD_ARGON2_PARALLELISM: '2', AUTHD_ARGON2_MAX_CONCURRENCY: '64',
+      AUTHD_ARGON2_MEMORY_BUDGET_MIB: '40',
+      AUTHD_ARGON2_MEMORY_KIB: '19456',
+      AUTHD_ARGON2_PARALLELISM: '2',
+      AUTHD_ARGON2_MAX_CONCURRENCY: '64',
     });
     expect(config.argon2Capacity.concurrency).toBe(1);
   });
 
   it('takes a smaller explicit maximum over the budget', () => {
-    const config = parseConfig({ AUTHD_ARGON2_MEMORY_BUDGET_MIB: '1024', AUTHD_ARGON2_MEMORY_KIB: '19456', AUTHD_ARGON2_MAX_CONCURRENCY: '3' });
+    const config = parseConfig({
+      AUTHD_ARGON2_MEMORY_BUDGET_MIB: '1024',
+      AUTHD_ARGON2_MEMORY_KIB: '19456',
+      AUTHD_ARGON2_MAX_CONCURRENCY: '3',
+    });
     expect(config.argon2Capacity.concurrency).toBe(3);
   });
 
   it('refuses a budget too small for a single hash', () => {
-    expect(() => parseConfig({ AUTHD_ARGON2_MEMORY_BUDGET_MIB: '16', AUTHD_ARGON2_MEMORY_KIB: '19456' }))
-      .toThrow(/AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small/);
+    expect(() => parseConfig({ AUTHD_ARGON2_MEMORY_BUDGET_MIB: '16', AUTHD_ARGON2_MEMORY_KIB: '19456' })).toThrow(
+      /AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small/,
+    );
   });
 });

@@ -28,11 +28,18 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
   async function guessFiveTimes(ip: string, username = 'alice@example.com'): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const res = await login(ip, `${WRONG} ${i}`, username);
-      expect({ attempt: i + 1, status: res.status, body: res.body }).toEqual({ attempt: i + 1, status: 400, body: INVALID_GRANT });
+      expect({ attempt: i + 1, status: res.status, body: res.body }).toEqual({
+        attempt: i + 1,
+        status: 400,
+        body: INVALID_GRANT,
+      });
     }
   }
 
-  function expectThrottled(res: { status: number; headers: Record<string, string>; body: unknown }, seconds: number): void {
+  function expectThrottled(
+    res: { status: number; headers: Record<string, string>; body: unknown },
+    seconds: number,
+  ): void {
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe(String(seconds));
     expect(res.headers['cache-control']).toBe('no-store');
@@ -130,7 +137,13 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
 
   it('counts differently written forms of one username as one user', async () => {
     const ip = address();
-    const spellings = ['alice@example.com', 'ALICE@example.com', '  Alice@Example.COM ', 'alice@EXAMPLE.com', 'aLiCe@example.com'];
+    const spellings = [
+      'alice@example.com',
+      'ALICE@example.com',
+      '  Alice@Example.COM ',
+      'alice@EXAMPLE.com',
+      'aLiCe@example.com',
+    ];
     for (const username of spellings) expect((await login(ip, WRONG, username)).status).toBe(400);
     expectThrottled(await login(ip, PASSWORD, 'Alice@Example.com'), 60);
   });
@@ -141,15 +154,30 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
     expectThrottled(await login(ip, PASSWORD), 60);
     expectThrottled(await login(ip, PASSWORD), 60);
 
-    const failed = (await stack.services.audit.query({ types: ['login_failed'], limit: 1000 })).filter((e) => e.ip === ip);
+    const failed = (await stack.services.audit.query({ types: ['login_failed'], limit: 1000 })).filter(
+      (e) => e.ip === ip,
+    );
     expect(failed).toHaveLength(5);
     for (const event of failed) {
-      expect(event).toMatchObject({ type: 'login_failed', userId: f.alice.id, clientId: 'web', ip, details: { reason: 'wrong_password' } });
+      expect(event).toMatchObject({
+        type: 'login_failed',
+        userId: f.alice.id,
+        clientId: 'web',
+        ip,
+        details: { reason: 'wrong_password' },
+      });
     }
-    const throttled = (await stack.services.audit.query({ types: ['login_throttled'], limit: 1000 })).filter((e) => e.ip === ip);
+    const throttled = (await stack.services.audit.query({ types: ['login_throttled'], limit: 1000 })).filter(
+      (e) => e.ip === ip,
+    );
     expect(throttled).toHaveLength(2);
     for (const event of throttled) {
-      expect(event).toMatchObject({ type: 'login_throttled', clientId: 'web', ip, details: { reason: 'user_ip_locked', retry_after: 60 } });
+      expect(event).toMatchObject({
+        type: 'login_throttled',
+        clientId: 'web',
+        ip,
+        details: { reason: 'user_ip_locked', retry_after: 60 },
+      });
     }
     // Neither carries the password.
     expect(JSON.stringify([...failed, ...throttled])).not.toContain(WRONG);
@@ -170,7 +198,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
   it('does not let rotating X-Forwarded-For values escape the lock when no proxy is trusted', async () => {
     // The same services behind an app that trusts no proxy: every request counts at the socket address.
     const untrusting = createApp({ ...stack.config, trustProxy: false }, stack.services);
-    const spoofed = (password: string) => token(untrusting, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password }, { 'X-Forwarded-For': address() });
+    const spoofed = (password: string) =>
+      token(
+        untrusting,
+        { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password },
+        { 'X-Forwarded-For': address() },
+      );
     for (let i = 0; i < 5; i++) expect((await spoofed(WRONG)).status).toBe(400);
     expectThrottled(await spoofed(PASSWORD), 60);
     expectThrottled(await spoofed(PASSWORD), 60);
@@ -184,13 +217,19 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
     const hashing = jest.spyOn(stack.services.limiter, 'run').mockRejectedValue(new CapacityError());
     for (let i = 0; i < 5; i++) {
       const busy = await login(ip, PASSWORD);
-      expect({ status: busy.status, retryAfter: busy.headers['retry-after'], error: busy.body.error })
-        .toEqual({ status: 503, retryAfter: '1', error: 'temporarily_unavailable' });
+      expect({ status: busy.status, retryAfter: busy.headers['retry-after'], error: busy.body.error }).toEqual({
+        status: 503,
+        retryAfter: '1',
+        error: 'temporarily_unavailable',
+      });
     }
     hashing.mockRestore();
     // Capacity is back; the user never entered a wrong password.
     const res = await login(ip, PASSWORD);
-    expect({ status: res.status, body: res.body.error ?? 'tokens issued' }).toEqual({ status: 200, body: 'tokens issued' });
+    expect({ status: res.status, body: res.body.error ?? 'tokens issued' }).toEqual({
+      status: 200,
+      body: 'tokens issued',
+    });
   });
 
   it('logs the user in again at once after throttle.unlock (what `authd users unlock` calls)', async () => {

@@ -25,8 +25,14 @@ describe.each(backends({ postgresWithoutRedis: true }))('demoting a user on $nam
     app = (await seed(stack)).app;
     api = await seedResourceServer(stack);
     await stack.services.clientService.create({
-      id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['authd:admin'], defaultScopes: ['authd:admin'], audience: ISSUER,
+      id: 'admin-cli',
+      name: 'Admin',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['authd:admin'],
+      defaultScopes: ['authd:admin'],
+      audience: ISSUER,
     });
     await stack.services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] });
   });
@@ -43,34 +49,56 @@ describe.each(backends({ postgresWithoutRedis: true }))('demoting a user on $nam
     return { access: res.body.access_token, refresh: res.body.refresh_token };
   }
   const newUser = (roles: string[], scopes: string[]) =>
-    stack.services.users.create({ username: `user-${crypto.randomUUID()}@example.com`, password: PASSWORD, roles, scopes });
+    stack.services.users.create({
+      username: `user-${crypto.randomUUID()}@example.com`,
+      password: PASSWORD,
+      roles,
+      scopes,
+    });
   const adminKeys = (bearer: string) => request(app).get('/admin/keys').set('Authorization', `Bearer ${bearer}`);
-  const patch = (id: string, body: object) => request(app).patch(`/admin/users/${id}`).set('Authorization', `Bearer ${rootToken}`).send(body);
+  const patch = (id: string, body: object) =>
+    request(app).patch(`/admin/users/${id}`).set('Authorization', `Bearer ${rootToken}`).send(body);
   const active = async (accessToken: string) =>
-    (await request(app).post('/oauth/introspect').type('form').set('Authorization', basic(api.id, api.secret)).send({ token: accessToken })).body.active;
+    (
+      await request(app)
+        .post('/oauth/introspect')
+        .type('form')
+        .set('Authorization', basic(api.id, api.secret))
+        .send({ token: accessToken })
+    ).body.active;
   /** The user's "not before" as the verifier kit reads it from Redis (null on the embedded backend). */
-  const indexedNotBefore = (userId: string) => stack.services.redis?.get(`{rv}:user:${userId}`) ?? Promise.resolve(null);
+  const indexedNotBefore = (userId: string) =>
+    stack.services.redis?.get(`{rv}:user:${userId}`) ?? Promise.resolve(null);
 
-  it('PATCH removing the admin scope ends the demoted admin\'s token at once at /admin, introspection and in the index; the session continues with less', async () => {
+  it("PATCH removing the admin scope ends the demoted admin's token at once at /admin, introspection and in the index; the session continues with less", async () => {
     const bob = await newUser([], ['authd:admin']);
     const bobs = await login(bob.username);
     expect((await adminKeys(bobs.access)).status).toBe(200);
 
     const res = await patch(bob.id, { scopes: [] });
     expect(res.status).toBe(200);
-    expect({ status: (await adminKeys(bobs.access)).status, body: (await adminKeys(bobs.access)).body }).toEqual({ status: 401, body: REVOKED });
+    expect({ status: (await adminKeys(bobs.access)).status, body: (await adminKeys(bobs.access)).body }).toEqual({
+      status: 401,
+      body: REVOKED,
+    });
     expect(await active(bobs.access)).toBe(false);
     if (stack.backend === 'postgres+redis') expect(await indexedNotBefore(bob.id)).toBe(String(stack.clock.now()));
 
     // The session was not ended: the next refresh works, without the scope that was taken away.
     stack.clock.advance(SECOND);
-    const refreshed = await token(app, { grant_type: 'refresh_token', client_id: 'admin-cli', refresh_token: bobs.refresh });
+    const refreshed = await token(app, {
+      grant_type: 'refresh_token',
+      client_id: 'admin-cli',
+      refresh_token: bobs.refresh,
+    });
     expect({ status: refreshed.status, scope: refreshed.body.scope }).toEqual({ status: 200, scope: '' });
     expect((await adminKeys(refreshed.body.access_token)).status).toBe(403);
 
     await stack.services.audit.flush();
     const [event] = await stack.services.audit.query({ types: ['user_scopes_changed'], userId: bob.id, limit: 1 });
-    expect(event.details).toEqual(expect.objectContaining({ scopes: [], removed: ['authd:admin'], tokens_revoked: true }));
+    expect(event.details).toEqual(
+      expect.objectContaining({ scopes: [], removed: ['authd:admin'], tokens_revoked: true }),
+    );
   });
 
   it('removing a role through the service (what `authd users set-roles` calls) ends the tokens that carry it', async () => {

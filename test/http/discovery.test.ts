@@ -39,7 +39,12 @@ describe.each(backends())('discovery on $name', (backend) => {
         issuer: ISSUER,
         token_endpoint: `${ISSUER}/oauth/token`,
         jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-        grant_types_supported: ['password', 'refresh_token', 'client_credentials', 'urn:authd:params:oauth:grant-type:mfa-otp'],
+        grant_types_supported: [
+          'password',
+          'refresh_token',
+          'client_credentials',
+          'urn:authd:params:oauth:grant-type:mfa-otp',
+        ],
         // No authorization endpoint, so no response type.
         response_types_supported: [],
         scopes_supported: expect.any(Array),
@@ -65,7 +70,11 @@ describe.each(backends())('discovery on $name', (backend) => {
         expect(url.origin).toBe(ISSUER);
       }
       expect((await request(f.app).get(new URL(body.jwks_uri).pathname)).status).toBe(200);
-      const issued = await token(f.app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const issued = await token(
+        f.app,
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(new URL(body.token_endpoint).pathname).toBe('/oauth/token');
       expect(issued.status).toBe(200);
     });
@@ -82,7 +91,14 @@ describe.each(backends())('discovery on $name', (backend) => {
       expect(keys).toHaveLength(1);
       for (const key of keys) {
         expect(Object.keys(key).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
-        expect(key).toEqual({ kty: 'RSA', n: expect.stringMatching(/^[\w-]{342}$/), e: 'AQAB', kid: expect.any(String), alg: 'RS256', use: 'sig' });
+        expect(key).toEqual({
+          kty: 'RSA',
+          n: expect.stringMatching(/^[\w-]{342}$/),
+          e: 'AQAB',
+          kid: expect.any(String),
+          alg: 'RS256',
+          use: 'sig',
+        });
         for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(secret);
       }
     });
@@ -100,7 +116,10 @@ describe.each(backends())('discovery on $name', (backend) => {
       const jwks = (await request(f.app).get(JWKS_PATH)).body;
       const login = await passwordLogin(f.app);
       const { protectedHeader } = await jwtVerify(login.body.access_token, createLocalJWKSet(jwks), {
-        issuer: ISSUER, audience: 'https://api.test', typ: 'at+jwt', currentDate: new Date(stack.clock.now()),
+        issuer: ISSUER,
+        audience: 'https://api.test',
+        typ: 'at+jwt',
+        currentDate: new Date(stack.clock.now()),
       });
       expect(protectedHeader.alg).toBe('RS256');
     });
@@ -169,7 +188,9 @@ describe.each(backends())('discovery on $name', (backend) => {
       expect(kidOf((await passwordLogin(app)).body.access_token)).toBe(oldKey.kid);
       rotating.clock.advance(STANDBY_MS - 1);
       expect(kidOf((await passwordLogin(app)).body.access_token)).toBe(oldKey.kid);
-      expect(kidOf((await token(app, { grant_type: 'client_credentials' }, machine)).body.access_token)).toBe(oldKey.kid);
+      expect(kidOf((await token(app, { grant_type: 'client_credentials' }, machine)).body.access_token)).toBe(
+        oldKey.kid,
+      );
 
       // Active: new logins carry the new kid; the old key stays published for tokens still alive.
       rotating.clock.advance(2);
@@ -177,15 +198,28 @@ describe.each(backends())('discovery on $name', (backend) => {
       expect(late.status).toBe(200);
       expect(kidOf(late.body.access_token)).toBe(rotated.kid);
       expect(kidOf(late.body.refresh_token)).toBe(rotated.kid);
-      expect(kidOf((await token(app, { grant_type: 'client_credentials' }, machine)).body.access_token)).toBe(rotated.kid);
+      expect(kidOf((await token(app, { grant_type: 'client_credentials' }, machine)).body.access_token)).toBe(
+        rotated.kid,
+      );
 
       const jwks = (await request(app).get(JWKS_PATH)).body;
       expect(jwks.keys).toHaveLength(2);
       const keySet = createLocalJWKSet(jwks);
-      const options = { issuer: ISSUER, audience: 'https://api.test', typ: 'at+jwt', currentDate: new Date(rotating.clock.now()) };
+      const options = {
+        issuer: ISSUER,
+        audience: 'https://api.test',
+        typ: 'at+jwt',
+        currentDate: new Date(rotating.clock.now()),
+      };
       // A verifier holding the new set accepts tokens of both keys, each checked against its own key.
-      await expect(jwtVerify(early.body.access_token, keySet, options)).resolves.toMatchObject({ protectedHeader: { kid: oldKey.kid }, payload: { iss: ISSUER } });
-      await expect(jwtVerify(late.body.access_token, keySet, options)).resolves.toMatchObject({ protectedHeader: { kid: rotated.kid }, payload: { iss: ISSUER } });
+      await expect(jwtVerify(early.body.access_token, keySet, options)).resolves.toMatchObject({
+        protectedHeader: { kid: oldKey.kid },
+        payload: { iss: ISSUER },
+      });
+      await expect(jwtVerify(late.body.access_token, keySet, options)).resolves.toMatchObject({
+        protectedHeader: { kid: rotated.kid },
+        payload: { iss: ISSUER },
+      });
     });
   });
 

@@ -17,20 +17,32 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
   let stack: TestStack;
   let f: Fixtures;
   let seq = 0;
-  const address = () => { ++seq; return `10.7.${seq >> 8}.${seq & 255}`; };
+  const address = () => {
+    ++seq;
+    return `10.7.${seq >> 8}.${seq & 255}`;
+  };
 
   function login(ip: string, password: string, extra: { clientId?: string; headers?: Record<string, string> } = {}) {
-    return token(f.app, { grant_type: 'password', client_id: extra.clientId ?? 'web', username: 'alice@example.com', password },
-      { 'X-Forwarded-For': ip, ...extra.headers });
+    return token(
+      f.app,
+      { grant_type: 'password', client_id: extra.clientId ?? 'web', username: 'alice@example.com', password },
+      { 'X-Forwarded-For': ip, ...extra.headers },
+    );
   }
 
   /** A sign-in through the cookie-mode client: its device cookie (name=value). */
   async function browserSignIn(ip: string, username = 'alice@example.com'): Promise<string> {
-    const res = await token(f.app, { grant_type: 'password', client_id: 'spa', username, password: PASSWORD }, { 'X-Forwarded-For': ip, Origin: APP_ORIGIN });
+    const res = await token(
+      f.app,
+      { grant_type: 'password', client_id: 'spa', username, password: PASSWORD },
+      { 'X-Forwarded-For': ip, Origin: APP_ORIGIN },
+    );
     expect(res.status).toBe(200);
     const cookies = ([] as string[]).concat(res.headers['set-cookie'] as unknown as string[]);
     const device = cookies.find((c) => c.startsWith('authd_device='))!;
-    expect(device).toMatch(/^authd_device=\d+\.[\w-]{43}; Path=\/oauth; Max-Age=7776000; HttpOnly; SameSite=Strict; Secure$/);
+    expect(device).toMatch(
+      /^authd_device=\d+\.[\w-]{43}; Path=\/oauth; Max-Age=7776000; HttpOnly; SameSite=Strict; Secure$/,
+    );
     return device.split(';')[0];
   }
 
@@ -54,14 +66,32 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
     stack = await openStack(backend, { AUTHD_TRUST_PROXY: 'loopback', AUTHD_ARGON2_QUEUE_TIMEOUT_MS: '60000' });
     f = await seed(stack);
     await stack.services.clientService.create({
-      id: 'spa', name: 'Web app', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['profile'], defaultScopes: ['profile'], audience: 'https://api.test', cookieMode: true, allowedOrigins: [APP_ORIGIN],
+      id: 'spa',
+      name: 'Web app',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['profile'],
+      defaultScopes: ['profile'],
+      audience: 'https://api.test',
+      cookieMode: true,
+      allowedOrigins: [APP_ORIGIN],
     });
     await stack.services.clientService.create({
-      id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password'],
-      scopes: ['authd:admin'], defaultScopes: ['authd:admin'], audience: stack.config.issuer,
+      id: 'admin-cli',
+      name: 'Admin',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password'],
+      scopes: ['authd:admin'],
+      defaultScopes: ['authd:admin'],
+      audience: stack.config.issuer,
     });
-    await stack.services.users.create({ username: 'root@example.com', password: ADMIN_PASSWORD, scopes: ['authd:admin'] });
+    await stack.services.users.create({
+      username: 'root@example.com',
+      password: ADMIN_PASSWORD,
+      scopes: ['authd:admin'],
+    });
   }, 180_000); // a loaded machine can take half a minute to start PGlite
   // Each test in a fresh window, its locks long gone.
   beforeEach(() => stack.clock.advance(2 * 3600_000));
@@ -99,11 +129,13 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
     expect(res.status).toBe(200);
   });
 
-  it('does not let one user\'s device cookie vouch for another user', async () => {
+  it("does not let one user's device cookie vouch for another user", async () => {
     await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, scopes: ['profile'] });
     const bobsDevice = await browserSignIn(address(), 'bob@example.com');
     await distributedAttack();
-    expectUserLimit(await login(address(), PASSWORD, { clientId: 'spa', headers: { Origin: APP_ORIGIN, Cookie: bobsDevice } }));
+    expectUserLimit(
+      await login(address(), PASSWORD, { clientId: 'spa', headers: { Origin: APP_ORIGIN, Cookie: bobsDevice } }),
+    );
   });
 
   it('keeps the user+IP lock for a known network: five wrong passwords from home lock home', async () => {
@@ -111,7 +143,10 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
     expect((await login(home, PASSWORD)).status).toBe(200);
     for (let i = 0; i < 5; i++) expect((await login(home, `${WRONG} ${i}`)).status).toBe(400);
     const locked = await login(home, PASSWORD);
-    expect({ status: locked.status, retryAfter: locked.headers['retry-after'] }).toEqual({ status: 429, retryAfter: '60' });
+    expect({ status: locked.status, retryAfter: locked.headers['retry-after'] }).toEqual({
+      status: 429,
+      retryAfter: '60',
+    });
   });
 
   it('POST /admin/users/{id}/unlock clears the ceiling at once and is audited with the admin as actor', async () => {
@@ -119,7 +154,11 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
     const fresh = address();
     expectUserLimit(await login(fresh, PASSWORD));
 
-    const admin = await token(f.app, { grant_type: 'password', client_id: 'admin-cli', username: 'root@example.com', password: ADMIN_PASSWORD }, { 'X-Forwarded-For': address() });
+    const admin = await token(
+      f.app,
+      { grant_type: 'password', client_id: 'admin-cli', username: 'root@example.com', password: ADMIN_PASSWORD },
+      { 'X-Forwarded-For': address() },
+    );
     expect(admin.status).toBe(200);
     const bearer = { Authorization: `Bearer ${admin.body.access_token}` };
     const res = await request(f.app).post(`/admin/users/${f.alice.id}/unlock`).set(bearer);
@@ -129,8 +168,16 @@ describe.each(backends({ postgresWithoutRedis: true }))('distributed guessing at
     const [event] = await stack.services.audit.query({ types: ['user_unlocked'], userId: f.alice.id, limit: 1 });
     expect(event).toMatchObject({ type: 'user_unlocked', userId: f.alice.id, details: { actor: expect.any(String) } });
 
-    expect((await request(f.app).post('/admin/users/00000000-0000-4000-8000-000000000000/unlock').set(bearer)).status).toBe(404);
+    expect(
+      (await request(f.app).post('/admin/users/00000000-0000-4000-8000-000000000000/unlock').set(bearer)).status,
+    ).toBe(404);
     const notAdmin = await login(address(), PASSWORD);
-    expect((await request(f.app).post(`/admin/users/${f.alice.id}/unlock`).set({ Authorization: `Bearer ${notAdmin.body.access_token}` })).status).toBe(401);
+    expect(
+      (
+        await request(f.app)
+          .post(`/admin/users/${f.alice.id}/unlock`)
+          .set({ Authorization: `Bearer ${notAdmin.body.access_token}` })
+      ).status,
+    ).toBe(401);
   });
 });

@@ -15,7 +15,10 @@ import { startSmtpServer, tokenIn, type TestSmtpServer } from '../support/smtp';
 
 const ISSUER = 'https://authd.test';
 const MINUTE = 60_000;
-const INVALID_LINK = { error: 'invalid_grant', error_description: 'The link is invalid, has expired or was already used; ask for a new one.' };
+const INVALID_LINK = {
+  error: 'invalid_grant',
+  error_description: 'The link is invalid, has expired or was already used; ask for a new one.',
+};
 
 describe.each(backends())('email verification on $name', (backend) => {
   let stack: TestStack;
@@ -24,9 +27,12 @@ describe.each(backends())('email verification on $name', (backend) => {
 
   const drain = () => stack.services.mail!.worker.drain();
   const register = (params: Record<string, string>) => request(app).post('/register').type('form').send(params);
-  const verify = (verificationToken: string) => request(app).post('/account/email-verification/confirm').type('form').send({ token: verificationToken });
-  const resend = (identifier: string) => request(app).post('/account/email-verification').type('form').send({ username: identifier });
-  const login = (username: string, password = PASSWORD) => token(app, { grant_type: 'password', client_id: 'self', username, password });
+  const verify = (verificationToken: string) =>
+    request(app).post('/account/email-verification/confirm').type('form').send({ token: verificationToken });
+  const resend = (identifier: string) =>
+    request(app).post('/account/email-verification').type('form').send({ username: identifier });
+  const login = (username: string, password = PASSWORD) =>
+    token(app, { grant_type: 'password', client_id: 'self', username, password });
   let ops: { secret: string };
   async function adminUser(id: string) {
     const granted = await token(app, { grant_type: 'client_credentials' }, { Authorization: basic('ops', ops.secret) });
@@ -36,20 +42,39 @@ describe.each(backends())('email verification on $name', (backend) => {
   async function mailedToken(to: string): Promise<string> {
     await drain();
     const mail = await smtp.next();
-    expect({ to: mail.to, subject: mail.subject }).toEqual({ to: [to], subject: 'Confirm your email address for authd' });
+    expect({ to: mail.to, subject: mail.subject }).toEqual({
+      to: [to],
+      subject: 'Confirm your email address for authd',
+    });
     return tokenIn(mail, '/verify-email');
   }
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    stack = await openStack(backend, { AUTHD_SMTP_URL: smtp.url, AUTHD_REGISTRATION: 'true', AUTHD_REQUIRE_VERIFIED_EMAIL: 'true' });
+    stack = await openStack(backend, {
+      AUTHD_SMTP_URL: smtp.url,
+      AUTHD_REGISTRATION: 'true',
+      AUTHD_REQUIRE_VERIFIED_EMAIL: 'true',
+    });
     app = createApp(stack.config, stack.services);
     await stack.services.clientService.create({
-      id: 'self', name: 'Account', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: ISSUER,
+      id: 'self',
+      name: 'Account',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
+      audience: ISSUER,
     });
     const created = await stack.services.clientService.create({
-      id: 'ops', name: 'Ops', confidential: true, grantTypes: ['client_credentials'], scopes: ['authd:admin'], defaultScopes: ['authd:admin'], audience: ISSUER,
+      id: 'ops',
+      name: 'Ops',
+      confidential: true,
+      grantTypes: ['client_credentials'],
+      scopes: ['authd:admin'],
+      defaultScopes: ['authd:admin'],
+      audience: ISSUER,
     });
     ops = { secret: created.secret! };
   });
@@ -66,17 +91,28 @@ describe.each(backends())('email verification on $name', (backend) => {
   it('mails a link on registration; logins wait for it; following it verifies the address in the record, the admin API and the login', async () => {
     expect((await register({ username: 'carol', password: PASSWORD, email: 'Carol@Example.org' })).status).toBe(202);
     const carol = (await stack.services.userRepository.findByNormalizedUsername('carol'))!;
-    expect({ email: carol.email, verified: carol.emailVerified }).toEqual({ email: 'Carol@Example.org', verified: false });
+    expect({ email: carol.email, verified: carol.emailVerified }).toEqual({
+      email: 'Carol@Example.org',
+      verified: false,
+    });
     expect(smtp.received).toEqual([]); // queued, not sent on the request path
 
     const refused = await login('carol');
-    expect({ status: refused.status, body: refused.body }).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: UNVERIFIED_EMAIL } });
+    expect({ status: refused.status, body: refused.body }).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: UNVERIFIED_EMAIL },
+    });
     // Without the password, the answer is the usual one: being unverified tells nothing to a stranger.
-    expect((await login('carol', 'not the password at all')).body.error_description).toBe('Invalid username or password.');
+    expect((await login('carol', 'not the password at all')).body.error_description).toBe(
+      'Invalid username or password.',
+    );
 
     const verificationToken = await mailedToken('Carol@example.org');
     const res = await verify(verificationToken);
-    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { email_verified: true, message: 'Your email address is verified.' } });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 200,
+      body: { email_verified: true, message: 'Your email address is verified.' },
+    });
     expect((await verify(verificationToken)).body).toEqual(INVALID_LINK);
     expect((await adminUser(carol.id)).body).toMatchObject({ email: 'Carol@Example.org', email_verified: true });
     expect((await login('carol')).status).toBe(200);
@@ -90,21 +126,36 @@ describe.each(backends())('email verification on $name', (backend) => {
     const session = await login('dave');
     expect(session.status).toBe(200);
 
-    const changed = await request(app).put('/account/email').set('Authorization', `Bearer ${session.body.access_token}`).send({ email: 'dave@new.example.org' });
-    expect({ status: changed.status, email: changed.body.email, verified: changed.body.email_verified })
-      .toEqual({ status: 200, email: 'dave@new.example.org', verified: false });
+    const changed = await request(app)
+      .put('/account/email')
+      .set('Authorization', `Bearer ${session.body.access_token}`)
+      .send({ email: 'dave@new.example.org' });
+    expect({ status: changed.status, email: changed.body.email, verified: changed.body.email_verified }).toEqual({
+      status: 200,
+      email: 'dave@new.example.org',
+      verified: false,
+    });
     const first = await mailedToken('dave@new.example.org');
     expect((await login('dave')).body.error_description).toBe(UNVERIFIED_EMAIL);
 
     // A second change: the link for the first new address must not verify the second.
-    await request(app).put('/account/email').set('Authorization', `Bearer ${session.body.access_token}`).send({ email: 'dave@third.example.org' });
+    await request(app)
+      .put('/account/email')
+      .set('Authorization', `Bearer ${session.body.access_token}`)
+      .send({ email: 'dave@third.example.org' });
     const second = await mailedToken('dave@third.example.org');
     expect((await verify(first)).body).toEqual(INVALID_LINK);
     expect((await verify(second)).status).toBe(200);
     expect((await adminUser(dave.id)).body).toMatchObject({ email: 'dave@third.example.org', email_verified: true });
 
-    const taken = await request(app).put('/account/email').set('Authorization', `Bearer ${session.body.access_token}`).send({ email: 'Carol@example.org' });
-    expect({ status: taken.status, body: taken.body }).toEqual({ status: 409, body: { error: 'invalid_request', error_description: 'That email address belongs to another user.' } });
+    const taken = await request(app)
+      .put('/account/email')
+      .set('Authorization', `Bearer ${session.body.access_token}`)
+      .send({ email: 'Carol@example.org' });
+    expect({ status: taken.status, body: taken.body }).toEqual({
+      status: 409,
+      body: { error: 'invalid_request', error_description: 'That email address belongs to another user.' },
+    });
   });
 
   it('resends a link on request, the same answer for every name, throttled; a link expires after a day', async () => {
@@ -113,11 +164,16 @@ describe.each(backends())('email verification on $name', (backend) => {
     stack.clock.advance(24 * 3600_000 + 1000);
     expect((await verify(stale)).body).toEqual(INVALID_LINK);
 
-    const answers = await Promise.all(['erin', 'nobody-here'].map(async (name) => {
-      const res = await resend(name);
-      return { status: res.status, body: res.body };
-    }));
-    expect(answers).toEqual([{ status: 202, body: VERIFICATION_ACCEPTED }, { status: 202, body: VERIFICATION_ACCEPTED }]);
+    const answers = await Promise.all(
+      ['erin', 'nobody-here'].map(async (name) => {
+        const res = await resend(name);
+        return { status: res.status, body: res.body };
+      }),
+    );
+    expect(answers).toEqual([
+      { status: 202, body: VERIFICATION_ACCEPTED },
+      { status: 202, body: VERIFICATION_ACCEPTED },
+    ]);
     const fresh = await mailedToken('erin@example.org');
     expect(smtp.received).toEqual([]); // nothing for the name without an account
 
@@ -125,8 +181,11 @@ describe.each(backends())('email verification on $name', (backend) => {
     expect((await resend('erin')).status).toBe(202);
     expect((await resend(' Erin ')).status).toBe(202);
     const refused = await resend('ERIN');
-    expect({ status: refused.status, error: refused.body.error, retryAfter: Number(refused.headers['retry-after']) > 0 })
-      .toEqual({ status: 429, error: 'temporarily_unavailable', retryAfter: true });
+    expect({
+      status: refused.status,
+      error: refused.body.error,
+      retryAfter: Number(refused.headers['retry-after']) > 0,
+    }).toEqual({ status: 429, error: 'temporarily_unavailable', retryAfter: true });
     // The newest link counts; the ones before it were replaced.
     await drain();
     const newest = tokenIn(smtp.received.pop()!, '/verify-email');
@@ -136,7 +195,10 @@ describe.each(backends())('email verification on $name', (backend) => {
 
   it('serves the hosted verification page', async () => {
     const page = await request(app).get('/verify-email');
-    expect({ status: page.status, type: page.headers['content-type'] }).toEqual({ status: 200, type: 'text/html; charset=utf-8' });
+    expect({ status: page.status, type: page.headers['content-type'] }).toEqual({
+      status: 200,
+      type: 'text/html; charset=utf-8',
+    });
     expect(page.text).toContain('<script src="/pages/verify-email.js" defer></script>');
   });
 });

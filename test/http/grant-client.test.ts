@@ -16,8 +16,18 @@ describe.each(backends())('the client a grant receives on $name', (backend) => {
   afterEach(() => jest.restoreAllMocks());
 
   it.each([
-    { grant: passwordGrant, params: () => ({ grant_type: 'password', username: f.alice.username, password: PASSWORD }), client: () => f.backend, id: 'backend' },
-    { grant: clientCredentialsGrant, params: () => ({ grant_type: 'client_credentials' }), client: () => f.machine, id: 'machine' },
+    {
+      grant: passwordGrant,
+      params: () => ({ grant_type: 'password', username: f.alice.username, password: PASSWORD }),
+      client: () => f.backend,
+      id: 'backend',
+    },
+    {
+      grant: clientCredentialsGrant,
+      params: () => ({ grant_type: 'client_credentials' }),
+      client: () => f.machine,
+      id: 'machine',
+    },
   ])('$grant.grantType: the confidential client, without its secret digest', async ({ grant, params, client, id }) => {
     const stored = await stack.services.clients.findById(id);
     expect(stored!.secretDigest).toEqual(expect.any(String));

@@ -14,16 +14,31 @@ const embedded = backends().find((b) => b.name === 'embedded')!;
 const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$|^::1$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function openSeeded(env: Record<string, string> = {}): Promise<{ stack: TestStack; f: Fixtures; rs: { id: string; secret: string } }> {
+async function openSeeded(
+  env: Record<string, string> = {},
+): Promise<{ stack: TestStack; f: Fixtures; rs: { id: string; secret: string } }> {
   const stack = await openStack(embedded, env);
   const f = await seed(stack);
-  const created = await stack.services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' });
+  const created = await stack.services.clientService.create({
+    id: 'resource-server',
+    name: 'RS',
+    confidential: true,
+    canIntrospect: true,
+    grantTypes: [],
+    audience: 'https://api.test',
+  });
   return { stack, f, rs: { id: 'resource-server', secret: created.secret! } };
 }
 
 /** A password login as alice through the public client web, as a supertest request (so headers can be added). */
 function login(app: Fixtures['app'], params: Record<string, string> = {}): request.Test {
-  return token(app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD, ...params });
+  return token(app, {
+    grant_type: 'password',
+    client_id: 'web',
+    username: 'alice@example.com',
+    password: PASSWORD,
+    ...params,
+  });
 }
 
 function expectSecurityHeaders(res: Response): void {
@@ -37,7 +52,10 @@ function expectSecurityHeaders(res: Response): void {
 }
 
 function expectNoStore(res: Response): void {
-  expect({ 'cache-control': res.headers['cache-control'], pragma: res.headers.pragma }).toEqual({ 'cache-control': 'no-store', pragma: 'no-cache' });
+  expect({ 'cache-control': res.headers['cache-control'], pragma: res.headers.pragma }).toEqual({
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+  });
 }
 
 describe('response headers (embedded)', () => {
@@ -79,8 +97,16 @@ describe('response headers (embedded)', () => {
   describe('Cache-Control: no-store and Pragma: no-cache on every token-bearing answer', () => {
     it('/oauth/token: success of each grant', async () => {
       const login = await passwordLogin(f.app);
-      const refreshed = await token(f.app, { grant_type: 'refresh_token', client_id: 'web', refresh_token: login.body.refresh_token });
-      const cc = await token(f.app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const refreshed = await token(f.app, {
+        grant_type: 'refresh_token',
+        client_id: 'web',
+        refresh_token: login.body.refresh_token,
+      });
+      const cc = await token(
+        f.app,
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       for (const res of [login, refreshed, cc]) {
         expect(res.status).toBe(200);
         expectNoStore(res);
@@ -89,7 +115,10 @@ describe('response headers (embedded)', () => {
 
     it.each<[string, () => request.Test]>([
       ['invalid_grant', () => login(f.app, { password: 'not the password' })],
-      ['invalid_client', () => token(f.app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, 'wrong') })],
+      [
+        'invalid_client',
+        () => token(f.app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, 'wrong') }),
+      ],
       ['invalid_request', () => token(f.app, { grant_type: 'password', client_id: 'web' })],
       ['unsupported_grant_type', () => token(f.app, { grant_type: 'urn:nope', client_id: 'web' })],
       ['a malformed JSON body', () => request(f.app).post('/oauth/token').type('json').send('{"grant_type":')],
@@ -102,7 +131,10 @@ describe('response headers (embedded)', () => {
 
     it('/oauth/revoke: success and error', async () => {
       const { body } = await passwordLogin(f.app);
-      const ok = await request(f.app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: body.access_token });
+      const ok = await request(f.app)
+        .post('/oauth/revoke')
+        .type('form')
+        .send({ client_id: 'web', token: body.access_token });
       const refused = await request(f.app).post('/oauth/revoke').type('form').send({ client_id: 'web' });
       expect([ok.status, refused.status]).toEqual([200, 400]);
       expectNoStore(ok);
@@ -111,16 +143,30 @@ describe('response headers (embedded)', () => {
 
     it('/oauth/introspect: success and error', async () => {
       const { body } = await passwordLogin(f.app);
-      const ok = await request(f.app).post('/oauth/introspect').type('form').set('Authorization', basic(rs.id, rs.secret)).send({ token: body.access_token });
-      const refused = await request(f.app).post('/oauth/introspect').type('form').set('Authorization', basic(rs.id, 'wrong')).send({ token: body.access_token });
+      const ok = await request(f.app)
+        .post('/oauth/introspect')
+        .type('form')
+        .set('Authorization', basic(rs.id, rs.secret))
+        .send({ token: body.access_token });
+      const refused = await request(f.app)
+        .post('/oauth/introspect')
+        .type('form')
+        .set('Authorization', basic(rs.id, 'wrong'))
+        .send({ token: body.access_token });
       expect([ok.status, ok.body.active, refused.status]).toEqual([200, true, 401]);
       expectNoStore(ok);
       expectNoStore(refused);
     });
 
     it('/register: success and error', async () => {
-      const ok = await request(f.app).post('/register').type('form').send({ username: 'headers@example.com', password: 'a perfectly fine passphrase' });
-      const refused = await request(f.app).post('/register').type('form').send({ username: 'headers2@example.com', password: 'short' });
+      const ok = await request(f.app)
+        .post('/register')
+        .type('form')
+        .send({ username: 'headers@example.com', password: 'a perfectly fine passphrase' });
+      const refused = await request(f.app)
+        .post('/register')
+        .type('form')
+        .send({ username: 'headers2@example.com', password: 'short' });
       expect([ok.status, refused.status]).toEqual([202, 400]);
       expectNoStore(ok);
       expectNoStore(refused);
@@ -137,7 +183,10 @@ describe('response headers (embedded)', () => {
     });
 
     it('answers a preflight without any CORS grant', async () => {
-      const res = await request(f.app).options('/oauth/token').set('Origin', 'https://app.test').set('Access-Control-Request-Method', 'POST');
+      const res = await request(f.app)
+        .options('/oauth/token')
+        .set('Origin', 'https://app.test')
+        .set('Access-Control-Request-Method', 'POST');
       expect(res.headers).not.toHaveProperty('access-control-allow-origin');
       expect(res.headers).not.toHaveProperty('access-control-allow-methods');
     });
@@ -164,8 +213,15 @@ describe('response headers (embedded)', () => {
       const res = await login(f.app).set('X-Request-Id', 'edge-7f3a.42:retry-1');
       expect(res.status).toBe(200);
       expect(res.headers['x-request-id']).toBe('edge-7f3a.42:retry-1');
-      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter((e) => e.requestId === 'edge-7f3a.42:retry-1');
-      expect(event).toMatchObject({ type: 'login_succeeded', userId: f.alice.id, clientId: 'web', requestId: 'edge-7f3a.42:retry-1' });
+      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter(
+        (e) => e.requestId === 'edge-7f3a.42:retry-1',
+      );
+      expect(event).toMatchObject({
+        type: 'login_succeeded',
+        userId: f.alice.id,
+        clientId: 'web',
+        requestId: 'edge-7f3a.42:retry-1',
+      });
     });
 
     it('echoes it on an error too, and records it in the failure event', async () => {
@@ -173,7 +229,10 @@ describe('response headers (embedded)', () => {
       expect(res.status).toBe(400);
       expect(res.headers['x-request-id']).toBe('failed-login-1');
       const events = await stack.services.audit.query({ types: ['login_failed'] });
-      expect(events.find((e) => e.requestId === 'failed-login-1')).toMatchObject({ userId: f.alice.id, clientId: 'web' });
+      expect(events.find((e) => e.requestId === 'failed-login-1')).toMatchObject({
+        userId: f.alice.id,
+        clientId: 'web',
+      });
     });
 
     it.each([
@@ -197,9 +256,13 @@ describe('response headers (embedded)', () => {
       const res = await login(f.app).set('X-Forwarded-For', '203.0.113.9').set('X-Request-Id', 'xff-ignored');
       expect(res.status).toBe(200);
       const sid = String(decodeJwt(res.body.access_token).payload.sid);
-      const session = (await stack.services.sessions.listForUser(f.alice.id, new Date(stack.clock.now()))).find((s) => s.id === sid);
+      const session = (await stack.services.sessions.listForUser(f.alice.id, new Date(stack.clock.now()))).find(
+        (s) => s.id === sid,
+      );
       expect(session?.ip).toMatch(LOOPBACK);
-      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter((e) => e.requestId === 'xff-ignored');
+      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter(
+        (e) => e.requestId === 'xff-ignored',
+      );
       expect(event.ip).toMatch(LOOPBACK);
     });
   });
@@ -229,8 +292,11 @@ describe('CORS with AUTHD_CORS_ORIGINS (embedded)', () => {
   });
 
   it('answers its preflight with 204, the allowed methods and headers, and no body', async () => {
-    const res = await request(f.app).options('/oauth/token')
-      .set('Origin', 'https://app.test').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'content-type');
+    const res = await request(f.app)
+      .options('/oauth/token')
+      .set('Origin', 'https://app.test')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'content-type');
     expect(res.status).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBe('https://app.test');
     expect(res.headers['access-control-allow-methods']).toBe('GET, POST');
@@ -250,7 +316,10 @@ describe('CORS with AUTHD_CORS_ORIGINS (embedded)', () => {
   ])('gives %s no CORS headers, on a request or a preflight', async (_label, origin) => {
     const res = await login(f.app).set('Origin', origin);
     expect(res.status).toBe(200);
-    const preflight = await request(f.app).options('/oauth/token').set('Origin', origin).set('Access-Control-Request-Method', 'POST');
+    const preflight = await request(f.app)
+      .options('/oauth/token')
+      .set('Origin', origin)
+      .set('Access-Control-Request-Method', 'POST');
     for (const r of [res, preflight]) {
       expect(r.headers).not.toHaveProperty('access-control-allow-origin');
       expect(r.headers).not.toHaveProperty('access-control-allow-methods');
@@ -271,19 +340,35 @@ describe('AUTHD_TRUST_PROXY (embedded)', () => {
     afterAll(() => stack.close());
 
     it('records the X-Forwarded-For address in the session and in the audit event', async () => {
-      const res = await login(f.app).set('X-Forwarded-For', '203.0.113.9').set('User-Agent', 'headers-test/1.0').set('X-Request-Id', 'xff-login');
+      const res = await login(f.app)
+        .set('X-Forwarded-For', '203.0.113.9')
+        .set('User-Agent', 'headers-test/1.0')
+        .set('X-Request-Id', 'xff-login');
       expect(res.status).toBe(200);
       const sid = String(decodeJwt(res.body.access_token).payload.sid);
-      const session = (await stack.services.sessions.listForUser(f.alice.id, new Date(stack.clock.now()))).find((s) => s.id === sid);
+      const session = (await stack.services.sessions.listForUser(f.alice.id, new Date(stack.clock.now()))).find(
+        (s) => s.id === sid,
+      );
       expect(session).toMatchObject({ ip: '203.0.113.9', userAgent: 'headers-test/1.0' });
-      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter((e) => e.requestId === 'xff-login');
-      expect(event).toMatchObject({ ip: '203.0.113.9', userAgent: 'headers-test/1.0', userId: f.alice.id, clientId: 'web' });
+      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter(
+        (e) => e.requestId === 'xff-login',
+      );
+      expect(event).toMatchObject({
+        ip: '203.0.113.9',
+        userAgent: 'headers-test/1.0',
+        userId: f.alice.id,
+        clientId: 'web',
+      });
     });
 
     it('records it on a failed login too', async () => {
-      const res = await login(f.app, { password: 'nope' }).set('X-Forwarded-For', '198.51.100.23').set('X-Request-Id', 'xff-failed');
+      const res = await login(f.app, { password: 'nope' })
+        .set('X-Forwarded-For', '198.51.100.23')
+        .set('X-Request-Id', 'xff-failed');
       expect(res.status).toBe(400);
-      const [event] = (await stack.services.audit.query({ types: ['login_failed'] })).filter((e) => e.requestId === 'xff-failed');
+      const [event] = (await stack.services.audit.query({ types: ['login_failed'] })).filter(
+        (e) => e.requestId === 'xff-failed',
+      );
       expect(event.ip).toBe('198.51.100.23');
     });
   });
@@ -300,7 +385,9 @@ describe('AUTHD_TRUST_PROXY (embedded)', () => {
     it('takes the address the proxy appended, not one the client put in front of it', async () => {
       const res = await login(f.app).set('X-Forwarded-For', '203.0.113.9, 198.51.100.7').set('X-Request-Id', 'xff-hop');
       expect(res.status).toBe(200);
-      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter((e) => e.requestId === 'xff-hop');
+      const [event] = (await stack.services.audit.query({ types: ['login_succeeded'] })).filter(
+        (e) => e.requestId === 'xff-hop',
+      );
       expect(event.ip).toBe('198.51.100.7');
     });
   });

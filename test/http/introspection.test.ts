@@ -15,7 +15,8 @@ const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client aut
 const MAY_NOT_INTROSPECT = { error: 'unauthorized_client', error_description: 'The client may not introspect tokens.' };
 const BASIC_CHALLENGE = 'Basic realm="authd", charset="UTF-8"';
 
-const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RFC 7662) on $name', (backend) => {
   let stack: TestStack;
@@ -35,7 +36,10 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
   const nowSeconds = () => Math.floor(stack.clock.now() / 1000);
 
-  function introspectRequest(params: Record<string, string>, headers: Record<string, string> = { Authorization: basic(api.id, api.secret) }) {
+  function introspectRequest(
+    params: Record<string, string>,
+    headers: Record<string, string> = { Authorization: basic(api.id, api.secret) },
+  ) {
     return request(app).post('/oauth/introspect').type('form').set(headers).send(params);
   }
 
@@ -56,15 +60,26 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
   function accessClaims(overrides: JWTPayload = {}): JWTPayload {
     const iat = nowSeconds();
     return {
-      iss: ISSUER, sub: f.alice.id, aud: 'https://api.test', exp: iat + 900, iat, jti: crypto.randomUUID(),
-      client_id: 'web', scope: 'profile read', roles: ['user', 'editor'], sid: crypto.randomUUID(), ...overrides,
+      iss: ISSUER,
+      sub: f.alice.id,
+      aud: 'https://api.test',
+      exp: iat + 900,
+      iat,
+      jti: crypto.randomUUID(),
+      client_id: 'web',
+      scope: 'profile read',
+      roles: ['user', 'editor'],
+      sid: crypto.randomUUID(),
+      ...overrides,
     };
   }
 
   /** Signs with the stack's own signing key (so only what the test changes can make it invalid). */
   function signWithStackKey(claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
     const key = stack.services.ring.signingKey();
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header }).sign(key.privateKey!);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header })
+      .sign(key.privateKey!);
   }
 
   async function expectInactive(tokenValue: string): Promise<void> {
@@ -76,7 +91,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
   async function newUser(): Promise<{ id: string; username: string }> {
     const username = `user-${crypto.randomBytes(5).toString('hex')}@example.com`;
-    const user = await stack.services.users.create({ username, password: PASSWORD, roles: ['user'], scopes: ['profile', 'read'] });
+    const user = await stack.services.users.create({
+      username,
+      password: PASSWORD,
+      roles: ['user'],
+      scopes: ['profile', 'read'],
+    });
     return { id: user.id, username };
   }
 
@@ -113,7 +133,11 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
     });
 
     it('describes a client_credentials token: sub is the client, no sid, no roles granted', async () => {
-      const issued = await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const issued = await token(
+        app,
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(issued.status).toBe(200);
       const claims = decodeJwt(issued.body.access_token).payload;
       expect(await introspect(issued.body.access_token)).toEqual({
@@ -133,7 +157,10 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
     it('accepts the resource server authenticating with client_secret_post too, and ignores token_type_hint', async () => {
       const { accessToken } = await login();
-      const res = await introspectRequest({ token: accessToken, client_id: api.id, client_secret: api.secret, token_type_hint: 'refresh_token' }, {});
+      const res = await introspectRequest(
+        { token: accessToken, client_id: api.id, client_secret: api.secret, token_type_hint: 'refresh_token' },
+        {},
+      );
       expect(res.status).toBe(200);
       expect(res.body).toEqual(expect.objectContaining({ active: true, jti: decodeJwt(accessToken).payload.jti }));
     });
@@ -158,7 +185,14 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
     it('a token whose jti was revoked', async () => {
       const { accessToken } = await login();
-      expect((await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: accessToken, token_type_hint: 'access_token' })).status).toBe(200);
+      expect(
+        (
+          await request(app)
+            .post('/oauth/revoke')
+            .type('form')
+            .send({ client_id: 'web', token: accessToken, token_type_hint: 'access_token' })
+        ).status,
+      ).toBe(200);
       await expectInactive(accessToken);
       // Inactive because of a durable record (the database row under any Redis index), not a cache entry alone.
       const { jti, exp } = decodeJwt(accessToken).payload;
@@ -167,18 +201,27 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
     it('a token whose family (session) was revoked', async () => {
       const { accessToken, refreshToken } = await login();
-      expect((await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: refreshToken })).status).toBe(200);
+      expect(
+        (await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: refreshToken })).status,
+      ).toBe(200);
       await expectInactive(accessToken);
       await expectDurableRevocation(stack, 'sid', String(decodeJwt(accessToken).payload.sid));
     });
 
-    it('a token issued before its user\'s not-before (or in the same second)', async () => {
+    it("a token issued before its user's not-before (or in the same second)", async () => {
       const user = await newUser();
       // A session-less token, so that only the user's not-before can make it inactive.
-      const kiosk = await token(app, { grant_type: 'password', client_id: 'kiosk', username: user.username, password: PASSWORD });
+      const kiosk = await token(app, {
+        grant_type: 'password',
+        client_id: 'kiosk',
+        username: user.username,
+        password: PASSWORD,
+      });
       expect(kiosk.status).toBe(200);
       expect(decodeJwt(kiosk.body.access_token).payload.sid).toBeUndefined();
-      expect(await introspect(kiosk.body.access_token)).toEqual(expect.objectContaining({ active: true, sub: user.id }));
+      expect(await introspect(kiosk.body.access_token)).toEqual(
+        expect.objectContaining({ active: true, sub: user.id }),
+      );
       const { accessToken } = await login(user.username);
 
       expect(await stack.services.revoker.revokeUser(user.id, 'test')).toHaveLength(1);
@@ -187,7 +230,9 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
       await expectInactive(accessToken);
 
       stack.clock.advance(SECOND);
-      expect(await introspect((await login(user.username)).accessToken)).toEqual(expect.objectContaining({ active: true, sub: user.id }));
+      expect(await introspect((await login(user.username)).accessToken)).toEqual(
+        expect.objectContaining({ active: true, sub: user.id }),
+      );
     });
 
     it('a token issued in the future (iat an hour ahead), signed with the right key', async () => {
@@ -199,13 +244,17 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
       const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
       const kid = crypto.randomBytes(32).toString('base64url').slice(0, 43);
       expect(kid).toMatch(/^[\w-]{43}$/);
-      const forged = await new SignJWT(accessClaims()).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(privateKey);
+      const forged = await new SignJWT(accessClaims())
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
+        .sign(privateKey);
       await expectInactive(forged);
     });
 
     it('a token signed by a fresh key that claims the real kid', async () => {
       const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const forged = await new SignJWT(accessClaims()).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: stack.services.ring.signingKey().kid }).sign(privateKey);
+      const forged = await new SignJWT(accessClaims())
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: stack.services.ring.signingKey().kid })
+        .sign(privateKey);
       await expectInactive(forged);
     });
 
@@ -215,7 +264,9 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
     it('a token with no typ, signed with the right key', async () => {
       const key = stack.services.ring.signingKey();
-      const untyped = await new SignJWT(accessClaims()).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey!);
+      const untyped = await new SignJWT(accessClaims())
+        .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+        .sign(key.privateKey!);
       await expectInactive(untyped);
     });
 
@@ -251,14 +302,22 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
     });
 
     it.each([
-      ['PEM', (key: crypto.KeyObject) => Promise.resolve(Buffer.from(key.export({ type: 'spki', format: 'pem' }) as string))],
+      [
+        'PEM',
+        (key: crypto.KeyObject) => Promise.resolve(Buffer.from(key.export({ type: 'spki', format: 'pem' }) as string)),
+      ],
       ['DER', (key: crypto.KeyObject) => Promise.resolve(key.export({ type: 'spki', format: 'der' }))],
       ['JWK', async (key: crypto.KeyObject) => Buffer.from(JSON.stringify(await exportJWK(key)))],
-      ['published JWK', async (_key: crypto.KeyObject) => Buffer.from(JSON.stringify(stack.services.ring.signingKey().publicJwk))],
-    ])('an HS256 token keyed with the public key\'s %s bytes (algorithm confusion)', async (_label, secretOf) => {
+      [
+        'published JWK',
+        async (_key: crypto.KeyObject) => Buffer.from(JSON.stringify(stack.services.ring.signingKey().publicJwk)),
+      ],
+    ])("an HS256 token keyed with the public key's %s bytes (algorithm confusion)", async (_label, secretOf) => {
       const key = stack.services.ring.signingKey();
       const secret = new Uint8Array(await secretOf(key.publicKey));
-      const confused = await new SignJWT(accessClaims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: key.kid }).sign(secret);
+      const confused = await new SignJWT(accessClaims())
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: key.kid })
+        .sign(secret);
       await expectInactive(confused);
     });
 
@@ -275,7 +334,9 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
       await expectInactive(selfSigned);
       // Even signed with the right key, a jwk header is refused.
       const published = stack.services.ring.signingKey().publicJwk;
-      await expectInactive(await signWithStackKey(accessClaims(), { jwk: { kty: published.kty, n: published.n, e: published.e } }));
+      await expectInactive(
+        await signWithStackKey(accessClaims(), { jwk: { kty: published.kty, n: published.n, e: published.e } }),
+      );
     });
 
     it('a token carrying an x5u header, signed with the right key', async () => {
@@ -340,7 +401,10 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
 
     it('refuses the confidential client machine: 403 unauthorized_client', async () => {
       const { accessToken } = await login();
-      const res = await introspectRequest({ token: accessToken }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const res = await introspectRequest(
+        { token: accessToken },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(res.status).toBe(403);
       expect(res.body).toEqual(MAY_NOT_INTROSPECT);
     });
@@ -393,13 +457,15 @@ describe.each(backends({ postgresWithoutRedis: true }))('token introspection (RF
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
       const res = await request(app).get(path);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual(expect.objectContaining({
-        issuer: ISSUER,
-        revocation_endpoint: `${ISSUER}/oauth/revoke`,
-        revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-        introspection_endpoint: `${ISSUER}/oauth/introspect`,
-        introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      }));
+      expect(res.body).toEqual(
+        expect.objectContaining({
+          issuer: ISSUER,
+          revocation_endpoint: `${ISSUER}/oauth/revoke`,
+          revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+          introspection_endpoint: `${ISSUER}/oauth/introspect`,
+          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        }),
+      );
     }
   });
 });

@@ -19,12 +19,26 @@ describe('the lean path, on a small express app', () => {
   function appWith(onRoute: express.RequestHandler) {
     const app = express();
     const seen: string[] = [];
-    const common: express.RequestHandler[] = [(req, res, next) => { seen.push(`common ${req.get('x-probe') ?? ''}`); res.set('X-Common', 'yes'); next(); }];
+    const common: express.RequestHandler[] = [
+      (req, res, next) => {
+        seen.push(`common ${req.get('x-probe') ?? ''}`);
+        res.set('X-Common', 'yes');
+        next();
+      },
+    ];
     for (const handler of common) app.use(handler);
-    app.get('/fast', (_req, res) => { seen.push('router'); res.json({ via: 'router' }); });
-    app.post('/fast', (_req, res) => { seen.push('router post'); res.json({ via: 'router post' }); });
+    app.get('/fast', (_req, res) => {
+      seen.push('router');
+      res.json({ via: 'router' });
+    });
+    app.post('/fast', (_req, res) => {
+      seen.push('router post');
+      res.json({ via: 'router post' });
+    });
     const onError: express.ErrorRequestHandler = (error, _req, res, _next) => {
-      res.status(error instanceof OAuthError ? error.status : 500).json({ error: error instanceof OAuthError ? error.code : 'server_error' });
+      res
+        .status(error instanceof OAuthError ? error.status : 500)
+        .json({ error: error instanceof OAuthError ? error.code : 'server_error' });
     };
     app.use(onError);
     installLeanPath(app, common, [{ method: 'GET', path: '/fast', routePath: '/fast', handlers: [onRoute] }], onError);
@@ -32,7 +46,9 @@ describe('the lean path, on a small express app', () => {
   }
 
   it('runs the common middleware, then the route, with express request and response objects', async () => {
-    const { app, seen } = appWith((req, res) => { res.json({ via: 'lean', query: req.query, route: (req as { route?: { path: string } }).route?.path }); });
+    const { app, seen } = appWith((req, res) => {
+      res.json({ via: 'lean', query: req.query, route: (req as { route?: { path: string } }).route?.path });
+    });
     const res = await request(app).get('/fast?x=1').set('X-Probe', 'p');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ via: 'lean', query: { x: '1' }, route: '/fast' });
@@ -41,16 +57,32 @@ describe('the lean path, on a small express app', () => {
   });
 
   it('leaves other methods and paths to express', async () => {
-    const { app, seen } = appWith((_req, res) => { res.json({ via: 'lean' }); });
+    const { app, seen } = appWith((_req, res) => {
+      res.json({ via: 'lean' });
+    });
     expect((await request(app).post('/fast')).body).toEqual({ via: 'router post' });
     expect((await request(app).get('/fast/')).body).toEqual({ via: 'router' });
     expect(seen).toEqual(['common ', 'router post', 'common ', 'router']);
   });
 
   it.each([
-    ['thrown', () => { throw new OAuthError('invalid_request', 'No.'); }],
-    ['rejected', async () => { throw new OAuthError('invalid_request', 'No.'); }],
-    ['passed to next', (_req: express.Request, _res: express.Response, next: express.NextFunction) => next(new OAuthError('invalid_request', 'No.'))],
+    [
+      'thrown',
+      () => {
+        throw new OAuthError('invalid_request', 'No.');
+      },
+    ],
+    [
+      'rejected',
+      async () => {
+        throw new OAuthError('invalid_request', 'No.');
+      },
+    ],
+    [
+      'passed to next',
+      (_req: express.Request, _res: express.Response, next: express.NextFunction) =>
+        next(new OAuthError('invalid_request', 'No.')),
+    ],
   ])('sends an error %s by the route to the error handler', async (_how, handler) => {
     const { app } = appWith(handler as express.RequestHandler);
     const res = await request(app).get('/fast');
@@ -69,7 +101,11 @@ describe.each(backends())('lean and routed answers are the same on $name', (back
   });
   afterAll(() => stack.close());
 
-  describe.each(['/.well-known/jwks.json', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])('GET %s', (path) => {
+  describe.each([
+    '/.well-known/jwks.json',
+    '/.well-known/openid-configuration',
+    '/.well-known/oauth-authorization-server',
+  ])('GET %s', (path) => {
     it.each<[string, Record<string, string>]>([
       ['plain', {}],
       ['from an allowed origin', { Origin: 'https://app.test' }],
@@ -96,13 +132,33 @@ describe.each(backends())('lean and routed answers are the same on $name', (back
     const cases: Array<[string, (r: request.Test) => request.Test]> = [
       ['an empty body', (r) => r],
       ['a body too large (413)', (r) => r.type('form').send(`grant_type=password&padding=${'x'.repeat(20_000)}`)],
-      ['an unsupported media type (415)', (r) => r.set('Content-Type', 'text/plain').send('grant_type=client_credentials')],
+      [
+        'an unsupported media type (415)',
+        (r) => r.set('Content-Type', 'text/plain').send('grant_type=client_credentials'),
+      ],
       ['malformed JSON', (r) => r.set('Content-Type', 'application/json').send('{"grant_type":')],
       ['too many parameters', (r) => r.type('form').send(Array.from({ length: 60 }, (_, i) => `p${i}=1`).join('&'))],
       ['a repeated parameter', (r) => r.type('form').send('grant_type=client_credentials&grant_type=password')],
-      ['a wrong client secret (401)', (r) => r.type('form').set('Authorization', basic('machine', 'wrong')).send({ grant_type: 'client_credentials', token: 'x' })],
-      ['an unsupported grant type', (r) => r.type('form').set('Authorization', basic('machine', f.machine.secret)).send({ grant_type: 'urn:nope', token: 'x' })],
-      ['from an allowed origin', (r) => r.type('form').set('Origin', 'https://app.test').send({ grant_type: 'password', client_id: 'web' })],
+      [
+        'a wrong client secret (401)',
+        (r) =>
+          r
+            .type('form')
+            .set('Authorization', basic('machine', 'wrong'))
+            .send({ grant_type: 'client_credentials', token: 'x' }),
+      ],
+      [
+        'an unsupported grant type',
+        (r) =>
+          r
+            .type('form')
+            .set('Authorization', basic('machine', f.machine.secret))
+            .send({ grant_type: 'urn:nope', token: 'x' }),
+      ],
+      [
+        'from an allowed origin',
+        (r) => r.type('form').set('Origin', 'https://app.test').send({ grant_type: 'password', client_id: 'web' }),
+      ],
     ];
     it.each(cases)('%s', async (_name, send) => {
       const lean = await send(request(f.app).post(path));
@@ -114,11 +170,21 @@ describe.each(backends())('lean and routed answers are the same on $name', (back
   });
 
   it('issues the same kind of answer for a client_credentials grant', async () => {
-    const send = (path: string) => request(f.app).post(path).type('form').set('Authorization', basic('machine', f.machine.secret)).send({ grant_type: 'client_credentials' });
+    const send = (path: string) =>
+      request(f.app)
+        .post(path)
+        .type('form')
+        .set('Authorization', basic('machine', f.machine.secret))
+        .send({ grant_type: 'client_credentials' });
     const lean = comparable(await send('/oauth/token'));
     const routed = comparable(await send('/oauth/token/'));
     expect(lean.status).toBe(200);
-    const shape = (answer: typeof lean) => ({ ...answer, headers: { ...answer.headers, 'content-length': 'n' }, body: { ...answer.body, access_token: 'jwt' }, text: '' });
+    const shape = (answer: typeof lean) => ({
+      ...answer,
+      headers: { ...answer.headers, 'content-length': 'n' },
+      body: { ...answer.body, access_token: 'jwt' },
+      text: '',
+    });
     expect(shape(lean)).toEqual(shape(routed));
     expect(lean.headers['cache-control']).toBe('no-store');
   });

@@ -76,7 +76,9 @@ function documentedRoutes(doc: Doc): string[] {
 }
 
 function operations(doc: Doc): Array<[string, Operation]> {
-  return Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]): [string, Operation] => [`${method.toUpperCase()} ${path}`, op]));
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]): [string, Operation] => [`${method.toUpperCase()} ${path}`, op]),
+  );
 }
 
 /** Resolves a local JSON pointer (RFC 6901) in the document. */
@@ -128,16 +130,24 @@ function jsonType(value: unknown): string {
 }
 
 /** Where a value does not fit its schema's type, enum or const (one level of items). */
-function typeMismatches(doc: Doc, schema: Schema & { enum?: unknown[]; const?: unknown; items?: Schema }, value: unknown, at: string): string[] {
+function typeMismatches(
+  doc: Doc,
+  schema: Schema & { enum?: unknown[]; const?: unknown; items?: Schema },
+  value: unknown,
+  at: string,
+): string[] {
   if (schema.$ref) return typeMismatches(doc, resolvePointer(doc, schema.$ref) as Schema, value, at);
   const problems: string[] = [];
   if (schema.type !== undefined) {
     const allowed = Array.isArray(schema.type) ? schema.type : [schema.type];
     const actual = jsonType(value);
-    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number'))) problems.push(`${at}: ${actual} (${JSON.stringify(value)}) but the schema says ${allowed.join('|')}`);
+    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number')))
+      problems.push(`${at}: ${actual} (${JSON.stringify(value)}) but the schema says ${allowed.join('|')}`);
   }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
-  if (schema.const !== undefined && schema.const !== value) problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`);
+  if (schema.enum !== undefined && !schema.enum.includes(value))
+    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.const !== undefined && schema.const !== value)
+    problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`);
   if (schema.items && Array.isArray(value)) {
     for (const [i, item] of value.entries()) problems.push(...typeMismatches(doc, schema.items, item, `${at}[${i}]`));
   }
@@ -173,10 +183,18 @@ describe('the OpenAPI document', () => {
     const routes = appRoutes(f.app);
     expect(routes.length).toBeGreaterThan(30);
     // Sanity of the walk itself: nested routers, arrays of paths, parameters, the app's own routes.
-    expect(routes).toEqual(expect.arrayContaining([
-      'GET /.well-known/openid-configuration', 'GET /.well-known/oauth-authorization-server', 'POST /oauth/token', 'GET /openapi.json',
-      'POST /register', 'DELETE /admin/users/{id}', 'POST /admin/keys/{kid}/retire', 'GET /pages/{file}',
-    ]));
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'GET /.well-known/openid-configuration',
+        'GET /.well-known/oauth-authorization-server',
+        'POST /oauth/token',
+        'GET /openapi.json',
+        'POST /register',
+        'DELETE /admin/users/{id}',
+        'POST /admin/keys/{kid}/retire',
+        'GET /pages/{file}',
+      ]),
+    );
     expect(routes).not.toContain('GET /oauth/token');
     expect(documentedRoutes(doc)).toEqual(routes);
   });
@@ -188,7 +206,13 @@ describe('the OpenAPI document', () => {
       const documented = documentedRoutes(doc);
       expect(routes.filter((r) => !documented.includes(r))).toEqual([]);
       expect(documented.filter((r) => !routes.includes(r)).sort()).toEqual([
-        'GET /favicon.ico', 'GET /login', 'GET /pages/brand.css', 'GET /pages/{file}', 'GET /reset', 'GET /verify-email', 'POST /register',
+        'GET /favicon.ico',
+        'GET /login',
+        'GET /pages/brand.css',
+        'GET /pages/{file}',
+        'GET /reset',
+        'GET /verify-email',
+        'POST /register',
       ]);
     } finally {
       await other.close();
@@ -197,11 +221,20 @@ describe('the OpenAPI document', () => {
 
   it('gives every operation a summary, tags and at least one response, each with a description and a status code', () => {
     for (const [name, op] of operations(doc)) {
-      expect({ name, summary: typeof op.summary, tags: Array.isArray(op.tags) && op.tags.length > 0 }).toEqual({ name, summary: 'string', tags: true });
+      expect({ name, summary: typeof op.summary, tags: Array.isArray(op.tags) && op.tags.length > 0 }).toEqual({
+        name,
+        summary: 'string',
+        tags: true,
+      });
       const responses = Object.entries(op.responses ?? {});
       expect({ name, responses: responses.length > 0 }).toEqual({ name, responses: true });
       for (const [status, response] of responses) {
-        expect({ name, status, ok: /^[1-5]\d\d$/.test(status), description: typeof response.description }).toEqual({ name, status, ok: true, description: 'string' });
+        expect({ name, status, ok: /^[1-5]\d\d$/.test(status), description: typeof response.description }).toEqual({
+          name,
+          status,
+          ok: true,
+          description: 'string',
+        });
       }
     }
   });
@@ -211,8 +244,16 @@ describe('the OpenAPI document', () => {
       const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
       for (const [method, op] of Object.entries(item)) {
         const declared = (op.parameters ?? []).filter((p) => p.in === 'path');
-        expect({ op: `${method} ${path}`, names: declared.map((p) => p.name).sort() }).toEqual({ op: `${method} ${path}`, names: inPath });
-        for (const p of declared) expect({ op: `${method} ${path}`, name: p.name, required: p.required }).toEqual({ op: `${method} ${path}`, name: p.name, required: true });
+        expect({ op: `${method} ${path}`, names: declared.map((p) => p.name).sort() }).toEqual({
+          op: `${method} ${path}`,
+          names: inPath,
+        });
+        for (const p of declared)
+          expect({ op: `${method} ${path}`, name: p.name, required: p.required }).toEqual({
+            op: `${method} ${path}`,
+            name: p.name,
+            required: true,
+          });
       }
     }
   });
@@ -220,20 +261,30 @@ describe('the OpenAPI document', () => {
   it('resolves every $ref and every security scheme it names', () => {
     const refs = allRefs(doc);
     expect(refs.length).toBeGreaterThan(10);
-    for (const { at, ref } of refs) expect({ at, ref, resolves: resolvePointer(doc, ref) !== undefined }).toEqual({ at, ref, resolves: true });
+    for (const { at, ref } of refs)
+      expect({ at, ref, resolves: resolvePointer(doc, ref) !== undefined }).toEqual({ at, ref, resolves: true });
     for (const [name, op] of operations(doc)) {
       for (const requirement of op.security ?? []) {
-        for (const scheme of Object.keys(requirement)) expect({ name, scheme, known: scheme in doc.components.securitySchemes }).toEqual({ name, scheme, known: true });
+        for (const scheme of Object.keys(requirement))
+          expect({ name, scheme, known: scheme in doc.components.securitySchemes }).toEqual({
+            name,
+            scheme,
+            known: true,
+          });
       }
     }
     // Every component schema is used somewhere.
     const used = new Set(refs.map((r) => r.ref));
-    for (const schema of Object.keys(doc.components.schemas)) expect({ schema, used: used.has(`#/components/schemas/${schema}`) }).toEqual({ schema, used: true });
+    for (const schema of Object.keys(doc.components.schemas))
+      expect({ schema, used: used.has(`#/components/schemas/${schema}`) }).toEqual({ schema, used: true });
   });
 
   // The links a mail carries and the forms for a forgotten password: anonymous by nature.
   const ANONYMOUS_ACCOUNT_OPERATIONS = [
-    'POST /account/password-reset', 'POST /account/password-reset/confirm', 'POST /account/email-verification', 'POST /account/email-verification/confirm',
+    'POST /account/password-reset',
+    'POST /account/password-reset/confirm',
+    'POST /account/email-verification',
+    'POST /account/email-verification/confirm',
   ];
 
   it('marks every /admin and /account operation as needing a bearer token, but the four anonymous recovery ones', () => {
@@ -255,16 +306,38 @@ describe('the OpenAPI document', () => {
     const { services } = stack;
     if (!(await services.clients.findById('admin-cli'))) {
       await services.clientService.create({
-        id: 'admin-cli', name: 'Admin', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['authd:admin', 'authd:account'],
-        defaultScopes: ['authd:admin', 'authd:account'], audience: stack.config.issuer,
+        id: 'admin-cli',
+        name: 'Admin',
+        confidential: false,
+        firstParty: true,
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['authd:admin', 'authd:account'],
+        defaultScopes: ['authd:admin', 'authd:account'],
+        audience: stack.config.issuer,
       });
       await services.users.create({ username: 'root@example.com', password: PASSWORD, scopes: ['authd:admin'] });
-      await services.clientService.create({ id: 'confidential-one', name: 'C', confidential: true, grantTypes: ['client_credentials'], audience: 'https://api.example.test' });
+      await services.clientService.create({
+        id: 'confidential-one',
+        name: 'C',
+        confidential: true,
+        grantTypes: ['client_credentials'],
+        audience: 'https://api.example.test',
+      });
     }
-    const login = await token(f.app, { grant_type: 'password', client_id: 'admin-cli', username: 'root@example.com', password: PASSWORD });
+    const login = await token(f.app, {
+      grant_type: 'password',
+      client_id: 'admin-cli',
+      username: 'root@example.com',
+      password: PASSWORD,
+    });
     const bearer = { Authorization: `Bearer ${login.body.access_token}` };
     // An ended session, so ?all=true shows a revocation too; and a standby key.
-    const web = await token(f.app, { grant_type: 'password', client_id: 'web', username: f.alice.username, password: PASSWORD });
+    const web = await token(f.app, {
+      grant_type: 'password',
+      client_id: 'web',
+      username: f.alice.username,
+      password: PASSWORD,
+    });
     await request(f.app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: web.body.refresh_token });
     await request(f.app).post('/admin/keys/rotate').set(bearer).send({});
 
@@ -272,28 +345,71 @@ describe('the OpenAPI document', () => {
       const content = doc.paths[path][method].responses![status].content as Record<string, { schema: Schema }>;
       return content['application/json'].schema;
     };
-    const itemsOf = (schema: Schema, field: string): Schema => (propertySchema(doc, schema, field) as unknown as { items: Schema }).items;
+    const itemsOf = (schema: Schema, field: string): Schema =>
+      (propertySchema(doc, schema, field) as unknown as { items: Schema }).items;
     const out: Array<{ what: string; body: Record<string, unknown>; schema: Schema }> = [];
     out.push({ what: 'token response', body: login.body, schema: responseSchema('post', '/oauth/token', '200') });
-    out.push({ what: 'user', body: (await request(f.app).get(`/admin/users/${f.alice.id}`).set(bearer)).body, schema: responseSchema('get', '/admin/users/{id}', '200') });
-    out.push({ what: 'user page', body: (await request(f.app).get('/admin/users?limit=1').set(bearer)).body, schema: responseSchema('get', '/admin/users', '200') });
-    out.push({ what: 'client', body: (await request(f.app).get('/admin/clients/web').set(bearer)).body, schema: responseSchema('get', '/admin/clients/{id}', '200') });
-    const created = await request(f.app).post('/admin/clients').set(bearer).send({ name: 'C2', type: 'confidential', grant_types: ['client_credentials'], audience: 'https://api.example.test' });
+    out.push({
+      what: 'user',
+      body: (await request(f.app).get(`/admin/users/${f.alice.id}`).set(bearer)).body,
+      schema: responseSchema('get', '/admin/users/{id}', '200'),
+    });
+    out.push({
+      what: 'user page',
+      body: (await request(f.app).get('/admin/users?limit=1').set(bearer)).body,
+      schema: responseSchema('get', '/admin/users', '200'),
+    });
+    out.push({
+      what: 'client',
+      body: (await request(f.app).get('/admin/clients/web').set(bearer)).body,
+      schema: responseSchema('get', '/admin/clients/{id}', '200'),
+    });
+    const created = await request(f.app)
+      .post('/admin/clients')
+      .set(bearer)
+      .send({
+        name: 'C2',
+        type: 'confidential',
+        grant_types: ['client_credentials'],
+        audience: 'https://api.example.test',
+      });
     out.push({ what: 'created client', body: created.body, schema: responseSchema('post', '/admin/clients', '201') });
     const rotated = await request(f.app).post('/admin/clients/confidential-one/rotate-secret').set(bearer);
-    out.push({ what: 'rotated secret', body: rotated.body, schema: responseSchema('post', '/admin/clients/{id}/rotate-secret', '200') });
+    out.push({
+      what: 'rotated secret',
+      body: rotated.body,
+      schema: responseSchema('post', '/admin/clients/{id}/rotate-secret', '200'),
+    });
     for (const key of (await request(f.app).get('/admin/keys').set(bearer)).body.keys) {
-      out.push({ what: `key (${key.state})`, body: key, schema: itemsOf(responseSchema('get', '/admin/keys', '200'), 'keys') });
+      out.push({
+        what: `key (${key.state})`,
+        body: key,
+        schema: itemsOf(responseSchema('get', '/admin/keys', '200'), 'keys'),
+      });
     }
     const events = (await request(f.app).get('/admin/audit?limit=20').set(bearer)).body;
     out.push({ what: 'audit page', body: events, schema: responseSchema('get', '/admin/audit', '200') });
-    for (const event of events.events) out.push({ what: `audit event ${event.type}`, body: event, schema: itemsOf(responseSchema('get', '/admin/audit', '200'), 'events') });
+    for (const event of events.events)
+      out.push({
+        what: `audit event ${event.type}`,
+        body: event,
+        schema: itemsOf(responseSchema('get', '/admin/audit', '200'), 'events'),
+      });
     for (const session of (await request(f.app).get('/account/sessions').set(bearer)).body.sessions) {
-      out.push({ what: 'own session', body: session, schema: itemsOf(responseSchema('get', '/account/sessions', '200'), 'sessions') });
+      out.push({
+        what: 'own session',
+        body: session,
+        schema: itemsOf(responseSchema('get', '/account/sessions', '200'), 'sessions'),
+      });
     }
     const all = (await request(f.app).get(`/admin/users/${f.alice.id}/sessions?all=true`).set(bearer)).body;
     expect(all.sessions.some((s: Record<string, unknown>) => 'revoked_at' in s)).toBe(true);
-    for (const session of all.sessions) out.push({ what: 'session (all=true)', body: session, schema: itemsOf(responseSchema('get', '/admin/users/{id}/sessions', '200'), 'sessions') });
+    for (const session of all.sessions)
+      out.push({
+        what: 'session (all=true)',
+        body: session,
+        schema: itemsOf(responseSchema('get', '/admin/users/{id}/sessions', '200'), 'sessions'),
+      });
     for (const { what, body } of out) expect({ what, body: typeof body }).toEqual({ what, body: 'object' });
     return out;
   }
@@ -301,16 +417,20 @@ describe('the OpenAPI document', () => {
   it('names every field the admin and account APIs really send in the schemas of their responses', async () => {
     const undeclared = (await realResponses()).flatMap(({ what, body, schema }) => {
       const declared = declaredProperties(doc, schema);
-      return Object.keys(body).filter((k) => !declared.has(k)).map((k) => `${what}: ${k}`);
+      return Object.keys(body)
+        .filter((k) => !declared.has(k))
+        .map((k) => `${what}: ${k}`);
     });
     expect([...new Set(undeclared)]).toEqual([]);
   });
 
   it('gives those fields the types the API really sends (nullable where the API sends null)', async () => {
-    const mismatches = (await realResponses()).flatMap(({ what, body, schema }) => Object.entries(body).flatMap(([k, v]) => {
-      const property = propertySchema(doc, schema, k);
-      return property ? typeMismatches(doc, property, v, `${what}.${k}`) : [];
-    }));
+    const mismatches = (await realResponses()).flatMap(({ what, body, schema }) =>
+      Object.entries(body).flatMap(([k, v]) => {
+        const property = propertySchema(doc, schema, k);
+        return property ? typeMismatches(doc, property, v, `${what}.${k}`) : [];
+      }),
+    );
     expect([...new Set(mismatches)]).toEqual([]);
   });
 });

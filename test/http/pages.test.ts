@@ -17,10 +17,16 @@ const NOT_FOUND = { error: 'invalid_request', error_description: 'Not found.' };
 function csp(res: Response): Map<string, string[]> {
   const header = String(res.headers['content-security-policy'] ?? '');
   expect(header).not.toBe('');
-  return new Map(header.split(';').map((d) => d.trim()).filter(Boolean).map((d) => {
-    const [name, ...sources] = d.split(/\s+/);
-    return [name.toLowerCase(), sources];
-  }));
+  return new Map(
+    header
+      .split(';')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => {
+        const [name, ...sources] = d.split(/\s+/);
+        return [name.toLowerCase(), sources];
+      }),
+  );
 }
 
 /** No inline script, no inline style: what the strict CSP needs to hold. */
@@ -68,7 +74,7 @@ describe('hosted pages', () => {
       expectNoInlineCode(res.text);
     });
 
-    it('sends a strict CSP: script-src \'self\', no \'unsafe-inline\' for scripts or styles, no framing', async () => {
+    it("sends a strict CSP: script-src 'self', no 'unsafe-inline' for scripts or styles, no framing", async () => {
       for (const page of ['/login', '/pages/login.js']) {
         const policy = csp(await request(app).get(page));
         expect(policy.get('script-src')).toEqual(["'self'"]);
@@ -92,7 +98,9 @@ describe('hosted pages', () => {
     });
 
     it('GET /account with Accept: text/html is the account page', async () => {
-      const res = await request(app).get('/account').set('Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
+      const res = await request(app)
+        .get('/account')
+        .set('Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(res.headers['cache-control']).toBe('no-store');
@@ -103,21 +111,34 @@ describe('hosted pages', () => {
     });
 
     it('GET /account with a bearer token is the Account API (JSON), whatever the Accept header', async () => {
-      const login = await token(app, { grant_type: 'password', client_id: 'authd-pages', username: f.alice.username, password: PASSWORD }, { Origin: 'https://authd.test' });
+      const login = await token(
+        app,
+        { grant_type: 'password', client_id: 'authd-pages', username: f.alice.username, password: PASSWORD },
+        { Origin: 'https://authd.test' },
+      );
       expect(login.status).toBe(200);
       for (const accept of ['text/html', 'application/json', '*/*']) {
-        const res = await request(app).get('/account').set({ Authorization: `Bearer ${login.body.access_token}`, Accept: accept });
-        expect({ accept, status: res.status, type: res.headers['content-type'] }).toEqual({ accept, status: 200, type: 'application/json; charset=utf-8' });
+        const res = await request(app)
+          .get('/account')
+          .set({ Authorization: `Bearer ${login.body.access_token}`, Accept: accept });
+        expect({ accept, status: res.status, type: res.headers['content-type'] }).toEqual({
+          accept,
+          status: 200,
+          type: 'application/json; charset=utf-8',
+        });
         expect(res.body).toEqual(expect.objectContaining({ id: f.alice.id, username: 'Alice@Example.com' }));
       }
     });
 
-    it('GET /account without a token and without preferring HTML is the API\'s 401, not the page', async () => {
+    it("GET /account without a token and without preferring HTML is the API's 401, not the page", async () => {
       for (const accept of [undefined, 'application/json', '*/*']) {
         const req = request(app).get('/account');
         const res = await (accept === undefined ? req : req.set('Accept', accept));
         expect({ accept, status: res.status, challenge: res.headers['www-authenticate'], body: res.body }).toEqual({
-          accept, status: 401, challenge: 'Bearer realm="https://authd.test"', body: { error: 'unauthorized', error_description: 'Authentication required.' },
+          accept,
+          status: 401,
+          challenge: 'Bearer realm="https://authd.test"',
+          body: { error: 'unauthorized', error_description: 'Authentication required.' },
         });
       }
     });
@@ -127,11 +148,14 @@ describe('hosted pages', () => {
       ['account.js', 'text/javascript; charset=utf-8'],
       ['pages.css', 'text/css; charset=utf-8'],
     ])('serves /pages/%s as %s, byte for byte', async (file, type) => {
-      const res = await request(app).get(`/pages/${file}`).buffer(true).parse((r, done) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => done(null, Buffer.concat(chunks)));
-      });
+      const res = await request(app)
+        .get(`/pages/${file}`)
+        .buffer(true)
+        .parse((r, done) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => done(null, Buffer.concat(chunks)));
+        });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe(type);
       expect(res.headers['cache-control']).toBe('public, max-age=300');
@@ -141,7 +165,11 @@ describe('hosted pages', () => {
 
     it('serves the brand colour as a stylesheet', async () => {
       const res = await request(app).get('/pages/brand.css');
-      expect({ status: res.status, type: res.headers['content-type'], text: res.text }).toEqual({ status: 200, type: 'text/css; charset=utf-8', text: ':root { --brand: #aa3300; }\n' });
+      expect({ status: res.status, type: res.headers['content-type'], text: res.text }).toEqual({
+        status: 200,
+        type: 'text/css; charset=utf-8',
+        text: ':root { --brand: #aa3300; }\n',
+      });
     });
 
     it.each([
@@ -164,7 +192,11 @@ describe('hosted pages', () => {
 
     it('answers /favicon.ico with 204 so browsers stop asking', async () => {
       const res = await request(app).get('/favicon.ico');
-      expect({ status: res.status, text: res.text, cache: res.headers['cache-control'] }).toEqual({ status: 204, text: '', cache: 'public, max-age=86400' });
+      expect({ status: res.status, text: res.text, cache: res.headers['cache-control'] }).toEqual({
+        status: 204,
+        text: '',
+        cache: 'public, max-age=86400',
+      });
     });
   });
 
@@ -219,9 +251,12 @@ describe('hosted pages', () => {
       expect({ status: res.status, body: res.body }).toEqual({ status: 404, body: NOT_FOUND });
     });
 
-    it('GET /account with Accept: text/html is the API\'s 401 (there is no page)', async () => {
+    it("GET /account with Accept: text/html is the API's 401 (there is no page)", async () => {
       const res = await request(app).get('/account').set('Accept', 'text/html');
-      expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { error: 'unauthorized', error_description: 'Authentication required.' } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 401,
+        body: { error: 'unauthorized', error_description: 'Authentication required.' },
+      });
     });
 
     it('creates no hosted pages client', async () => {

@@ -100,15 +100,29 @@ describe.each(backends())('password grant on $name', (backend) => {
   });
 
   it('lets a confidential first-party client log users in with Basic or post authentication', async () => {
-    const viaBasic = await token(f.app, { grant_type: 'password', username: 'alice@example.com', password: PASSWORD }, { Authorization: basic(f.backend.id, f.backend.secret) });
+    const viaBasic = await token(
+      f.app,
+      { grant_type: 'password', username: 'alice@example.com', password: PASSWORD },
+      { Authorization: basic(f.backend.id, f.backend.secret) },
+    );
     expect(viaBasic.status).toBe(200);
     expect(viaBasic.body.scope).toBe('profile');
-    const viaPost = await token(f.app, { grant_type: 'password', client_id: f.backend.id, client_secret: f.backend.secret, username: 'alice@example.com', password: PASSWORD });
+    const viaPost = await token(f.app, {
+      grant_type: 'password',
+      client_id: f.backend.id,
+      client_secret: f.backend.secret,
+      username: 'alice@example.com',
+      password: PASSWORD,
+    });
     expect(viaPost.status).toBe(200);
   });
 
   it('refuses the password grant to a client not allowed it (unauthorized_client)', async () => {
-    const res = await token(f.app, { grant_type: 'password', username: 'alice@example.com', password: PASSWORD }, { Authorization: basic(f.thirdParty.id, f.thirdParty.secret) });
+    const res = await token(
+      f.app,
+      { grant_type: 'password', username: 'alice@example.com', password: PASSWORD },
+      { Authorization: basic(f.thirdParty.id, f.thirdParty.secret) },
+    );
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('unauthorized_client');
   });
@@ -125,7 +139,12 @@ describe.each(backends())('password grant on $name', (backend) => {
   it('rehashes a password stored with outdated Argon2 parameters on a successful login', async () => {
     const user = await stack.services.userRepository.findByNormalizedUsername('alice@example.com');
     const argon2 = await import('argon2');
-    const oldHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    const oldHash = await argon2.hash(PASSWORD, {
+      type: argon2.argon2id,
+      memoryCost: 4096,
+      timeCost: 1,
+      parallelism: 1,
+    });
     await stack.services.userRepository.update(user!.id, { passwordHash: oldHash }, new Date(stack.clock.now()));
 
     expect((await passwordLogin(f.app)).status).toBe(200);

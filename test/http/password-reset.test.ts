@@ -15,7 +15,10 @@ import { startSmtpServer, tokenIn, type TestSmtpServer } from '../support/smtp';
 const ISSUER = 'https://authd.test';
 const NEW_PASSWORD = 'a fresh and unusual passphrase';
 const MINUTE = 60_000;
-const INVALID_LINK = { error: 'invalid_grant', error_description: 'The link is invalid, has expired or was already used; ask for a new one.' };
+const INVALID_LINK = {
+  error: 'invalid_grant',
+  error_description: 'The link is invalid, has expired or was already used; ask for a new one.',
+};
 
 describe.each(backends())('password reset on $name', (backend) => {
   let stack: TestStack;
@@ -23,12 +26,18 @@ describe.each(backends())('password reset on $name', (backend) => {
   let smtp: TestSmtpServer;
   let seq = 0;
 
-  const count = async (sql: string, params: unknown[] = []) => (await stack.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params))[0].n;
+  const count = async (sql: string, params: unknown[] = []) =>
+    (await stack.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params))[0].n;
   const drain = () => stack.services.mail!.worker.drain();
-  const requestReset = (params: Record<string, string>) => request(app).post('/account/password-reset').type('form').send(params);
+  const requestReset = (params: Record<string, string>) =>
+    request(app).post('/account/password-reset').type('form').send(params);
   const confirm = (resetToken: string, password = NEW_PASSWORD) =>
-    request(app).post('/account/password-reset/confirm').type('form').send({ token: resetToken, new_password: password });
-  const login = (username: string, password: string) => token(app, { grant_type: 'password', client_id: 'web', username, password });
+    request(app)
+      .post('/account/password-reset/confirm')
+      .type('form')
+      .send({ token: resetToken, new_password: password });
+  const login = (username: string, password: string) =>
+    token(app, { grant_type: 'password', client_id: 'web', username, password });
 
   /** A user with a verified address (so no verification mail is queued for it). */
   async function newUser(): Promise<{ id: string; username: string; email: string }> {
@@ -74,11 +83,29 @@ describe.each(backends())('password reset on $name', (backend) => {
     const pendingBefore = await stack.services.mail!.outbox.pending();
 
     const answers = [];
-    for (const identifier of [known.username, known.email.toUpperCase(), noAddress.username, 'nobody-at-all', 'nobody@example.org']) {
+    for (const identifier of [
+      known.username,
+      known.email.toUpperCase(),
+      noAddress.username,
+      'nobody-at-all',
+      'nobody@example.org',
+    ]) {
       const res = await requestReset({ username: identifier });
-      answers.push({ status: res.status, body: res.body, cacheControl: res.headers['cache-control'], type: res.headers['content-type'], length: res.headers['content-length'] });
+      answers.push({
+        status: res.status,
+        body: res.body,
+        cacheControl: res.headers['cache-control'],
+        type: res.headers['content-type'],
+        length: res.headers['content-length'],
+      });
     }
-    const expected = { status: 202, body: RESET_ACCEPTED, cacheControl: 'no-store', type: 'application/json; charset=utf-8', length: answers[0].length };
+    const expected = {
+      status: 202,
+      body: RESET_ACCEPTED,
+      cacheControl: 'no-store',
+      type: 'application/json; charset=utf-8',
+      length: answers[0].length,
+    };
     expect(answers).toEqual(Array(5).fill(expected));
     // Not on the request path: the answers came before any account was looked up or token minted.
     expect(await count('account_tokens')).toBe(tokensBefore);
@@ -110,15 +137,27 @@ describe.each(backends())('password reset on $name', (backend) => {
     expect(resetToken).toMatch(/^[\w-]{43}$/); // 256 random bits
     const res = await confirm(resetToken);
     expect({ status: res.status, body: res.body }).toEqual({
-      status: 200, body: { message: 'The password was changed and every session was signed out. Sign in with the new password.' },
+      status: 200,
+      body: { message: 'The password was changed and every session was signed out. Sign in with the new password.' },
     });
 
     expect((await login(user.username, PASSWORD)).status).toBe(400);
     expect((await login(user.username, NEW_PASSWORD)).status).toBe(200);
-    const refreshed = await token(app, { grant_type: 'refresh_token', client_id: 'web', refresh_token: before.body.refresh_token });
+    const refreshed = await token(app, {
+      grant_type: 'refresh_token',
+      client_id: 'web',
+      refresh_token: before.body.refresh_token,
+    });
     expect(refreshed.body.error).toBe('invalid_grant');
     const claims = JSON.parse(Buffer.from(before.body.access_token.split('.')[1], 'base64url').toString());
-    expect(await stack.services.revocations.isRevoked({ sub: claims.sub, sid: claims.sid, jti: claims.jti, iat: claims.iat })).toBe(true);
+    expect(
+      await stack.services.revocations.isRevoked({
+        sub: claims.sub,
+        sid: claims.sid,
+        jti: claims.jti,
+        iat: claims.iat,
+      }),
+    ).toBe(true);
 
     await stack.services.audit.flush();
     const [event] = await stack.services.audit.query({ userId: user.id, types: ['user_password_reset'] });
@@ -126,7 +165,10 @@ describe.each(backends())('password reset on $name', (backend) => {
 
     await drain();
     const notice = await smtp.next();
-    expect({ to: notice.to, subject: notice.subject }).toEqual({ to: [user.email], subject: 'Your authd password was changed' });
+    expect({ to: notice.to, subject: notice.subject }).toEqual({
+      to: [user.email],
+      subject: 'Your authd password was changed',
+    });
   });
 
   it('refuses a used link, an expired one, one replaced by a newer request and one outdated by a password change', async () => {
@@ -159,7 +201,10 @@ describe.each(backends())('password reset on $name', (backend) => {
     const weak = await confirm(resetToken, 'password');
     expect({ status: weak.status, error: weak.body.error }).toEqual({ status: 400, error: 'invalid_request' });
     expect((await confirm('not-a-token')).body).toEqual(INVALID_LINK);
-    const missing = await request(app).post('/account/password-reset/confirm').type('form').send({ new_password: NEW_PASSWORD });
+    const missing = await request(app)
+      .post('/account/password-reset/confirm')
+      .type('form')
+      .send({ new_password: NEW_PASSWORD });
     expect(missing.body).toEqual({ error: 'invalid_request', error_description: 'The token parameter is missing.' });
     expect((await confirm(resetToken)).status).toBe(200);
   });
@@ -168,7 +213,9 @@ describe.each(backends())('password reset on $name', (backend) => {
     const user = await newUser();
     const resetToken = await mailedToken(user.username);
     // Four: within the hashing lane of anonymous requests (one running, four queued), so each is decided by the token.
-    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => confirm(resetToken, `${NEW_PASSWORD} number ${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => confirm(resetToken, `${NEW_PASSWORD} number ${i}`)),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400, 400]);
     const winner = results.findIndex((r) => r.status === 200);
     expect((await login(user.username, `${NEW_PASSWORD} number ${winner}`)).status).toBe(200);
@@ -178,7 +225,9 @@ describe.each(backends())('password reset on $name', (backend) => {
     const second = await mailedToken(user.username);
     const hash = (await stack.services.userRepository.findById(user.id))!.passwordHash;
     const tokens = createAccountTokens(stack.services.db, stack.clock);
-    const consumed = await Promise.all(Array.from({ length: 10 }, () => tokens.consume(second, 'password_reset', hash)));
+    const consumed = await Promise.all(
+      Array.from({ length: 10 }, () => tokens.consume(second, 'password_reset', hash)),
+    );
     expect(consumed.filter((id) => id !== undefined)).toEqual([user.id]);
   });
 
@@ -187,8 +236,11 @@ describe.each(backends())('password reset on $name', (backend) => {
     const pending = await stack.services.mail!.outbox.pending();
     for (let i = 0; i < 3; i++) expect((await requestReset({ email: user.email })).status).toBe(202);
     const refused = await requestReset({ email: user.email.toLowerCase() });
-    expect({ status: refused.status, error: refused.body.error, retryAfter: Number(refused.headers['retry-after']) > 0 })
-      .toEqual({ status: 429, error: 'temporarily_unavailable', retryAfter: true });
+    expect({
+      status: refused.status,
+      error: refused.body.error,
+      retryAfter: Number(refused.headers['retry-after']) > 0,
+    }).toEqual({ status: 429, error: 'temporarily_unavailable', retryAfter: true });
     // The same limit for a name no account has: the limit tells nothing about existence.
     for (let i = 0; i < 3; i++) expect((await requestReset({ username: 'ghost' })).status).toBe(202);
     expect((await requestReset({ username: 'ghost' })).status).toBe(429);
@@ -209,8 +261,13 @@ describe.each(backends())('password reset on $name', (backend) => {
     expect(await drain()).toBe(1);
     expect(smtp.received).toEqual([]);
     const [entry] = await stack.services.db.query<{ attempts: number; last_error: string; done_at: Date | null }>(
-      'SELECT attempts, last_error, done_at FROM mail_outbox WHERE done_at IS NULL');
-    expect({ attempts: entry.attempts, done: entry.done_at, error: entry.last_error }).toEqual({ attempts: 1, done: null, error: expect.stringContaining('451') });
+      'SELECT attempts, last_error, done_at FROM mail_outbox WHERE done_at IS NULL',
+    );
+    expect({ attempts: entry.attempts, done: entry.done_at, error: entry.last_error }).toEqual({
+      attempts: 1,
+      done: null,
+      error: expect.stringContaining('451'),
+    });
     // Not due yet: the backoff holds it back.
     expect(await drain()).toBe(0);
     stack.clock.advance(40_000);
@@ -242,7 +299,10 @@ describe.each(backends())('password reset on $name', (backend) => {
     const login = await request(app).get('/login');
     expect(login.text).toContain('<a href="/reset">Forgot password?</a>');
     const page = await request(app).get('/reset');
-    expect({ status: page.status, type: page.headers['content-type'] }).toEqual({ status: 200, type: 'text/html; charset=utf-8' });
+    expect({ status: page.status, type: page.headers['content-type'] }).toEqual({
+      status: 200,
+      type: 'text/html; charset=utf-8',
+    });
     expect(page.text).toContain('<script src="/pages/reset.js" defer></script>');
     expect((await request(app).get('/pages/reset.js')).status).toBe(200);
   });

@@ -6,9 +6,15 @@ import { basic, decodeJwt, passwordLogin, PASSWORD, seed, token, type Fixtures }
 const SECOND = 1000;
 const DAY = 86_400 * SECOND;
 
-const INVALID_GRANT = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' };
+const INVALID_GRANT = {
+  error: 'invalid_grant',
+  error_description: 'The refresh token is invalid, expired or revoked.',
+};
 const INVALID_SCOPE = { error: 'invalid_scope', error_description: 'The requested scope exceeds the scope granted.' };
-const MISSING_REFRESH_TOKEN = { error: 'invalid_request', error_description: 'The refresh_token parameter is missing.' };
+const MISSING_REFRESH_TOKEN = {
+  error: 'invalid_request',
+  error_description: 'The refresh_token parameter is missing.',
+};
 
 /** POST /oauth/token with grant_type=refresh_token for the public client `web`. */
 function refresh(app: Express, refreshToken: string, params: Record<string, string> = {}) {
@@ -19,31 +25,49 @@ function refresh(app: Express, refreshToken: string, params: Record<string, stri
 async function login(app: Express): Promise<{ refreshToken: string; accessToken: string; sid: string }> {
   const res = await passwordLogin(app);
   expect(res.status).toBe(200);
-  return { refreshToken: res.body.refresh_token, accessToken: res.body.access_token, sid: String(decodeJwt(res.body.access_token).payload.sid) };
+  return {
+    refreshToken: res.body.refresh_token,
+    accessToken: res.body.access_token,
+    sid: String(decodeJwt(res.body.access_token).payload.sid),
+  };
 }
 
 const claims = (jwt: string) => decodeJwt(jwt).payload;
 const kidOf = (jwt: string) => decodeJwt(jwt).header.kid;
 
-async function openSeeded(backend: Backend, env: Record<string, string> = {}): Promise<{ stack: TestStack; f: Fixtures }> {
+async function openSeeded(
+  backend: Backend,
+  env: Record<string, string> = {},
+): Promise<{ stack: TestStack; f: Fixtures }> {
   const stack = await openStack(backend, env);
   return { stack, f: await seed(stack) };
 }
 
 /** Unconsumed refresh tokens of a session: a healthy family has exactly one, its head. */
 async function liveTokenCount(stack: TestStack, sid: string): Promise<number> {
-  const [row] = await stack.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND consumed_at IS NULL', [sid]);
+  const [row] = await stack.services.db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND consumed_at IS NULL',
+    [sid],
+  );
   return row.n;
 }
 
 async function isConsumed(stack: TestStack, refreshToken: string): Promise<boolean> {
-  const [row] = await stack.services.db.query<{ consumed_at: Date | null }>('SELECT consumed_at FROM refresh_tokens WHERE jti = $1', [claims(refreshToken).jti]);
+  const [row] = await stack.services.db.query<{ consumed_at: Date | null }>(
+    'SELECT consumed_at FROM refresh_tokens WHERE jti = $1',
+    [claims(refreshToken).jti],
+  );
   return row.consumed_at !== null;
 }
 
 /** Whether access tokens of the session would now be refused (the family's `sid` revocation). */
 function sessionRevoked(stack: TestStack, f: Fixtures, sid: string): Promise<boolean> {
-  return stack.services.revocations.isRevoked({ jti: 'x', sid, sub: f.alice.id, iat: Math.floor(stack.clock.now() / 1000) });
+  return stack.services.revocations.isRevoked({
+    jti: 'x',
+    sid,
+    sub: f.alice.id,
+    iat: Math.floor(stack.clock.now() / 1000),
+  });
 }
 
 describe.each(backends())('refresh_token grant on $name', (backend) => {
@@ -102,7 +126,11 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
         acr: 'aal1',
         auth_time: now - 60,
       });
-      expect(decodeJwt(res.body.refresh_token).header).toEqual({ alg: 'RS256', typ: 'rt+jwt', kid: kidOf(session.refreshToken) });
+      expect(decodeJwt(res.body.refresh_token).header).toEqual({
+        alg: 'RS256',
+        typ: 'rt+jwt',
+        kid: kidOf(session.refreshToken),
+      });
       expect(claims(res.body.refresh_token)).toEqual({
         iss: 'https://authd.test',
         sub: f.alice.id,
@@ -237,7 +265,11 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
   describe('tokens this client may not refresh, and malformed requests', () => {
     it('refuses a refresh token presented by another client, and leaves it unconsumed', async () => {
       const session = await login(f.app);
-      const res = await token(f.app, { grant_type: 'refresh_token', refresh_token: session.refreshToken }, { Authorization: basic(f.backend.id, f.backend.secret) });
+      const res = await token(
+        f.app,
+        { grant_type: 'refresh_token', refresh_token: session.refreshToken },
+        { Authorization: basic(f.backend.id, f.backend.secret) },
+      );
       expect(res.status).toBe(400);
       expect(res.body).toEqual(INVALID_GRANT);
       await expectStillRefreshes(session.refreshToken);
@@ -254,7 +286,11 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
       const session = await login(f.app);
       const [header, payload, signature] = session.refreshToken.split('.');
       const i = Math.floor(payload.length / 2);
-      const tampered = [header, payload.slice(0, i) + (payload[i] === 'A' ? 'B' : 'A') + payload.slice(i + 1), signature].join('.');
+      const tampered = [
+        header,
+        payload.slice(0, i) + (payload[i] === 'A' ? 'B' : 'A') + payload.slice(i + 1),
+        signature,
+      ].join('.');
       const res = await refresh(f.app, tampered);
       expect(res.status).toBe(400);
       expect(res.body).toEqual(INVALID_GRANT);
@@ -362,7 +398,8 @@ describe.each(backends())('refresh_token grant on $name', (backend) => {
 
     it('re-reads the user on every refresh (disabled in storage, sessions untouched)', async () => {
       const session = await login(uf.app);
-      const setDisabled = (disabled: boolean) => userStack.services.userRepository.update(uf.alice.id, { disabled }, new Date(userStack.clock.now()));
+      const setDisabled = (disabled: boolean) =>
+        userStack.services.userRepository.update(uf.alice.id, { disabled }, new Date(userStack.clock.now()));
       await setDisabled(true);
       try {
         const res = await refresh(uf.app, session.refreshToken);

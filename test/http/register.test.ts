@@ -9,7 +9,10 @@ type Response = request.Response;
 
 const GOOD_PASSWORD = 'a perfectly decent passphrase';
 /** The one answer to an anonymous registration, whether the username was free or taken. */
-const received = (username: string) => ({ username, message: 'Registration received. If this username was free, the account now exists: sign in with it.' });
+const received = (username: string) => ({
+  username,
+  message: 'Registration received. If this username was free, the account now exists: sign in with it.',
+});
 
 function register(app: Express, params: Record<string, string>) {
   return request(app).post('/register').type('form').send(params);
@@ -23,7 +26,10 @@ function expectOAuthError(res: Response, status: number, error: string): void {
   expect(res.body.error_description).toEqual(expect.any(String));
 }
 
-async function openSeeded(backend: Backend, env: Record<string, string> = {}): Promise<{ stack: TestStack; f: Fixtures }> {
+async function openSeeded(
+  backend: Backend,
+  env: Record<string, string> = {},
+): Promise<{ stack: TestStack; f: Fixtures }> {
   const stack = await openStack(backend, env);
   return { stack, f: await seed(stack) };
 }
@@ -74,15 +80,33 @@ describe.each(backends())('registration on $name', (backend) => {
 
       const res = await passwordLogin(f.app, { username: 'Dave@Example.com', password: GOOD_PASSWORD });
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, refresh_token: expect.any(String), scope: '' });
-      expect(decodeJwt(res.body.access_token).payload).toMatchObject({ sub: dave!.id, client_id: 'web', scope: '', roles: [] });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        refresh_token: expect.any(String),
+        scope: '',
+      });
+      expect(decodeJwt(res.body.access_token).payload).toMatchObject({
+        sub: dave!.id,
+        client_id: 'web',
+        scope: '',
+        roles: [],
+      });
 
-      const scoped = await passwordLogin(f.app, { username: 'dave@example.com', password: GOOD_PASSWORD, scope: 'read' });
+      const scoped = await passwordLogin(f.app, {
+        username: 'dave@example.com',
+        password: GOOD_PASSWORD,
+        scope: 'read',
+      });
       expectOAuthError(scoped, 400, 'invalid_scope');
     });
 
     it('accepts a JSON body', async () => {
-      const res = await request(f.app).post('/register').type('json').send({ username: 'erin@example.com', password: GOOD_PASSWORD });
+      const res = await request(f.app)
+        .post('/register')
+        .type('json')
+        .send({ username: 'erin@example.com', password: GOOD_PASSWORD });
       expect(res.status).toBe(202);
       expect(res.body.username).toBe('erin@example.com');
     });
@@ -115,7 +139,9 @@ describe.each(backends())('registration on $name', (backend) => {
 
         const res = await register(f.app, { username: 'nul-password@example.com', password });
         expectOAuthError(res, 400, 'invalid_request');
-        expect(await stack.services.userRepository.findByNormalizedUsername('nul-password@example.com')).toBeUndefined();
+        expect(
+          await stack.services.userRepository.findByNormalizedUsername('nul-password@example.com'),
+        ).toBeUndefined();
       });
 
       it.each([
@@ -138,7 +164,10 @@ describe.each(backends())('registration on $name', (backend) => {
         const first = await register(f.app, { username: 'carol@example.com', password: GOOD_PASSWORD });
         const carol = await stack.services.userRepository.findByNormalizedUsername('carol@example.com');
         const res = await register(f.app, { username, password: 'another decent passphrase' });
-        expect({ status: res.status, body: res.body }).toEqual({ status: 202, body: received(username.normalize('NFKC').trim()) });
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 202,
+          body: received(username.normalize('NFKC').trim()),
+        });
         expect(Object.keys(res.body)).toEqual(Object.keys(first.body));
         expect(await stack.services.userRepository.findByNormalizedUsername('carol@example.com')).toEqual(carol);
       });
@@ -183,14 +212,22 @@ describe.each(backends())('registration on $name', (backend) => {
         { username: 'Heidi@Example.com', password: 'another decent passphrase' },
       ];
       const results = await Promise.all(attempts.map((attempt) => register(f.app, attempt)));
-      expect(results.map((r) => [r.status, r.body.message])).toEqual([[202, received('').message], [202, received('').message]]);
+      expect(results.map((r) => [r.status, r.body.message])).toEqual([
+        [202, received('').message],
+        [202, received('').message],
+      ]);
       const stored = await stack.services.userRepository.findByNormalizedUsername('heidi@example.com');
-      const [{ n }] = await stack.services.db.query<{ n: number }>("SELECT count(*)::int AS n FROM users WHERE username_normalized = 'heidi@example.com'");
+      const [{ n }] = await stack.services.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM users WHERE username_normalized = 'heidi@example.com'",
+      );
       expect(n).toBe(1);
       expect(attempts.map((a) => a.username)).toContain(stored?.username);
       // Exactly one of the two passwords works: the one registered under the spelling that was kept.
-      const works = await Promise.all(attempts.map(async ({ password }) =>
-        (await passwordLogin(f.app, { username: 'heidi@example.com', password })).status));
+      const works = await Promise.all(
+        attempts.map(
+          async ({ password }) => (await passwordLogin(f.app, { username: 'heidi@example.com', password })).status,
+        ),
+      );
       expect(works).toEqual(attempts.map((a) => (a.username === stored?.username ? 200 : 400)));
     });
   });

@@ -22,8 +22,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('a registration flood on
   let f: Fixtures;
   let seq = 0;
 
-  const register = (forwardedFor: string) => request(f.app).post('/register').type('form')
-    .set('X-Forwarded-For', forwardedFor).send({ username: `flood-${++seq}@example.com`, password: PASSPHRASE });
+  const register = (forwardedFor: string) =>
+    request(f.app)
+      .post('/register')
+      .type('form')
+      .set('X-Forwarded-For', forwardedFor)
+      .send({ username: `flood-${++seq}@example.com`, password: PASSPHRASE });
 
   const tally = (statuses: number[]) => {
     const counts: Record<number, number> = {};
@@ -45,21 +49,29 @@ describe.each(backends({ postgresWithoutRedis: true }))('a registration flood on
   it.each([
     ['one IPv4 address', (i: number) => (i % 2 ? '203.0.113.50' : '::ffff:203.0.113.50')],
     ['one IPv6 /64', (i: number) => `2001:db8:77:1::${(i + 1).toString(16)}`],
-  ])('admits 10 registrations an hour from %s and refuses the rest with 429 before hashing', async (_label, addressOf) => {
-    const create = jest.spyOn(stack.services.registrationUsers, 'create');
-    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => register(addressOf(i))));
-    const statuses = answers.map((r) => r.status);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(20);
-    // The ten admitted were hashed (or refused as busy by the registration lane, never by the logins' share).
-    expect(statuses.filter((s) => s !== 429).every((s) => s === 202 || s === 503)).toBe(true);
-    expect(create).toHaveBeenCalledTimes(10);
-    create.mockRestore();
-    const refused = answers.find((r) => r.status === 429)!;
-    expect(refused.body).toEqual({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/^Too many registrations from this address; try again in \d+ seconds\.$/) });
-    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3500);
-    // Another address is not affected.
-    expect((await register('198.51.100.200')).status).toBe(202);
-  });
+  ])(
+    'admits 10 registrations an hour from %s and refuses the rest with 429 before hashing',
+    async (_label, addressOf) => {
+      const create = jest.spyOn(stack.services.registrationUsers, 'create');
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => register(addressOf(i))));
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+      // The ten admitted were hashed (or refused as busy by the registration lane, never by the logins' share).
+      expect(statuses.filter((s) => s !== 429).every((s) => s === 202 || s === 503)).toBe(true);
+      expect(create).toHaveBeenCalledTimes(10);
+      create.mockRestore();
+      const refused = answers.find((r) => r.status === 429)!;
+      expect(refused.body).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: expect.stringMatching(
+          /^Too many registrations from this address; try again in \d+ seconds\.$/,
+        ),
+      });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3500);
+      // Another address is not affected.
+      expect((await register('198.51.100.200')).status).toBe(202);
+    },
+  );
 
   it('lets a legitimate login through during 300+ registrations from many addresses, 48 at a time', async () => {
     let loginsDone = false;

@@ -9,7 +9,10 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 
 const INACTIVE = { active: false };
-const INVALID_GRANT = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' };
+const INVALID_GRANT = {
+  error: 'invalid_grant',
+  error_description: 'The refresh token is invalid, expired or revoked.',
+};
 const NOT_YOUR_TOKEN = { error: 'unauthorized_client', error_description: 'The token was not issued to this client.' };
 const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client authentication failed.' };
 const MISSING_TOKEN = { error: 'invalid_request', error_description: 'The token parameter is missing.' };
@@ -47,13 +50,19 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
   }
 
   async function introspect(tokenValue: string): Promise<Record<string, unknown>> {
-    const res = await request(app).post('/oauth/introspect').type('form').set('Authorization', basic(api.id, api.secret)).send({ token: tokenValue });
+    const res = await request(app)
+      .post('/oauth/introspect')
+      .type('form')
+      .set('Authorization', basic(api.id, api.secret))
+      .send({ token: tokenValue });
     expect(res.status).toBe(200);
     return res.body;
   }
 
   async function expectActive(tokenValue: string): Promise<void> {
-    expect(await introspect(tokenValue)).toEqual(expect.objectContaining({ active: true, jti: decodeJwt(tokenValue).payload.jti }));
+    expect(await introspect(tokenValue)).toEqual(
+      expect.objectContaining({ active: true, jti: decodeJwt(tokenValue).payload.jti }),
+    );
   }
 
   async function expectInactive(tokenValue: string): Promise<void> {
@@ -67,10 +76,18 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
   async function refreshOk(refreshToken: string): Promise<Login> {
     const res = await refreshAsWeb(refreshToken);
     expect(res.status).toBe(200);
-    return { accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid) };
+    return {
+      accessToken: res.body.access_token,
+      refreshToken: res.body.refresh_token,
+      sid: String(decodeJwt(res.body.access_token).payload.sid),
+    };
   }
 
-  async function expectRefreshRefused(refreshToken: string, headers: Record<string, string> = {}, params: Record<string, string> = { client_id: 'web' }): Promise<void> {
+  async function expectRefreshRefused(
+    refreshToken: string,
+    headers: Record<string, string> = {},
+    params: Record<string, string> = { client_id: 'web' },
+  ): Promise<void> {
     const res = await token(app, { grant_type: 'refresh_token', refresh_token: refreshToken, ...params }, headers);
     expect(res.status).toBe(400);
     expect(res.body).toEqual(INVALID_GRANT);
@@ -79,13 +96,25 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
   async function login(username = f.alice.username, password = PASSWORD): Promise<Login> {
     const res = await token(app, { grant_type: 'password', client_id: 'web', username, password });
     expect(res.status).toBe(200);
-    return { accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid) };
+    return {
+      accessToken: res.body.access_token,
+      refreshToken: res.body.refresh_token,
+      sid: String(decodeJwt(res.body.access_token).payload.sid),
+    };
   }
 
   async function loginOnBackend(username = f.alice.username, password = PASSWORD): Promise<Login> {
-    const res = await token(app, { grant_type: 'password', username, password }, { Authorization: basic(f.backend.id, f.backend.secret) });
+    const res = await token(
+      app,
+      { grant_type: 'password', username, password },
+      { Authorization: basic(f.backend.id, f.backend.secret) },
+    );
     expect(res.status).toBe(200);
-    return { accessToken: res.body.access_token, refreshToken: res.body.refresh_token, sid: String(decodeJwt(res.body.access_token).payload.sid) };
+    return {
+      accessToken: res.body.access_token,
+      refreshToken: res.body.refresh_token,
+      sid: String(decodeJwt(res.body.access_token).payload.sid),
+    };
   }
 
   const jtiOf = (tokenValue: string) => String(decodeJwt(tokenValue).payload.jti);
@@ -105,7 +134,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
   /** A user of their own, for tests that revoke everything a user holds. */
   async function newUser(): Promise<{ id: string; username: string }> {
     const username = `user-${crypto.randomBytes(5).toString('hex')}@example.com`;
-    const user = await stack.services.users.create({ username, password: PASSWORD, roles: ['user'], scopes: ['profile', 'read'] });
+    const user = await stack.services.users.create({
+      username,
+      password: PASSWORD,
+      roles: ['user'],
+      scopes: ['profile', 'read'],
+    });
     return { id: user.id, username };
   }
 
@@ -148,8 +182,13 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
     it('accepts a confidential client authenticating with Basic or in the body', async () => {
       const viaBasic = await loginOnBackend();
       const viaPost = await loginOnBackend();
-      expect((await revoke({ token: viaBasic.accessToken }, { Authorization: basic(f.backend.id, f.backend.secret) })).status).toBe(200);
-      expect((await revoke({ token: viaPost.accessToken, client_id: f.backend.id, client_secret: f.backend.secret })).status).toBe(200);
+      expect(
+        (await revoke({ token: viaBasic.accessToken }, { Authorization: basic(f.backend.id, f.backend.secret) }))
+          .status,
+      ).toBe(200);
+      expect(
+        (await revoke({ token: viaPost.accessToken, client_id: f.backend.id, client_secret: f.backend.secret })).status,
+      ).toBe(200);
       await expectInactive(viaBasic.accessToken);
       await expectInactive(viaPost.accessToken);
       await expectJtiRevokedDurably(viaBasic.accessToken);
@@ -157,10 +196,17 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
     });
 
     it('lets a machine client revoke its own client_credentials token', async () => {
-      const issued = await token(app, { grant_type: 'client_credentials' }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const issued = await token(
+        app,
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(issued.status).toBe(200);
       await expectActive(issued.body.access_token);
-      const res = await revoke({ token: issued.body.access_token }, { Authorization: basic(f.machine.id, f.machine.secret) });
+      const res = await revoke(
+        { token: issued.body.access_token },
+        { Authorization: basic(f.machine.id, f.machine.secret) },
+      );
       expect(res.status).toBe(200);
       await expectInactive(issued.body.access_token);
       await expectJtiRevokedDurably(issued.body.access_token);
@@ -262,7 +308,11 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
       expect(res.body).toEqual(NOT_YOUR_TOKEN);
       await expectActive(theirs.accessToken);
       await expectNothingRevokedDurably(theirs.accessToken);
-      const refreshed = await token(app, { grant_type: 'refresh_token', refresh_token: theirs.refreshToken }, { Authorization: basic(f.backend.id, f.backend.secret) });
+      const refreshed = await token(
+        app,
+        { grant_type: 'refresh_token', refresh_token: theirs.refreshToken },
+        { Authorization: basic(f.backend.id, f.backend.secret) },
+      );
       expect(refreshed.status).toBe(200);
     });
 
@@ -387,7 +437,13 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
       expect(kiosk.status).toBe(200);
       expect(kiosk.body.refresh_token).toBeUndefined();
       expect(decodeJwt(kiosk.body.access_token).payload.sid).toBeUndefined();
-      const access = [a.accessToken, b.accessToken, bRefreshed.accessToken, c.accessToken, kiosk.body.access_token as string];
+      const access = [
+        a.accessToken,
+        b.accessToken,
+        bRefreshed.accessToken,
+        c.accessToken,
+        kiosk.body.access_token as string,
+      ];
       for (const t of access) await expectActive(t);
       return { access, web: [a.refreshToken, bRefreshed.refreshToken], backend: [c.refreshToken] };
     }
@@ -395,7 +451,8 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
     async function expectAllDead(held: Awaited<ReturnType<typeof holdings>>): Promise<void> {
       for (const t of held.access) await expectInactive(t);
       for (const t of held.web) await expectRefreshRefused(t);
-      for (const t of held.backend) await expectRefreshRefused(t, { Authorization: basic(f.backend.id, f.backend.secret) }, {});
+      for (const t of held.backend)
+        await expectRefreshRefused(t, { Authorization: basic(f.backend.id, f.backend.secret) }, {});
     }
 
     async function expectFreshLoginWorks(username: string, password = PASSWORD): Promise<void> {
@@ -443,7 +500,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
       await expectDurableRevocation(stack, 'user', user.id);
 
       await expectAllDead(held);
-      const old = await token(app, { grant_type: 'password', client_id: 'web', username: user.username, password: PASSWORD });
+      const old = await token(app, {
+        grant_type: 'password',
+        client_id: 'web',
+        username: user.username,
+        password: PASSWORD,
+      });
       expect(old.status).toBe(400);
       await expectFreshLoginWorks(user.username, newPassword);
     });
@@ -455,7 +517,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('token revocation (RFC 7
       await expectDurableRevocation(stack, 'user', user.id);
 
       await expectAllDead(held);
-      const refused = await token(app, { grant_type: 'password', client_id: 'web', username: user.username, password: PASSWORD });
+      const refused = await token(app, {
+        grant_type: 'password',
+        client_id: 'web',
+        username: user.username,
+        password: PASSWORD,
+      });
       expect(refused.status).toBe(400);
       expect(refused.body.error).toBe('invalid_grant');
 

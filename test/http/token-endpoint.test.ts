@@ -32,7 +32,8 @@ const basicHeader = (id: string, secret: string) => ({ Authorization: basic(id, 
 /** A Basic header around exactly these bytes, encoded or not. */
 const basicRaw = (userPass: string) => ({ Authorization: 'Basic ' + Buffer.from(userPass, 'utf8').toString('base64') });
 /** Every byte percent-encoded: unusual but valid form-urlencoding, so it must decode to the same. */
-const encodeAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+const encodeAll = (s: string) =>
+  [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 
 /** POST /oauth/token with a raw, pre-encoded form body (for what an object cannot express). */
 function rawForm(app: Express, body: string, headers: Record<string, string> = {}) {
@@ -57,8 +58,13 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     f = await seed(stack);
     machineBasic = basicHeader(f.machine.id, f.machine.secret);
     const created = await stack.services.clientService.create({
-      id: 'a:b.c', name: 'Colon in its id', confidential: true, grantTypes: ['client_credentials'],
-      scopes: ['reports'], defaultScopes: ['reports'], audience: 'https://reports.test',
+      id: 'a:b.c',
+      name: 'Colon in its id',
+      confidential: true,
+      grantTypes: ['client_credentials'],
+      scopes: ['reports'],
+      defaultScopes: ['reports'],
+      audience: 'https://reports.test',
     });
     oddClient = { id: created.client.id, secret: created.secret! };
   });
@@ -75,7 +81,12 @@ describe.each(backends())('token endpoint on $name', (backend) => {
       expect(res.status).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers.pragma).toBe('no-cache');
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'invoices:read' });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        scope: 'invoices:read',
+      });
 
       const jwks = (await request(f.app).get('/.well-known/jwks.json')).body;
       const { payload, protectedHeader } = await jwtVerify(res.body.access_token, createLocalJWKSet(jwks), {
@@ -106,7 +117,12 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     ])('grants %s when requested', async (_label, scope, granted) => {
       const res = await token(f.app, { grant_type: 'client_credentials', scope }, machineBasic);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: granted });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        scope: granted,
+      });
       expect(decodeJwt(res.body.access_token).payload.scope).toBe(granted);
     });
 
@@ -119,19 +135,39 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     });
 
     it('accepts client_secret_post as well as Basic', async () => {
-      const res = await token(f.app, { grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret });
+      const res = await token(f.app, {
+        grant_type: 'client_credentials',
+        client_id: f.machine.id,
+        client_secret: f.machine.secret,
+      });
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'invoices:read' });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        scope: 'invoices:read',
+      });
     });
   });
 
   describe('client authentication methods', () => {
-
     it.each<[string, () => Record<string, string>, () => Record<string, string>]>([
       ['client_secret_basic', () => ({}), () => basicHeader(f.machine.id, f.machine.secret)],
-      ['client_secret_basic and a lower-case scheme name', () => ({}), () => ({ Authorization: basic(f.machine.id, f.machine.secret).replace(/^Basic/, 'basic') })],
-      ['client_secret_basic and a client_id parameter that agrees', () => ({ client_id: f.machine.id }), () => basicHeader(f.machine.id, f.machine.secret)],
-      ['client_secret_basic, id and secret percent-encoded throughout', () => ({}), () => basicRaw(`${encodeAll(f.machine.id)}:${encodeAll(f.machine.secret)}`)],
+      [
+        'client_secret_basic and a lower-case scheme name',
+        () => ({}),
+        () => ({ Authorization: basic(f.machine.id, f.machine.secret).replace(/^Basic/, 'basic') }),
+      ],
+      [
+        'client_secret_basic and a client_id parameter that agrees',
+        () => ({ client_id: f.machine.id }),
+        () => basicHeader(f.machine.id, f.machine.secret),
+      ],
+      [
+        'client_secret_basic, id and secret percent-encoded throughout',
+        () => ({}),
+        () => basicRaw(`${encodeAll(f.machine.id)}:${encodeAll(f.machine.secret)}`),
+      ],
     ])('authenticates a confidential client with %s', async (_label, params, headers) => {
       const res = await token(f.app, { grant_type: 'client_credentials', ...params() }, headers());
       expect(res.status).toBe(200);
@@ -139,22 +175,40 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     });
 
     it('decodes a client id that needs form-urlencoding inside Basic (RFC 6749 §2.3.1)', async () => {
-      expect(basic(oddClient.id, oddClient.secret)).toBe('Basic ' + Buffer.from(`a%3Ab.c:${oddClient.secret}`).toString('base64'));
-      const res = await token(f.app, { grant_type: 'client_credentials' }, { Authorization: basic(oddClient.id, oddClient.secret) });
+      expect(basic(oddClient.id, oddClient.secret)).toBe(
+        'Basic ' + Buffer.from(`a%3Ab.c:${oddClient.secret}`).toString('base64'),
+      );
+      const res = await token(
+        f.app,
+        { grant_type: 'client_credentials' },
+        { Authorization: basic(oddClient.id, oddClient.secret) },
+      );
       expect(res.status).toBe(200);
       expect(res.body.scope).toBe('reports');
-      expect(decodeJwt(res.body.access_token).payload).toMatchObject({ sub: 'a:b.c', client_id: 'a:b.c', aud: 'https://reports.test' });
+      expect(decodeJwt(res.body.access_token).payload).toMatchObject({
+        sub: 'a:b.c',
+        client_id: 'a:b.c',
+        aud: 'https://reports.test',
+      });
     });
 
     it('does not guess when the colon in the client id was left unencoded', async () => {
       // "a:b.c:secret" splits at the first colon: client "a" with secret "b.c:secret".
-      const res = await token(f.app, { grant_type: 'client_credentials' }, basicRaw(`${oddClient.id}:${oddClient.secret}`));
+      const res = await token(
+        f.app,
+        { grant_type: 'client_credentials' },
+        basicRaw(`${oddClient.id}:${oddClient.secret}`),
+      );
       expectOAuthError(res, 401, 'invalid_client');
       expect(res.headers['www-authenticate']).toEqual(BASIC_CHALLENGE);
     });
 
     it('authenticates the same client with client_secret_post', async () => {
-      const res = await token(f.app, { grant_type: 'client_credentials', client_id: oddClient.id, client_secret: oddClient.secret });
+      const res = await token(f.app, {
+        grant_type: 'client_credentials',
+        client_id: oddClient.id,
+        client_secret: oddClient.secret,
+      });
       expect(res.status).toBe(200);
       expect(decodeJwt(res.body.access_token).payload.client_id).toBe('a:b.c');
     });
@@ -168,7 +222,13 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     it('identifies a public client by client_id alone (none)', async () => {
       const res = await token(f.app, webLogin);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, refresh_token: expect.any(String), scope: 'profile read' });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        refresh_token: expect.any(String),
+        scope: 'profile read',
+      });
       expect(decodeJwt(res.body.access_token).payload.client_id).toBe('web');
     });
   });
@@ -183,28 +243,51 @@ describe.each(backends())('token endpoint on $name', (backend) => {
       ['an unknown client (none)', () => ({ ...webLogin, client_id: 'nobody' }), () => ({}), false],
       ['an over-long client id (Basic)', () => cc, () => basicHeader('x'.repeat(300), 'secret'), true],
       ['a wrong secret (Basic)', () => cc, () => basicHeader(f.machine.id, f.machine.secret + 'x'), true],
-      ['a wrong secret (post)', () => ({ ...cc, client_id: f.machine.id, client_secret: f.thirdParty.secret }), () => ({}), false],
+      [
+        'a wrong secret (post)',
+        () => ({ ...cc, client_id: f.machine.id, client_secret: f.thirdParty.secret }),
+        () => ({}),
+        false,
+      ],
       ['a confidential client sending no secret', () => ({ ...cc, client_id: f.machine.id }), () => ({}), false],
-      ['a confidential client sending an empty secret (post)', () => ({ ...cc, client_id: f.machine.id, client_secret: '' }), () => ({}), false],
+      [
+        'a confidential client sending an empty secret (post)',
+        () => ({ ...cc, client_id: f.machine.id, client_secret: '' }),
+        () => ({}),
+        false,
+      ],
       ['a confidential client sending an empty secret (Basic)', () => cc, () => basicHeader(f.machine.id, ''), true],
-      ['a public client sending a secret (post)', () => ({ ...webLogin, client_secret: 'anything' }), () => ({}), false],
+      [
+        'a public client sending a secret (post)',
+        () => ({ ...webLogin, client_secret: 'anything' }),
+        () => ({}),
+        false,
+      ],
       ['a public client sending a secret (Basic)', () => alicePassword, () => basicHeader('web', 'anything'), true],
       ['no client authentication at all', () => cc, () => ({}), false],
       ['Basic credentials without a colon', () => cc, () => basicRaw('machine'), true],
       ['Basic credentials that are not form-urlencoded', () => cc, () => basicRaw('machine:%E0%A4%A'), true],
       // No client id can hold a NUL byte, so these are unknown clients, not server errors.
       ['a client id holding a NUL byte (none)', () => ({ ...webLogin, client_id: 'we\u0000b' }), () => ({}), false],
-      ['a client id holding a NUL byte (post)', () => ({ ...cc, client_id: 'mach\u0000ine', client_secret: 'secret' }), () => ({}), false],
+      [
+        'a client id holding a NUL byte (post)',
+        () => ({ ...cc, client_id: 'mach\u0000ine', client_secret: 'secret' }),
+        () => ({}),
+        false,
+      ],
       ['a client id holding a NUL byte (Basic)', () => cc, () => basicHeader('mach\u0000ine', 'secret'), true],
     ];
 
-    it.each(cases)('is 401 for %s, with a Basic challenge only when Basic was used', async (_label, body, headers, usedBasic) => {
-      const res = await token(f.app, body(), headers());
-      expectOAuthError(res, 401, 'invalid_client');
-      expect(res.body).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed.' });
-      if (usedBasic) expect(res.headers['www-authenticate']).toEqual(BASIC_CHALLENGE);
-      else expect(res.headers['www-authenticate']).toBeUndefined();
-    });
+    it.each(cases)(
+      'is 401 for %s, with a Basic challenge only when Basic was used',
+      async (_label, body, headers, usedBasic) => {
+        const res = await token(f.app, body(), headers());
+        expectOAuthError(res, 401, 'invalid_client');
+        expect(res.body).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed.' });
+        if (usedBasic) expect(res.headers['www-authenticate']).toEqual(BASIC_CHALLENGE);
+        else expect(res.headers['www-authenticate']).toBeUndefined();
+      },
+    );
 
     it('is 401 for an Authorization header of another scheme (Bearer)', async () => {
       // Not Basic, so read as no client authentication. RFC 6749 §5.2 asks for a challenge "matching
@@ -236,20 +319,39 @@ describe.each(backends())('token endpoint on $name', (backend) => {
       expectOAuthError(res, 400, 'invalid_request');
     });
 
-    it.each(['authorization_code', 'implicit', 'urn:foo', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer'])(
-      'answers unsupported_grant_type for %s',
-      async (grantType) => {
-        const res = await token(f.app, { grant_type: grantType }, machineBasic);
-        expectOAuthError(res, 400, 'unsupported_grant_type');
-      },
-    );
+    it.each([
+      'authorization_code',
+      'implicit',
+      'urn:foo',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    ])('answers unsupported_grant_type for %s', async (grantType) => {
+      const res = await token(f.app, { grant_type: grantType }, machineBasic);
+      expectOAuthError(res, 400, 'unsupported_grant_type');
+    });
 
     it.each<[string, () => Record<string, string>, () => Record<string, string>]>([
-      ['a public password client asking client_credentials', () => ({ grant_type: 'client_credentials', client_id: 'web' }), () => ({})],
+      [
+        'a public password client asking client_credentials',
+        () => ({ grant_type: 'client_credentials', client_id: 'web' }),
+        () => ({}),
+      ],
       ['a machine client asking password', () => alicePassword, () => machineBasic],
-      ['a machine client asking refresh_token', () => ({ grant_type: 'refresh_token', refresh_token: 'whatever' }), () => machineBasic],
-      ['a third-party client asking password', () => alicePassword, () => basicHeader(f.thirdParty.id, f.thirdParty.secret)],
-      ['a first-party confidential client asking client_credentials', () => ({ grant_type: 'client_credentials' }), () => basicHeader(f.backend.id, f.backend.secret)],
+      [
+        'a machine client asking refresh_token',
+        () => ({ grant_type: 'refresh_token', refresh_token: 'whatever' }),
+        () => machineBasic,
+      ],
+      [
+        'a third-party client asking password',
+        () => alicePassword,
+        () => basicHeader(f.thirdParty.id, f.thirdParty.secret),
+      ],
+      [
+        'a first-party confidential client asking client_credentials',
+        () => ({ grant_type: 'client_credentials' }),
+        () => basicHeader(f.backend.id, f.backend.secret),
+      ],
     ])('answers unauthorized_client for %s', async (_label, params, headers) => {
       const res = await token(f.app, params(), headers());
       expectOAuthError(res, 400, 'unauthorized_client');
@@ -267,14 +369,27 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     });
 
     it('refuses a repeated client_id before trusting either', async () => {
-      const res = await rawForm(f.app, 'grant_type=password&client_id=web&client_id=backend&username=alice%40example.com&password=x');
+      const res = await rawForm(
+        f.app,
+        'grant_type=password&client_id=web&client_id=backend&username=alice%40example.com&password=x',
+      );
       expectOAuthError(res, 400, 'invalid_request');
     });
 
     it('accepts a JSON body', async () => {
-      const res = await json(f.app, { grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, scope: 'invoices:write' });
+      const res = await json(f.app, {
+        grant_type: 'client_credentials',
+        client_id: f.machine.id,
+        client_secret: f.machine.secret,
+        scope: 'invoices:write',
+      });
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'invoices:write' });
+      expect(res.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        scope: 'invoices:write',
+      });
     });
 
     it.each<[string, Record<string, unknown>]>([
@@ -284,7 +399,12 @@ describe.each(backends())('token endpoint on $name', (backend) => {
       ['an array', { scope: ['invoices:read'] }],
       ['an object', { scope: { value: 'invoices:read' } }],
     ])('refuses a JSON parameter that is %s with invalid_request', async (_label, override) => {
-      const res = await json(f.app, { grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, ...override });
+      const res = await json(f.app, {
+        grant_type: 'client_credentials',
+        client_id: f.machine.id,
+        client_secret: f.machine.secret,
+        ...override,
+      });
       expectOAuthError(res, 400, 'invalid_request');
     });
 
@@ -306,14 +426,24 @@ describe.each(backends())('token endpoint on $name', (backend) => {
     });
 
     it('answers 415 invalid_request to a form body in a charset it cannot read', async () => {
-      const res = await request(f.app).post('/oauth/token').set(machineBasic)
-        .set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16').send('grant_type=client_credentials');
+      const res = await request(f.app)
+        .post('/oauth/token')
+        .set(machineBasic)
+        .set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16')
+        .send('grant_type=client_credentials');
       expectOAuthError(res, 415, 'invalid_request');
     });
 
     it.each([
-      ['form', (app: Express) => token(app, { grant_type: 'client_credentials', padding: 'x'.repeat(17 * 1024) }, machineBasic)],
-      ['JSON', (app: Express) => json(app, { grant_type: 'client_credentials', padding: 'x'.repeat(17 * 1024) }, machineBasic)],
+      [
+        'form',
+        (app: Express) =>
+          token(app, { grant_type: 'client_credentials', padding: 'x'.repeat(17 * 1024) }, machineBasic),
+      ],
+      [
+        'JSON',
+        (app: Express) => json(app, { grant_type: 'client_credentials', padding: 'x'.repeat(17 * 1024) }, machineBasic),
+      ],
     ])('answers 413 in the OAuth shape to a %s body over 16 kB', async (_label, send) => {
       const res = await send(f.app);
       expectOAuthError(res, 413, 'invalid_request');
@@ -366,11 +496,14 @@ describe.each(backends())('token endpoint on $name', (backend) => {
   });
 
   describe('routing', () => {
-    it.each(['get', 'put', 'delete', 'patch'] as const)('answers %s /oauth/token with 405 and Allow: POST', async (method) => {
-      const res = await request(f.app)[method]('/oauth/token');
-      expectOAuthError(res, 405, 'invalid_request');
-      expect(res.headers.allow).toBe('POST');
-    });
+    it.each(['get', 'put', 'delete', 'patch'] as const)(
+      'answers %s /oauth/token with 405 and Allow: POST',
+      async (method) => {
+        const res = await request(f.app)[method]('/oauth/token');
+        expectOAuthError(res, 405, 'invalid_request');
+        expect(res.headers.allow).toBe('POST');
+      },
+    );
 
     it.each([
       ['GET', '/nope'],
@@ -389,7 +522,12 @@ describe.each(backends())('token endpoint on $name', (backend) => {
         json(f.app, '{"grant_type":"client_credentials","scope":"\\u0000"}', machineBasic),
         rawForm(f.app, 'grant_type=%ZZ', machineBasic),
         token(f.app, { grant_type: 'client_credentials', scope: '"><script>' }, machineBasic),
-        token(f.app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: 'x'.repeat(5000) }),
+        token(f.app, {
+          grant_type: 'password',
+          client_id: 'web',
+          username: 'alice@example.com',
+          password: 'x'.repeat(5000),
+        }),
         token(f.app, { grant_type: 'refresh_token', client_id: 'web', refresh_token: 'a.b.c' }),
       ]);
       for (const res of responses) {

@@ -37,10 +37,16 @@ describe.each(backends())('mail outbox on $name', (backend) => {
     for (const id of ids) await stack.services.mail!.outbox.enqueue('password_changed', { userId: id });
 
     // A second instance: its own connection pool on Postgres (the embedded database has one connection).
-    const otherDb = stack.databaseUrl ? createPostgresDatabase({ connectionString: stack.databaseUrl }) : stack.services.db;
+    const otherDb = stack.databaseUrl
+      ? createPostgresDatabase({ connectionString: stack.databaseUrl })
+      : stack.services.db;
     const other = createMail(stack.config, {
-      db: otherDb, clock: stack.clock, logger: silentLogger, audit: stack.services.audit,
-      users: createUserRepository(otherDb), tokens: createAccountTokens(otherDb, stack.clock),
+      db: otherDb,
+      clock: stack.clock,
+      logger: silentLogger,
+      audit: stack.services.audit,
+      users: createUserRepository(otherDb),
+      tokens: createAccountTokens(otherDb, stack.clock),
     })!;
     try {
       const handled = await Promise.all([stack.services.mail!.worker.drain(), other.worker.drain()]);
@@ -49,13 +55,18 @@ describe.each(backends())('mail outbox on $name', (backend) => {
       await other.close();
       if (otherDb !== stack.services.db) await otherDb.close();
     }
-    const recipients = smtp.received.splice(0).map((m) => m.to[0]).sort();
+    const recipients = smtp.received
+      .splice(0)
+      .map((m) => m.to[0])
+      .sort();
     expect(recipients).toEqual(ids.map((_, i) => `twice-${i}@example.org`).sort());
     expect(await stack.services.mail!.outbox.pending()).toBe(0);
   });
 
   it('keeps no payload once an entry is done', async () => {
-    const rows = await stack.services.db.query<{ payload: Record<string, unknown> }>("SELECT payload FROM mail_outbox WHERE done_at IS NOT NULL");
+    const rows = await stack.services.db.query<{ payload: Record<string, unknown> }>(
+      'SELECT payload FROM mail_outbox WHERE done_at IS NOT NULL',
+    );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => Object.keys(r.payload).length === 0)).toBe(true);
   });
@@ -66,9 +77,16 @@ describe('mail without SMTP', () => {
 
   it('in development writes each message as an .eml file under the data directory, and logs it', async () => {
     const dataDir = tempDir('authd-outbox-');
-    const stack = await openStack(embedded, { NODE_ENV: 'development', AUTHD_DATA_DIR: dataDir, AUTHD_REGISTRATION: 'true' });
+    const stack = await openStack(embedded, {
+      NODE_ENV: 'development',
+      AUTHD_DATA_DIR: dataDir,
+      AUTHD_REGISTRATION: 'true',
+    });
     try {
-      expect(describeMail(stack.config)).toEqual({ level: 'info', message: `mail goes to the local outbox ${path.join(dataDir, 'outbox')} (no AUTHD_SMTP_URL; development only)` });
+      expect(describeMail(stack.config)).toEqual({
+        level: 'info',
+        message: `mail goes to the local outbox ${path.join(dataDir, 'outbox')} (no AUTHD_SMTP_URL; development only)`,
+      });
       const app = createApp(stack.config, stack.services);
       const user = await stack.services.users.create({ username: 'frank', password: PASSWORD });
       await stack.services.users.setEmail({ id: user.id }, 'frank@example.org', { verified: true });
@@ -83,7 +101,9 @@ describe('mail without SMTP', () => {
       // The file holds a working link: the whole flow runs without a mail server.
       const decoded = raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
       const link = tokenIn({ from: '', to: [], raw, decoded, subject: '' }, '/reset');
-      const confirmed = await request(app).post('/account/password-reset/confirm').send({ token: link, new_password: 'a fresh and unusual passphrase' });
+      const confirmed = await request(app)
+        .post('/account/password-reset/confirm')
+        .send({ token: link, new_password: 'a fresh and unusual passphrase' });
       expect(confirmed.status).toBe(200);
     } finally {
       await stack.close();
@@ -106,25 +126,36 @@ describe('mail without SMTP', () => {
       expect((await request(app).get('/reset')).status).toBe(404);
       expect((await request(app).get('/login')).text).not.toContain('Forgot password?');
       // Registration with an address still works; the address stays unverified.
-      expect((await request(app).post('/register').send({ username: 'gina', password: PASSWORD, email: 'gina@example.org' })).status).toBe(202);
+      expect(
+        (await request(app).post('/register').send({ username: 'gina', password: PASSWORD, email: 'gina@example.org' }))
+          .status,
+      ).toBe(202);
     } finally {
       await stack.close();
     }
   });
 
   it('reads the SMTP settings and refuses malformed ones', () => {
-    expect(parseConfig({ AUTHD_SMTP_URL: 'smtps://u:p@mail.example.org:465', AUTHD_MAIL_FROM: 'Example <no-reply@example.org>' }).mail)
-      .toEqual({ transport: 'smtp', url: 'smtps://u:p@mail.example.org:465', from: 'Example <no-reply@example.org>' });
+    expect(
+      parseConfig({
+        AUTHD_SMTP_URL: 'smtps://u:p@mail.example.org:465',
+        AUTHD_MAIL_FROM: 'Example <no-reply@example.org>',
+      }).mail,
+    ).toEqual({ transport: 'smtp', url: 'smtps://u:p@mail.example.org:465', from: 'Example <no-reply@example.org>' });
     expect(parseConfig({}).mail).toMatchObject({ transport: 'files', from: '"authd" <no-reply@localhost>' });
     expect(() => parseConfig({ AUTHD_SMTP_URL: 'http://mail.example.org', AUTHD_MAIL_FROM: 'no address' })).toThrow(
       'AUTHD_SMTP_URL: expected a URL starting with smtp:// or smtps://\nAUTHD_MAIL_FROM: expected an address, optionally with a name: "Example <no-reply@example.com>"',
     );
     // The start line never shows the credentials.
-    expect(describeMail(parseConfig({ AUTHD_SMTP_URL: 'smtp://user:secret@mail.example.org:587' })).message).toBe('mail goes through SMTP at smtp://mail.example.org:587');
+    expect(describeMail(parseConfig({ AUTHD_SMTP_URL: 'smtp://user:secret@mail.example.org:587' })).message).toBe(
+      'mail goes through SMTP at smtp://mail.example.org:587',
+    );
   });
 
   it('backs off exponentially, with jitter, up to a cap', () => {
-    expect([1, 2, 3, 8].map((n) => backoffMs(n, DEFAULT_RETRY, () => 0.5))).toEqual([30_000, 60_000, 120_000, 3600_000]);
+    expect([1, 2, 3, 8].map((n) => backoffMs(n, DEFAULT_RETRY, () => 0.5))).toEqual([
+      30_000, 60_000, 120_000, 3600_000,
+    ]);
     expect(backoffMs(1, DEFAULT_RETRY, () => 0)).toBe(24_000);
     expect(backoffMs(1, DEFAULT_RETRY, () => 1)).toBe(36_000);
   });

@@ -1,7 +1,19 @@
 import crypto from 'node:crypto';
-import { digestRecoveryCode, generateRecoveryCodes, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../../src/mfa/recovery-codes';
+import {
+  digestRecoveryCode,
+  generateRecoveryCodes,
+  normalizeRecoveryCode,
+  RECOVERY_CODE_COUNT,
+} from '../../src/mfa/recovery-codes';
 import { deriveMfaKeys, openSecret, sealSecret } from '../../src/mfa/secret-box';
-import { base32Decode, base32Encode, matchTotp, provisioningUri, totpCode, type TotpAlgorithm } from '../../src/mfa/totp';
+import {
+  base32Decode,
+  base32Encode,
+  matchTotp,
+  provisioningUri,
+  totpCode,
+  type TotpAlgorithm,
+} from '../../src/mfa/totp';
 
 // RFC 6238 Appendix B: the seeds are ASCII, 20/32/64 bytes for SHA-1/256/512; 8 digits, 30 s steps.
 const SEEDS: Record<TotpAlgorithm, Buffer> = {
@@ -10,12 +22,24 @@ const SEEDS: Record<TotpAlgorithm, Buffer> = {
   sha512: Buffer.from('1234567890123456789012345678901234567890123456789012345678901234'),
 };
 const VECTORS: Array<[number, string, TotpAlgorithm]> = [
-  [59, '94287082', 'sha1'], [59, '46119246', 'sha256'], [59, '90693936', 'sha512'],
-  [1111111109, '07081804', 'sha1'], [1111111109, '68084774', 'sha256'], [1111111109, '25091201', 'sha512'],
-  [1111111111, '14050471', 'sha1'], [1111111111, '67062674', 'sha256'], [1111111111, '99943326', 'sha512'],
-  [1234567890, '89005924', 'sha1'], [1234567890, '91819424', 'sha256'], [1234567890, '93441116', 'sha512'],
-  [2000000000, '69279037', 'sha1'], [2000000000, '90698825', 'sha256'], [2000000000, '38618901', 'sha512'],
-  [20000000000, '65353130', 'sha1'], [20000000000, '77737706', 'sha256'], [20000000000, '47863826', 'sha512'],
+  [59, '94287082', 'sha1'],
+  [59, '46119246', 'sha256'],
+  [59, '90693936', 'sha512'],
+  [1111111109, '07081804', 'sha1'],
+  [1111111109, '68084774', 'sha256'],
+  [1111111109, '25091201', 'sha512'],
+  [1111111111, '14050471', 'sha1'],
+  [1111111111, '67062674', 'sha256'],
+  [1111111111, '99943326', 'sha512'],
+  [1234567890, '89005924', 'sha1'],
+  [1234567890, '91819424', 'sha256'],
+  [1234567890, '93441116', 'sha512'],
+  [2000000000, '69279037', 'sha1'],
+  [2000000000, '90698825', 'sha256'],
+  [2000000000, '38618901', 'sha512'],
+  [20000000000, '65353130', 'sha1'],
+  [20000000000, '77737706', 'sha256'],
+  [20000000000, '47863826', 'sha512'],
 ];
 
 describe('TOTP (RFC 6238)', () => {
@@ -31,22 +55,33 @@ describe('TOTP (RFC 6238)', () => {
     const secret = crypto.randomBytes(20);
     const now = 1_767_268_800_000; // a step boundary
     const step = now / 30_000;
-    for (const offset of [-1, 0, 1]) expect(matchTotp(secret, totpCode(secret, step + offset), now)).toBe(step + offset);
+    for (const offset of [-1, 0, 1])
+      expect(matchTotp(secret, totpCode(secret, step + offset), now)).toBe(step + offset);
     for (const offset of [-2, 2]) {
       const code = totpCode(secret, step + offset);
       // Another step in the window may share the code by chance (1 in 10^6 per step); only a clean miss tells.
-      if (![-1, 0, 1].some((o) => totpCode(secret, step + o) === code)) expect(matchTotp(secret, code, now)).toBeUndefined();
+      if (![-1, 0, 1].some((o) => totpCode(secret, step + o) === code))
+        expect(matchTotp(secret, code, now)).toBeUndefined();
     }
   });
 
   it('refuses anything that is not six digits', () => {
     const secret = crypto.randomBytes(20);
     const code = totpCode(secret, 1000);
-    for (const bad of ['', '12345', '1234567', `${code} `, 'abcdef', '١٢٣٤٥٦']) expect(matchTotp(secret, bad, 1000 * 30_000)).toBeUndefined();
+    for (const bad of ['', '12345', '1234567', `${code} `, 'abcdef', '١٢٣٤٥٦'])
+      expect(matchTotp(secret, bad, 1000 * 30_000)).toBeUndefined();
   });
 
   it('encodes secrets in RFC 4648 base32 (its test vectors) and back', () => {
-    const cases: Array<[string, string]> = [['', ''], ['f', 'MY'], ['fo', 'MZXQ'], ['foo', 'MZXW6'], ['foob', 'MZXW6YQ'], ['fooba', 'MZXW6YTB'], ['foobar', 'MZXW6YTBOI']];
+    const cases: Array<[string, string]> = [
+      ['', ''],
+      ['f', 'MY'],
+      ['fo', 'MZXQ'],
+      ['foo', 'MZXW6'],
+      ['foob', 'MZXW6YQ'],
+      ['fooba', 'MZXW6YTB'],
+      ['foobar', 'MZXW6YTBOI'],
+    ];
     for (const [plain, encoded] of cases) {
       expect(base32Encode(Buffer.from(plain))).toBe(encoded);
       expect(base32Decode(encoded).toString()).toBe(plain);
@@ -56,7 +91,9 @@ describe('TOTP (RFC 6238)', () => {
 
   it('writes the Key URI Format authenticator apps scan', () => {
     const uri = provisioningUri(SEEDS.sha1, 'Acme Corp', 'alice@example.com');
-    expect(uri).toBe('otpauth://totp/Acme%20Corp:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30');
+    expect(uri).toBe(
+      'otpauth://totp/Acme%20Corp:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30',
+    );
   });
 });
 
@@ -79,7 +116,9 @@ describe('MFA secrets at rest', () => {
     const parts = sealed.split('.');
     const body = Buffer.from(parts[3], 'base64url');
     body[0] ^= 1;
-    expect(() => openSecret(keys.secrets, [...parts.slice(0, 3), body.toString('base64url')].join('.'), 'user-1')).toThrow();
+    expect(() =>
+      openSecret(keys.secrets, [...parts.slice(0, 3), body.toString('base64url')].join('.'), 'user-1'),
+    ).toThrow();
   });
 });
 

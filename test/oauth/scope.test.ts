@@ -1,5 +1,12 @@
 import { OAuthError } from '../../src/errors';
-import { formatScope, intersect, isScopeToken, MAX_SCOPE_TOKENS, missingFrom, parseScope } from '../../src/scopes/scope';
+import {
+  formatScope,
+  intersect,
+  isScopeToken,
+  MAX_SCOPE_TOKENS,
+  missingFrom,
+  parseScope,
+} from '../../src/scopes/scope';
 
 function refusal(value: string): unknown {
   try {
@@ -22,14 +29,18 @@ describe('parseScope (RFC 6749 §3.3)', () => {
     ['  read   write ', ['read', 'write']],
     ['invoices:read https://api.example.com/orders.write', ['invoices:read', 'https://api.example.com/orders.write']],
     // Every printable ASCII character but the double quote and the backslash: %x21 / %x23-5B / %x5D-7E.
-    ['!#$%&\'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~', ['!#$%&\'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~']],
+    ["!#$%&'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~", ["!#$%&'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~"]],
     ['Read read', ['Read', 'read']], // case-sensitive
   ])('%j → %j', (value, tokens) => {
     expect(parseScope(value)).toEqual(tokens);
   });
 
   it.each(['', ' ', '     '])('refuses the empty scope %j with invalid_request', (value) => {
-    expect(refusal(value)).toEqual({ code: 'invalid_request', status: 400, description: 'The scope parameter is empty.' });
+    expect(refusal(value)).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      description: 'The scope parameter is empty.',
+    });
   });
 
   it.each([
@@ -44,13 +55,21 @@ describe('parseScope (RFC 6749 §3.3)', () => {
     ['an emoji', '🔑'],
     ['a token over 128 characters', 'x'.repeat(129)],
   ])('refuses %s with invalid_request', (_label, value) => {
-    expect(refusal(value)).toEqual({ code: 'invalid_request', status: 400, description: 'The scope parameter is malformed.' });
+    expect(refusal(value)).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      description: 'The scope parameter is malformed.',
+    });
   });
 
   it(`allows ${MAX_SCOPE_TOKENS} tokens and refuses more`, () => {
     const tokens = Array.from({ length: MAX_SCOPE_TOKENS }, (_, i) => `s${i}`);
     expect(parseScope(tokens.join(' '))).toEqual(tokens);
-    expect(refusal([...tokens, 'one-more'].join(' '))).toEqual({ code: 'invalid_request', status: 400, description: 'The scope parameter has too many values.' });
+    expect(refusal([...tokens, 'one-more'].join(' '))).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      description: 'The scope parameter has too many values.',
+    });
   });
 
   it('allows a 128-character token', () => {
@@ -64,7 +83,10 @@ describe('parseScope (RFC 6749 §3.3)', () => {
     } catch (error) {
       caught = error;
     }
-    expect((caught as OAuthError).toJSON()).toEqual({ error: 'invalid_request', error_description: 'The scope parameter is malformed.' });
+    expect((caught as OAuthError).toJSON()).toEqual({
+      error: 'invalid_request',
+      error_description: 'The scope parameter is malformed.',
+    });
   });
 });
 

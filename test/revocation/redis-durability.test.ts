@@ -36,10 +36,10 @@ const BOUND_MS = 3_000;
 /** Why this file cannot run here, or undefined when it can. */
 function missingRequirement(): string | undefined {
   if (!process.env.DATABASE_URL) return 'DATABASE_URL is not set (a PostgreSQL server to create scratch databases on)';
-  if (!redisServerAvailable()) return 'redis-server is not installed (this file runs a private one it can flush, stop and restart)';
+  if (!redisServerAvailable())
+    return 'redis-server is not installed (this file runs a private one it can flush, stop and restart)';
   return undefined;
 }
-
 
 /** Calls per command since the server started, from INFO commandstats. */
 async function commandCalls(redis: Redis): Promise<Record<string, number>> {
@@ -73,11 +73,15 @@ async function startPrivateRedis(options: { snapshots?: boolean } = {}) {
   const dir = tempDir('authd-redis-');
   let child: ChildProcess | undefined;
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
-  const answers = () => new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
+  const answers = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
   const stop = async () => {
     if (!running()) return;
     const exited = new Promise((resolve) => child!.once('exit', resolve));
@@ -87,7 +91,11 @@ async function startPrivateRedis(options: { snapshots?: boolean } = {}) {
   const start = async () => {
     if (running()) return;
     const persistence = options.snapshots ? ['--dir', dir, '--dbfilename', 'dump.rdb'] : [];
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     await waitUntil(`redis-server on ${port}`, answers, 10_000);
   };
   await start();
@@ -120,7 +128,11 @@ interface Issued {
 describe('Redis revocation index: flush, restart, outage', () => {
   const missing = missingRequirement();
   if (missing) {
-    registerInsteadOfSuite(missing, __filename, 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (with redis-server on the PATH)');
+    registerInsteadOfSuite(
+      missing,
+      __filename,
+      'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (with redis-server on the PATH)',
+    );
     return;
   }
 
@@ -138,13 +150,21 @@ describe('Redis revocation index: flush, restart, outage', () => {
   const key = (suffix: string) => `${PREFIX}{rv}:${suffix}`;
   const EPOCH = key('epoch');
   const reseed = () => (services.revocations as unknown as { reseed(): Promise<void> }).reseed();
-  const revocationQueries = (spy: jest.SpyInstance) => spy.mock.calls.filter(([sql]) => /FROM revocations/.test(String(sql))).length;
+  const revocationQueries = (spy: jest.SpyInstance) =>
+    spy.mock.calls.filter(([sql]) => /FROM revocations/.test(String(sql))).length;
 
   /** The instance's environment: the private Redis, the scratch database, fast Argon2. */
   function configEnv(): Record<string, string> {
     return {
-      REDIS_URL: redisServer.url, DATABASE_URL: scratch.url, AUTHD_REDIS_PREFIX: PREFIX, AUTHD_KEYS_DIR: keysDir, AUTHD_ISSUER: ISSUER,
-      AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), AUTHD_METRICS_PORT: '0', NODE_ENV: 'test', ...FAST_ARGON2,
+      REDIS_URL: redisServer.url,
+      DATABASE_URL: scratch.url,
+      AUTHD_REDIS_PREFIX: PREFIX,
+      AUTHD_KEYS_DIR: keysDir,
+      AUTHD_ISSUER: ISSUER,
+      AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
+      AUTHD_METRICS_PORT: '0',
+      NODE_ENV: 'test',
+      ...FAST_ARGON2,
     };
   }
 
@@ -156,10 +176,25 @@ describe('Redis revocation index: flush, restart, outage', () => {
     app = createApp(config, services);
     admin = new Redis(redisServer.url); // no key prefix: it sees the keys as stored
     await services.clientService.create({
-      id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read'], defaultScopes: ['read'], audience: 'https://api.test',
+      id: 'web',
+      name: 'Web login',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      audience: 'https://api.test',
     });
-    rsSecret = (await services.clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' })).secret!;
+    rsSecret = (
+      await services.clientService.create({
+        id: 'orders-api',
+        name: 'Orders API',
+        confidential: true,
+        canIntrospect: true,
+        grantTypes: [],
+        audience: 'https://api.test',
+      })
+    ).secret!;
     await reseed(); // start from a complete index, as a running instance would have
     expect(await admin.exists(EPOCH)).toBe(1);
   });
@@ -180,22 +215,38 @@ describe('Redis revocation index: flush, restart, outage', () => {
 
   function toIssued(body: { access_token: string; refresh_token: string }): Issued {
     const { payload } = decodeJwt(body.access_token);
-    return { access: body.access_token, refresh: body.refresh_token, jti: String(payload.jti), sid: String(payload.sid), sub: String(payload.sub), exp: Number(payload.exp) };
+    return {
+      access: body.access_token,
+      refresh: body.refresh_token,
+      jti: String(payload.jti),
+      sid: String(payload.sid),
+      sub: String(payload.sub),
+      exp: Number(payload.exp),
+    };
   }
 
   async function login(username: string): Promise<Issued> {
-    const res = await request(app).post('/oauth/token').type('form').send({ grant_type: 'password', client_id: 'web', username, password: PASSWORD });
+    const res = await request(app)
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'password', client_id: 'web', username, password: PASSWORD });
     expect(res.status).toBe(200);
     return toIssued(res.body);
   }
 
   async function refresh(refreshToken: string) {
-    return request(app).post('/oauth/token').type('form').send({ grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
+    return request(app)
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
   }
 
   async function revoke(token: string, hint?: string): Promise<number> {
     const started = performance.now();
-    const res = await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token, ...(hint && { token_type_hint: hint }) });
+    const res = await request(app)
+      .post('/oauth/revoke')
+      .type('form')
+      .send({ client_id: 'web', token, ...(hint && { token_type_hint: hint }) });
     expect(res.status).toBe(200);
     return performance.now() - started;
   }
@@ -203,7 +254,11 @@ describe('Redis revocation index: flush, restart, outage', () => {
   /** Introspection as the resource server sees it, and how long it took. */
   async function introspect(token: string): Promise<{ active: boolean; ms: number }> {
     const started = performance.now();
-    const res = await request(app).post('/oauth/introspect').set('Authorization', basic('orders-api', rsSecret)).type('form').send({ token });
+    const res = await request(app)
+      .post('/oauth/introspect')
+      .set('Authorization', basic('orders-api', rsSecret))
+      .type('form')
+      .send({ token });
     const ms = performance.now() - started;
     expect(res.status).toBe(200);
     return { active: res.body.active, ms };
@@ -229,7 +284,12 @@ describe('Redis revocation index: flush, restart, outage', () => {
     await revoke(familyLatest.refresh, 'refresh_token');
     await services.revoker.revokeUser(u3.id, 'revoked_by_operator');
 
-    const revoked = { 'access token (jti)': byJti, 'session, first access token (sid)': familyFirst, 'session, rotated access token (sid)': familyLatest, 'user (not before)': byUser };
+    const revoked = {
+      'access token (jti)': byJti,
+      'session, first access token (sid)': familyFirst,
+      'session, rotated access token (sid)': familyLatest,
+      'user (not before)': byUser,
+    };
     const keys = [key(`jti:${byJti.jti}`), key(`sid:${familyFirst.sid}`), key(`user:${u3.id}`)];
     return { revoked, live, keys, family: familyLatest, userId: u3.id };
   }
@@ -246,7 +306,11 @@ describe('Redis revocation index: flush, restart, outage', () => {
     answers.live = active;
     expect(ms).toBeLessThan(BOUND_MS);
     expect(answers).toEqual({
-      'access token (jti)': false, 'session, first access token (sid)': false, 'session, rotated access token (sid)': false, 'user (not before)': false, live: true,
+      'access token (jti)': false,
+      'session, first access token (sid)': false,
+      'session, rotated access token (sid)': false,
+      'user (not before)': false,
+      live: true,
     });
   }
 
@@ -347,8 +411,11 @@ describe('Redis revocation index: flush, restart, outage', () => {
     }
 
     // Without any lookup: the reconnection alone re-seeds, since writes were missed.
-    await waitUntil('the revocations made while Redis was down to reach Redis', async () =>
-      (await admin.exists(EPOCH, key(`jti:${toRevokeWhileDown.jti}`), key(`sid:${sessionToEndWhileDown.sid}`))) === 3);
+    await waitUntil(
+      'the revocations made while Redis was down to reach Redis',
+      async () =>
+        (await admin.exists(EPOCH, key(`jti:${toRevokeWhileDown.jti}`), key(`sid:${sessionToEndWhileDown.sid}`))) === 3,
+    );
     expect(await admin.exists(...tokens.keys)).toBe(tokens.keys.length);
     await waitUntil('readiness', async () => (await request(app).get('/health/ready')).status === 200);
     await waitUntilAnsweredFromRedis('lookups to use the index again', tokens.live.access);
@@ -381,11 +448,14 @@ describe('Redis revocation index: flush, restart, outage', () => {
     expect(await introspect(toRevokeWhileHung.access)).toMatchObject({ active: false });
   });
 
-  it('every entry expires, no later than the last token it covers (+ the rule set\'s clock skew), also after a re-seed', async () => {
+  it("every entry expires, no later than the last token it covers (+ the rule set's clock skew), also after a re-seed", async () => {
     const tokens = await revokeEachWay();
     const now = clock.now();
     const jtiToken = tokens.revoked['access token (jti)'];
-    const latestInFamily = Math.max(tokens.revoked['session, first access token (sid)'].exp, tokens.revoked['session, rotated access token (sid)'].exp);
+    const latestInFamily = Math.max(
+      tokens.revoked['session, first access token (sid)'].exp,
+      tokens.revoked['session, rotated access token (sid)'].exp,
+    );
     const userToken = tokens.revoked['user (not before)'];
     const slack = 5_000; // Redis counts down in real time while the test clock stands still
 
@@ -414,8 +484,13 @@ describe('Redis revocation index: flush, restart, outage', () => {
           ? ACCESS_TOKEN_TTL * 1000 + SKEW_MS
           : k.startsWith(`${PREFIX}{bf}:kn:`)
             ? KNOWN_NETWORK_TTL_MS
-            : Math.max(config.loginThrottle.windowMs, config.loginThrottle.lockoutMaxMs) + config.loginThrottle.windowMs;
-        expect({ key: k, expires: ttl > 0, withinBound: ttl <= bound }).toEqual({ key: k, expires: true, withinBound: true });
+            : Math.max(config.loginThrottle.windowMs, config.loginThrottle.lockoutMaxMs) +
+              config.loginThrottle.windowMs;
+        expect({ key: k, expires: ttl > 0, withinBound: ttl <= bound }).toEqual({
+          key: k,
+          expires: true,
+          withinBound: true,
+        });
       }
     };
 
@@ -442,7 +517,10 @@ describe('Redis revocation index: flush, restart, outage', () => {
   it('a Redis restarted from an older snapshot (persistence, or a failover to a lagging replica) does not resurrect a revoked token', async () => {
     // A second instance on a Redis that keeps an RDB file; same database.
     const snapshotting = await startPrivateRedis({ snapshots: true });
-    const other = await openServices(parseConfig({ ...configEnv(), REDIS_URL: snapshotting.url }), { logger: silentLogger, clock });
+    const other = await openServices(parseConfig({ ...configEnv(), REDIS_URL: snapshotting.url }), {
+      logger: silentLogger,
+      clock,
+    });
     const otherAdmin = new Redis(snapshotting.url);
     try {
       const otherApp = createApp(config, other);
@@ -452,7 +530,10 @@ describe('Redis revocation index: flush, restart, outage', () => {
 
       clock.advance(1000);
       const issued = await login((await newUser()).username);
-      const res = await request(otherApp).post('/oauth/revoke').type('form').send({ client_id: 'web', token: issued.access });
+      const res = await request(otherApp)
+        .post('/oauth/revoke')
+        .type('form')
+        .send({ client_id: 'web', token: issued.access });
       expect(res.status).toBe(200);
       expect(await otherAdmin.exists(key(`jti:${issued.jti}`))).toBe(1);
 
@@ -465,7 +546,11 @@ describe('Redis revocation index: flush, restart, outage', () => {
       // it is not asserted; with today's code it stays missing and the epoch stays set.)
       await sleep(500); // let anything started by the reconnection finish
 
-      const answer = await request(otherApp).post('/oauth/introspect').set('Authorization', basic('orders-api', rsSecret)).type('form').send({ token: issued.access });
+      const answer = await request(otherApp)
+        .post('/oauth/introspect')
+        .set('Authorization', basic('orders-api', rsSecret))
+        .type('form')
+        .send({ token: issued.access });
       expect(answer.body).toEqual({ active: false });
     } finally {
       await other.close();

@@ -14,17 +14,26 @@ import { backends, openStack, type TestStack } from '../support/backends';
 type Rotate = (db: Queryable, jti: string, now: Date) => Promise<SessionGrant | undefined>;
 
 const rotateWithRepository: Rotate = (db, jti, now) =>
-  createSessionRepository(db).rotate(jti, now, { jti: crypto.randomUUID(), kid: 'k', idleExpiresAt: new Date(now.getTime() + 60_000) }, null);
+  createSessionRepository(db).rotate(
+    jti,
+    now,
+    { jti: crypto.randomUUID(), kid: 'k', idleExpiresAt: new Date(now.getTime() + 60_000) },
+    null,
+  );
 
 /** Deliberately wrong: reads, then writes. Never in src. */
 const rotateCheckThenAct: Rotate = async (db, jti, now) => {
   const [row] = await db.query<{ session_id: string }>(
-    'SELECT session_id FROM refresh_tokens WHERE jti = $1 AND consumed_at IS NULL AND expires_at > $2', [jti, now]);
+    'SELECT session_id FROM refresh_tokens WHERE jti = $1 AND consumed_at IS NULL AND expires_at > $2',
+    [jti, now],
+  );
   if (!row) return undefined;
   await db.query('UPDATE refresh_tokens SET consumed_at = $2 WHERE jti = $1', [jti, now]);
   const child = crypto.randomUUID();
-  await db.query('INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
-    [child, row.session_id, 'k', now, new Date(now.getTime() + 60_000)]);
+  await db.query(
+    'INSERT INTO refresh_tokens (jti, session_id, kid, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+    [child, row.session_id, 'k', now, new Date(now.getTime() + 60_000)],
+  );
   return { sessionId: row.session_id } as SessionGrant;
 };
 
@@ -35,13 +44,17 @@ function lockstep(db: Queryable, parties: number): Array<{ db: Queryable; finish
   const round = (n: number) => {
     if (!rounds[n]) {
       let release!: () => void;
-      const released = new Promise<void>((resolve) => { release = resolve; });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       rounds[n] = { arrived: 0, release, released };
     }
     return rounds[n];
   };
   // A round opens when every caller still running has reached it.
-  const check = (n: number) => { if (round(n).arrived + finished >= parties) round(n).release(); };
+  const check = (n: number) => {
+    if (round(n).arrived + finished >= parties) round(n).release();
+  };
   return Array.from({ length: parties }, () => {
     let statements = 0;
     return {
@@ -69,7 +82,12 @@ describe.each(backends({ postgresWithoutRedis: true }))('refresh rotation is sin
   beforeAll(async () => {
     stack = await openStack(backend);
     await stack.services.clientService.create({
-      id: 'web', name: 'Web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], audience: 'https://api.example.test',
+      id: 'web',
+      name: 'Web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      audience: 'https://api.example.test',
     });
     userId = (await stack.services.users.create({ username: 'rita', password: 'correct horse battery staple' })).id;
   });
@@ -80,8 +98,16 @@ describe.each(backends({ postgresWithoutRedis: true }))('refresh rotation is sin
     const sid = crypto.randomUUID();
     const jti = crypto.randomUUID();
     await stack.services.sessions.create({
-      id: sid, userId, clientId: 'web', scopes: [], createdAt: now, expiresAt: new Date(now.getTime() + 86_400_000), ip: null, userAgent: null,
-      firstToken: { jti, kid: 'k', issuedAt: now, expiresAt: new Date(now.getTime() + 60_000) }, assurance: { amr: ['pwd'], acr: 'aal1', authTime: Math.floor(now.getTime() / 1000) },
+      id: sid,
+      userId,
+      clientId: 'web',
+      scopes: [],
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 86_400_000),
+      ip: null,
+      userAgent: null,
+      firstToken: { jti, kid: 'k', issuedAt: now, expiresAt: new Date(now.getTime() + 60_000) },
+      assurance: { amr: ['pwd'], acr: 'aal1', authTime: Math.floor(now.getTime() / 1000) },
     });
     return { sid, jti };
   }
@@ -90,15 +116,19 @@ describe.each(backends({ postgresWithoutRedis: true }))('refresh rotation is sin
   async function raceTwo(rotate: Rotate): Promise<{ winners: number; liveTokens: number }> {
     const { sid, jti } = await newFamily();
     const now = new Date(stack.clock.now());
-    const results = await Promise.all(lockstep(stack.services.db, 2).map(async (party) => {
-      try {
-        return await rotate(party.db, jti, now);
-      } finally {
-        party.finish();
-      }
-    }));
+    const results = await Promise.all(
+      lockstep(stack.services.db, 2).map(async (party) => {
+        try {
+          return await rotate(party.db, jti, now);
+        } finally {
+          party.finish();
+        }
+      }),
+    );
     const [row] = await stack.services.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND consumed_at IS NULL', [sid]);
+      'SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND consumed_at IS NULL',
+      [sid],
+    );
     return { winners: results.filter((r) => r !== undefined).length, liveTokens: row.n };
   }
 

@@ -12,10 +12,15 @@ const appliedVersions = async (db: Database): Promise<string[]> =>
 
 describe('readMigrations', () => {
   it('reads every numbered .sql file in migrations/, in order', async () => {
-    const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
+    const files = fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((f) => /^\d+_[\w-]+\.sql$/.test(f))
+      .sort();
     const migrations = await readMigrations();
     expect(migrations.map((m) => m.version)).toEqual(files.map((f) => f.replace(/\.sql$/, '')));
-    expect(migrations.map((m) => m.sql)).toEqual(files.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')));
+    expect(migrations.map((m) => m.sql)).toEqual(
+      files.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')),
+    );
     expect(migrations.length).toBeGreaterThanOrEqual(3);
   });
 });
@@ -33,7 +38,16 @@ describe.each(backends())('migrate on $name', (backend) => {
     const versions = (await readMigrations()).map((m) => m.version);
     expect(await migrate(db)).toEqual(versions);
     expect(await appliedVersions(db)).toEqual(versions);
-    for (const table of ['users', 'clients', 'signing_keys', 'sessions', 'refresh_tokens', 'revocations', 'login_throttle', 'audit_events']) {
+    for (const table of [
+      'users',
+      'clients',
+      'signing_keys',
+      'sessions',
+      'refresh_tokens',
+      'revocations',
+      'login_throttle',
+      'audit_events',
+    ]) {
       expect([table, await tableExists(db, table)]).toEqual([table, true]);
     }
 
@@ -68,9 +82,13 @@ describe.each(backends())('migrate on $name', (backend) => {
     expect(await tableExists(db, 'partial_table')).toBe(false);
     expect(await tableExists(db, 'after_table')).toBe(false);
     expect(await db.query('SELECT * FROM good_table')).toEqual([]);
-    expect((await db.query<{ column_name: string }>(
-      "SELECT column_name FROM information_schema.columns WHERE table_name = 'good_table' ORDER BY column_name",
-    )).map((r) => r.column_name)).toEqual(['id']);
+    expect(
+      (
+        await db.query<{ column_name: string }>(
+          "SELECT column_name FROM information_schema.columns WHERE table_name = 'good_table' ORDER BY column_name",
+        )
+      ).map((r) => r.column_name),
+    ).toEqual(['id']);
 
     // The connection is usable afterwards, and a fixed migration applies.
     migrations[1] = { version: '0002_bad', sql: 'CREATE TABLE partial_table (id int PRIMARY KEY);' };
@@ -79,7 +97,9 @@ describe.each(backends())('migrate on $name', (backend) => {
   });
 
   it('reports a syntax error with the version', async () => {
-    await expect(migrate(db, [{ version: '0001_typo', sql: 'CREAT TABLE nope (id int);' }])).rejects.toThrow(/^migration 0001_typo failed: .*syntax error/);
+    await expect(migrate(db, [{ version: '0001_typo', sql: 'CREAT TABLE nope (id int);' }])).rejects.toThrow(
+      /^migration 0001_typo failed: .*syntax error/,
+    );
     expect(await appliedVersions(db)).toEqual([]);
   });
 
@@ -93,14 +113,17 @@ describe.each(backends())('migrate on $name', (backend) => {
   });
 
   // Postgres only: one embedded database has one owner, which runs it once.
-  if (backend.name === 'postgres+redis') it('lets two concurrent runs take turns: each migration is applied once, in order', async () => {
-    const versions = (await readMigrations()).map((m) => m.version);
-    // The lock is taken per migration (transaction-level, so it works through PgBouncer): the two
-    // runs may share the work, but never apply one migration twice or one before its predecessor.
-    const [a, b] = await Promise.all([migrate(db), migrate(db)]);
-    expect([...a, ...b].sort()).toEqual(versions);
-    const byTime = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY applied_at, version');
-    expect(byTime.map((r) => r.version)).toEqual(versions);
-    expect(await appliedVersions(db)).toEqual(versions);
-  });
+  if (backend.name === 'postgres+redis')
+    it('lets two concurrent runs take turns: each migration is applied once, in order', async () => {
+      const versions = (await readMigrations()).map((m) => m.version);
+      // The lock is taken per migration (transaction-level, so it works through PgBouncer): the two
+      // runs may share the work, but never apply one migration twice or one before its predecessor.
+      const [a, b] = await Promise.all([migrate(db), migrate(db)]);
+      expect([...a, ...b].sort()).toEqual(versions);
+      const byTime = await db.query<{ version: string }>(
+        'SELECT version FROM schema_migrations ORDER BY applied_at, version',
+      );
+      expect(byTime.map((r) => r.version)).toEqual(versions);
+      expect(await appliedVersions(db)).toEqual(versions);
+    });
 });

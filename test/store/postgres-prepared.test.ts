@@ -13,7 +13,10 @@ onPostgres('named prepared statements on PostgreSQL', () => {
   afterAll(() => scratch.drop());
 
   const namedOnConnection = async (db: Database) =>
-    (await db.query<{ name: string; statement: string }>("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'authd_%' AND $1::int = 1", [1]));
+    await db.query<{ name: string; statement: string }>(
+      "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'authd_%' AND $1::int = 1",
+      [1],
+    );
 
   it('prepares each parameterised text once per connection, inside transactions too, with the same answers', async () => {
     const db = createPostgresDatabase({ connectionString: scratch.url, max: 1, preparedStatements: true });
@@ -35,7 +38,11 @@ onPostgres('named prepared statements on PostgreSQL', () => {
   it('runs the same text on many connections at once', async () => {
     const db = createPostgresDatabase({ connectionString: scratch.url, max: 4, preparedStatements: true });
     try {
-      const sums = await Promise.all(Array.from({ length: 20 }, (_, i) => db.query<{ sum: number }>('SELECT $1::int * 2 AS sum, pg_sleep(0.01)', [i])));
+      const sums = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          db.query<{ sum: number }>('SELECT $1::int * 2 AS sum, pg_sleep(0.01)', [i]),
+        ),
+      );
       expect(sums.map((rows) => rows[0]!.sum)).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
     } finally {
       await db.close();

@@ -108,18 +108,22 @@ function postgresBackend(name: 'postgres' | 'postgres+redis'): Backend {
  * postgres+redis does, so a third run would cost minutes of suite time and test nothing new.
  */
 export function backends(options: BackendOptions = {}): Backend[] {
-  const list: Backend[] = [{
-    name: 'embedded',
-    async openDatabase() {
-      const db = await createFreshEmbeddedDatabase();
-      return { db, drop: () => db.close() };
+  const list: Backend[] = [
+    {
+      name: 'embedded',
+      async openDatabase() {
+        const db = await createFreshEmbeddedDatabase();
+        return { db, drop: () => db.close() };
+      },
     },
-  }];
+  ];
   if (DATABASE_URL && REDIS_URL) {
     if (options.postgresWithoutRedis) list.push(postgresBackend('postgres'));
     list.push(postgresBackend('postgres+redis'));
   } else if (CI === 'true') {
-    throw new Error('CI=true but DATABASE_URL and REDIS_URL are not both set: the Postgres + Redis half of the suite cannot run.');
+    throw new Error(
+      'CI=true but DATABASE_URL and REDIS_URL are not both set: the Postgres + Redis half of the suite cannot run.',
+    );
   }
   // Otherwise that half is skipped: test/support/global-setup.js says so, once per run.
   return list;
@@ -144,7 +148,11 @@ export function tempDir(prefix = 'authd-test-'): string {
 export const silentLogger = pino({ level: 'silent' });
 
 /** A whole authd (services, not yet an HTTP app) on a fresh database of the backend. */
-export async function openStack(backend: Backend, env: Record<string, string> = {}, clock = createTestClock()): Promise<TestStack> {
+export async function openStack(
+  backend: Backend,
+  env: Record<string, string> = {},
+  clock = createTestClock(),
+): Promise<TestStack> {
   const opened = await backend.openDatabase();
   const keysDir = tempDir('authd-keys-');
   const config = parseConfig({
@@ -152,7 +160,10 @@ export async function openStack(backend: Backend, env: Record<string, string> = 
     AUTHD_KEYS_DIR: keysDir,
     NODE_ENV: 'test',
     ...FAST_ARGON2,
-    ...(backend.redisUrl && { REDIS_URL: backend.redisUrl, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:` }),
+    ...(backend.redisUrl && {
+      REDIS_URL: backend.redisUrl,
+      AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:`,
+    }),
     ...(opened.url && { DATABASE_URL: opened.url }),
     ...env,
   });

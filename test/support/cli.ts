@@ -47,8 +47,15 @@ function collector(): { stream: Writable; text(): string } {
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   const stdout = collector();
   const stderr = collector();
-  const env = Object.fromEntries(Object.entries(options.env ?? process.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
-  const io = { env, stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]), stdout: stdout.stream, stderr: stderr.stream };
+  const env = Object.fromEntries(
+    Object.entries(options.env ?? process.env).filter(([, v]) => v !== undefined),
+  ) as NodeJS.ProcessEnv;
+  const io = {
+    env,
+    stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+  };
   const code = await runAuthd(['node', 'authd', ...args], io, { ...(options.db && { db: options.db }) });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
@@ -89,7 +96,10 @@ export function useCli(backend: Backend, extraEnv: Env = {}): CliSuite {
       AUTHD_LOG_LEVEL: 'silent',
       ...FAST_ARGON2,
       ...(opened.url && { DATABASE_URL: opened.url }),
-      ...(backend.redisUrl && { REDIS_URL: backend.redisUrl, AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:` }),
+      ...(backend.redisUrl && {
+        REDIS_URL: backend.redisUrl,
+        AUTHD_REDIS_PREFIX: `authd-test:${crypto.randomBytes(4).toString('hex')}:`,
+      }),
       ...extraEnv,
     };
   });
@@ -98,14 +108,24 @@ export function useCli(backend: Backend, extraEnv: Env = {}): CliSuite {
     if (keysDir) fs.rmSync(keysDir, { recursive: true, force: true });
   });
   const database = () => {
-    if (!opened) throw new Error('useCli: the suite has not started (use it inside describe, run commands inside tests)');
+    if (!opened)
+      throw new Error('useCli: the suite has not started (use it inside describe, run commands inside tests)');
     return opened.db;
   };
   const suite: CliSuite = {
-    get env() { return env; },
-    get db() { return database(); },
+    get env() {
+      return env;
+    },
+    get db() {
+      return database();
+    },
     run: (...args) => runCli(args, { env, db: database() }),
-    runWith: (options, ...args) => runCli(args, { env: { ...env, ...options.env }, db: database(), ...(options.stdin !== undefined && { stdin: options.stdin }) }),
+    runWith: (options, ...args) =>
+      runCli(args, {
+        env: { ...env, ...options.env },
+        db: database(),
+        ...(options.stdin !== undefined && { stdin: options.stdin }),
+      }),
     openServices: () => openServices(parseConfig(env), { db: database(), logger: silentLogger }),
   };
   return suite;
@@ -114,7 +134,11 @@ export function useCli(backend: Backend, extraEnv: Env = {}): CliSuite {
 /** An environment for commands on an embedded data directory of their own (each opens and releases it). */
 export function dataDirEnv(root: string): Env {
   return {
-    PATH: process.env.PATH, NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'silent', ...FAST_ARGON2,
-    AUTHD_DATA_DIR: path.join(root, 'data'), AUTHD_KEYS_DIR: path.join(root, 'keys'),
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    AUTHD_LOG_LEVEL: 'silent',
+    ...FAST_ARGON2,
+    AUTHD_DATA_DIR: path.join(root, 'data'),
+    AUTHD_KEYS_DIR: path.join(root, 'keys'),
   };
 }

@@ -10,7 +10,11 @@ export function createTestClock(start = Date.UTC(2026, 0, 1, 12, 0, 0)): TestClo
   let current = start;
   return {
     now: () => current,
-    advance: (ms) => { current += ms; },
-    set: (ms) => { current = ms; },
+    advance: (ms) => {
+      current += ms;
+    },
+    set: (ms) => {
+      current = ms;
+    },
   };
 }

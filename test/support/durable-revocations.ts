@@ -20,7 +20,12 @@ export async function durableRevocations(stack: TestStack, ...subjects: string[]
     'SELECT kind, subject, revoked_at, expires_at FROM revocations WHERE subject = ANY($1::text[]) ORDER BY kind, subject',
     [subjects],
   );
-  return rows.map((r) => ({ kind: r.kind, subject: r.subject, revokedAt: r.revoked_at.getTime(), expiresAt: r.expires_at.getTime() }));
+  return rows.map((r) => ({
+    kind: r.kind,
+    subject: r.subject,
+    revokedAt: r.revoked_at.getTime(),
+    expiresAt: r.expires_at.getTime(),
+  }));
 }
 
 /**

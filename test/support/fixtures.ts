@@ -22,21 +22,48 @@ export interface Fixtures {
 export async function seed(stack: TestStack): Promise<Fixtures> {
   const { services } = stack;
   await services.clientService.create({
-    id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-    scopes: ['profile', 'read', 'write'], defaultScopes: ['profile', 'read'], audience: 'https://api.test',
+    id: 'web',
+    name: 'Web login',
+    confidential: false,
+    firstParty: true,
+    grantTypes: ['password', 'refresh_token'],
+    scopes: ['profile', 'read', 'write'],
+    defaultScopes: ['profile', 'read'],
+    audience: 'https://api.test',
   });
   const backend = await services.clientService.create({
-    id: 'backend', name: 'BFF', confidential: true, firstParty: true, grantTypes: ['password', 'refresh_token'],
-    scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
+    id: 'backend',
+    name: 'BFF',
+    confidential: true,
+    firstParty: true,
+    grantTypes: ['password', 'refresh_token'],
+    scopes: ['profile', 'read'],
+    defaultScopes: ['profile'],
+    audience: 'https://api.test',
   });
   const machine = await services.clientService.create({
-    id: 'machine', name: 'Billing job', confidential: true, grantTypes: ['client_credentials'],
-    scopes: ['invoices:read', 'invoices:write'], defaultScopes: ['invoices:read'], audience: 'https://billing.test',
+    id: 'machine',
+    name: 'Billing job',
+    confidential: true,
+    grantTypes: ['client_credentials'],
+    scopes: ['invoices:read', 'invoices:write'],
+    defaultScopes: ['invoices:read'],
+    audience: 'https://billing.test',
   });
   const thirdParty = await services.clientService.create({
-    id: 'third-party', name: 'Partner', confidential: true, grantTypes: ['client_credentials'], scopes: ['read'], audience: 'https://partner.test',
+    id: 'third-party',
+    name: 'Partner',
+    confidential: true,
+    grantTypes: ['client_credentials'],
+    scopes: ['read'],
+    audience: 'https://partner.test',
   });
-  const alice = await services.users.create({ username: 'Alice@Example.com', password: PASSWORD, roles: ['user', 'editor'], scopes: ['profile', 'read', 'write'] });
+  const alice = await services.users.create({
+    username: 'Alice@Example.com',
+    password: PASSWORD,
+    roles: ['user', 'editor'],
+    scopes: ['profile', 'read', 'write'],
+  });
   return {
     app: createApp(stack.config, services),
     web: { id: 'web' },
@@ -57,13 +84,22 @@ export function token(app: Express, params: Record<string, string>, headers: Rec
 }
 
 export async function passwordLogin(app: Express, params: Record<string, string> = {}) {
-  return token(app, { grant_type: 'password', client_id: 'web', username: 'alice@example.com', password: PASSWORD, ...params });
+  return token(app, {
+    grant_type: 'password',
+    client_id: 'web',
+    username: 'alice@example.com',
+    password: PASSWORD,
+    ...params,
+  });
 }
 
 /** Decodes a JWT's header and payload without verifying it (for assertions). */
 export function decodeJwt(jwt: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [h, p] = jwt.split('.');
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+  };
 }
 
 /**
@@ -73,10 +109,23 @@ export function decodeJwt(jwt: string): { header: Record<string, unknown>; paylo
  * credentials.
  */
 export async function seedResourceServer(stack: TestStack): Promise<{ id: string; secret: string }> {
-  const created = await stack.services.clientService.create({ id: 'api', name: 'API', confidential: true, canIntrospect: true, grantTypes: [], audience: 'https://api.test' });
+  const created = await stack.services.clientService.create({
+    id: 'api',
+    name: 'API',
+    confidential: true,
+    canIntrospect: true,
+    grantTypes: [],
+    audience: 'https://api.test',
+  });
   await stack.services.clientService.create({
-    id: 'kiosk', name: 'Kiosk', confidential: false, firstParty: true, grantTypes: ['password'],
-    scopes: ['profile', 'read'], defaultScopes: ['profile'], audience: 'https://api.test',
+    id: 'kiosk',
+    name: 'Kiosk',
+    confidential: false,
+    firstParty: true,
+    grantTypes: ['password'],
+    scopes: ['profile', 'read'],
+    defaultScopes: ['profile'],
+    audience: 'https://api.test',
   });
   return { id: 'api', secret: created.secret! };
 }

@@ -5,8 +5,11 @@ module.exports = async () => {
   await makePgliteTemplate();
   const { DATABASE_URL, REDIS_URL, CI, TEST_TIME_FACTOR } = process.env;
   if (!(DATABASE_URL && REDIS_URL) && CI !== 'true') {
-    process.stderr.write('\n[authd tests] DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half of the suite is SKIPPED.\n' +
-      '  Enable it with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test\n\n');
+    process.stderr.write(
+      '\n[authd tests] DATABASE_URL and REDIS_URL are not set: the Postgres + Redis half of the suite is SKIPPED.\n' +
+        '  Enable it with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test\n\n',
+    );
   }
-  if (Number(TEST_TIME_FACTOR) > 1) process.stderr.write(`[authd tests] timeouts scaled by ${TEST_TIME_FACTOR} for this machine's cores and load\n`);
+  if (Number(TEST_TIME_FACTOR) > 1)
+    process.stderr.write(`[authd tests] timeouts scaled by ${TEST_TIME_FACTOR} for this machine's cores and load\n`);
 };

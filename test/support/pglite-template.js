@@ -5,7 +5,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const pgliteVersion = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json'), 'utf8')).version;
+const pgliteVersion = JSON.parse(
+  fs.readFileSync(path.join(path.dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json'), 'utf8'),
+).version;
 const TEMPLATE = path.join(os.tmpdir(), `authd-test-pglite-${pgliteVersion}-${process.getuid?.() ?? 'user'}.tar`);
 
 async function makePgliteTemplate() {

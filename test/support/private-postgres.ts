@@ -17,7 +17,10 @@ export interface PrivatePostgres {
 function binDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!fs.existsSync(root)) return undefined;
-  const version = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0];
+  const version = fs
+    .readdirSync(root)
+    .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a))[0];
   return version && path.join(root, version, 'bin');
 }
 
@@ -33,16 +36,26 @@ export function privatePostgresMissing(): string | undefined {
 export async function startPrivatePostgres(hba: string, setupSql: string[] = []): Promise<PrivatePostgres> {
   const bin = binDir()!;
   const dir = tempDir('authd-pg-');
-  fs.chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout));
+  fs.chownSync(
+    dir,
+    Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout),
+    Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout),
+  );
   const asPostgres = (command: string, ...args: string[]) => {
-    const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], { encoding: 'utf8', timeout: 120_000 });
+    const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`);
   };
   const data = path.join(dir, 'data');
   const port = await freePort();
   let started = false;
   const stop = () => {
-    if (started) spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'], { timeout: 60_000 });
+    if (started)
+      spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'], {
+        timeout: 60_000,
+      });
     started = false;
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -50,10 +63,22 @@ export async function startPrivatePostgres(hba: string, setupSql: string[] = [])
   try {
     asPostgres('initdb', '-D', data, '-U', 'postgres', '--auth=trust', '--no-sync');
     fs.writeFileSync(path.join(data, 'pg_hba.conf'), `local all postgres trust\n${hba}\n`);
-    asPostgres('pg_ctl', '-D', data, '-w', '-t', '90', '-l', path.join(dir, 'log'), '-o',
-      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=20 -c shared_buffers=16MB`, 'start');
+    asPostgres(
+      'pg_ctl',
+      '-D',
+      data,
+      '-w',
+      '-t',
+      '90',
+      '-l',
+      path.join(dir, 'log'),
+      '-o',
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=20 -c shared_buffers=16MB`,
+      'start',
+    );
     started = true;
-    for (const sql of setupSql) asPostgres('psql', '-h', dir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql);
+    for (const sql of setupSql)
+      asPostgres('psql', '-h', dir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql);
   } catch (error) {
     stop();
     throw error;

@@ -30,7 +30,10 @@ export async function waitFor(check: () => Promise<boolean>, what: string, timeo
 export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -40,11 +43,17 @@ export function redisServerAvailable(): boolean {
 }
 
 /** A private redis-server (no persistence, like the machines'), so tests can flush, stop and restart it. */
-export async function startRedisServer(port?: number): Promise<{ url: string; port: number; stop(): Promise<void>; restart(): Promise<void> }> {
+export async function startRedisServer(
+  port?: number,
+): Promise<{ url: string; port: number; stop(): Promise<void>; restart(): Promise<void> }> {
   const chosen = port ?? (await freePort());
   let child: ChildProcess;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     await waitFor(() => portAnswers(chosen), `redis-server on ${chosen}`);
   };
   const stop = async () => {
@@ -74,20 +83,39 @@ export interface ServerProcess {
 }
 
 /** Runs the built server (dist/) as its own process, as production does; on a free port unless given one. */
-export async function startServerProcess(env: Record<string, string>, options: { port?: number; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: { port?: number; startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
   const port = options.port ?? (await freePort());
   let output = '';
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve'], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AUTHD_LOG_LEVEL: 'warn', AUTHD_METRICS_PORT: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      AUTHD_LOG_LEVEL: 'warn',
+      AUTHD_METRICS_PORT: '0',
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
-      return portAnswers(port);
-    }, `authd on ${port}`, options.startTimeoutMs ?? scaled(60_000)); // a first start creates the embedded database
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
+        return portAnswers(port);
+      },
+      `authd on ${port}`,
+      options.startTimeoutMs ?? scaled(60_000),
+    ); // a first start creates the embedded database
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}; its output:\n${output}`, { cause: error });

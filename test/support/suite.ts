@@ -8,7 +8,11 @@
 import path from 'node:path';
 import { scaled } from './timing';
 
-export function registerInsteadOfSuite(reason: string, file: string, howToRun = 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test'): void {
+export function registerInsteadOfSuite(
+  reason: string,
+  file: string,
+  howToRun = 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm test',
+): void {
   if (process.env.CI === 'true') {
     it(`cannot run under CI=true: ${reason}`, () => {
       throw new Error(`CI=true, but ${reason}. These tests must run in CI.`);
@@ -16,14 +20,21 @@ export function registerInsteadOfSuite(reason: string, file: string, howToRun = 
     return;
   }
   it(`is skipped: ${reason}`, () => {
-    console.warn(`[authd tests] ${path.relative(process.cwd(), file)} SKIPPED: ${reason}.\n  Run it with e.g. ${howToRun}`);
+    console.warn(
+      `[authd tests] ${path.relative(process.cwd(), file)} SKIPPED: ${reason}.\n  Run it with e.g. ${howToRun}`,
+    );
   });
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls until check() holds; returns how long that took. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = scaled(15_000), everyMs = 100): Promise<number> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = scaled(15_000),
+  everyMs = 100,
+): Promise<number> {
   const start = Date.now();
   for (;;) {
     if (await check()) return Date.now() - start;

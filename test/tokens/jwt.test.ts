@@ -16,7 +16,7 @@ const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const NOW = T0 / 1000;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-describe('the server\'s token checks', () => {
+describe("the server's token checks", () => {
   let ring: KeyRing;
   let clock: TestClock;
   let table: ReturnType<typeof createKeyTable>;
@@ -32,7 +32,16 @@ describe('the server\'s token checks', () => {
   beforeEach(() => clock.set(T0));
 
   const claims = (changes: Record<string, unknown> = {}) => {
-    const base: Record<string, unknown> = { iss: ISSUER, sub: 'u1', aud: ISSUER, exp: NOW + 300, iat: NOW, jti: 'j1', client_id: 'web', scope: 'read' };
+    const base: Record<string, unknown> = {
+      iss: ISSUER,
+      sub: 'u1',
+      aud: ISSUER,
+      exp: NOW + 300,
+      iat: NOW,
+      jti: 'j1',
+      client_id: 'web',
+      scope: 'read',
+    };
     for (const [name, value] of Object.entries(changes)) {
       if (value === null) delete base[name];
       else base[name] = value;
@@ -53,32 +62,57 @@ describe('the server\'s token checks', () => {
     }
   };
 
-  it('accepts the issuer\'s own access token, and the token issuer\'s verifyAccessToken returns its claims', async () => {
+  it("accepts the issuer's own access token, and the token issuer's verifyAccessToken returns its claims", async () => {
     const issuer = createTokenIssuer({ ring, issuer: ISSUER, clock });
-    const { token } = await issuer.issueAccessToken({ subject: 'u1', clientId: 'web', audience: 'https://api.test', scopes: ['read'], roles: ['user'], ttlSeconds: 300 });
+    const { token } = await issuer.issueAccessToken({
+      subject: 'u1',
+      clientId: 'web',
+      audience: 'https://api.test',
+      scopes: ['read'],
+      roles: ['user'],
+      ttlSeconds: 300,
+    });
     expect(await codeOf(token)).toBe('ok');
-    expect(await issuer.verifyAccessToken(token)).toMatchObject({ sub: 'u1', client_id: 'web', aud: 'https://api.test', scope: 'read', roles: ['user'] });
+    expect(await issuer.verifyAccessToken(token)).toMatchObject({
+      sub: 'u1',
+      client_id: 'web',
+      aud: 'https://api.test',
+      scope: 'read',
+      roles: ['user'],
+    });
   });
 
   it.each<[string, () => string, string]>([
-    ['a kid not of authd\'s shape', () => sign(claims(), { kid: '../../etc/passwd' }), 'unknown_key'],
+    ["a kid not of authd's shape", () => sign(claims(), { kid: '../../etc/passwd' }), 'unknown_key'],
     ['a well-formed kid the ring does not know', () => sign(claims(), { kid: 'B'.repeat(43) }), 'unknown_key'],
-    ['a header outside the allowlist (was allowed by the old denylist)', () => sign(claims(), { cty: 'JWT' }), 'header'],
+    [
+      'a header outside the allowlist (was allowed by the old denylist)',
+      () => sign(claims(), { cty: 'JWT' }),
+      'header',
+    ],
     ['a jku header', () => sign(claims(), { jku: 'https://evil.example/jwks' }), 'header'],
     ['no client_id (not required before)', () => sign(claims({ client_id: null })), 'claims'],
     ['no aud', () => sign(claims({ aud: null })), 'claims'],
     ['sub not a string', () => sign(claims({ sub: 7 })), 'claims'],
-    ['a refresh token\'s typ', () => sign(claims(), { typ: 'rt+jwt' }), 'type'],
+    ["a refresh token's typ", () => sign(claims(), { typ: 'rt+jwt' }), 'type'],
     ['another issuer', () => sign(claims({ iss: 'https://evil.example' })), 'issuer'],
     ['exactly at exp: the issuer allows no tolerance on its own clock', () => sign(claims({ exp: NOW })), 'expired'],
-    ['iat beyond the skew ahead (60 s before, now the rule set\'s 30 s)', () => sign(claims({ iat: NOW + CLOCK_SKEW_SECONDS + 1 })), 'not_yet_valid'],
-    ['a foreign key under authd\'s kid', () => sign(claims(), {}, crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey), 'signature'],
+    [
+      "iat beyond the skew ahead (60 s before, now the rule set's 30 s)",
+      () => sign(claims({ iat: NOW + CLOCK_SKEW_SECONDS + 1 })),
+      'not_yet_valid',
+    ],
+    [
+      "a foreign key under authd's kid",
+      () => sign(claims(), {}, crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+      'signature',
+    ],
     ['longer than the cap', () => sign(claims({ pad: 'x'.repeat(8192) })), 'too_long'],
   ])('refuses %s', async (_name, make, code) => {
     expect(await codeOf(make())).toBe(code);
   });
 
-  it('accepts iat up to the skew ahead: instances\' clocks differ a little', async () => {
+  it("accepts iat up to the skew ahead: instances' clocks differ a little", async () => {
     expect(await codeOf(sign(claims({ iat: NOW + CLOCK_SKEW_SECONDS })))).toBe('ok');
   });
 
@@ -86,18 +120,26 @@ describe('the server\'s token checks', () => {
     expect(await codeOf(sign(claims({ aud: 'https://other.test' })))).toBe('ok');
     expect(await codeOf(sign(claims({ aud: 'https://other.test' })), { audience: ISSUER })).toBe('audience');
     expect(await codeOf(sign(claims(), { typ: 'rt+jwt' }), { typ: 'rt+jwt', requiredClaims: ['sid'] })).toBe('claims');
-    expect(await codeOf(sign(claims({ sid: 's1' }), { typ: 'rt+jwt' }), { typ: 'rt+jwt', requiredClaims: ['sid'] })).toBe('ok');
+    expect(
+      await codeOf(sign(claims({ sid: 's1' }), { typ: 'rt+jwt' }), { typ: 'rt+jwt', requiredClaims: ['sid'] }),
+    ).toBe('ok');
   });
 
-  it('refuses a revoked key\'s token, unless told to look at it (then it is flagged)', async () => {
+  it("refuses a revoked key's token, unless told to look at it (then it is flagged)", async () => {
     const revokedTable = createKeyTable();
     const compromised = await revokedTable.add(T0 - 2 * HOUR, { revokedAt: T0 - HOUR });
     await revokedTable.add(T0 - HOUR);
     const revokedRing = await revokedTable.ring(clock);
     const token = sign(claims(), { kid: compromised.kid }, compromised.privateKey);
     const options = { typ: 'at+jwt', issuer: ISSUER, now: clock.now() };
-    await expect(verifyJwt(token, revokedRing, options)).rejects.toMatchObject({ name: 'InvalidTokenError', code: 'key_revoked' });
-    expect(await verifyJwt(token, revokedRing, { ...options, acceptRevokedKey: true })).toMatchObject({ kid: compromised.kid, keyRevoked: true });
+    await expect(verifyJwt(token, revokedRing, options)).rejects.toMatchObject({
+      name: 'InvalidTokenError',
+      code: 'key_revoked',
+    });
+    expect(await verifyJwt(token, revokedRing, { ...options, acceptRevokedKey: true })).toMatchObject({
+      kid: compromised.kid,
+      keyRevoked: true,
+    });
   });
 
   it('a refresh token keeps its own type and audience, and the token issuer requires its sid', async () => {
@@ -105,8 +147,15 @@ describe('the server\'s token checks', () => {
     const noSid = sign(claims({ aud: `${ISSUER}/oauth/token` }), { typ: 'rt+jwt' });
     await expect(issuer.verifyRefreshToken(noSid)).rejects.toMatchObject({ code: 'claims' });
     const withSid = sign(claims({ aud: `${ISSUER}/oauth/token`, sid: 's1' }), { typ: 'rt+jwt' });
-    expect(await issuer.verifyRefreshToken(withSid)).toEqual({ jti: 'j1', userId: 'u1', clientId: 'web', sessionId: 's1' });
+    expect(await issuer.verifyRefreshToken(withSid)).toEqual({
+      jti: 'j1',
+      userId: 'u1',
+      clientId: 'web',
+      sessionId: 's1',
+    });
     await expect(issuer.verifyAccessToken(withSid)).rejects.toMatchObject({ code: 'type' });
-    await expect(issuer.verifyRefreshToken(sign(claims({ sid: 's1' }), { typ: 'rt+jwt' }))).rejects.toMatchObject({ code: 'audience' });
+    await expect(issuer.verifyRefreshToken(sign(claims({ sid: 's1' }), { typ: 'rt+jwt' }))).rejects.toMatchObject({
+      code: 'audience',
+    });
   });
 });

@@ -6,10 +6,24 @@ import { parseConfig } from '../../src/config';
 import { openServices } from '../../src/services';
 import { readMigrations } from '../../src/store/migrate';
 import { generateSigningKey, savePrivateKey } from '../../src/tokens/key-files';
-import { ensureSigningKey, listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey } from '../../src/tokens/key-management';
+import {
+  ensureSigningKey,
+  listSigningKeys,
+  retireSigningKey,
+  revokeSigningKey,
+  rotateSigningKey,
+} from '../../src/tokens/key-management';
 import { createKeyRepository } from '../../src/tokens/key-repository';
 import { NoSigningKeyError } from '../../src/tokens/key-ring';
-import { backends, createScratchDatabase, FAST_ARGON2, openStack, silentLogger, tempDir, type TestStack } from '../support/backends';
+import {
+  backends,
+  createScratchDatabase,
+  FAST_ARGON2,
+  openStack,
+  silentLogger,
+  tempDir,
+  type TestStack,
+} from '../support/backends';
 import { domainError } from '../support/domain-error';
 import { waitUntil } from '../support/suite';
 
@@ -19,7 +33,11 @@ const publishedKids = (stack: TestStack): string[] =>
 /** Keys activating at one instant are listed in kid order: compare in kid order. */
 const byKid = <T extends { kid: string }>(keys: T[]): T[] => [...keys].sort((a, b) => (a.kid < b.kid ? -1 : 1));
 
-const pemFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.pem')).sort();
+const pemFiles = (dir: string): string[] =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.pem'))
+    .sort();
 
 describe.each(backends())('signing keys on $name', (backend) => {
   let stack: TestStack;
@@ -44,7 +62,11 @@ describe.each(backends())('signing keys on $name', (backend) => {
       keys,
       pemFiles: pemFiles(dir),
       modes: Object.fromEntries(files.map((f) => [f, fs.statSync(path.join(dir, f)).mode & 0o777])),
-      privateKeyN: keys[0] && crypto.createPublicKey(crypto.createPrivateKey(fs.readFileSync(path.join(dir, `${keys[0].kid}.pem`), 'utf8'))).export({ format: 'jwk' }).n,
+      privateKeyN:
+        keys[0] &&
+        crypto
+          .createPublicKey(crypto.createPrivateKey(fs.readFileSync(path.join(dir, `${keys[0].kid}.pem`), 'utf8')))
+          .export({ format: 'jwk' }).n,
       signingKid: stack.services.ring.signingKey().kid,
       published: publishedKids(stack),
     };
@@ -67,22 +89,27 @@ describe.each(backends())('signing keys on $name', (backend) => {
   const STANDBY_MS = (600 + 60) * 1000;
 
   it('derives its timings from the configuration', () => {
-    expect({ maxTokenLifetimeMs: km().maxTokenLifetimeMs, standbyMs: km().standbyMs, keysDir: km().keysDir })
-      .toEqual({ maxTokenLifetimeMs: MAX_TOKEN_LIFETIME_MS, standbyMs: STANDBY_MS, keysDir: stack.config.keysDir });
+    expect({ maxTokenLifetimeMs: km().maxTokenLifetimeMs, standbyMs: km().standbyMs, keysDir: km().keysDir }).toEqual({
+      maxTokenLifetimeMs: MAX_TOKEN_LIFETIME_MS,
+      standbyMs: STANDBY_MS,
+      keysDir: stack.config.keysDir,
+    });
   });
 
   it('creates one active key at first start, its private half readable by the owner only', () => {
     const { keys } = firstStart;
-    expect(keys).toEqual([{
-      kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
-      publicJwk: { kty: 'RSA', n: expect.any(String), e: 'AQAB', kid: keys[0].kid, alg: 'RS256', use: 'sig' },
-      createdAt: new Date(start),
-      activatesAt: new Date(start),
-      retiresAt: null,
-      revokedAt: null,
-      state: 'active',
-      hasPrivateKey: true,
-    }]);
+    expect(keys).toEqual([
+      {
+        kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        publicJwk: { kty: 'RSA', n: expect.any(String), e: 'AQAB', kid: keys[0].kid, alg: 'RS256', use: 'sig' },
+        createdAt: new Date(start),
+        activatesAt: new Date(start),
+        retiresAt: null,
+        revokedAt: null,
+        state: 'active',
+        hasPrivateKey: true,
+      },
+    ]);
     const { kid } = keys[0];
     expect(firstStart).toEqual({
       keys,
@@ -105,7 +132,14 @@ describe.each(backends())('signing keys on $name', (backend) => {
   it('rotates through standby, active, retired and expired as the clock moves', async () => {
     const [old] = await listSigningKeys(km());
     const { tokens, ring } = stack.services;
-    const signedByOld = await tokens.issueAccessToken({ subject: 'u1', clientId: 'c1', audience: 'https://api.test', scopes: ['read'], roles: [], ttlSeconds: 900 });
+    const signedByOld = await tokens.issueAccessToken({
+      subject: 'u1',
+      clientId: 'c1',
+      audience: 'https://api.test',
+      scopes: ['read'],
+      roles: [],
+      ttlSeconds: 900,
+    });
 
     const fresh = await rotateSigningKey(km());
     expect(fresh).toEqual({
@@ -135,7 +169,10 @@ describe.each(backends())('signing keys on $name', (backend) => {
     stack.clock.advance(1);
     expect(ring.signingKey().kid).toBe(fresh.kid);
     expect(tokens.currentKid()).toBe(fresh.kid);
-    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([[old.kid, 'retired'], [fresh.kid, 'active']]);
+    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([
+      [old.kid, 'retired'],
+      [fresh.kid, 'active'],
+    ]);
     expect(await ring.verificationKey(old.kid)).toBeInstanceOf(crypto.KeyObject);
     expect(publishedKids(stack)).toEqual([old.kid, fresh.kid].sort());
     await expect(tokens.verifyAccessToken(signedByOld.token)).resolves.toMatchObject({ sub: 'u1', client_id: 'c1' });
@@ -154,7 +191,10 @@ describe.each(backends())('signing keys on $name', (backend) => {
     expect(await ring.verificationKey(old.kid)).toBeUndefined();
     expect(publishedKids(stack)).toEqual([fresh.kid]);
     expect(ring.signingKey().kid).toBe(fresh.kid);
-    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([[old.kid, 'expired'], [fresh.kid, 'active']]);
+    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([
+      [old.kid, 'expired'],
+      [fresh.kid, 'active'],
+    ]);
   });
 
   it('activates at once and retires the others at once with immediate rotation', async () => {
@@ -163,10 +203,12 @@ describe.each(backends())('signing keys on $name', (backend) => {
     expect(fresh.activatesAt).toEqual(new Date(start));
     await stack.services.ring.reload();
     expect(stack.services.ring.signingKey().kid).toBe(fresh.kid);
-    expect(byKid(await listSigningKeys(km()))).toEqual(byKid([
-      { ...old, retiresAt: new Date(start), state: 'retired', hasPrivateKey: true },
-      { ...fresh, state: 'active', hasPrivateKey: true },
-    ]));
+    expect(byKid(await listSigningKeys(km()))).toEqual(
+      byKid([
+        { ...old, retiresAt: new Date(start), state: 'retired', hasPrivateKey: true },
+        { ...fresh, state: 'active', hasPrivateKey: true },
+      ]),
+    );
     // The old key keeps verifying what it signed.
     expect(await stack.services.ring.verificationKey(old.kid)).toBeInstanceOf(crypto.KeyObject);
     expect(publishedKids(stack)).toEqual([old.kid, fresh.kid].sort());
@@ -174,7 +216,10 @@ describe.each(backends())('signing keys on $name', (backend) => {
 
   it('refuses to retire the only active key without force', async () => {
     const [only] = await listSigningKeys(km());
-    expect(await domainError(retireSigningKey(km(), only.kid))).toEqual({ kind: 'invalid', message: expect.stringContaining('only active key') });
+    expect(await domainError(retireSigningKey(km(), only.kid))).toEqual({
+      kind: 'invalid',
+      message: expect.stringContaining('only active key'),
+    });
     expect((await listSigningKeys(km())).map((k) => k.state)).toEqual(['active']);
 
     // A standby key does not count: it cannot sign yet.
@@ -185,7 +230,9 @@ describe.each(backends())('signing keys on $name', (backend) => {
   it('retires the only active key with force, leaving nothing to sign with', async () => {
     const [only] = await listSigningKeys(km());
     await retireSigningKey(km(), only.kid, true);
-    expect(await listSigningKeys(km())).toEqual([{ ...only, retiresAt: new Date(start), state: 'retired', hasPrivateKey: true }]);
+    expect(await listSigningKeys(km())).toEqual([
+      { ...only, retiresAt: new Date(start), state: 'retired', hasPrivateKey: true },
+    ]);
     await stack.services.ring.reload();
     expect(() => stack.services.ring.signingKey()).toThrow(NoSigningKeyError);
     expect(publishedKids(stack)).toEqual([only.kid]);
@@ -197,15 +244,33 @@ describe.each(backends())('signing keys on $name', (backend) => {
     stack.clock.advance(STANDBY_MS);
     // The old key retired by itself when the new one activated.
     // Retiring is not distrusting: the answer says so and names the command that is.
-    const answer = { kind: 'invalid', message: `Key ${old.kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${old.kid}".` };
+    const answer = {
+      kind: 'invalid',
+      message: `Key ${old.kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${old.kid}".`,
+    };
     expect(await domainError(retireSigningKey(km(), old.kid))).toEqual(answer);
     expect(await domainError(retireSigningKey(km(), old.kid, true))).toEqual(answer);
   });
 
   describe('revocation', () => {
-    const signedBy = (kid: string) => stack.services.tokens.issueAccessToken({ subject: 'u1', clientId: 'c1', audience: 'https://api.test', scopes: [], roles: [], ttlSeconds: 900 })
-      .then((t) => { expect(JSON.parse(Buffer.from(t.token.split('.')[0], 'base64url').toString()).kid).toBe(kid); return t.token; });
-    const kidRevocations = () => stack.services.db.query<{ subject: string; revoked_at: Date; expires_at: Date }>("SELECT subject, revoked_at, expires_at FROM revocations WHERE kind = 'kid'");
+    const signedBy = (kid: string) =>
+      stack.services.tokens
+        .issueAccessToken({
+          subject: 'u1',
+          clientId: 'c1',
+          audience: 'https://api.test',
+          scopes: [],
+          roles: [],
+          ttlSeconds: 900,
+        })
+        .then((t) => {
+          expect(JSON.parse(Buffer.from(t.token.split('.')[0], 'base64url').toString()).kid).toBe(kid);
+          return t.token;
+        });
+    const kidRevocations = () =>
+      stack.services.db.query<{ subject: string; revoked_at: Date; expires_at: Date }>(
+        "SELECT subject, revoked_at, expires_at FROM revocations WHERE kind = 'kid'",
+      );
     const indexed = (kid: string) => stack.services.redis!.get(`{rv}:kid:${kid}`);
 
     it('revokes a retired key at once: it neither verifies nor is published, and the revocation is durable and indexed', async () => {
@@ -217,12 +282,26 @@ describe.each(backends())('signing keys on $name', (backend) => {
 
       stack.clock.advance(1000);
       expect(await revokeSigningKey(km(), old.kid)).toEqual({ liveRefreshTokens: 0 });
-      expect(byKid(await listSigningKeys(km()))).toEqual(byKid([
-        { ...old, retiresAt: new Date(start), revokedAt: new Date(start + 1000), state: 'revoked', hasPrivateKey: true },
-        { ...fresh, state: 'active', hasPrivateKey: true },
-      ]));
+      expect(byKid(await listSigningKeys(km()))).toEqual(
+        byKid([
+          {
+            ...old,
+            retiresAt: new Date(start),
+            revokedAt: new Date(start + 1000),
+            state: 'revoked',
+            hasPrivateKey: true,
+          },
+          { ...fresh, state: 'active', hasPrivateKey: true },
+        ]),
+      );
       // The revocations table indexes it until the last token it can have signed is past.
-      expect(await kidRevocations()).toEqual([{ subject: old.kid, revoked_at: new Date(start + 1000), expires_at: new Date(start + 1000 + MAX_TOKEN_LIFETIME_MS) }]);
+      expect(await kidRevocations()).toEqual([
+        {
+          subject: old.kid,
+          revoked_at: new Date(start + 1000),
+          expires_at: new Date(start + 1000 + MAX_TOKEN_LIFETIME_MS),
+        },
+      ]);
       if (stack.backend === 'postgres+redis') expect(await indexed(old.kid)).toBe(String(start + 1000));
 
       await stack.services.ring.reload();
@@ -230,30 +309,51 @@ describe.each(backends())('signing keys on $name', (backend) => {
       expect(await stack.services.ring.verificationKey(old.kid)).toBeUndefined();
       expect(stack.services.ring.key(old.kid)).toBeUndefined();
       expect(stack.services.ring.revokedKey(old.kid)).toBeInstanceOf(crypto.KeyObject);
-      await expect(stack.services.tokens.verifyAccessToken(token)).rejects.toMatchObject({ name: 'InvalidTokenError', code: 'key_revoked' });
-      expect(await domainError(revokeSigningKey(km(), old.kid))).toEqual({ kind: 'invalid', message: `Key ${old.kid} is already revoked.` });
-      expect(await domainError(retireSigningKey(km(), old.kid, true))).toEqual({ kind: 'invalid', message: `Key ${old.kid} is already revoked.` });
+      await expect(stack.services.tokens.verifyAccessToken(token)).rejects.toMatchObject({
+        name: 'InvalidTokenError',
+        code: 'key_revoked',
+      });
+      expect(await domainError(revokeSigningKey(km(), old.kid))).toEqual({
+        kind: 'invalid',
+        message: `Key ${old.kid} is already revoked.`,
+      });
+      expect(await domainError(retireSigningKey(km(), old.kid, true))).toEqual({
+        kind: 'invalid',
+        message: `Key ${old.kid} is already revoked.`,
+      });
     });
 
-    if (backend.name === 'postgres+redis') it('on Postgres + Redis: publishes revoked kids again at every re-seed of the index', async () => {
-      const [old] = await listSigningKeys(km());
-      await rotateSigningKey(km(), true, true);
-      const redis = stack.services.redis!;
-      expect(await indexed(old.kid)).toBe(String(start));
-      // Redis loses its data: the epoch marker goes with it, and the next lookup starts a re-seed.
-      await redis.del(`{rv}:kid:${old.kid}`, '{rv}:epoch');
-      await stack.services.revocations.isRevoked({ jti: 'x', sub: 'u1', iat: 0 });
-      await waitUntil('the re-seed to publish the revoked kid', async () => (await indexed(old.kid)) === String(start));
-      expect(await redis.pttl(`{rv}:kid:${old.kid}`)).toBeGreaterThan(MAX_TOKEN_LIFETIME_MS - 60_000);
-    });
+    if (backend.name === 'postgres+redis')
+      it('on Postgres + Redis: publishes revoked kids again at every re-seed of the index', async () => {
+        const [old] = await listSigningKeys(km());
+        await rotateSigningKey(km(), true, true);
+        const redis = stack.services.redis!;
+        expect(await indexed(old.kid)).toBe(String(start));
+        // Redis loses its data: the epoch marker goes with it, and the next lookup starts a re-seed.
+        await redis.del(`{rv}:kid:${old.kid}`, '{rv}:epoch');
+        await stack.services.revocations.isRevoked({ jti: 'x', sub: 'u1', iat: 0 });
+        await waitUntil(
+          'the re-seed to publish the revoked kid',
+          async () => (await indexed(old.kid)) === String(start),
+        );
+        expect(await redis.pttl(`{rv}:kid:${old.kid}`)).toBeGreaterThan(MAX_TOKEN_LIFETIME_MS - 60_000);
+      });
 
     it('refuses to revoke the only active key, an unknown kid, and revoke_old without an immediate rotation', async () => {
       const [only] = await listSigningKeys(km());
       expect(await domainError(revokeSigningKey(km(), only.kid))).toEqual({
-        kind: 'invalid', message: 'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
+        kind: 'invalid',
+        message:
+          'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
       });
-      expect(await domainError(revokeSigningKey(km(), 'A'.repeat(43)))).toEqual({ kind: 'not_found', message: `No signing key with kid ${'A'.repeat(43)}.` });
-      expect(await domainError(rotateSigningKey(km(), false, true))).toEqual({ kind: 'invalid', message: 'Revoking the old keys needs an immediate rotation: nothing else could sign.' });
+      expect(await domainError(revokeSigningKey(km(), 'A'.repeat(43)))).toEqual({
+        kind: 'not_found',
+        message: `No signing key with kid ${'A'.repeat(43)}.`,
+      });
+      expect(await domainError(rotateSigningKey(km(), false, true))).toEqual({
+        kind: 'invalid',
+        message: 'Revoking the old keys needs an immediate rotation: nothing else could sign.',
+      });
       expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([[only.kid, 'active']]);
       expect(await kidRevocations()).toEqual([]);
     });
@@ -266,9 +366,13 @@ describe.each(backends())('signing keys on $name', (backend) => {
       await stack.services.ring.reload();
       expect(stack.services.ring.signingKey().kid).toBe(fresh.kid);
       expect(publishedKids(stack)).toEqual([fresh.kid]);
-      expect(byKid(await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual(byKid([
-        { kid: old.kid, state: 'revoked' }, { kid: standby.kid, state: 'revoked' }, { kid: fresh.kid, state: 'active' },
-      ]).map((k) => [k.kid, k.state]));
+      expect(byKid(await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual(
+        byKid([
+          { kid: old.kid, state: 'revoked' },
+          { kid: standby.kid, state: 'revoked' },
+          { kid: fresh.kid, state: 'active' },
+        ]).map((k) => [k.kid, k.state]),
+      );
       expect((await kidRevocations()).map((r) => r.subject).sort()).toEqual([old.kid, standby.kid].sort());
     });
 
@@ -287,7 +391,14 @@ describe.each(backends())('signing keys on $name', (backend) => {
       const other = await generateSigningKey();
       await savePrivateKey(stack.config.keysDir, other);
       // An older key still active beside the current one: revoke the current, newer one.
-      await createKeyRepository(stack.services.db).insert({ kid: other.kid, publicJwk: other.publicJwk, createdAt: new Date(start - 1000), activatesAt: new Date(start - 1000), retiresAt: null, revokedAt: null });
+      await createKeyRepository(stack.services.db).insert({
+        kid: other.kid,
+        publicJwk: other.publicJwk,
+        createdAt: new Date(start - 1000),
+        activatesAt: new Date(start - 1000),
+        retiresAt: null,
+        revokedAt: null,
+      });
       await stack.services.ring.reload();
       expect(stack.services.ring.signingKey().kid).toBe(old.kid);
       await revokeSigningKey(km(), old.kid);
@@ -304,14 +415,24 @@ describe.each(backends())('signing keys on $name', (backend) => {
     await savePrivateKey(stack.config.keysDir, generated);
     stack.clock.advance(1000);
     const now = new Date(stack.clock.now());
-    await createKeyRepository(stack.services.db).insert({ kid: generated.kid, publicJwk: generated.publicJwk, createdAt: now, activatesAt: now, retiresAt: null, revokedAt: null });
+    await createKeyRepository(stack.services.db).insert({
+      kid: generated.kid,
+      publicJwk: generated.publicJwk,
+      createdAt: now,
+      activatesAt: now,
+      retiresAt: null,
+      revokedAt: null,
+    });
     await stack.services.ring.reload();
     expect(stack.services.ring.signingKey().kid).toBe(generated.kid); // the newest active key signs
 
     await retireSigningKey(km(), generated.kid);
     await stack.services.ring.reload();
     expect(stack.services.ring.signingKey().kid).toBe(first.kid);
-    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([[first.kid, 'active'], [generated.kid, 'retired']]);
+    expect((await listSigningKeys(km())).map((k) => [k.kid, k.state])).toEqual([
+      [first.kid, 'active'],
+      [generated.kid, 'retired'],
+    ]);
   });
 
   it('keeps a key signing when the standby key replacing it is retired (a rotation cancelled)', async () => {
@@ -331,44 +452,61 @@ describe.each(backends())('signing keys on $name', (backend) => {
 
   it('refuses an unknown kid', async () => {
     const kid = 'A'.repeat(43);
-    expect(await domainError(retireSigningKey(km(), kid))).toEqual({ kind: 'not_found', message: `No signing key with kid ${kid}.` });
+    expect(await domainError(retireSigningKey(km(), kid))).toEqual({
+      kind: 'not_found',
+      message: `No signing key with kid ${kid}.`,
+    });
   });
 
   it('reports a key whose private half is missing from the keys directory', async () => {
     const [old] = await listSigningKeys(km());
     const fresh = await rotateSigningKey(km(), true);
     fs.unlinkSync(path.join(stack.config.keysDir, `${fresh.kid}.pem`));
-    expect(byKid(await listSigningKeys(km())).map((k) => [k.kid, k.state, k.hasPrivateKey])).toEqual(byKid([
-      { kid: old.kid, state: 'retired', hasPrivateKey: true },
-      { kid: fresh.kid, state: 'active', hasPrivateKey: false },
-    ]).map((k) => [k.kid, k.state, k.hasPrivateKey]));
+    expect(byKid(await listSigningKeys(km())).map((k) => [k.kid, k.state, k.hasPrivateKey])).toEqual(
+      byKid([
+        { kid: old.kid, state: 'retired', hasPrivateKey: true },
+        { kid: fresh.kid, state: 'active', hasPrivateKey: false },
+      ]).map((k) => [k.kid, k.state, k.hasPrivateKey]),
+    );
   });
 
-  if (backend.name === 'postgres+redis') it('on Postgres: two instances starting at once on a fresh database make one key and migrate once', async () => {
-    const scratch = await createScratchDatabase();
-    const keysDir = tempDir('authd-keys-race-');
-    try {
-      const config = parseConfig({ DATABASE_URL: scratch.url, AUTHD_KEYS_DIR: keysDir, AUTHD_ISSUER: 'https://authd.test', NODE_ENV: 'test', ...FAST_ARGON2 });
-      const [a, b] = await Promise.all([openServices(config, { logger: silentLogger }), openServices(config, { logger: silentLogger })]);
+  if (backend.name === 'postgres+redis')
+    it('on Postgres: two instances starting at once on a fresh database make one key and migrate once', async () => {
+      const scratch = await createScratchDatabase();
+      const keysDir = tempDir('authd-keys-race-');
       try {
-        const keys = await a.db.query<{ kid: string }>('SELECT kid FROM signing_keys');
-        expect(keys).toHaveLength(1);
-        expect(a.ring.signingKey().kid).toBe(keys[0].kid);
-        expect(b.ring.signingKey().kid).toBe(keys[0].kid);
-        expect(pemFiles(keysDir)).toEqual([`${keys[0].kid}.pem`]);
+        const config = parseConfig({
+          DATABASE_URL: scratch.url,
+          AUTHD_KEYS_DIR: keysDir,
+          AUTHD_ISSUER: 'https://authd.test',
+          NODE_ENV: 'test',
+          ...FAST_ARGON2,
+        });
+        const [a, b] = await Promise.all([
+          openServices(config, { logger: silentLogger }),
+          openServices(config, { logger: silentLogger }),
+        ]);
+        try {
+          const keys = await a.db.query<{ kid: string }>('SELECT kid FROM signing_keys');
+          expect(keys).toHaveLength(1);
+          expect(a.ring.signingKey().kid).toBe(keys[0].kid);
+          expect(b.ring.signingKey().kid).toBe(keys[0].kid);
+          expect(pemFiles(keysDir)).toEqual([`${keys[0].kid}.pem`]);
 
-        const versions = (await readMigrations()).map((m) => m.version);
-        const applied = await a.db.query<{ version: string; n: number }>('SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version');
-        expect(applied).toEqual(versions.map((version) => ({ version, n: 1 })));
+          const versions = (await readMigrations()).map((m) => m.version);
+          const applied = await a.db.query<{ version: string; n: number }>(
+            'SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version',
+          );
+          expect(applied).toEqual(versions.map((version) => ({ version, n: 1 })));
 
-        // Both hold the same client-secret key: a secret made through one matches through the other.
-        expect(b.digester.digest('s')).toBe(a.digester.digest('s'));
+          // Both hold the same client-secret key: a secret made through one matches through the other.
+          expect(b.digester.digest('s')).toBe(a.digester.digest('s'));
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
       } finally {
-        await Promise.all([a.close(), b.close()]);
+        await scratch.drop();
+        fs.rmSync(keysDir, { recursive: true, force: true });
       }
-    } finally {
-      await scratch.drop();
-      fs.rmSync(keysDir, { recursive: true, force: true });
-    }
-  });
+    });
 });

@@ -10,10 +10,18 @@ import { createTestClock } from '../support/clock';
 import { createKeyTable, HOUR, LIFETIME_MS } from './ring-fixture';
 
 const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
-const published = (ring: { jwks(): { body: string } }) => (JSON.parse(ring.jwks().body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+const published = (ring: { jwks(): { body: string } }) =>
+  (JSON.parse(ring.jwks().body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
 
 describe('keyState: a function of time alone', () => {
-  const record = { kid: 'k', publicJwk: {}, createdAt: new Date(T0), activatesAt: new Date(T0 + HOUR), retiresAt: new Date(T0 + 2 * HOUR), revokedAt: null };
+  const record = {
+    kid: 'k',
+    publicJwk: {},
+    createdAt: new Date(T0),
+    activatesAt: new Date(T0 + HOUR),
+    retiresAt: new Date(T0 + 2 * HOUR),
+    revokedAt: null,
+  };
   it.each([
     ['standby before activates_at', T0 + HOUR - 1, 'standby'],
     ['active from activates_at', T0 + HOUR, 'active'],
@@ -25,7 +33,8 @@ describe('keyState: a function of time alone', () => {
   });
 
   it('revoked for good, whatever the time', () => {
-    for (const now of [T0, T0 + HOUR, T0 + 10 * LIFETIME_MS]) expect(keyState({ ...record, revokedAt: new Date(T0 + HOUR) }, now, LIFETIME_MS)).toBe('revoked');
+    for (const now of [T0, T0 + HOUR, T0 + 10 * LIFETIME_MS])
+      expect(keyState({ ...record, revokedAt: new Date(T0 + HOUR) }, now, LIFETIME_MS)).toBe('revoked');
   });
 
   it('active for ever without retires_at', () => {
@@ -75,7 +84,7 @@ describe('the key ring', () => {
     expect(published(ring)).toEqual([current.kid]);
   });
 
-  it('never signs, verifies or publishes a revoked key, but keeps its public half for the refresh grant\'s confirmation', async () => {
+  it("never signs, verifies or publishes a revoked key, but keeps its public half for the refresh grant's confirmation", async () => {
     const table = createKeyTable();
     const clock = createTestClock(T0);
     const compromised = await table.add(T0 - 2 * HOUR);

@@ -19,9 +19,19 @@ export function createKeyTable() {
     async query<Row>(text: string): Promise<Row[]> {
       if (!text.startsWith('SELECT * FROM signing_keys')) throw new Error(`unexpected query: ${text}`);
       counts.selects += 1;
-      return [...rows].sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime()).map((r) => ({
-        kid: r.kid, public_jwk: r.publicJwk, created_at: r.createdAt, activates_at: r.activatesAt, retires_at: r.retiresAt, revoked_at: r.revokedAt,
-      }) as Row);
+      return [...rows]
+        .sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime())
+        .map(
+          (r) =>
+            ({
+              kid: r.kid,
+              public_jwk: r.publicJwk,
+              created_at: r.createdAt,
+              activates_at: r.activatesAt,
+              retires_at: r.retiresAt,
+              revoked_at: r.revokedAt,
+            }) as Row,
+        );
     },
   };
   const keysDir = tempDir('authd-ring-');
@@ -32,18 +42,32 @@ export function createKeyTable() {
     counts,
     repository: createKeyRepository(db),
     /** A key in the table, activating at `activatesAt` (ms), its private file saved unless `withPrivateKey` is false. */
-    async add(activatesAt: number, options: { retiresAt?: number; revokedAt?: number; withPrivateKey?: boolean } = {}): Promise<GeneratedKey & { record: SigningKeyRecord }> {
+    async add(
+      activatesAt: number,
+      options: { retiresAt?: number; revokedAt?: number; withPrivateKey?: boolean } = {},
+    ): Promise<GeneratedKey & { record: SigningKeyRecord }> {
       const key = await generateSigningKey();
       if (options.withPrivateKey !== false) await savePrivateKey(keysDir, key);
       const record: SigningKeyRecord = {
-        kid: key.kid, publicJwk: key.publicJwk, createdAt: new Date(activatesAt), activatesAt: new Date(activatesAt),
-        retiresAt: options.retiresAt === undefined ? null : new Date(options.retiresAt), revokedAt: options.revokedAt === undefined ? null : new Date(options.revokedAt),
+        kid: key.kid,
+        publicJwk: key.publicJwk,
+        createdAt: new Date(activatesAt),
+        activatesAt: new Date(activatesAt),
+        retiresAt: options.retiresAt === undefined ? null : new Date(options.retiresAt),
+        revokedAt: options.revokedAt === undefined ? null : new Date(options.revokedAt),
       };
       rows.push(record);
       return { ...key, record };
     },
     ring(clock: TestClock, unknownKidCooldownMs = 5000): Promise<KeyRing> {
-      return createKeyRing({ repository: createKeyRepository(db), keysDir, clock, maxTokenLifetimeMs: LIFETIME_MS, refreshIntervalMs: HOUR, unknownKidCooldownMs });
+      return createKeyRing({
+        repository: createKeyRepository(db),
+        keysDir,
+        clock,
+        maxTokenLifetimeMs: LIFETIME_MS,
+        refreshIntervalMs: HOUR,
+        unknownKidCooldownMs,
+      });
     },
   };
 }

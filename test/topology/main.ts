@@ -31,16 +31,18 @@ async function main(): Promise<void> {
       console.log(`soak: ${results.summary}\nwritten to ${path.relative(process.cwd(), file)}`);
       return;
     }
-    console.log([
-      `authd (HAProxy, round robin)  ${topology.balancer.url}`,
-      ...topology.instances.map((instance, i) => `authd instance ${i}              ${instance.url}`),
-      `DATABASE_URL (PgBouncer)      ${topology.databaseUrl}`,
-      `REDIS_URL                     ${topology.redisUrl}`,
-      `users                         ${topology.users.join(', ')} (password: ${JSON.stringify(PASSWORD)})`,
-      'clients                       web (public, password + refresh_token), introspector (see test/topology/stack.ts)',
-      `logs and data                 ${topology.group.root}`,
-      'Ctrl-C stops everything.',
-    ].join('\n'));
+    console.log(
+      [
+        `authd (HAProxy, round robin)  ${topology.balancer.url}`,
+        ...topology.instances.map((instance, i) => `authd instance ${i}              ${instance.url}`),
+        `DATABASE_URL (PgBouncer)      ${topology.databaseUrl}`,
+        `REDIS_URL                     ${topology.redisUrl}`,
+        `users                         ${topology.users.join(', ')} (password: ${JSON.stringify(PASSWORD)})`,
+        'clients                       web (public, password + refresh_token), introspector (see test/topology/stack.ts)',
+        `logs and data                 ${topology.group.root}`,
+        'Ctrl-C stops everything.',
+      ].join('\n'),
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -50,7 +52,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (error: unknown) => {
-  console.error(`npm run topology: ${(error as Error).message}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`npm run topology: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

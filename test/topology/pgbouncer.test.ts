@@ -36,12 +36,21 @@ const ADVISORY_LOCKS_HERE = `SELECT count(*)::int AS n FROM pg_locks
 function runMigrateCli(databaseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: databaseUrl, AUTHD_KEYS_DIR: tempDir('authd-pgb-keys-') },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        DATABASE_URL: databaseUrl,
+        AUTHD_KEYS_DIR: tempDir('authd-pgb-keys-'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
     child.once('error', reject);
     child.once('exit', (code) => resolve({ code, output }));
   });
@@ -60,7 +69,11 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
   let url: string;
   const opened: Database[] = [];
   const open = (statementTimeoutMillis?: number) => {
-    const db = createPostgresDatabase({ connectionString: url, max: 4, ...(statementTimeoutMillis && { statementTimeoutMillis }) });
+    const db = createPostgresDatabase({
+      connectionString: url,
+      max: 4,
+      ...(statementTimeoutMillis && { statementTimeoutMillis }),
+    });
     opened.push(db);
     return db;
   };
@@ -90,7 +103,9 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
     const direct = new Client({ connectionString: scratch.url });
     await direct.connect();
     try {
-      const versions = (await direct.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
+      const versions = (await direct.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map(
+        (r) => r.version,
+      );
       expect(versions).toEqual((await readMigrations()).map((m) => m.version));
       // No advisory lock left behind on any server connection PgBouncer keeps open.
       expect((await direct.query(ADVISORY_LOCKS_HERE)).rows[0].n).toBe(0);
@@ -108,9 +123,13 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as Error).cause).toMatchObject({ code: '57014' });
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(await db.transaction((tx) => tx.query<{ statement_timeout: string }>('SHOW statement_timeout'))).toEqual([{ statement_timeout: '300ms' }]);
+    expect(await db.transaction((tx) => tx.query<{ statement_timeout: string }>('SHOW statement_timeout'))).toEqual([
+      { statement_timeout: '300ms' },
+    ]);
     // Outside any transaction the server default applies: nothing was SET for the session.
-    expect(await db.query<{ statement_timeout: string }>('SHOW statement_timeout')).toEqual([{ statement_timeout: '0' }]);
+    expect(await db.query<{ statement_timeout: string }>('SHOW statement_timeout')).toEqual([
+      { statement_timeout: '0' },
+    ]);
   });
 
   it('bounds a single statement on the client: a defined "unavailable" error, and the pool goes on', async () => {
@@ -125,12 +144,16 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
     const db = open();
     let inside = 0;
     let overlapped = false;
-    await Promise.all(Array.from({ length: 4 }, () => db.withAdvisoryLock(4242, async () => {
-      inside++;
-      if (inside > 1) overlapped = true;
-      await sleep(100);
-      inside--;
-    })));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        db.withAdvisoryLock(4242, async () => {
+          inside++;
+          if (inside > 1) overlapped = true;
+          await sleep(100);
+          inside--;
+        }),
+      ),
+    );
     expect(overlapped).toBe(false);
     const [{ n }] = await db.query<{ n: number }>(ADVISORY_LOCKS_HERE);
     expect(n).toBe(0);
@@ -142,12 +165,32 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
     let rsAuth: string;
 
     beforeAll(async () => {
-      const config = parseConfig({ DATABASE_URL: url, AUTHD_ISSUER: 'https://authd.pgbouncer.test', AUTHD_KEYS_DIR: tempDir('authd-pgb-'), NODE_ENV: 'test', ...FAST_ARGON2 });
+      const config = parseConfig({
+        DATABASE_URL: url,
+        AUTHD_ISSUER: 'https://authd.pgbouncer.test',
+        AUTHD_KEYS_DIR: tempDir('authd-pgb-'),
+        NODE_ENV: 'test',
+        ...FAST_ARGON2,
+      });
       services = await openServices(config, { logger: silentLogger });
       await services.clientService.create({
-        id: 'web', name: 'Web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
+        id: 'web',
+        name: 'Web',
+        confidential: false,
+        firstParty: true,
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['read'],
+        defaultScopes: ['read'],
+        audience: AUDIENCE,
       });
-      const rs = await services.clientService.create({ id: 'resource-server', name: 'RS', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
+      const rs = await services.clientService.create({
+        id: 'resource-server',
+        name: 'RS',
+        confidential: true,
+        canIntrospect: true,
+        grantTypes: [],
+        audience: AUDIENCE,
+      });
       rsAuth = 'Basic ' + Buffer.from(`resource-server:${rs.secret}`).toString('base64');
       await services.users.create({ username: 'alice@example.com', password: PASSWORD, scopes: ['read'] });
       await services.users.create({ username: 'bob@example.com', password: PASSWORD, scopes: ['read'] });
@@ -155,22 +198,33 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
     });
     afterAll(() => services?.close());
 
-    const token = (params: Record<string, string>) => request(app).post('/oauth/token').type('form').send({ client_id: 'web', ...params });
-    const login = (username = 'alice@example.com', password = PASSWORD) => token({ grant_type: 'password', username, password });
+    const token = (params: Record<string, string>) =>
+      request(app)
+        .post('/oauth/token')
+        .type('form')
+        .send({ client_id: 'web', ...params });
+    const login = (username = 'alice@example.com', password = PASSWORD) =>
+      token({ grant_type: 'password', username, password });
 
     it('10 concurrent refreshes of one token rotate it once (the single-statement rotation), no fork', async () => {
       const issued = await login();
       expect(issued.status).toBe(200);
-      const answers = await Promise.all(Array.from({ length: 10 }, () => token({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token })));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          token({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token }),
+        ),
+      );
       expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
       expect(new Set(answers.map((r) => r.body.refresh_token)).size).toBe(1);
       const sid = String(decodeJwt(issued.body.access_token).payload.sid);
       const rows = await services.db.query<{ heads: number; all: number }>(
-        'SELECT count(*) FILTER (WHERE consumed_at IS NULL)::int AS heads, count(*)::int AS all FROM refresh_tokens WHERE session_id = $1', [sid]);
+        'SELECT count(*) FILTER (WHERE consumed_at IS NULL)::int AS heads, count(*)::int AS all FROM refresh_tokens WHERE session_id = $1',
+        [sid],
+      );
       expect(rows).toEqual([{ heads: 1, all: 2 }]);
     });
 
-    it('admits exactly 5 of 20 parallel wrong guesses (the throttle\'s row-locking transaction); the other 15 get 429', async () => {
+    it("admits exactly 5 of 20 parallel wrong guesses (the throttle's row-locking transaction); the other 15 get 429", async () => {
       const answers = await Promise.all(Array.from({ length: 20 }, () => login('bob@example.com', 'wrong password')));
       const counts: Record<number, number> = {};
       for (const r of answers) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -179,9 +233,17 @@ describe('authd through PgBouncer in transaction mode (default settings)', () =>
 
     it('a revoked access token and session are inactive at introspection', async () => {
       const issued = await login();
-      const introspect = (t: string) => request(app).post('/oauth/introspect').set('authorization', rsAuth).type('form').send({ token: t });
+      const introspect = (t: string) =>
+        request(app).post('/oauth/introspect').set('authorization', rsAuth).type('form').send({ token: t });
       expect((await introspect(issued.body.access_token)).body).toMatchObject({ active: true });
-      expect((await request(app).post('/oauth/revoke').type('form').send({ client_id: 'web', token: issued.body.refresh_token })).status).toBe(200);
+      expect(
+        (
+          await request(app)
+            .post('/oauth/revoke')
+            .type('form')
+            .send({ client_id: 'web', token: issued.body.refresh_token })
+        ).status,
+      ).toBe(200);
       expect((await introspect(issued.body.access_token)).body).toEqual({ active: false });
       expect((await token({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token })).status).toBe(400);
     });

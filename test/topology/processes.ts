@@ -51,10 +51,18 @@ export interface Managed {
 }
 
 /** Commands the topology needs, each with its Debian package. */
-export const TOPOLOGY_COMMANDS = { 'redis-server': 'redis-server', 'redis-sentinel': 'redis-sentinel', 'redis-cli': 'redis-tools', pgbouncer: 'pgbouncer', haproxy: 'haproxy' } as const;
+export const TOPOLOGY_COMMANDS = {
+  'redis-server': 'redis-server',
+  'redis-sentinel': 'redis-sentinel',
+  'redis-cli': 'redis-tools',
+  pgbouncer: 'pgbouncer',
+  haproxy: 'haproxy',
+} as const;
 
 export function missingCommands(): string[] {
-  return Object.keys(TOPOLOGY_COMMANDS).filter((command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0);
+  return Object.keys(TOPOLOGY_COMMANDS).filter(
+    (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0,
+  );
 }
 
 /**
@@ -63,7 +71,10 @@ export function missingCommands(): string[] {
  */
 export class PortBlock {
   private next: number;
-  constructor(private readonly base: number, private readonly size = 100) {
+  constructor(
+    private readonly base: number,
+    private readonly size = 100,
+  ) {
     this.next = base;
   }
 
@@ -95,18 +106,30 @@ export class ProcessGroup {
     return dir;
   }
 
-  spawn(name: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Managed {
+  spawn(
+    name: string,
+    command: string,
+    args: string[],
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Managed {
     hookExit();
     const log = path.join(this.root, `${name}.log`);
     const out = fs.openSync(log, 'a');
-    const child = spawn(command, args, { cwd: options.cwd ?? this.root, env: options.env ?? process.env, stdio: ['ignore', out, out], detached: true });
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? this.root,
+      env: options.env ?? process.env,
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
     fs.closeSync(out);
     const pid = child.pid!;
     running.set(pid, true);
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-      running.delete(pid);
-      resolve(code);
-    }));
+    const exit = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        running.delete(pid);
+        resolve(code);
+      }),
+    );
     child.once('error', () => running.delete(pid));
     const managed: Managed = {
       name,
@@ -133,10 +156,17 @@ export class ProcessGroup {
 
   /** Waits for port to accept connections, failing early (with its log) if the process exits. */
   async listening(managed: Managed, port: number, timeoutMs = 20_000): Promise<void> {
-    await waitUntil(`${managed.name} on port ${port}`, async () => {
-      if (managed.exited()) throw new Error(`${managed.name} exited with ${managed.child.exitCode ?? managed.child.signalCode}:\n${this.tail(managed)}`);
-      return portAnswers(port);
-    }, timeoutMs);
+    await waitUntil(
+      `${managed.name} on port ${port}`,
+      async () => {
+        if (managed.exited())
+          throw new Error(
+            `${managed.name} exited with ${managed.child.exitCode ?? managed.child.signalCode}:\n${this.tail(managed)}`,
+          );
+        return portAnswers(port);
+      },
+      timeoutMs,
+    );
   }
 
   tail(managed: Managed, lines = 30): string {

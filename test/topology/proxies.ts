@@ -32,19 +32,22 @@ export async function startPgBouncer(group: ProcessGroup, ports: PortBlock, data
   const dir = group.dir('pgbouncer');
   const config = path.join(dir, 'pgbouncer.ini');
   fs.writeFileSync(path.join(dir, 'users.txt'), `"${user}" ""\n`);
-  fs.writeFileSync(config, [
-    '[databases]',
-    `* = host=${server.hostname} port=${server.port || 5432}`,
-    '[pgbouncer]',
-    'listen_addr = 127.0.0.1',
-    `listen_port = ${port}`,
-    'unix_socket_dir =',
-    'auth_type = trust',
-    `auth_file = ${path.join(dir, 'users.txt')}`,
-    `admin_users = ${user}`,
-    'pool_mode = transaction',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      '[databases]',
+      `* = host=${server.hostname} port=${server.port || 5432}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${path.join(dir, 'users.txt')}`,
+      `admin_users = ${user}`,
+      'pool_mode = transaction',
+      '',
+    ].join('\n'),
+  );
   fs.chmodSync(group.root, 0o755);
   spawnSync('chown', ['-R', PGBOUNCER_USER, dir]);
   const args = globalThis.process.getuid?.() === 0 ? ['-u', PGBOUNCER_USER, config] : [config];
@@ -88,7 +91,9 @@ function runtimeCommand(socket: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const connection = net.connect(socket);
     let output = '';
-    connection.on('data', (d) => { output += d; });
+    connection.on('data', (d) => {
+      output += d;
+    });
     connection.once('error', reject);
     connection.once('end', () => resolve(output));
     connection.end(`${command}\n`);
@@ -108,34 +113,37 @@ export async function startHaproxy(group: ProcessGroup, ports: PortBlock, backen
   const dir = group.dir('haproxy');
   const config = path.join(dir, 'haproxy.cfg');
   const socket = path.join(dir, 'admin.sock');
-  fs.writeFileSync(config, [
-    'global',
-    '  maxconn 2000',
-    `  stats socket ${socket} mode 600 level admin`,
-    'defaults',
-    '  mode http',
-    '  timeout connect 1s',
-    '  timeout client 30s',
-    '  timeout server 15s',
-    '  retries 3',
-    '  option redispatch 1', // every retry goes to another instance
-    // One request per server-side connection: no race between a reused idle connection and an
-    // instance closing it as it shuts down.
-    '  option http-server-close',
-    'frontend authd',
-    `  bind 127.0.0.1:${port}`,
-    '  use_backend authd if { nbsrv(authd) gt 0 }',
-    '  default_backend authd_live',
-    ...(['ready', 'live'] as const).flatMap((check) => [
-      `backend ${check === 'ready' ? 'authd' : 'authd_live'}`,
-      '  balance roundrobin',
-      `  option httpchk GET /health/${check}`,
-      '  http-check expect status 200',
-      '  default-server inter 500ms fall 2 rise 1',
-      ...backends.map((p, i) => `  server authd${i} 127.0.0.1:${p} check`),
-    ]),
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      'global',
+      '  maxconn 2000',
+      `  stats socket ${socket} mode 600 level admin`,
+      'defaults',
+      '  mode http',
+      '  timeout connect 1s',
+      '  timeout client 30s',
+      '  timeout server 15s',
+      '  retries 3',
+      '  option redispatch 1', // every retry goes to another instance
+      // One request per server-side connection: no race between a reused idle connection and an
+      // instance closing it as it shuts down.
+      '  option http-server-close',
+      'frontend authd',
+      `  bind 127.0.0.1:${port}`,
+      '  use_backend authd if { nbsrv(authd) gt 0 }',
+      '  default_backend authd_live',
+      ...(['ready', 'live'] as const).flatMap((check) => [
+        `backend ${check === 'ready' ? 'authd' : 'authd_live'}`,
+        '  balance roundrobin',
+        `  option httpchk GET /health/${check}`,
+        '  http-check expect status 200',
+        '  default-server inter 500ms fall 2 rise 1',
+        ...backends.map((p, i) => `  server authd${i} 127.0.0.1:${p} check`),
+      ]),
+      '',
+    ].join('\n'),
+  );
   const process = group.spawn('haproxy', 'haproxy', ['-db', '-f', config]);
   await group.listening(process, port);
   return {
@@ -145,7 +153,9 @@ export async function startHaproxy(group: ProcessGroup, ports: PortBlock, backen
     async state(i) {
       const [header, ...rows] = (await runtimeCommand(socket, 'show stat')).trim().split('\n');
       const columns = header.replace(/^# /, '').split(',');
-      const row = rows.map((r) => r.split(',')).find((r) => r[columns.indexOf('pxname')] === 'authd' && r[columns.indexOf('svname')] === `authd${i}`);
+      const row = rows
+        .map((r) => r.split(','))
+        .find((r) => r[columns.indexOf('pxname')] === 'authd' && r[columns.indexOf('svname')] === `authd${i}`);
       return row?.[columns.indexOf('status')] ?? 'unknown';
     },
   };

@@ -21,15 +21,37 @@ export interface RedisNode extends RedisServer {
   restart(): Promise<void>;
 }
 
-export async function startRedisNode(group: ProcessGroup, name: string, port: number, extra: string[] = []): Promise<RedisNode> {
+export async function startRedisNode(
+  group: ProcessGroup,
+  name: string,
+  port: number,
+  extra: string[] = [],
+): Promise<RedisNode> {
   const dir = group.dir(name);
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'no', ...extra];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--protected-mode',
+    'no',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...extra,
+  ];
   let admin: Redis | undefined;
   const node: RedisNode = {
     port,
     process: group.spawn(name, 'redis-server', args),
     admin() {
-      admin ??= new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 200 }).on('error', () => {});
+      admin ??= new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 200 }).on(
+        'error',
+        () => {},
+      );
       return admin;
     },
     async restart() {
@@ -64,20 +86,31 @@ export async function startSentinelSet(group: ProcessGroup, ports: PortBlock): P
   const masterPort = await ports.take();
   const replicaPort = await ports.take();
   const master = await startRedisNode(group, 'redis-master', masterPort);
-  const replica = await startRedisNode(group, 'redis-replica', replicaPort, ['--replicaof', '127.0.0.1', String(masterPort)]);
+  const replica = await startRedisNode(group, 'redis-replica', replicaPort, [
+    '--replicaof',
+    '127.0.0.1',
+    String(masterPort),
+  ]);
   const nodes = [master, replica];
   const sentinels: RedisServer[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await ports.take();
     const dir = group.dir(`sentinel-${i}`);
     const config = path.join(dir, 'sentinel.conf');
-    fs.writeFileSync(config, [
-      `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`,
-      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-      `sentinel failover-timeout ${MASTER_NAME} 10000`,
-      `sentinel parallel-syncs ${MASTER_NAME} 1`, '',
-    ].join('\n'));
+    fs.writeFileSync(
+      config,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'protected-mode no',
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 10000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 1`,
+        '',
+      ].join('\n'),
+    );
     const process = group.spawn(`sentinel-${i}`, 'redis-sentinel', [config]);
     await group.listening(process, port);
     let admin: Redis | undefined;
@@ -92,20 +125,38 @@ export async function startSentinelSet(group: ProcessGroup, ports: PortBlock): P
   }
 
   const masterPortOf = async (sentinel: RedisServer) => {
-    const [, port] = (await sentinel.admin().call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [string, string];
+    const [, port] = (await sentinel.admin().call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [
+      string,
+      string,
+    ];
     return Number(port);
   };
-  const isMaster = async (node: RedisNode) => (await node.admin().info('replication').catch(() => '')).includes('role:master');
+  const isMaster = async (node: RedisNode) =>
+    (
+      await node
+        .admin()
+        .info('replication')
+        .catch(() => '')
+    ).includes('role:master');
   // Ready when the replica is in sync and every sentinel knows the replica and the other two.
-  await waitUntil('the replica to sync', async () => /master_link_status:up/.test(await replica.admin().info('replication')), 30_000);
-  await waitUntil('the sentinels to find each other and the replica', async () => {
-    for (const s of sentinels) {
-      const replicas = (await s.admin().call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
-      const others = (await s.admin().call('SENTINEL', 'sentinels', MASTER_NAME)) as unknown[];
-      if (replicas.length !== 1 || others.length !== 2) return false;
-    }
-    return true;
-  }, 30_000, 250);
+  await waitUntil(
+    'the replica to sync',
+    async () => /master_link_status:up/.test(await replica.admin().info('replication')),
+    30_000,
+  );
+  await waitUntil(
+    'the sentinels to find each other and the replica',
+    async () => {
+      for (const s of sentinels) {
+        const replicas = (await s.admin().call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
+        const others = (await s.admin().call('SENTINEL', 'sentinels', MASTER_NAME)) as unknown[];
+        if (replicas.length !== 1 || others.length !== 2) return false;
+      }
+      return true;
+    },
+    30_000,
+    250,
+  );
 
   const set: SentinelSet = {
     url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${MASTER_NAME}`,
@@ -118,11 +169,16 @@ export async function startSentinelSet(group: ProcessGroup, ports: PortBlock): P
     },
     async promoted(oldPort, timeoutMs = 30_000) {
       let port = oldPort;
-      await waitUntil('the sentinels to agree on a promoted master', async () => {
-        const ports = await Promise.all(sentinels.map((s) => masterPortOf(s).catch(() => oldPort)));
-        port = ports[0];
-        return port !== oldPort && ports.every((p) => p === port) && isMaster(nodes.find((n) => n.port === port)!);
-      }, timeoutMs, 200);
+      await waitUntil(
+        'the sentinels to agree on a promoted master',
+        async () => {
+          const ports = await Promise.all(sentinels.map((s) => masterPortOf(s).catch(() => oldPort)));
+          port = ports[0];
+          return port !== oldPort && ports.every((p) => p === port) && isMaster(nodes.find((n) => n.port === port)!);
+        },
+        timeoutMs,
+        200,
+      );
       return port;
     },
     close: () => quitAll([...nodes, ...sentinels]),
@@ -151,38 +207,65 @@ export interface RedisCluster {
 }
 
 function parseClusterNodes(text: string): ClusterNodeInfo[] {
-  return text.trim().split('\n').map((line) => {
-    const [id, address, flags, master, , , , , ...slots] = line.split(' ');
-    return {
-      id,
-      port: Number(/:(\d+)@/.exec(address)![1]),
-      role: flags.includes('master') ? 'master' : 'slave',
-      masterId: master === '-' ? undefined : master,
-      slots: slots.filter((s) => !s.startsWith('[')).map((s) => {
-        const [from, to = from] = s.split('-').map(Number);
-        return [from, to] as [number, number];
-      }),
-    };
-  });
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, address, flags, master, , , , , ...slots] = line.split(' ');
+      return {
+        id,
+        port: Number(/:(\d+)@/.exec(address)![1]),
+        role: flags.includes('master') ? 'master' : 'slave',
+        masterId: master === '-' ? undefined : master,
+        slots: slots
+          .filter((s) => !s.startsWith('['))
+          .map((s) => {
+            const [from, to = from] = s.split('-').map(Number);
+            return [from, to] as [number, number];
+          }),
+      };
+    });
 }
 
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)),
+    );
   });
 }
 
 export async function startRedisCluster(group: ProcessGroup, ports: PortBlock): Promise<RedisCluster> {
   const nodes: RedisNode[] = [];
   for (let i = 0; i < 6; i++) {
-    nodes.push(await startRedisNode(group, `cluster-${i}`, await ports.take(), ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+    nodes.push(
+      await startRedisNode(group, `cluster-${i}`, await ports.take(), [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '2000',
+      ]),
+    );
   }
-  await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes']);
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas',
+    '1',
+    '--cluster-yes',
+  ]);
 
   const topology = async (node = nodes[0]) => parseClusterNodes(String(await node.admin().call('CLUSTER', 'NODES')));
   const cluster: RedisCluster = {
@@ -198,21 +281,29 @@ export async function startRedisCluster(group: ProcessGroup, ports: PortBlock): 
       return { master: byPort(master!.port), replica: byPort(replica.port) };
     },
     async settled(slot = 0, timeoutMs = 30_000) {
-      await waitUntil('every cluster node to report cluster_state:ok and agree on the slot owner', async () => {
-        const owners = new Set<number>();
-        for (const node of nodes) {
-          if (!/cluster_state:ok/.test(String(await node.admin().call('CLUSTER', 'INFO')))) return false;
-          const info = await topology(node);
-          owners.add(info.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))?.port ?? -1);
-        }
-        if (owners.size !== 1 || owners.has(-1)) return false;
-        // Every replica in sync with its master.
-        for (const node of nodes) {
-          const replication = await node.admin().info('replication');
-          if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false;
-        }
-        return true;
-      }, timeoutMs, 250);
+      await waitUntil(
+        'every cluster node to report cluster_state:ok and agree on the slot owner',
+        async () => {
+          const owners = new Set<number>();
+          for (const node of nodes) {
+            if (!/cluster_state:ok/.test(String(await node.admin().call('CLUSTER', 'INFO')))) return false;
+            const info = await topology(node);
+            owners.add(
+              info.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))?.port ??
+                -1,
+            );
+          }
+          if (owners.size !== 1 || owners.has(-1)) return false;
+          // Every replica in sync with its master.
+          for (const node of nodes) {
+            const replication = await node.admin().info('replication');
+            if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+        250,
+      );
     },
     close: () => quitAll(nodes),
   };

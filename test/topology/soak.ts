@@ -75,14 +75,18 @@ export async function runSoak(topology: Topology, options: SoakOptions): Promise
   for (let w = 0; w < windowCount; w++) {
     const outcomes: Outcome[] = [];
     const start = Date.now();
-    await Promise.all(Array.from({ length: workers }, async (_, worker) => {
-      for (let n = worker; n < perWindow; n += workers) {
-        const due = start + Math.floor(n / workers) * interval;
-        if (due > Date.now()) await sleep(due - Date.now());
-        outcomes.push(await step(worker, n + w * perWindow));
-      }
-    }));
-    const [{ n }] = await topology.sql<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()');
+    await Promise.all(
+      Array.from({ length: workers }, async (_, worker) => {
+        for (let n = worker; n < perWindow; n += workers) {
+          const due = start + Math.floor(n / workers) * interval;
+          if (due > Date.now()) await sleep(due - Date.now());
+          outcomes.push(await step(worker, n + w * perWindow));
+        }
+      }),
+    );
+    const [{ n }] = await topology.sql<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()',
+    );
     windows.push({
       requests: outcomes.length,
       errorRate: outcomes.filter((o) => o.status !== 200).length / outcomes.length,
@@ -92,9 +96,18 @@ export async function runSoak(topology: Topology, options: SoakOptions): Promise
     });
   }
   const [first, last] = [windows[0], windows[windows.length - 1]];
-  const summary = `${options.requests} requests at ${rate}/s over ${topology.instances.length} instances: error rate ${first.errorRate} → ${last.errorRate}, ` +
+  const summary =
+    `${options.requests} requests at ${rate}/s over ${topology.instances.length} instances: error rate ${first.errorRate} → ${last.errorRate}, ` +
     `p99 ${first.p99Ms} → ${last.p99Ms} ms, RSS ${first.rssMb.join('/')} → ${last.rssMb.join('/')} MB, Postgres connections ${first.postgresConnections} → ${last.postgresConnections}`;
-  return { startedAt, requests: options.requests, rate, instances: topology.instances.length, redis: topology.redisUrl, windows, summary };
+  return {
+    startedAt,
+    requests: options.requests,
+    rate,
+    instances: topology.instances.length,
+    redis: topology.redisUrl,
+    windows,
+    summary,
+  };
 }
 
 export function writeSoakResults(results: SoakResults, file: string): string {

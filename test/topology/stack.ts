@@ -13,7 +13,14 @@ import { ROOT, startServerProcess, type ServerProcess } from '../support/process
 import { registerInsteadOfSuite, waitUntil } from '../support/suite';
 import { missingCommands, PortBlock, ProcessGroup, TOPOLOGY_COMMANDS } from './processes';
 import { startHaproxy, startPgBouncer, type Balancer, type PgBouncer } from './proxies';
-import { startRedisCluster, startRedisNode, startSentinelSet, type RedisCluster, type RedisNode, type SentinelSet } from './redis';
+import {
+  startRedisCluster,
+  startRedisNode,
+  startSentinelSet,
+  type RedisCluster,
+  type RedisNode,
+  type SentinelSet,
+} from './redis';
 
 export { ISSUER, PASSWORD };
 export const AUDIENCE = 'https://api.topology.test';
@@ -31,13 +38,19 @@ export function missingRequirement(): string | undefined {
   return undefined;
 }
 
-export const HOW_TO_RUN = 'apt-get install redis-server redis-sentinel pgbouncer haproxy, then DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test -- test/topology';
+export const HOW_TO_RUN =
+  'apt-get install redis-server redis-sentinel pgbouncer haproxy, then DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test -- test/topology';
 
 /**
  * describe() for a topology test file: without the packages it registers the skip (a failure
  * under CI=true); otherwise the topology starts before the tests of body and stops after them.
  */
-export function describeTopology(title: string, file: string, options: TopologyOptions, body: (topology: () => Topology) => void): void {
+export function describeTopology(
+  title: string,
+  file: string,
+  options: TopologyOptions,
+  body: (topology: () => Topology) => void,
+): void {
   describe(title, () => {
     const missing = missingRequirement();
     if (missing) {
@@ -133,11 +146,25 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     // Seeded through PgBouncer too: the CLI's path (migrations, first key) on the pooler.
     const introspector = await withSeedServices(databaseUrl, keysDir, async (services) => {
       await services.clientService.create({
-        id: 'web', name: 'Web login', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-        scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
+        id: 'web',
+        name: 'Web login',
+        confidential: false,
+        firstParty: true,
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['read'],
+        defaultScopes: ['read'],
+        audience: AUDIENCE,
       });
-      const rs = await services.clientService.create({ id: 'introspector', name: 'Resource server', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
-      for (const username of users) await services.users.create({ username, password: PASSWORD, scopes: ['read'], roles: ['user'] });
+      const rs = await services.clientService.create({
+        id: 'introspector',
+        name: 'Resource server',
+        confidential: true,
+        canIntrospect: true,
+        grantTypes: [],
+        audience: AUDIENCE,
+      });
+      for (const username of users)
+        await services.users.create({ username, password: PASSWORD, scopes: ['read'], roles: ['user'] });
       return 'Basic ' + Buffer.from(`introspector:${rs.secret}`).toString('base64');
     });
 
@@ -160,7 +187,11 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const server = await startServerProcess(env, { port, startTimeoutMs: 90_000 });
       group.adopt(server.child);
       cleanups.push(() => server.stop('SIGKILL').then(() => {}));
-      await waitUntil(`authd on ${port} to be ready`, async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200, 30_000);
+      await waitUntil(
+        `authd on ${port} to be ready`,
+        async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200,
+        30_000,
+      );
       return server;
     };
     for (const [i, server] of (await Promise.all(instancePorts.map(start))).entries()) {
@@ -173,14 +204,32 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     cleanups.push(() => direct.end());
 
     const topology: Topology = {
-      group, ports, pgbouncer, directUrl: scratch.url, databaseUrl, redisUrl, sentinel, cluster, single, balancer, instances, introspector, users,
-      sql: async <Row extends Record<string, unknown>>(text: string, params: unknown[] = []) => (await direct.query<Row>(text, params)).rows,
+      group,
+      ports,
+      pgbouncer,
+      directUrl: scratch.url,
+      databaseUrl,
+      redisUrl,
+      sentinel,
+      cluster,
+      single,
+      balancer,
+      instances,
+      introspector,
+      users,
+      sql: async <Row extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+        (await direct.query<Row>(text, params)).rows,
       async restart(i) {
         instances[i].server = await start(instances[i].port);
         await topology.routed(i);
       },
       async routed(i) {
-        await waitUntil(`HAProxy to route to instance ${i}`, async () => (await balancer.state(i)) === 'UP', 30_000, 100);
+        await waitUntil(
+          `HAProxy to route to instance ${i}`,
+          async () => (await balancer.state(i)) === 'UP',
+          30_000,
+          100,
+        );
       },
       stop,
     };

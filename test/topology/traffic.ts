@@ -13,15 +13,29 @@ export type { Outcome };
 
 /** Long enough for a failover to finish under load; a request slower than this counts as hanging. */
 const REQUEST_TIMEOUT_MS = 10_000;
-const form = (base: string, pathname: string, label: string, params: Record<string, string>, headers: Record<string, string> = {}) =>
-  call(base, pathname, label, { form: params, headers, timeoutMs: REQUEST_TIMEOUT_MS });
+const form = (
+  base: string,
+  pathname: string,
+  label: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+) => call(base, pathname, label, { form: params, headers, timeoutMs: REQUEST_TIMEOUT_MS });
 
 export function login(base: string, username: string): Promise<Outcome> {
-  return form(base, '/oauth/token', 'login', { grant_type: 'password', client_id: 'web', username, password: PASSWORD });
+  return form(base, '/oauth/token', 'login', {
+    grant_type: 'password',
+    client_id: 'web',
+    username,
+    password: PASSWORD,
+  });
 }
 
 export function refresh(base: string, refreshToken: string): Promise<Outcome> {
-  return form(base, '/oauth/token', 'refresh', { grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken });
+  return form(base, '/oauth/token', 'refresh', {
+    grant_type: 'refresh_token',
+    client_id: 'web',
+    refresh_token: refreshToken,
+  });
 }
 
 export function revoke(base: string, token: string): Promise<Outcome> {
@@ -39,7 +53,10 @@ export interface Tokens {
 }
 
 export function tokensOf(outcome: Outcome): Tokens {
-  if (outcome.status !== 200) throw new Error(`${outcome.label}: expected 200, got ${outcome.status ?? outcome.error} ${JSON.stringify(outcome.body)}`);
+  if (outcome.status !== 200)
+    throw new Error(
+      `${outcome.label}: expected 200, got ${outcome.status ?? outcome.error} ${JSON.stringify(outcome.body)}`,
+    );
   const access = String(outcome.body.access_token);
   return { access, refresh: String(outcome.body.refresh_token), sid: String(jwtPayload(access).sid) };
 }
@@ -56,7 +73,11 @@ const STEP_INTERVAL_MS = 100;
  * Runs `workers` loops of body while during() runs, then waits for the loops to finish their
  * current step. Returns every outcome they recorded.
  */
-export async function underLoad(workers: number, body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>, during: (outcomes: readonly Outcome[]) => Promise<void>): Promise<Outcome[]> {
+export async function underLoad(
+  workers: number,
+  body: (worker: number, record: (o: Outcome) => Outcome) => Promise<void>,
+  during: (outcomes: readonly Outcome[]) => Promise<void>,
+): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
     outcomes.push(o);
@@ -92,7 +113,9 @@ function refreshAndIntrospect(topology: Topology, chains: Tokens[], revoked: str
     const rotated = record(await refresh(base, chains[worker].refresh));
     if (rotated.status === 200) chains[worker] = tokensOf(rotated);
     record(await introspect(topology, base, chains[worker].access));
-    const check = record(await introspect(topology, base, revoked[Math.floor(Math.random() * revoked.length)], 'introspect revoked'));
+    const check = record(
+      await introspect(topology, base, revoked[Math.floor(Math.random() * revoked.length)], 'introspect revoked'),
+    );
     if (check.status === 200 && check.body.active !== false) resurrected.push(check);
   };
 }
@@ -122,23 +145,27 @@ export async function failoverUnderLoad(topology: Topology, trigger: () => Promi
   const chains = await Promise.all(topology.users.map(async (username) => tokensOf(await login(base, username))));
   const resurrected: Outcome[] = [];
   const load = refreshAndIntrospect(topology, chains, revoked, resurrected);
-  const outcomes = await underLoad(chains.length + 1, async (worker, record) => {
-    if (worker < chains.length) return load(worker, record);
-    // The revoking worker: a new session, its access token revoked and checked at once.
-    const issued = record(await login(base, topology.users[0]));
-    if (issued.status !== 200) return;
-    const { access } = tokensOf(issued);
-    if (record(await revoke(base, access)).status !== 200) return;
-    revoked.push(access);
-    const check = record(await introspect(topology, base, access, 'introspect revoked'));
-    if (check.status === 200 && check.body.active !== false) resurrected.push(check);
-  }, async (progress) => {
-    const succeeded = () => progress.filter((o) => o.status === 200).length;
-    await waitUntil('the load to get going', () => succeeded() >= 20, 30_000);
-    await trigger();
-    const after = succeeded();
-    await waitUntil('20 more successful requests after the failover', () => succeeded() >= after + 20, 30_000);
-  });
+  const outcomes = await underLoad(
+    chains.length + 1,
+    async (worker, record) => {
+      if (worker < chains.length) return load(worker, record);
+      // The revoking worker: a new session, its access token revoked and checked at once.
+      const issued = record(await login(base, topology.users[0]));
+      if (issued.status !== 200) return;
+      const { access } = tokensOf(issued);
+      if (record(await revoke(base, access)).status !== 200) return;
+      revoked.push(access);
+      const check = record(await introspect(topology, base, access, 'introspect revoked'));
+      if (check.status === 200 && check.body.active !== false) resurrected.push(check);
+    },
+    async (progress) => {
+      const succeeded = () => progress.filter((o) => o.status === 200).length;
+      await waitUntil('the load to get going', () => succeeded() >= 20, 30_000);
+      await trigger();
+      const after = succeeded();
+      await waitUntil('20 more successful requests after the failover', () => succeeded() >= after + 20, 30_000);
+    },
+  );
   return { outcomes, revoked, resurrected };
 }
 
@@ -146,7 +173,11 @@ export async function failoverUnderLoad(topology: Topology, trigger: () => Promi
  * After a failover: every revoked token inactive at every instance; every instance serving login,
  * refresh and introspection again, in the same process as before.
  */
-export async function expectNothingLost(topology: Topology, run: FailoverRun, pids: Array<number | undefined>): Promise<void> {
+export async function expectNothingLost(
+  topology: Topology,
+  run: FailoverRun,
+  pids: Array<number | undefined>,
+): Promise<void> {
   expect(run.resurrected).toEqual([]);
   expect(undefinedAnswers(run.outcomes)).toEqual([]);
   expect(topology.instances.map((i) => i.server.child.pid)).toEqual(pids);
@@ -155,11 +186,16 @@ export async function expectNothingLost(topology: Topology, run: FailoverRun, pi
     // An instance whose Redis client has not yet followed the promotion answers a defined 503;
     // it must come back on its own, within a bound.
     let serving: Outcome | undefined;
-    await waitUntil(`${instance.url} to serve logins again`, async () => {
-      serving = await login(instance.url, topology.users[0]);
-      if (serving.status !== 200 && serving.status !== 503) return true;
-      return serving.status === 200;
-    }, scaled(30_000), 250);
+    await waitUntil(
+      `${instance.url} to serve logins again`,
+      async () => {
+        serving = await login(instance.url, topology.users[0]);
+        if (serving.status !== 200 && serving.status !== 503) return true;
+        return serving.status === 200;
+      },
+      scaled(30_000),
+      250,
+    );
     const fresh = tokensOf(serving!);
     expect((await refresh(instance.url, fresh.refresh)).status).toBe(200);
     expect((await introspect(topology, instance.url, fresh.access)).body).toMatchObject({ active: true });

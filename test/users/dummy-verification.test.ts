@@ -20,7 +20,9 @@ describe.each(backends())('Argon2 work for unknown users on $name', (backend) =>
   afterAll(() => stack.close());
 
   /** Argon2 verifications (real ones: the spy calls through) and limiter slots taken by fn. */
-  async function argon2Work(fn: () => Promise<unknown>): Promise<{ verifications: number; limiterRuns: number; costs: string[] }> {
+  async function argon2Work(
+    fn: () => Promise<unknown>,
+  ): Promise<{ verifications: number; limiterRuns: number; costs: string[] }> {
     const verify = jest.spyOn(argon2, 'verify');
     const run = jest.spyOn(stack.services.limiter, 'run');
     try {
@@ -36,7 +38,9 @@ describe.each(backends())('Argon2 work for unknown users on $name', (backend) =>
 
   it('verifyLogin spends one verification at the configured cost on an unknown user, as on a wrong password', async () => {
     const known = await argon2Work(() => stack.services.users.verifyLogin(f.alice.username, 'wrong password entirely'));
-    const unknown = await argon2Work(() => stack.services.users.verifyLogin('nobody@example.com', 'wrong password entirely'));
+    const unknown = await argon2Work(() =>
+      stack.services.users.verifyLogin('nobody@example.com', 'wrong password entirely'),
+    );
     const unusable = await argon2Work(() => stack.services.users.verifyLogin('\u0000', 'wrong password entirely'));
     expect(known).toEqual({ verifications: 1, limiterRuns: 1, costs: ['m=8192,p=1,t=1'] });
     expect(unknown).toEqual(known);
@@ -44,9 +48,12 @@ describe.each(backends())('Argon2 work for unknown users on $name', (backend) =>
   });
 
   it('the password grant does the same Argon2 work for an unknown user as for a wrong password', async () => {
-    const refused = async (params: Record<string, string>) => expect((await passwordLogin(f.app, params)).body.error).toBe('invalid_grant');
+    const refused = async (params: Record<string, string>) =>
+      expect((await passwordLogin(f.app, params)).body.error).toBe('invalid_grant');
     const known = await argon2Work(() => refused({ password: 'wrong password entirely' }));
-    const unknown = await argon2Work(() => refused({ username: 'nobody@example.com', password: 'wrong password entirely' }));
+    const unknown = await argon2Work(() =>
+      refused({ username: 'nobody@example.com', password: 'wrong password entirely' }),
+    );
     expect(known).toEqual({ verifications: 1, limiterRuns: 1, costs: ['m=8192,p=1,t=1'] });
     expect(unknown).toEqual(known);
   });

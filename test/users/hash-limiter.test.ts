@@ -4,7 +4,10 @@ import { CapacityError, createConcurrencyLimiter, type ConcurrencyLimiter } from
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -14,7 +17,10 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Records the state of a promise without awaiting it. */
 function track<T>(promise: Promise<T>) {
   const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; error?: unknown } = { status: 'pending' };
-  promise.then((value) => Object.assign(state, { status: 'fulfilled', value }), (error) => Object.assign(state, { status: 'rejected', error }));
+  promise.then(
+    (value) => Object.assign(state, { status: 'fulfilled', value }),
+    (error) => Object.assign(state, { status: 'rejected', error }),
+  );
   return state;
 }
 
@@ -24,13 +30,15 @@ describe('createConcurrencyLimiter', () => {
     let running = 0;
     let maxRunning = 0;
     const gates = Array.from({ length: 12 }, () => deferred());
-    const results = gates.map((gate, i) => limiter.run(async () => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      await gate.promise;
-      running--;
-      return i;
-    }));
+    const results = gates.map((gate, i) =>
+      limiter.run(async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await gate.promise;
+        running--;
+        return i;
+      }),
+    );
     await settle();
     expect(running).toBe(3);
     expect(limiter.stats()).toEqual({ active: 3, queued: 9, concurrency: 3 });
@@ -50,10 +58,12 @@ describe('createConcurrencyLimiter', () => {
     const limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 10_000 });
     const started: number[] = [];
     const gates = Array.from({ length: 6 }, () => deferred());
-    const results = gates.map((gate, i) => limiter.run(async () => {
-      started.push(i);
-      await gate.promise;
-    }));
+    const results = gates.map((gate, i) =>
+      limiter.run(async () => {
+        started.push(i);
+        await gate.promise;
+      }),
+    );
     await settle();
     expect(started).toEqual([0]);
     for (let i = 0; i < 6; i++) {
@@ -114,11 +124,22 @@ describe('createConcurrencyLimiter', () => {
       const limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 100 });
       const started: string[] = [];
       const gate = deferred();
-      const first = limiter.run(async () => { started.push('a'); await gate.promise; });
-      const b = track(limiter.run(async () => { started.push('b'); }));
+      const first = limiter.run(async () => {
+        started.push('a');
+        await gate.promise;
+      });
+      const b = track(
+        limiter.run(async () => {
+          started.push('b');
+        }),
+      );
       await jest.advanceTimersByTimeAsync(50);
-      const c = limiter.run(async () => { started.push('c'); });
-      const d = limiter.run(async () => { started.push('d'); });
+      const c = limiter.run(async () => {
+        started.push('c');
+      });
+      const d = limiter.run(async () => {
+        started.push('d');
+      });
       await jest.advanceTimersByTimeAsync(50); // b has waited 100 ms; c and d 50 ms
       expect(b.status).toBe('rejected');
       expect(limiter.stats().queued).toBe(2);
@@ -145,7 +166,9 @@ describe('createConcurrencyLimiter', () => {
 
   describe('a failing task frees its slot', () => {
     let limiter: ConcurrencyLimiter;
-    beforeEach(() => { limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 10_000 }); });
+    beforeEach(() => {
+      limiter = createConcurrencyLimiter({ concurrency: 1, maxQueue: 10, maxWaitMs: 10_000 });
+    });
 
     it('after a rejected promise, passing the error through', async () => {
       const boom = new Error('boom');
@@ -155,14 +178,21 @@ describe('createConcurrencyLimiter', () => {
     });
 
     it('after a synchronous throw', async () => {
-      await expect(limiter.run(() => { throw new Error('sync'); })).rejects.toThrow('sync');
+      await expect(
+        limiter.run(() => {
+          throw new Error('sync');
+        }),
+      ).rejects.toThrow('sync');
       expect(limiter.stats().active).toBe(0);
       await expect(limiter.run(async () => 'next')).resolves.toBe('next');
     });
 
     it('to the next waiting task', async () => {
       const gate = deferred();
-      const failing = limiter.run(async () => { await gate.promise; throw new Error('argon2 failed'); });
+      const failing = limiter.run(async () => {
+        await gate.promise;
+        throw new Error('argon2 failed');
+      });
       const next = limiter.run(async () => 'next');
       expect(limiter.stats()).toEqual({ active: 1, queued: 1, concurrency: 1 });
       gate.resolve();
@@ -172,7 +202,9 @@ describe('createConcurrencyLimiter', () => {
     });
 
     it('even after many failures in a row (no slot leaks)', async () => {
-      const errors = await Promise.allSettled(Array.from({ length: 25 }, () => limiter.run(() => Promise.reject(new Error('x')))));
+      const errors = await Promise.allSettled(
+        Array.from({ length: 25 }, () => limiter.run(() => Promise.reject(new Error('x')))),
+      );
       expect(errors.filter((r) => r.status === 'rejected')).toHaveLength(25);
       expect(limiter.stats()).toEqual({ active: 0, queued: 0, concurrency: 1 });
     });
@@ -197,7 +229,15 @@ describe('a low-priority lane (self-registration)', () => {
     const lane = limiter.lane({ concurrency: 1, maxQueue: 3 });
     const laneGates = Array.from({ length: 4 }, () => deferred());
     let laneRunning = 0;
-    const laneTasks = laneGates.map((gate) => track(lane.run(async () => { laneRunning++; await gate.promise; laneRunning--; })));
+    const laneTasks = laneGates.map((gate) =>
+      track(
+        lane.run(async () => {
+          laneRunning++;
+          await gate.promise;
+          laneRunning--;
+        }),
+      ),
+    );
     await settle();
     expect(laneRunning).toBe(1);
     expect(limiter.stats()).toEqual({ active: 1, queued: 3, concurrency: 4 });
@@ -235,9 +275,16 @@ describe('a low-priority lane (self-registration)', () => {
     const lane = limiter.lane({ concurrency: 1, maxQueue: 10 });
     const started: string[] = [];
     const gate = deferred();
-    const first = lane.run(async () => { started.push('lane-1'); await gate.promise; });
-    const laneWaiting = lane.run(async () => { started.push('lane-2'); });
-    const mainWaiting = limiter.run(async () => { started.push('main'); });
+    const first = lane.run(async () => {
+      started.push('lane-1');
+      await gate.promise;
+    });
+    const laneWaiting = lane.run(async () => {
+      started.push('lane-2');
+    });
+    const mainWaiting = limiter.run(async () => {
+      started.push('main');
+    });
     await settle();
     gate.resolve();
     await Promise.all([first, laneWaiting, mainWaiting]);

@@ -4,10 +4,22 @@ import { createConcurrencyLimiter } from '../../src/users/hash-limiter';
 import { createPasswordHasher, type PasswordHasher } from '../../src/users/password-hasher';
 
 /** The PHC string's parts: "$argon2id$v=19$m=…,t=…,p=…$salt$hash". */
-function parsePhc(hash: string): { id: string; version: string; params: Record<string, string>; salt: string; digest: string } {
+function parsePhc(hash: string): {
+  id: string;
+  version: string;
+  params: Record<string, string>;
+  salt: string;
+  digest: string;
+} {
   const [empty, id, version, params, salt, digest, ...rest] = hash.split('$');
   expect({ empty, rest }).toEqual({ empty: '', rest: [] });
-  return { id, version, params: Object.fromEntries(params.split(',').map((p) => p.split('=') as [string, string])), salt, digest };
+  return {
+    id,
+    version,
+    params: Object.fromEntries(params.split(',').map((p) => p.split('=') as [string, string])),
+    salt,
+    digest,
+  };
 }
 
 const PASSWORD = 'correct horse battery staple';
@@ -23,7 +35,7 @@ describe('password hasher with the default parameters', () => {
     hash = await hasher.hash(PASSWORD);
   });
 
-  it('uses OWASP\'s Argon2id recommendation: m=19456 KiB, t=2, p=1', () => {
+  it("uses OWASP's Argon2id recommendation: m=19456 KiB, t=2, p=1", () => {
     expect(defaults).toEqual({ memoryKiB: 19_456, timeCost: 2, parallelism: 1 });
   });
 
@@ -83,7 +95,10 @@ describe('password hasher with the default parameters', () => {
     ['garbage', 'not-a-hash'],
     ['a bcrypt hash', '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW'],
     ['a truncated argon2id hash', '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ'],
-    ['an unknown Argon2 version', '$argon2id$v=99$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    [
+      'an unknown Argon2 version',
+      '$argon2id$v=99$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    ],
   ])('answers false, not a throw, for %s stored as the hash', async (_label, stored) => {
     await expect(hasher.verify(stored, PASSWORD)).resolves.toEqual({ ok: false, needsRehash: false });
   });

@@ -39,8 +39,20 @@ describe('checkPasswordPolicy (NIST SP 800-63B §5.1.1.2)', () => {
   });
 
   it.each([
-    'password', 'PASSWORD', 'PassWord', 'password1', 'Password1', '12345678', 'qwertyuiop', 'QwErTyUiOp',
-    'iloveyou', 'ILoveYou', 'trustno1', 'sunshine', 'Football', 'letmein1',
+    'password',
+    'PASSWORD',
+    'PassWord',
+    'password1',
+    'Password1',
+    '12345678',
+    'qwertyuiop',
+    'QwErTyUiOp',
+    'iloveyou',
+    'ILoveYou',
+    'trustno1',
+    'sunshine',
+    'Football',
+    'letmein1',
     // Full-width letters normalise (NFKC) to a common password.
     'ｐａｓｓｗｏｒｄ',
   ])('refuses the common password %j whatever its case', (password) => {

@@ -62,7 +62,10 @@ describe('normalizeUsername', () => {
     ['a right-to-left override', 'bob\u202egpj.exe'],
     ['a line separator', 'bob\u2028smith'],
   ])('refuses %s', (_label, raw) => {
-    expect(refusal(raw)).toEqual({ kind: 'invalid', message: 'Username must not contain spaces or control characters.' });
+    expect(refusal(raw)).toEqual({
+      kind: 'invalid',
+      message: 'Username must not contain spaces or control characters.',
+    });
   });
 
   it(`allows up to ${USERNAME_MAX_LENGTH} characters, enough for any email address`, () => {
@@ -105,7 +108,12 @@ describe('usernameSkeleton (UTS #39)', () => {
     expect(usernameSkeleton(normalizeUsername(a))).toBe(usernameSkeleton(normalizeUsername(b)));
   });
 
-  it.each([['alice', 'alicia'], ['bob', 'rob'], ['user1', 'user2'], ['jose', 'jos\u00e9']])('%j and %j do not', (a, b) => {
+  it.each([
+    ['alice', 'alicia'],
+    ['bob', 'rob'],
+    ['user1', 'user2'],
+    ['jose', 'jos\u00e9'],
+  ])('%j and %j do not', (a, b) => {
     expect(usernameSkeleton(normalizeUsername(a))).not.toBe(usernameSkeleton(normalizeUsername(b)));
   });
 });

@@ -17,7 +17,17 @@ import path from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { createVerifier, requireAcr, requireAuth, requireMfa, requireRole, requireScope, revokedKeyKey, type VerifierOptions, type VerifierReason } from '@authd/verifier';
+import {
+  createVerifier,
+  requireAcr,
+  requireAuth,
+  requireMfa,
+  requireRole,
+  requireScope,
+  revokedKeyKey,
+  type VerifierOptions,
+  type VerifierReason,
+} from '@authd/verifier';
 import { backends, type TestStack } from '../support/backends';
 import { decodeJwt, PASSWORD } from '../support/fixtures';
 import { freePort } from '../support/processes';
@@ -35,14 +45,26 @@ interface Case {
     tamper?: Json;
     revoke?: boolean;
     revoke_key?: boolean;
-    forge?: { header?: Json; claims?: Json; sign: 'authd-key' | 'foreign-key' | 'foreign-key-authd-kid' | 'hs256-with-public-key' | 'none' };
+    forge?: {
+      header?: Json;
+      claims?: Json;
+      sign: 'authd-key' | 'foreign-key' | 'foreign-key-authd-kid' | 'hs256-with-public-key' | 'none';
+    };
   };
   revocation?: Array<'redis' | 'introspection' | 'redis-down'>;
   route?: { scope?: string; role?: string; mfa?: true; acr?: string[]; max_age?: number };
-  expect: { ok?: true; status?: number; error?: string | null; reason?: VerifierReason; challenge?: Record<string, string> };
+  expect: {
+    ok?: true;
+    status?: number;
+    error?: string | null;
+    reason?: VerifierReason;
+    challenge?: Record<string, string>;
+  };
 }
 
-const spec = JSON.parse(fs.readFileSync(path.join(__dirname, '../../spec/verifier-cases.json'), 'utf8')) as { cases: Case[] };
+const spec = JSON.parse(fs.readFileSync(path.join(__dirname, '../../spec/verifier-cases.json'), 'utf8')) as {
+  cases: Case[];
+};
 const AUDIENCE = 'https://agents.test';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -51,7 +73,8 @@ function override(base: Json, changes: Json, nowSeconds: number, foreignJwk: Jso
   const result = { ...base };
   for (const [name, value] of Object.entries(changes)) {
     if (value === null) delete result[name];
-    else if (typeof value === 'string' && /^now[+-]\d+$/.test(value)) result[name] = nowSeconds + Number(value.slice(3));
+    else if (typeof value === 'string' && /^now[+-]\d+$/.test(value))
+      result[name] = nowSeconds + Number(value.slice(3));
     else if (value === 'foreign-public') result[name] = foreignJwk;
     else result[name] = value;
   }
@@ -60,9 +83,11 @@ function override(base: Json, changes: Json, nowSeconds: number, foreignJwk: Jso
 
 /** One run of a case: the case in one revocation mode ("none" when it names none). */
 function runs(backendHasRedis: boolean): Array<[string, Case, string]> {
-  return spec.cases.flatMap((c) => (c.revocation ?? ['none'])
-    .filter((mode) => mode !== 'redis' || backendHasRedis)
-    .map((mode): [string, Case, string] => [mode === 'none' ? c.name : `${c.name} [${mode}]`, c, mode]));
+  return spec.cases.flatMap((c) =>
+    (c.revocation ?? ['none'])
+      .filter((mode) => mode !== 'redis' || backendHasRedis)
+      .map((mode): [string, Case, string] => [mode === 'none' ? c.name : `${c.name} [${mode}]`, c, mode]),
+  );
 }
 
 /** The checks a case's route adds after requireAuth. */
@@ -92,16 +117,34 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     ({ stack, issuer } = authd);
     const { clientService, users } = stack.services;
     await clientService.create({
-      id: 'agents-web', name: 'Agents web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
+      id: 'agents-web',
+      name: 'Agents web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
     });
-    const resourceServer = await clientService.create({ id: 'agents-api', name: 'Agents API', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
+    const resourceServer = await clientService.create({
+      id: 'agents-api',
+      name: 'Agents API',
+      confidential: true,
+      canIntrospect: true,
+      grantTypes: [],
+      audience: AUDIENCE,
+    });
     introspectionSecret = resourceServer.secret!;
     await users.create({ username: 'ada@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
     if (backend.redisUrl) redis = new Redis(backend.redisUrl);
     // Nobody listens there; no queueing, no retries: every command fails at once.
     downRedis = new Redis({
-      port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 0,
+      port: await freePort(),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      disconnectTimeout: 0,
     });
     downRedis.on('error', () => {});
   });
@@ -114,7 +157,9 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
 
   async function form(pathname: string, params: Record<string, string>): Promise<Json> {
     const response = await fetch(`${issuer}${pathname}`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
     });
     const body = (await response.json().catch(() => ({}))) as Json;
     if (response.status !== 200) throw new Error(`${pathname} answered ${response.status}: ${JSON.stringify(body)}`);
@@ -127,23 +172,34 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
     const base = decodeJwt(issued);
     const nowSeconds = Math.floor(stack.clock.now() / 1000);
     const signing = stack.services.ring.signingKey();
-    const header = override(recipe.sign === 'none' || recipe.sign === 'hs256-with-public-key' ? { ...base.header, alg: recipe.sign === 'none' ? 'none' : 'HS256' } : base.header,
-      recipe.header ?? {}, nowSeconds, foreignJwk);
+    const header = override(
+      recipe.sign === 'none' || recipe.sign === 'hs256-with-public-key'
+        ? { ...base.header, alg: recipe.sign === 'none' ? 'none' : 'HS256' }
+        : base.header,
+      recipe.header ?? {},
+      nowSeconds,
+      foreignJwk,
+    );
     const input = `${b64(header)}.${b64(override(base.payload, recipe.claims ?? {}, nowSeconds, foreignJwk))}`;
     switch (recipe.sign) {
-      case 'none': return `${input}.`;
+      case 'none':
+        return `${input}.`;
       case 'hs256-with-public-key': {
         const publicPem = signing.publicKey.export({ type: 'spki', format: 'pem' });
         return `${input}.${crypto.createHmac('sha256', publicPem).update(input).digest('base64url')}`;
       }
-      case 'authd-key': return `${input}.${crypto.sign('sha256', Buffer.from(input), signing.privateKey!).toString('base64url')}`;
+      case 'authd-key':
+        return `${input}.${crypto.sign('sha256', Buffer.from(input), signing.privateKey!).toString('base64url')}`;
       case 'foreign-key':
-      case 'foreign-key-authd-kid': return `${input}.${crypto.sign('sha256', Buffer.from(input), foreign.privateKey).toString('base64url')}`;
+      case 'foreign-key-authd-kid':
+        return `${input}.${crypto.sign('sha256', Buffer.from(input), foreign.privateKey).toString('base64url')}`;
     }
   }
 
   /** The token a case describes, and what to undo after it. */
-  async function tokenFor(recipe: NonNullable<Case['token']>): Promise<{ token: string; undo?: () => Promise<unknown> }> {
+  async function tokenFor(
+    recipe: NonNullable<Case['token']>,
+  ): Promise<{ token: string; undo?: () => Promise<unknown> }> {
     const issued = await login();
     if (recipe.forge) return { token: forge(recipe.forge, issued.access) };
     let token = recipe.issued === 'refresh' ? issued.refresh : issued.access;
@@ -165,12 +221,18 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
   function revocationFor(mode: string): VerifierOptions['revocation'] {
     if (mode === 'redis') return { redis: redis!, keyPrefix: stack.config.redisPrefix };
     if (mode === 'redis-down') return { redis: downRedis, keyPrefix: stack.config.redisPrefix };
-    if (mode === 'introspection') return { introspection: { clientId: 'agents-api', clientSecret: introspectionSecret } };
+    if (mode === 'introspection')
+      return { introspection: { clientId: 'agents-api', clientSecret: introspectionSecret } };
     return undefined;
   }
 
   it.each(runs(Boolean(backend.redisUrl)))('%s', async (_label, testCase, mode) => {
-    const options: VerifierOptions = { issuer, audience: AUDIENCE, now: () => stack.clock.now(), revocation: revocationFor(mode) };
+    const options: VerifierOptions = {
+      issuer,
+      audience: AUDIENCE,
+      now: () => stack.clock.now(),
+      revocation: revocationFor(mode),
+    };
     const reasons: VerifierReason[] = [];
     const refusedPaths: string[] = [];
     const app = express();
@@ -218,10 +280,17 @@ describe.each(backends())('spec/verifier-cases.json against the Node kit, authd 
       expect(res.headers['www-authenticate']).toBe(`Bearer realm="${AUDIENCE}"`);
       expect(res.body.error).toBe('unauthorized');
     } else if (outcome.error !== undefined) {
-      expect(res.headers['www-authenticate']).toMatch(new RegExp(`^Bearer realm="${AUDIENCE}", error="${outcome.error}", error_description="[^"]+"`));
+      expect(res.headers['www-authenticate']).toMatch(
+        new RegExp(`^Bearer realm="${AUDIENCE}", error="${outcome.error}", error_description="[^"]+"`),
+      );
       expect(res.body.error).toBe(outcome.error);
       // Exactly the step-up parameters the case lists (RFC 9470 §3), and none when it lists none.
-      const extra = Object.fromEntries([...String(res.headers['www-authenticate']).matchAll(/, (acr_values|max_age)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const extra = Object.fromEntries(
+        [...String(res.headers['www-authenticate']).matchAll(/, (acr_values|max_age)="([^"]*)"/g)].map((m) => [
+          m[1],
+          m[2],
+        ]),
+      );
       expect(extra).toEqual(outcome.challenge ?? {});
     }
   });

@@ -28,8 +28,12 @@ function realClock(): TestClock {
   let skew = 0;
   return {
     now: () => Date.now() + skew,
-    advance: (ms) => { skew += ms; },
-    set: (ms) => { skew = ms - Date.now(); },
+    advance: (ms) => {
+      skew += ms;
+    },
+    set: (ms) => {
+      skew = ms - Date.now();
+    },
   };
 }
 
@@ -44,16 +48,31 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
     ({ stack, issuer } = authd);
     jwksUri = `${issuer}/.well-known/jwks.json`;
     const { clientService, users } = stack.services;
-    for (const [id, audience] of [['orders-web', AUDIENCE], ['billing-web', OTHER_AUDIENCE]]) {
+    for (const [id, audience] of [
+      ['orders-web', AUDIENCE],
+      ['billing-web', OTHER_AUDIENCE],
+    ]) {
       await clientService.create({
-        id, name: id, confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-        scopes: ['read', 'write'], defaultScopes: ['read'], audience,
+        id,
+        name: id,
+        confidential: false,
+        firstParty: true,
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['read', 'write'],
+        defaultScopes: ['read'],
+        audience,
       });
     }
     // The issuer as audience (allowed to authd's own clients, and kept by clients made before audiences were required).
     await clientService.create({
-      id: 'default-web', name: 'default-web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['authd:account'], defaultScopes: ['authd:account'], audience: issuer,
+      id: 'default-web',
+      name: 'default-web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['authd:account'],
+      defaultScopes: ['authd:account'],
+      audience: issuer,
     });
     await users.create({ username: 'ada@example.com', password: PASSWORD, roles: ['user'], scopes: ['read', 'write'] });
   });
@@ -61,7 +80,11 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
   afterAll(() => authd?.close());
 
   const login = (options: { clientId?: string; scope?: string } = {}) =>
-    loginAt(issuer, { clientId: options.clientId ?? 'orders-web', username: 'ada@example.com', ...(options.scope && { scope: options.scope }) });
+    loginAt(issuer, {
+      clientId: options.clientId ?? 'orders-web',
+      username: 'ada@example.com',
+      ...(options.scope && { scope: options.scope }),
+    });
 
   /** A token that expired a minute ago, signed by authd's own current key (for libraries without a clock option). */
   async function expiredToken(): Promise<string> {
@@ -75,7 +98,10 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
   }
 
   it('publishes discovery metadata naming the real issuer and jwks_uri', async () => {
-    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(metadata).toMatchObject({ issuer, jwks_uri: jwksUri });
   });
 
@@ -88,7 +114,13 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       const { access } = await login();
       const { payload, protectedHeader } = await verify(access);
       expect(protectedHeader).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: stack.services.ring.signingKey().kid });
-      expect(payload).toMatchObject({ iss: issuer, aud: AUDIENCE, client_id: 'orders-web', scope: 'read', roles: ['user'] });
+      expect(payload).toMatchObject({
+        iss: issuer,
+        aud: AUDIENCE,
+        client_id: 'orders-web',
+        scope: 'read',
+        roles: ['user'],
+      });
     });
 
     it('rejects a refresh token, by its typ', async () => {
@@ -98,16 +130,21 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       expect(error).toMatchObject({ claim: 'typ' });
     });
 
-    it('rejects a refresh token by its aud too, when typ is not checked (jose\'s generic examples)', async () => {
+    it("rejects a refresh token by its aud too, when typ is not checked (jose's generic examples)", async () => {
       const { refresh } = await login();
-      const error = await jwtVerify(refresh, createRemoteJWKSet(new URL(jwksUri)), { issuer, audience: AUDIENCE }).catch((e: unknown) => e);
+      const error = await jwtVerify(refresh, createRemoteJWKSet(new URL(jwksUri)), {
+        issuer,
+        audience: AUDIENCE,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(joseErrors.JWTClaimValidationFailed);
       expect(error).toMatchObject({ claim: 'aud' });
     });
 
     it('rejects an expired token (currentDate past exp)', async () => {
       const { access } = await login();
-      const error = await verify(access, { currentDate: new Date(Date.now() + (ACCESS_TTL + 5) * 1000) }).catch((e: unknown) => e);
+      const error = await verify(access, { currentDate: new Date(Date.now() + (ACCESS_TTL + 5) * 1000) }).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(joseErrors.JWTExpired);
     });
 
@@ -148,7 +185,9 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
 
     it('rejects an expired token (clockTimestamp past exp)', async () => {
       const { access } = await login();
-      const error = await verify(access, { clockTimestamp: Math.floor(Date.now() / 1000) + ACCESS_TTL + 5 }).catch((e: unknown) => e);
+      const error = await verify(access, { clockTimestamp: Math.floor(Date.now() / 1000) + ACCESS_TTL + 5 }).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(jwt.TokenExpiredError);
     });
 
@@ -172,7 +211,9 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       app.use(auth({ issuerBaseURL: issuer, audience: AUDIENCE }));
       // Both this library and authd's kit declare Express's req.auth; in this project the kit's
       // declaration is the one TypeScript sees, so name the library's type.
-      app.get('/orders', requiredScopes('read'), (req, res) => res.json({ sub: (req.auth as unknown as AuthResult).payload.sub }));
+      app.get('/orders', requiredScopes('read'), (req, res) =>
+        res.json({ sub: (req.auth as unknown as AuthResult).payload.sub }),
+      );
       return app;
     }
 
@@ -195,20 +236,28 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       const { refresh } = await login();
       const res = await request(api()).get('/orders').set('Authorization', `Bearer ${refresh}`);
       expect(res.status).toBe(401);
-      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(`Bearer realm="api", error="invalid_token", error_description="Unexpected 'aud' value"`);
+      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(
+        `Bearer realm="api", error="invalid_token", error_description="Unexpected 'aud' value"`,
+      );
     });
 
     it('rejects an expired token (401 invalid_token)', async () => {
-      const res = await request(api()).get('/orders').set('Authorization', `Bearer ${await expiredToken()}`);
+      const res = await request(api())
+        .get('/orders')
+        .set('Authorization', `Bearer ${await expiredToken()}`);
       expect(res.status).toBe(401);
-      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(`Bearer realm="api", error="invalid_token", error_description="'exp' claim timestamp check failed"`);
+      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(
+        `Bearer realm="api", error="invalid_token", error_description="'exp' claim timestamp check failed"`,
+      );
     });
 
     it('rejects a token for another audience (401 invalid_token)', async () => {
       const { access } = await login({ clientId: 'billing-web' });
       const res = await request(api()).get('/orders').set('Authorization', `Bearer ${access}`);
       expect(res.status).toBe(401);
-      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(`Bearer realm="api", error="invalid_token", error_description="Unexpected 'aud' value"`);
+      expect(bearerChallenge(res.headers['www-authenticate'])).toBe(
+        `Bearer realm="api", error="invalid_token", error_description="Unexpected 'aud' value"`,
+      );
     });
   });
 
@@ -232,7 +281,9 @@ describe.each(backends())('interop with common JWT libraries, authd on $name', (
       const verifier = createVerifier({ issuer, audience: issuer });
       await expect(verifier.verifyAccessToken(access)).resolves.toMatchObject({ clientId: 'default-web' });
       await expect(verifier.verifyAccessToken(refresh)).rejects.toMatchObject({ code: 'invalid_token' });
-      await expect(jwtVerify(refresh, createRemoteJWKSet(new URL(jwksUri)), { issuer, audience: issuer, typ: 'at+jwt' })).rejects.toMatchObject({ claim: 'typ' });
+      await expect(
+        jwtVerify(refresh, createRemoteJWKSet(new URL(jwksUri)), { issuer, audience: issuer, typ: 'at+jwt' }),
+      ).rejects.toMatchObject({ claim: 'typ' });
     });
 
     it('jwks-rsa + jsonwebtoken refuse a refresh token as an access token', async () => {

@@ -13,7 +13,11 @@ export interface LiveAuthd {
 }
 
 /** A whole authd on a fresh stack of the backend, listening on a real port, as services meet it. */
-export async function startLiveAuthd(backend: Backend, env: Record<string, string> = {}, clock?: TestClock): Promise<LiveAuthd> {
+export async function startLiveAuthd(
+  backend: Backend,
+  env: Record<string, string> = {},
+  clock?: TestClock,
+): Promise<LiveAuthd> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const stack = await openStack(backend, { AUTHD_ISSUER: issuer, ...env }, clock);
@@ -36,12 +40,18 @@ export async function startLiveAuthd(backend: Backend, env: Record<string, strin
 }
 
 /** A password login at authd over HTTP; throws unless authd answers 200. */
-export async function loginAt(issuer: string, params: { clientId: string; username: string; scope?: string }): Promise<{ access: string; refresh: string }> {
+export async function loginAt(
+  issuer: string,
+  params: { clientId: string; username: string; scope?: string },
+): Promise<{ access: string; refresh: string }> {
   const response = await fetch(`${issuer}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
-      grant_type: 'password', client_id: params.clientId, username: params.username, password: PASSWORD,
+      grant_type: 'password',
+      client_id: params.clientId,
+      username: params.username,
+      password: PASSWORD,
       ...(params.scope && { scope: params.scope }),
     }).toString(),
   });

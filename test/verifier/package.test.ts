@@ -17,22 +17,30 @@ jest.setTimeout(300_000);
 
 const run = promisify(execFile);
 // Under `npm test`, npm's own settings (npm_config_*) are in the environment; the service's npm must not inherit them.
-const npmEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')));
+const npmEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')),
+);
 const KIT = path.join(ROOT, 'packages/verifier');
 const AUDIENCE = 'https://orders.test';
 
 /** Every package under node_modules (nested ones too), by name. */
 function installedPackages(nodeModules: string): string[] {
   if (!fs.existsSync(nodeModules)) return [];
-  return fs.readdirSync(nodeModules).filter((name) => !name.startsWith('.')).flatMap((name) => {
-    const dirs = name.startsWith('@') ? fs.readdirSync(path.join(nodeModules, name)).map((n) => `${name}/${n}`) : [name];
-    return dirs.flatMap((dir) => [dir, ...installedPackages(path.join(nodeModules, dir, 'node_modules'))]);
-  });
+  return fs
+    .readdirSync(nodeModules)
+    .filter((name) => !name.startsWith('.'))
+    .flatMap((name) => {
+      const dirs = name.startsWith('@')
+        ? fs.readdirSync(path.join(nodeModules, name)).map((n) => `${name}/${n}`)
+        : [name];
+      return dirs.flatMap((dir) => [dir, ...installedPackages(path.join(nodeModules, dir, 'node_modules'))]);
+    });
 }
 
 /** Files that would mean native code: compiled addons and node-gyp builds. */
 function nativeFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && (entry.name.endsWith('.node') || entry.name === 'binding.gyp'))
     .map((entry) => path.join(entry.parentPath, entry.name));
 }
@@ -42,16 +50,27 @@ let service: string;
 let packedFiles: string[];
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(KIT, 'dist/index.js'))) throw new Error('packages/verifier/dist is missing: run npm run build first');
+  if (!fs.existsSync(path.join(KIT, 'dist/index.js')))
+    throw new Error('packages/verifier/dist is missing: run npm run build first');
   work = tempDir('authd-kit-');
   // The kit was built by the root build; packing must not rebuild it under other running tests.
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: KIT, env: npmEnv });
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+    cwd: KIT,
+    env: npmEnv,
+  });
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packedFiles = packed.files.map((f) => f.path);
   service = path.join(work, 'service');
   fs.mkdirSync(service);
-  fs.writeFileSync(path.join(service, 'package.json'), JSON.stringify({ name: 'a-service', version: '1.0.0', private: true }));
-  await run('npm', ['install', path.join(work, packed.filename), '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: service, env: npmEnv, timeout: 240_000 });
+  fs.writeFileSync(
+    path.join(service, 'package.json'),
+    JSON.stringify({ name: 'a-service', version: '1.0.0', private: true }),
+  );
+  await run(
+    'npm',
+    ['install', path.join(work, packed.filename), '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'],
+    { cwd: service, env: npmEnv, timeout: 240_000 },
+  );
 });
 
 afterAll(() => {
@@ -69,16 +88,25 @@ describe('npm pack of @authd/verifier', () => {
   it('installs with --omit=dev as the kit and jose alone: no server, no native code, no ioredis', () => {
     expect(installedPackages(path.join(service, 'node_modules')).sort()).toEqual(['@authd/verifier', 'jose']);
     expect(nativeFiles(path.join(service, 'node_modules'))).toEqual([]);
-    const manifest = JSON.parse(fs.readFileSync(path.join(service, 'node_modules/@authd/verifier/package.json'), 'utf8'));
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(service, 'node_modules/@authd/verifier/package.json'), 'utf8'),
+    );
     expect(Object.keys(manifest.dependencies)).toEqual(['jose']);
     expect(manifest.peerDependenciesMeta).toEqual({ ioredis: { optional: true } });
   });
 
   it('is what the old name authd/verifier loads, for services that import it so', async () => {
-    const { stdout } = await run(process.execPath, ['-e', `
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '-e',
+        `
       const legacy = require('authd/verifier'), kit = require('@authd/verifier');
       console.log(JSON.stringify({ same: legacy.createVerifier === kit.createVerifier && legacy.requireAuth === kit.requireAuth, names: Object.keys(legacy).length }));
-    `], { cwd: ROOT });
+    `,
+      ],
+      { cwd: ROOT },
+    );
     expect(JSON.parse(stdout)).toEqual({ same: true, names: expect.any(Number) });
   });
 });
@@ -92,10 +120,21 @@ describe.each(backends())('the installed kit against a live authd on $name', (ba
     authd = await startLiveAuthd(backend);
     ({ stack, issuer } = authd);
     await stack.services.clientService.create({
-      id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
+      id: 'orders-web',
+      name: 'Orders web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
     });
-    await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
+    await stack.services.users.create({
+      username: 'bob@example.com',
+      password: PASSWORD,
+      roles: ['user'],
+      scopes: ['read'],
+    });
   });
 
   afterAll(() => authd?.close());
@@ -105,7 +144,11 @@ describe.each(backends())('the installed kit against a live authd on $name', (ba
 
     // Run in the service's directory: only its node_modules is reachable from there. authd runs
     // on a test clock, so the service's verifier is given the same time.
-    const { stdout } = await run(process.execPath, ['-e', `
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '-e',
+        `
       const { createVerifier } = require('@authd/verifier');
       const [issuer, audience, access, refresh, now] = process.argv.slice(1);
       const verifier = createVerifier({ issuer, audience, now: () => Number(now) });
@@ -114,7 +157,15 @@ describe.each(backends())('the installed kit against a live authd on $name', (ba
         const refused = await verifier.verifyAccessToken(refresh).then(() => 'accepted', (e) => e.reason);
         console.log(JSON.stringify({ from: require.resolve('@authd/verifier'), clientId: auth.clientId, scopes: auth.scopes, refused }));
       })().catch((e) => { console.error(e); process.exit(1); });
-    `, issuer, AUDIENCE, tokens.access, tokens.refresh, String(stack.clock.now())], { cwd: service, env: { PATH: process.env.PATH ?? '' } });
+    `,
+        issuer,
+        AUDIENCE,
+        tokens.access,
+        tokens.refresh,
+        String(stack.clock.now()),
+      ],
+      { cwd: service, env: { PATH: process.env.PATH ?? '' } },
+    );
     expect(JSON.parse(stdout)).toEqual({
       from: fs.realpathSync(path.join(service, 'node_modules/@authd/verifier/dist/index.js')),
       clientId: 'orders-web',

@@ -30,10 +30,21 @@ describe.each(backends())('the kit and a signing key authd no longer trusts, aut
     authd = await startLiveAuthd(backend, { AUTHD_JWKS_MAX_AGE: '600' });
     ({ stack, issuer } = authd);
     await stack.services.clientService.create({
-      id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password'],
-      scopes: ['read'], defaultScopes: ['read'], audience: AUDIENCE,
+      id: 'orders-web',
+      name: 'Orders web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password'],
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
     });
-    await stack.services.users.create({ username: 'bob@example.com', password: PASSWORD, roles: ['user'], scopes: ['read'] });
+    await stack.services.users.create({
+      username: 'bob@example.com',
+      password: PASSWORD,
+      roles: ['user'],
+      scopes: ['read'],
+    });
   });
 
   afterAll(() => authd?.close());
@@ -56,16 +67,28 @@ describe.each(backends())('the kit and a signing key authd no longer trusts, aut
     return { fetch: counted, calls: () => calls };
   }
 
-  const options = (extra: Partial<VerifierOptions>): VerifierOptions => ({ issuer, audience: AUDIENCE, now: () => stack.clock.now(), ...extra });
+  const options = (extra: Partial<VerifierOptions>): VerifierOptions => ({
+    issuer,
+    audience: AUDIENCE,
+    now: () => stack.clock.now(),
+    ...extra,
+  });
 
   if (backend.redisUrl) {
     it('refuses every token of a kid revoked in the Redis index at once (key_revoked), read in the same single MGET, while the JWKS cache still holds the key', async () => {
       const redis = new Redis(backend.redisUrl!);
       try {
         const mgets: string[][] = [];
-        const recording: RedisLike = { mget: (...keys) => { mgets.push(keys); return redis.mget(...keys); } };
+        const recording: RedisLike = {
+          mget: (...keys) => {
+            mgets.push(keys);
+            return redis.mget(...keys);
+          },
+        };
         const jwks = jwksCounter();
-        const verifier = createVerifier(options({ fetch: jwks.fetch, revocation: { redis: recording, keyPrefix: stack.config.redisPrefix } }));
+        const verifier = createVerifier(
+          options({ fetch: jwks.fetch, revocation: { redis: recording, keyPrefix: stack.config.redisPrefix } }),
+        );
         const key = stack.services.ring.signingKey();
         const token = await login();
         await expect(verifier.verifyAccessToken(token)).resolves.toMatchObject({ clientId: 'orders-web' });
@@ -75,7 +98,10 @@ describe.each(backends())('the kit and a signing key authd no longer trusts, aut
         await redis.set(entry, String(stack.clock.now()));
         try {
           for (const presented of [token, forgeWith(key, token)]) {
-            await expect(verifier.verifyAccessToken(presented)).rejects.toMatchObject({ code: 'invalid_token', reason: 'key_revoked' });
+            await expect(verifier.verifyAccessToken(presented)).rejects.toMatchObject({
+              code: 'invalid_token',
+              reason: 'key_revoked',
+            });
           }
         } finally {
           await redis.del(entry);
@@ -93,7 +119,7 @@ describe.each(backends())('the kit and a signing key authd no longer trusts, aut
   }
 
   // Last in this file: it moves authd's clock past the old key's last possible token.
-  it('refuses a kid that has left authd\'s JWKS once the kit refetches it (unknown_key), instead of serving its cached key', async () => {
+  it("refuses a kid that has left authd's JWKS once the kit refetches it (unknown_key), instead of serving its cached key", async () => {
     const jwks = jwksCounter();
     const verifier = createVerifier(options({ fetch: jwks.fetch }));
     const old = stack.services.ring.signingKey();
@@ -113,7 +139,10 @@ describe.each(backends())('the kit and a signing key authd no longer trusts, aut
     expect(published.keys.map((k) => k.kid)).not.toContain(old.kid);
 
     // The kit's cached JWKS has run out (max-age 600 s): its next fetch no longer has the old kid.
-    await expect(verifier.verifyAccessToken(forgeWith(old, token))).rejects.toMatchObject({ code: 'invalid_token', reason: 'unknown_key' });
+    await expect(verifier.verifyAccessToken(forgeWith(old, token))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    });
     expect(jwks.calls()).toBe(2);
     expect(verifier.keySet.stats().keys).not.toContain(old.kid);
     await expect(verifier.verifyAccessToken(await login())).resolves.toMatchObject({ clientId: 'orders-web' });

@@ -14,7 +14,15 @@ import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import {
-  BearerError, createVerifier, requireAuth, requireRole, requireScope, VerifierUnavailableError, type RedisLike, type VerifierOptions, type VerifierReason,
+  BearerError,
+  createVerifier,
+  requireAuth,
+  requireRole,
+  requireScope,
+  VerifierUnavailableError,
+  type RedisLike,
+  type VerifierOptions,
+  type VerifierReason,
 } from '@authd/verifier';
 import { rotateSigningKey } from '../../src/tokens/key-management';
 import { backends, type TestStack } from '../support/backends';
@@ -58,16 +66,21 @@ function countingFetch() {
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** The WWW-Authenticate value of an invalid_token answer. */
-const invalidToken = (description: string) => `Bearer ${REALM}, error="invalid_token", error_description="${description}"`;
+const invalidToken = (description: string) =>
+  `Bearer ${REALM}, error="invalid_token", error_description="${description}"`;
 
 /** The reasons the services' onError hook saw, newest last (each test starts empty). */
 let refusals: VerifierReason[] = [];
-beforeEach(() => { refusals = []; });
+beforeEach(() => {
+  refusals = [];
+});
 
 /** A 401 invalid_token answer, refused for `reason` (the stable code, not the description prose). */
 function expectInvalidToken(res: request.Response, reason: VerifierReason): void {
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toMatch(new RegExp(`^Bearer ${REALM}, error="invalid_token", error_description="[^"]+"$`));
+  expect(res.headers['www-authenticate']).toMatch(
+    new RegExp(`^Bearer ${REALM}, error="invalid_token", error_description="[^"]+"$`),
+  );
   expect(res.body).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
   expect(refusals.at(-1)).toBe(reason);
 }
@@ -80,22 +93,53 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
   const userIds: Record<string, string> = {};
 
   beforeAll(async () => {
-    authd = await startLiveAuthd(backend, { AUTHD_JWKS_MAX_AGE: String(JWKS_MAX_AGE), AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL) });
+    authd = await startLiveAuthd(backend, {
+      AUTHD_JWKS_MAX_AGE: String(JWKS_MAX_AGE),
+      AUTHD_ACCESS_TOKEN_TTL: String(ACCESS_TTL),
+    });
     ({ stack, issuer } = authd);
     const { clientService, users } = stack.services;
     await clientService.create({
-      id: 'orders-web', name: 'Orders web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read', 'write'], defaultScopes: ['read'], audience: AUDIENCE,
+      id: 'orders-web',
+      name: 'Orders web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read', 'write'],
+      defaultScopes: ['read'],
+      audience: AUDIENCE,
     });
     await clientService.create({
-      id: 'billing-web', name: 'Billing web', confidential: false, firstParty: true, grantTypes: ['password', 'refresh_token'],
-      scopes: ['read', 'write'], defaultScopes: ['read'], audience: OTHER_AUDIENCE,
+      id: 'billing-web',
+      name: 'Billing web',
+      confidential: false,
+      firstParty: true,
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read', 'write'],
+      defaultScopes: ['read'],
+      audience: OTHER_AUDIENCE,
     });
     // The orders service itself, as a resource server allowed to introspect.
-    const resourceServer = await clientService.create({ id: 'orders-api', name: 'Orders API', confidential: true, canIntrospect: true, grantTypes: [], audience: AUDIENCE });
+    const resourceServer = await clientService.create({
+      id: 'orders-api',
+      name: 'Orders API',
+      confidential: true,
+      canIntrospect: true,
+      grantTypes: [],
+      audience: AUDIENCE,
+    });
     resourceServerSecret = resourceServer.secret!;
-    for (const [name, roles] of [['ada', ['user', 'admin']], ['bob', ['user']], ['carol', ['user']]] as const) {
-      const user = await users.create({ username: `${name}@example.com`, password: PASSWORD, roles: [...roles], scopes: ['read', 'write'] });
+    for (const [name, roles] of [
+      ['ada', ['user', 'admin']],
+      ['bob', ['user']],
+      ['carol', ['user']],
+    ] as const) {
+      const user = await users.create({
+        username: `${name}@example.com`,
+        password: PASSWORD,
+        roles: [...roles],
+        scopes: ['read', 'write'],
+      });
       userIds[name] = user.id;
     }
   });
@@ -104,7 +148,11 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
   /** A password login at authd over HTTP. */
   const login = (user: string, options: { scope?: string; clientId?: string } = {}) =>
-    loginAt(issuer, { clientId: options.clientId ?? 'orders-web', username: `${user}@example.com`, ...(options.scope && { scope: options.scope }) });
+    loginAt(issuer, {
+      clientId: options.clientId ?? 'orders-web',
+      username: `${user}@example.com`,
+      ...(options.scope && { scope: options.scope }),
+    });
 
   /** RFC 7009 at authd, as the public client orders-web. */
   async function revokeAtAuthd(token: string): Promise<void> {
@@ -130,13 +178,24 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
     return (await response.json()) as { active: boolean };
   }
 
-  const options = (extra: Partial<VerifierOptions> = {}): VerifierOptions => ({ issuer, audience: AUDIENCE, now: () => stack.clock.now(), ...extra });
+  const options = (extra: Partial<VerifierOptions> = {}): VerifierOptions => ({
+    issuer,
+    audience: AUDIENCE,
+    now: () => stack.clock.now(),
+    ...extra,
+  });
 
   /** A small protected service, as a team would write it with the kit. */
   function api(extra: Partial<VerifierOptions> = {}) {
     const verifier = createVerifier(options(extra));
     const app = express();
-    const auth = requireAuth({ ...options(extra), verifier, onError: (error) => { refusals.push(error.reason); } });
+    const auth = requireAuth({
+      ...options(extra),
+      verifier,
+      onError: (error) => {
+        refusals.push(error.reason);
+      },
+    });
     app.get('/me', auth, (req, res) => res.json(req.auth));
     app.post('/notes', auth, requireScope('write'), (req, res) => res.status(201).json({ created_by: req.auth!.sub }));
     app.get('/admin', auth, requireRole('admin'), (_req, res) => res.json({ ok: true }));
@@ -206,7 +265,9 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       ['with another scheme (RFC 6750 §3.1: an unsupported authentication method)', 'Basic eDp5'],
     ])('answers a request %s 401 with a bare challenge (no error code)', async (_label, header) => {
       const { app } = api();
-      const res = await (header === undefined ? request(app).get('/me') : request(app).get('/me').set('Authorization', header));
+      const res = await (header === undefined
+        ? request(app).get('/me')
+        : request(app).get('/me').set('Authorization', header));
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe(`Bearer ${REALM}`);
       expect(res.headers['cache-control']).toBe('no-store');
@@ -226,7 +287,10 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(res.headers['www-authenticate']).toBe(
         `Bearer ${REALM}, error="invalid_request", error_description="The Authorization header must be Bearer <token>."`,
       );
-      expect(res.body).toEqual({ error: 'invalid_request', error_description: 'The Authorization header must be "Bearer <token>".' });
+      expect(res.body).toEqual({
+        error: 'invalid_request',
+        error_description: 'The Authorization header must be "Bearer <token>".',
+      });
       expect(refusals).toEqual(['malformed_header']);
     });
 
@@ -315,7 +379,12 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
       const jwk = await exportJWK(publicKey);
       const token = await new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: stack.services.ring.signingKey().kid, jwk: { kty: 'RSA', n: jwk.n!, e: jwk.e! } })
+        .setProtectedHeader({
+          alg: 'RS256',
+          typ: 'at+jwt',
+          kid: stack.services.ring.signingKey().kid,
+          jwk: { kty: 'RSA', n: jwk.n!, e: jwk.e! },
+        })
         .sign(privateKey);
       const res = await request(app).get('/me').set(bearer(token));
       expectInvalidToken(res, 'header');
@@ -335,7 +404,10 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(res.headers['www-authenticate']).toBe(
         `Bearer ${REALM}, error="insufficient_scope", error_description="The token lacks the scope this resource needs.", scope="write"`,
       );
-      expect(res.body).toEqual({ error: 'insufficient_scope', error_description: 'The token lacks the scope this resource needs.' });
+      expect(res.body).toEqual({
+        error: 'insufficient_scope',
+        error_description: 'The token lacks the scope this resource needs.',
+      });
       expect(refusals).toEqual(['insufficient_scope']);
     });
 
@@ -365,7 +437,10 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       const res = await request(app).get('/me').set(bearer(access));
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('5');
-      expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
+      expect(res.body).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'Token verification is unavailable.',
+      });
       expect(refusals).toEqual(['unavailable']);
     });
   });
@@ -403,12 +478,20 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(counter.calls(JWKS_PATH)).toBe(1);
 
       const { privateKey } = await generateKeyPair('RS256');
-      const randomKid = () => new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: crypto.randomBytes(32).toString('base64url') })
-        .sign(privateKey);
+      const randomKid = () =>
+        new SignJWT(payload)
+          .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: crypto.randomBytes(32).toString('base64url') })
+          .sign(privateKey);
       const fire = async (n: number) => {
         const tokens = await Promise.all(Array.from({ length: n }, randomKid));
-        const results = await Promise.all(tokens.map((t) => verifier.verifyAccessToken(t).then(() => 'accepted', (e: unknown) => e)));
+        const results = await Promise.all(
+          tokens.map((t) =>
+            verifier.verifyAccessToken(t).then(
+              () => 'accepted',
+              (e: unknown) => e,
+            ),
+          ),
+        );
         for (const result of results) expect(result).toMatchObject({ code: 'invalid_token', reason: 'unknown_key' });
       };
 
@@ -503,23 +586,41 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       expect(decodeJwt(fresh.access).header.kid).toBe(rotated.kid);
 
       slowJwks = true; // authd's JWKS answers in 200 ms, as over a real network under load
-      const results = await Promise.all(Array.from({ length: 10 }, () =>
-        verifier.verifyAccessToken(fresh.access).then(() => 'verified', (error: { reason?: string }) => error.reason)));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          verifier.verifyAccessToken(fresh.access).then(
+            () => 'verified',
+            (error: { reason?: string }) => error.reason,
+          ),
+        ),
+      );
       expect(results).toEqual(Array(10).fill('verified'));
       expect(counter.calls(JWKS_PATH)).toBe(2);
     });
   });
 
   if (backend.redisUrl) {
-    describe('revocation, Redis mode (reading authd\'s index)', () => {
+    describe("revocation, Redis mode (reading authd's index)", () => {
       let redis: Redis;
       const epochKey = () => `${stack.config.redisPrefix}{rv}:epoch`;
       const redisApi = (extra: { failOpen?: boolean; client?: RedisLike } = {}) =>
-        api({ revocation: { redis: extra.client ?? redis, keyPrefix: stack.config.redisPrefix, ...(extra.failOpen !== undefined && { failOpen: extra.failOpen }) } });
+        api({
+          revocation: {
+            redis: extra.client ?? redis,
+            keyPrefix: stack.config.redisPrefix,
+            ...(extra.failOpen !== undefined && { failOpen: extra.failOpen }),
+          },
+        });
 
       /** Redis answers nothing: a port nobody listens on, no queueing, no retries. */
       async function unreachableRedis(): Promise<Redis> {
-        const client = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const client = new Redis({
+          port: await freePort(),
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
         client.on('error', () => {});
         return client;
       }
@@ -594,7 +695,10 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
           expect(res.headers['retry-after']).toBe('5');
           expect(refusals).toEqual(['unavailable']);
           expect(res.headers['www-authenticate']).toBeUndefined();
-          expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
+          expect(res.body).toEqual({
+            error: 'temporarily_unavailable',
+            error_description: 'Token verification is unavailable.',
+          });
 
           const open = redisApi({ client: down, failOpen: true });
           expect((await request(open.app).get('/me').set(bearer(access))).status).toBe(200);
@@ -650,7 +754,7 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
       /** Revokes at authd while its Redis client refuses writes (for the duration of that request). */
       async function revokeWhileRedisRefusesWrites(token: string): Promise<void> {
         const failingWrites = jest.spyOn(stack.services.redis as Redis, 'pipeline').mockImplementation(() => {
-          throw new Error('OOM command not allowed when used memory > \'maxmemory\' (injected)');
+          throw new Error("OOM command not allowed when used memory > 'maxmemory' (injected)");
         });
         let failedWrites: number;
         try {
@@ -712,7 +816,9 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
   }
 
   describe('revocation, introspection mode', () => {
-    const introspection = (extra: Partial<{ cacheSeconds: number; failOpen: boolean; endpoint: string; clientSecret: string }> = {}) => ({
+    const introspection = (
+      extra: Partial<{ cacheSeconds: number; failOpen: boolean; endpoint: string; clientSecret: string }> = {},
+    ) => ({
       introspection: { clientId: 'orders-api', clientSecret: resourceServerSecret, cacheSeconds: 30, ...extra },
     });
 
@@ -786,7 +892,9 @@ describe.each(backends())('verifier kit against authd on $name', (backend) => {
 
     it('throws VerifierUnavailableError outside Express when it cannot tell', async () => {
       const { access } = await login('bob');
-      const verifier = createVerifier(options({ revocation: introspection({ endpoint: `http://127.0.0.1:${await freePort()}/x` }) }));
+      const verifier = createVerifier(
+        options({ revocation: introspection({ endpoint: `http://127.0.0.1:${await freePort()}/x` }) }),
+      );
       await expect(verifier.verifyAccessToken(access)).rejects.toBeInstanceOf(VerifierUnavailableError);
     });
   });

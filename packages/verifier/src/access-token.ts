@@ -1,9 +1,19 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type KeyInput, type ProtectedHeaderParameters } from 'jose';
+import {
+  compactVerify,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type KeyInput,
+  type ProtectedHeaderParameters,
+} from 'jose';
 import { CLOCK_SKEW_SECONDS, RULES, type VerifierReason } from './rules';
 
 /** A token that breaks a rule: `code` is the stable reason (spec/verifier-cases.json), `detail` is for logs. */
 export class TokenRuleError extends Error {
-  constructor(readonly code: VerifierReason, readonly detail: string) {
+  constructor(
+    readonly code: VerifierReason,
+    readonly detail: string,
+  ) {
     super(`${code}: ${detail}`);
     this.name = 'TokenRuleError';
   }
@@ -63,20 +73,25 @@ const CLAIM_TYPES: Record<string, (value: unknown) => boolean> = {
  * alg RS256, typ at+jwt (RFC 9068 §2.1), no header outside alg/typ/kid (no jku, x5u, jwk, x5c,
  * crit: a token never chooses its own key, RFC 8725 §3.10), and a kid.
  */
-export function checkTokenHeader(token: string, typ: string = RULES.typ): { header: ProtectedHeaderParameters; payload: JWTPayload; kid: string } {
+export function checkTokenHeader(
+  token: string,
+  typ: string = RULES.typ,
+): { header: ProtectedHeaderParameters; payload: JWTPayload; kid: string } {
   if (token.length > RULES.maxTokenLength) throw new TokenRuleError('too_long', `${token.length} characters`);
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
   try {
     const segments = token.split('.');
     // Strict base64url, as every kit decodes it (a length of 4n+1 is no base64 at all).
-    if (segments.length !== 3 || segments.some((s) => !BASE64URL.test(s) || s.length % 4 === 1)) throw new Error('not a compact JWS');
+    if (segments.length !== 3 || segments.some((s) => !BASE64URL.test(s) || s.length % 4 === 1))
+      throw new Error('not a compact JWS');
     header = decodeProtectedHeader(token);
     payload = decodeJwt(token);
   } catch (error) {
     throw new TokenRuleError('malformed', (error as Error).message);
   }
-  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) throw new TokenRuleError('algorithm', `alg ${String(header.alg)}`);
+  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg))
+    throw new TokenRuleError('algorithm', `alg ${String(header.alg)}`);
   if (header.typ !== typ) throw new TokenRuleError('type', `typ ${String(header.typ)} is not ${typ}`);
   const extra = Object.keys(header).filter((name) => !HEADER_ALLOWLIST.has(name));
   if (extra.length > 0) throw new TokenRuleError('header', `header parameters ${extra.join(', ')}`);
@@ -96,14 +111,17 @@ export function checkTokenClaims(payload: JWTPayload, options: TokenRuleOptions)
   if (options.audience !== undefined) {
     const wanted: readonly string[] = typeof options.audience === 'string' ? [options.audience] : options.audience;
     const held = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!held.some((a) => wanted.includes(String(a)))) throw new TokenRuleError('audience', `aud ${JSON.stringify(payload.aud)}`);
+    if (!held.some((a) => wanted.includes(String(a))))
+      throw new TokenRuleError('audience', `aud ${JSON.stringify(payload.aud)}`);
   }
   const tolerance = toleranceOf(options.clockToleranceSeconds);
-  const expiryTolerance = options.expiryToleranceSeconds === undefined ? tolerance : toleranceOf(options.expiryToleranceSeconds);
+  const expiryTolerance =
+    options.expiryToleranceSeconds === undefined ? tolerance : toleranceOf(options.expiryToleranceSeconds);
   const now = Math.floor(options.now / 1000);
   if (Number(payload.exp) <= now - expiryTolerance) throw new TokenRuleError('expired', `exp ${String(payload.exp)}`);
   for (const name of ['nbf', 'iat', 'auth_time']) {
-    if (name in payload && Number(payload[name]) > now + tolerance) throw new TokenRuleError('not_yet_valid', `${name} ${String(payload[name])}`);
+    if (name in payload && Number(payload[name]) > now + tolerance)
+      throw new TokenRuleError('not_yet_valid', `${name} ${String(payload[name])}`);
   }
 }
 
@@ -111,7 +129,9 @@ export function checkTokenClaims(payload: JWTPayload, options: TokenRuleOptions)
 export function toleranceOf(seconds: number | undefined): number {
   if (seconds === undefined) return CLOCK_SKEW_SECONDS;
   if (!(seconds >= 0 && seconds <= CLOCK_SKEW_SECONDS)) {
-    throw new RangeError(`a clock tolerance must lie between 0 and ${CLOCK_SKEW_SECONDS} seconds (authd keeps revocations and retired keys only that long past exp), not ${seconds}`);
+    throw new RangeError(
+      `a clock tolerance must lie between 0 and ${CLOCK_SKEW_SECONDS} seconds (authd keeps revocations and retired keys only that long past exp), not ${seconds}`,
+    );
   }
   return seconds;
 }

@@ -1,7 +1,11 @@
 import type { VerifierReason } from './rules';
 
 /** Why a bearer token was not accepted, in RFC 6750 terms. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication';
+export type BearerErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication';
 
 /** RFC 9470 §3: what a step-up challenge asks for. */
 export interface StepUpChallenge {
@@ -41,13 +45,27 @@ export class VerifierUnavailableError extends Error {
 }
 
 export const missingToken = () => new BearerError(undefined, 'Authentication required.', 401, 'missing_token');
-export const malformedHeader = () => new BearerError('invalid_request', 'The Authorization header must be "Bearer <token>".', 400, 'malformed_header');
-export const invalidToken = (reason: VerifierReason, description: string) => new BearerError('invalid_token', description, 401, reason);
+export const malformedHeader = () =>
+  new BearerError('invalid_request', 'The Authorization header must be "Bearer <token>".', 400, 'malformed_header');
+export const invalidToken = (reason: VerifierReason, description: string) =>
+  new BearerError('invalid_token', description, 401, reason);
 export const insufficientScope = (scopes: readonly string[]) =>
-  new BearerError('insufficient_scope', 'The token lacks the scope this resource needs.', 403, 'insufficient_scope', scopes.join(' '));
+  new BearerError(
+    'insufficient_scope',
+    'The token lacks the scope this resource needs.',
+    403,
+    'insufficient_scope',
+    scopes.join(' '),
+  );
 /** RFC 9470 §3: 401 insufficient_user_authentication, naming the acr values (and max_age) that would do. */
-export function insufficientUserAuthentication(reason: 'insufficient_acr' | 'stale_authentication', challenge: StepUpChallenge): BearerError {
-  const description = reason === 'insufficient_acr' ? 'A different authentication level is required.' : 'More recent authentication is required.';
+export function insufficientUserAuthentication(
+  reason: 'insufficient_acr' | 'stale_authentication',
+  challenge: StepUpChallenge,
+): BearerError {
+  const description =
+    reason === 'insufficient_acr'
+      ? 'A different authentication level is required.'
+      : 'More recent authentication is required.';
   return new BearerError('insufficient_user_authentication', description, 401, reason, undefined, challenge);
 }
 export const insufficientRole = (roles: readonly string[]) =>

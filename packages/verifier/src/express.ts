@@ -26,13 +26,20 @@ export interface BearerResponse {
   set(field: string, value: string): BearerResponse;
   json(body: unknown): unknown;
 }
-export type BearerHandler<Req extends BearerRequest = BearerRequest> = (req: Req, res: BearerResponse, next: (error?: unknown) => void) => void | Promise<void>;
+export type BearerHandler<Req extends BearerRequest = BearerRequest> = (
+  req: Req,
+  res: BearerResponse,
+  next: (error?: unknown) => void,
+) => void | Promise<void>;
 
 /**
  * A refusal as the service sees it: `error.reason` is the stable code (spec/verifier-cases.json).
  * `Req` is your framework's request type, e.g. `requireAuth<express.Request>({ onError: (e, req) => log(req.ip, e.reason) })`.
  */
-export type RefusalHook<Req extends BearerRequest = BearerRequest> = (error: BearerError | VerifierUnavailableError, req: Req) => void;
+export type RefusalHook<Req extends BearerRequest = BearerRequest> = (
+  error: BearerError | VerifierUnavailableError,
+  req: Req,
+) => void;
 
 const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
 
@@ -45,8 +52,15 @@ export function sendBearerError(res: BearerResponse, error: BearerError, realm: 
     params.push(`acr_values=${quote(error.stepUp.acrValues.join(' '))}`);
     if (error.stepUp.maxAge !== undefined) params.push(`max_age=${quote(String(error.stepUp.maxAge))}`);
   }
-  res.status(error.status).set('WWW-Authenticate', `Bearer ${params.join(', ')}`).set('Cache-Control', 'no-store');
-  res.json(error.code ? { error: error.code, error_description: error.description } : { error: 'unauthorized', error_description: error.description });
+  res
+    .status(error.status)
+    .set('WWW-Authenticate', `Bearer ${params.join(', ')}`)
+    .set('Cache-Control', 'no-store');
+  res.json(
+    error.code
+      ? { error: error.code, error_description: error.description }
+      : { error: 'unauthorized', error_description: error.description },
+  );
 }
 
 export interface RequireAuthOptions<Req extends BearerRequest = BearerRequest> extends VerifierOptions {
@@ -67,14 +81,19 @@ interface AuthLocals {
 }
 
 function sendUnavailable(res: BearerResponse): void {
-  res.status(503).set('Retry-After', '5').json({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
+  res
+    .status(503)
+    .set('Retry-After', '5')
+    .json({ error: 'temporarily_unavailable', error_description: 'Token verification is unavailable.' });
 }
 
 /**
  * Express middleware: verifies the bearer token with authd's JWKS (and, opted in, its
  * revocation store) and sets req.auth. 401 with a Bearer challenge otherwise.
  */
-export function requireAuth<Req extends BearerRequest = BearerRequest>(options: RequireAuthOptions<Req>): BearerHandler<Req> {
+export function requireAuth<Req extends BearerRequest = BearerRequest>(
+  options: RequireAuthOptions<Req>,
+): BearerHandler<Req> {
   const verifier = options.verifier ?? createVerifier(options);
   const realm = options.realm ?? (Array.isArray(options.audience) ? options.audience[0] : options.audience);
   return async (req, res, next) => {
@@ -109,7 +128,9 @@ function requireOfAuth(check: (auth: AuthInfo, locals: AuthLocals) => BearerErro
 
 /** 403 insufficient_scope unless the token carries every one of these scopes. Use after requireAuth. */
 export function requireScope(...scopes: string[]): BearerHandler {
-  return requireOfAuth((auth) => (scopes.every((s) => auth.scopes.includes(s)) ? undefined : insufficientScope(scopes)));
+  return requireOfAuth((auth) =>
+    scopes.every((s) => auth.scopes.includes(s)) ? undefined : insufficientScope(scopes),
+  );
 }
 
 /** 403 unless the token's user has every one of these roles. Use after requireAuth. */
@@ -124,8 +145,11 @@ export function requireRole(...roles: string[]): BearerHandler {
  */
 export function requireAcr(values: readonly string[], options: AcrOptions = {}): BearerHandler {
   if (values.length === 0) throw new TypeError('requireAcr needs at least one acceptable acr value');
-  if (options.maxAge !== undefined && !(Number.isInteger(options.maxAge) && options.maxAge >= 0)) throw new TypeError('maxAge must be a whole number of seconds');
-  return requireOfAuth((auth, locals) => checkAssurance(auth, values, options, (options.now ?? locals.authNow ?? Date.now)()));
+  if (options.maxAge !== undefined && !(Number.isInteger(options.maxAge) && options.maxAge >= 0))
+    throw new TypeError('maxAge must be a whole number of seconds');
+  return requireOfAuth((auth, locals) =>
+    checkAssurance(auth, values, options, (options.now ?? locals.authNow ?? Date.now)()),
+  );
 }
 
 /** A second factor: requireAcr(["aal2"]) (authd's acr after password + TOTP or a recovery code). */

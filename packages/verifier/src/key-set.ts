@@ -32,17 +32,26 @@ export function createKeySet(options: KeySetOptions) {
   async function load(): Promise<void> {
     lastFetch = now();
     const uri = typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri();
-    const response = await doFetch(uri, { signal: AbortSignal.timeout(options.timeoutMs ?? 5000), headers: { accept: 'application/json' } });
+    const response = await doFetch(uri, {
+      signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+      headers: { accept: 'application/json' },
+    });
     if (!response.ok) throw new Error(`JWKS fetch failed with ${response.status}`);
     const body = (await response.json()) as { keys?: JWK[] };
     const next = new Map<string, Key>();
     for (const jwk of body.keys ?? []) {
       // RS256 signing keys only: anything else in the set is ignored, never trusted.
-      if (jwk.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.use !== undefined && jwk.use !== 'sig') || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue;
+      if (
+        jwk.kty !== 'RSA' ||
+        typeof jwk.kid !== 'string' ||
+        (jwk.use !== undefined && jwk.use !== 'sig') ||
+        (jwk.alg !== undefined && jwk.alg !== 'RS256')
+      )
+        continue;
       next.set(jwk.kid, await importJWK({ kty: jwk.kty, n: jwk.n, e: jwk.e }, 'RS256'));
     }
     const maxAge = /max-age=(\d+)/.exec(response.headers.get('cache-control') ?? '')?.[1];
-    expiresAt = now() + (maxAge !== undefined ? Number(maxAge) : options.defaultMaxAgeSeconds ?? 300) * 1000;
+    expiresAt = now() + (maxAge !== undefined ? Number(maxAge) : (options.defaultMaxAgeSeconds ?? 300)) * 1000;
     keys = next;
   }
 
@@ -52,7 +61,9 @@ export function createKeySet(options: KeySetOptions) {
         expiresAt = now() + cooldownMs; // do not retry on every request while authd is unreachable
         throw error;
       })
-      .finally(() => { inflight = undefined; });
+      .finally(() => {
+        inflight = undefined;
+      });
     return inflight;
   }
 
@@ -61,7 +72,9 @@ export function createKeySet(options: KeySetOptions) {
     async key(kid: string): Promise<Key | undefined> {
       if (now() >= expiresAt) {
         // A stale set is still better than none when authd is briefly unreachable.
-        await refresh().catch((error) => { if (keys.size === 0) throw error; });
+        await refresh().catch((error) => {
+          if (keys.size === 0) throw error;
+        });
       }
       const found = keys.get(kid);
       if (found) return found;

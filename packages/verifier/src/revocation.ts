@@ -84,7 +84,8 @@ export function introspectionRevocationCheck(
   const doFetch = options.fetch ?? fetch;
   const cacheMs = (options.cacheSeconds ?? 30) * 1000;
   const cache = new Map<string, { revoked: boolean; until: number }>();
-  const authorization = 'Basic ' + btoa(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`);
+  const authorization =
+    'Basic ' + btoa(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`);
 
   return {
     async revocation(token, rawToken) {

@@ -25,9 +25,27 @@ export const BEARER_AUTHORIZATION = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** Why a request was refused: a stable code for logs, metrics and tests (the server logs it; kits hand it to onError). */
 export const REASONS = [
-  'missing_token', 'malformed_header', 'malformed', 'too_long', 'algorithm', 'type', 'header', 'unknown_key',
-  'key_revoked', 'signature', 'issuer', 'audience', 'expired', 'not_yet_valid', 'claims', 'revoked',
-  'insufficient_scope', 'insufficient_role', 'insufficient_acr', 'stale_authentication', 'unavailable',
+  'missing_token',
+  'malformed_header',
+  'malformed',
+  'too_long',
+  'algorithm',
+  'type',
+  'header',
+  'unknown_key',
+  'key_revoked',
+  'signature',
+  'issuer',
+  'audience',
+  'expired',
+  'not_yet_valid',
+  'claims',
+  'revoked',
+  'insufficient_scope',
+  'insufficient_role',
+  'insufficient_acr',
+  'stale_authentication',
+  'unavailable',
 ] as const;
 
 export type VerifierReason = (typeof REASONS)[number];

@@ -22,7 +22,8 @@ export function checkAssurance(
   nowMs: number,
 ): BearerError | undefined {
   const challenge = { acrValues: values, ...(options.maxAge !== undefined && { maxAge: options.maxAge }) };
-  if (auth.acr === undefined || !values.includes(auth.acr)) return insufficientUserAuthentication('insufficient_acr', challenge);
+  if (auth.acr === undefined || !values.includes(auth.acr))
+    return insufficientUserAuthentication('insufficient_acr', challenge);
   if (options.maxAge !== undefined && (auth.authTime === undefined || nowMs / 1000 - auth.authTime > options.maxAge)) {
     return insufficientUserAuthentication('stale_authentication', challenge);
   }

@@ -4,7 +4,11 @@ import { invalidToken, VerifierUnavailableError } from './errors';
 import { createKeySet, type KeySet } from './key-set';
 import { createMetadata } from './metadata';
 import {
-  introspectionRevocationCheck, redisRevocationCheck, type IntrospectionOptions, type RedisRevocationOptions, type RevocationCheck,
+  introspectionRevocationCheck,
+  redisRevocationCheck,
+  type IntrospectionOptions,
+  type RedisRevocationOptions,
+  type RevocationCheck,
 } from './revocation';
 import { RULES, type VerifierReason } from './rules';
 
@@ -20,7 +24,9 @@ export interface VerifierOptions {
   /** Seconds between JWKS refetches caused by unknown kids (default 30). */
   jwksCooldownSeconds?: number;
   /** Opt-in revocation checks: authd's Redis index, or the introspection endpoint. */
-  revocation?: { redis: RedisRevocationOptions['redis']; keyPrefix?: string; failOpen?: boolean } | { introspection: IntrospectionOptions };
+  revocation?:
+    | { redis: RedisRevocationOptions['redis']; keyPrefix?: string; failOpen?: boolean }
+    | { introspection: IntrospectionOptions };
   fetch?: typeof fetch;
   /** For tests: the current time in ms. */
   now?: () => number;
@@ -80,19 +86,28 @@ export function createVerifier(options: VerifierOptions) {
   if (options.revocation && 'redis' in options.revocation) {
     revocation = redisRevocationCheck(options.revocation);
   } else if (options.revocation && 'introspection' in options.revocation) {
-    revocation = introspectionRevocationCheck({ ...options.revocation.introspection, resolveEndpoint: () => metadata.field('introspection_endpoint'), fetch: doFetch, now });
+    revocation = introspectionRevocationCheck({
+      ...options.revocation.introspection,
+      resolveEndpoint: () => metadata.field('introspection_endpoint'),
+      fetch: doFetch,
+      now,
+    });
   }
 
   async function verifyAccessToken(token: string): Promise<AuthInfo> {
     let verified: VerifiedToken;
     try {
-      verified = await verifyTokenRules(token, async (kid) => {
-        try {
-          return await keySet.key(kid);
-        } catch (error) {
-          throw new VerifierUnavailableError('the signing keys could not be fetched', { cause: error });
-        }
-      }, { issuer, audience: options.audience, now: now(), clockToleranceSeconds: tolerance });
+      verified = await verifyTokenRules(
+        token,
+        async (kid) => {
+          try {
+            return await keySet.key(kid);
+          } catch (error) {
+            throw new VerifierUnavailableError('the signing keys could not be fetched', { cause: error });
+          }
+        },
+        { issuer, audience: options.audience, now: now(), clockToleranceSeconds: tolerance },
+      );
     } catch (error) {
       if (error instanceof TokenRuleError) throw refuse(error.code);
       throw error;

@@ -4,7 +4,14 @@
  * same function (src/tokens/jwt.ts), so these are its rules too.
  */
 import crypto from 'node:crypto';
-import { CLOCK_SKEW_SECONDS, RULES, TokenRuleError, toleranceOf, verifyTokenRules, type TokenRuleOptions } from '@authd/verifier';
+import {
+  CLOCK_SKEW_SECONDS,
+  RULES,
+  TokenRuleError,
+  toleranceOf,
+  verifyTokenRules,
+  type TokenRuleOptions,
+} from '@authd/verifier';
 import { AUDIENCE, ISSUER, KID, mintToken, NOW, NOW_MS, signingKey } from './token-helpers';
 
 const OPTIONS: TokenRuleOptions = { issuer: ISSUER, audience: AUDIENCE, now: NOW_MS };
@@ -48,8 +55,22 @@ describe('the access-token rule set', () => {
     ['longer than the cap', () => mintToken({ claims: { pad: 'x'.repeat(RULES.maxTokenLength) } }), 'too_long'],
     ['two segments', () => mintToken().split('.').slice(0, 2).join('.'), 'malformed'],
     ['a segment that is no base64url', () => `${mintToken()}!`, 'malformed'],
-    ['a signature of 4n+1 characters', () => { const t = mintToken(); return t + 'A'.repeat((5 - (t.split('.')[2].length % 4)) % 4); }, 'malformed'],
-    ['a payload that is no JSON object', () => { const [h, , s] = mintToken().split('.'); return `${h}.${Buffer.from('[1]').toString('base64url')}.${s}`; }, 'malformed'],
+    [
+      'a signature of 4n+1 characters',
+      () => {
+        const t = mintToken();
+        return t + 'A'.repeat((5 - (t.split('.')[2].length % 4)) % 4);
+      },
+      'malformed',
+    ],
+    [
+      'a payload that is no JSON object',
+      () => {
+        const [h, , s] = mintToken().split('.');
+        return `${h}.${Buffer.from('[1]').toString('base64url')}.${s}`;
+      },
+      'malformed',
+    ],
     ['alg none', () => `${b64({ alg: 'none', typ: 'at+jwt', kid: KID })}.${mintToken().split('.')[1]}.`, 'algorithm'],
     ['alg HS256', () => header({ alg: 'HS256' }), 'algorithm'],
     ['alg RS512', () => header({ alg: 'RS512' }), 'algorithm'],
@@ -66,8 +87,19 @@ describe('the access-token rule set', () => {
     ['an empty kid', () => header({ kid: '' }), 'unknown_key'],
     ['an unknown kid', () => header({ kid: 'other-key' }), 'unknown_key'],
     ['a foreign key under our kid', () => mintToken({ key: foreign.privateKey }), 'signature'],
-    ['a changed payload', () => { const [h, , s] = mintToken().split('.'); return `${h}.${mintToken({ claims: { scope: 'admin' } }).split('.')[1]}.${s}`; }, 'signature'],
-    ...RULES.requiredClaims.map((name): [string, () => string, string] => [`no ${name}`, () => claims({ [name]: null }), 'claims']),
+    [
+      'a changed payload',
+      () => {
+        const [h, , s] = mintToken().split('.');
+        return `${h}.${mintToken({ claims: { scope: 'admin' } }).split('.')[1]}.${s}`;
+      },
+      'signature',
+    ],
+    ...RULES.requiredClaims.map((name): [string, () => string, string] => [
+      `no ${name}`,
+      () => claims({ [name]: null }),
+      'claims',
+    ]),
     ['sub a number', () => claims({ sub: 42 }), 'claims'],
     ['an empty jti', () => claims({ jti: '' }), 'claims'],
     ['client_id a list', () => claims({ client_id: ['web'] }), 'claims'],
@@ -95,7 +127,11 @@ describe('the access-token rule set', () => {
 
   it.each<[string, () => string]>([
     ['expired within the skew', () => claims({ exp: NOW - CLOCK_SKEW_SECONDS + 1 })],
-    ['iat, nbf and auth_time at the edge of the skew', () => claims({ iat: NOW + CLOCK_SKEW_SECONDS, nbf: NOW + CLOCK_SKEW_SECONDS, auth_time: NOW + CLOCK_SKEW_SECONDS })],
+    [
+      'iat, nbf and auth_time at the edge of the skew',
+      () =>
+        claims({ iat: NOW + CLOCK_SKEW_SECONDS, nbf: NOW + CLOCK_SKEW_SECONDS, auth_time: NOW + CLOCK_SKEW_SECONDS }),
+    ],
     ['an audience list holding ours', () => claims({ aud: ['https://other.example', AUDIENCE] })],
   ])('accepts %s', async (_name, make) => {
     const token = make();
@@ -132,14 +168,26 @@ describe('the access-token rule set', () => {
 
   it('lets a refusal thrown by the key lookup through (e.g. a revoked key)', async () => {
     const refusal = new TokenRuleError('key_revoked', 'revoked');
-    await expect(verifyTokenRules(mintToken(), async () => { throw refusal; }, OPTIONS)).rejects.toBe(refusal);
+    await expect(
+      verifyTokenRules(
+        mintToken(),
+        async () => {
+          throw refusal;
+        },
+        OPTIONS,
+      ),
+    ).rejects.toBe(refusal);
   });
 
-  it('allows a clock tolerance between 0 and the rule set\'s skew, and no more', () => {
+  it("allows a clock tolerance between 0 and the rule set's skew, and no more", () => {
     expect(toleranceOf(undefined)).toBe(CLOCK_SKEW_SECONDS);
     expect(toleranceOf(0)).toBe(0);
     expect(toleranceOf(CLOCK_SKEW_SECONDS)).toBe(CLOCK_SKEW_SECONDS);
-    expect(() => toleranceOf(CLOCK_SKEW_SECONDS + 1)).toThrow(new RangeError(`a clock tolerance must lie between 0 and ${CLOCK_SKEW_SECONDS} seconds (authd keeps revocations and retired keys only that long past exp), not ${CLOCK_SKEW_SECONDS + 1}`));
+    expect(() => toleranceOf(CLOCK_SKEW_SECONDS + 1)).toThrow(
+      new RangeError(
+        `a clock tolerance must lie between 0 and ${CLOCK_SKEW_SECONDS} seconds (authd keeps revocations and retired keys only that long past exp), not ${CLOCK_SKEW_SECONDS + 1}`,
+      ),
+    );
     expect(() => toleranceOf(-1)).toThrow(RangeError);
     expect(() => toleranceOf(Number.NaN)).toThrow(RangeError);
   });

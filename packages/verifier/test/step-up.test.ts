@@ -4,11 +4,24 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { checkAssurance, requireAcr, requireAuth, requireMfa, type BearerHandler, type VerifierReason } from '@authd/verifier';
+import {
+  checkAssurance,
+  requireAcr,
+  requireAuth,
+  requireMfa,
+  type BearerHandler,
+  type VerifierReason,
+} from '@authd/verifier';
 import { AUDIENCE, mfaClaims, mintToken, NOW, NOW_MS, testVerifier } from './token-helpers';
 
-const BODY_ACR = { error: 'insufficient_user_authentication', error_description: 'A different authentication level is required.' };
-const BODY_AGE = { error: 'insufficient_user_authentication', error_description: 'More recent authentication is required.' };
+const BODY_ACR = {
+  error: 'insufficient_user_authentication',
+  error_description: 'A different authentication level is required.',
+};
+const BODY_AGE = {
+  error: 'insufficient_user_authentication',
+  error_description: 'More recent authentication is required.',
+};
 const challenge = (description: string, params: string) =>
   `Bearer realm="${AUDIENCE}", error="insufficient_user_authentication", error_description="${description}", ${params}`;
 
@@ -16,8 +29,18 @@ function appWith(...guards: BearerHandler[]) {
   const reasons: VerifierReason[] = [];
   const verifier = testVerifier();
   const app = express();
-  app.get('/payouts', requireAuth<express.Request>({ issuer: 'unused: the verifier is given', audience: AUDIENCE, verifier, onError: (e) => reasons.push(e.reason) }), ...guards,
-    (req, res) => res.json({ sub: req.auth!.sub, acr: req.auth!.acr, amr: req.auth!.amr, auth_time: req.auth!.authTime }));
+  app.get(
+    '/payouts',
+    requireAuth<express.Request>({
+      issuer: 'unused: the verifier is given',
+      audience: AUDIENCE,
+      verifier,
+      onError: (e) => reasons.push(e.reason),
+    }),
+    ...guards,
+    (req, res) =>
+      res.json({ sub: req.auth!.sub, acr: req.auth!.acr, amr: req.auth!.amr, auth_time: req.auth!.authTime }),
+  );
   return { app, reasons };
 }
 
@@ -30,7 +53,10 @@ describe('requireMfa / requireAcr', () => {
   it('lets a login with a second factor through, and req.auth carries acr, amr and auth_time', async () => {
     const { app, reasons } = appWith(requireMfa());
     const res = await call(app, mintToken({ claims: mfaClaims(60) }));
-    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { sub: 'user-1', acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: NOW - 60 } });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 200,
+      body: { sub: 'user-1', acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: NOW - 60 },
+    });
     expect(reasons).toEqual([]);
   });
 
@@ -41,8 +67,16 @@ describe('requireMfa / requireAcr', () => {
   ])('answers %s with 401 insufficient_user_authentication and acr_values', async (_name, claims) => {
     const { app, reasons } = appWith(requireMfa());
     const res = await call(app, mintToken({ claims }));
-    expect({ status: res.status, challenge: res.headers['www-authenticate'], cache: res.headers['cache-control'], body: res.body }).toEqual({
-      status: 401, challenge: challenge('A different authentication level is required.', 'acr_values="aal2"'), cache: 'no-store', body: BODY_ACR,
+    expect({
+      status: res.status,
+      challenge: res.headers['www-authenticate'],
+      cache: res.headers['cache-control'],
+      body: res.body,
+    }).toEqual({
+      status: 401,
+      challenge: challenge('A different authentication level is required.', 'acr_values="aal2"'),
+      cache: 'no-store',
+      body: BODY_ACR,
     });
     expect(reasons).toEqual(['insufficient_acr']);
   });
@@ -53,13 +87,17 @@ describe('requireMfa / requireAcr', () => {
     for (const claims of [mfaClaims(301), { ...mfaClaims(), auth_time: null }]) {
       const res = await call(app, mintToken({ claims }));
       expect({ status: res.status, challenge: res.headers['www-authenticate'], body: res.body }).toEqual({
-        status: 401, challenge: challenge('More recent authentication is required.', 'acr_values="aal2", max_age="300"'), body: BODY_AGE,
+        status: 401,
+        challenge: challenge('More recent authentication is required.', 'acr_values="aal2", max_age="300"'),
+        body: BODY_AGE,
       });
     }
     // A wrong acr is named first, with the same challenge.
     const wrongAcr = await call(app, mintToken({ claims: { acr: 'aal1', auth_time: NOW } }));
     expect({ status: wrongAcr.status, challenge: wrongAcr.headers['www-authenticate'], body: wrongAcr.body }).toEqual({
-      status: 401, challenge: challenge('A different authentication level is required.', 'acr_values="aal2", max_age="300"'), body: BODY_ACR,
+      status: 401,
+      challenge: challenge('A different authentication level is required.', 'acr_values="aal2", max_age="300"'),
+      body: BODY_ACR,
     });
     expect(reasons).toEqual(['stale_authentication', 'stale_authentication', 'insufficient_acr']);
   });
@@ -68,10 +106,12 @@ describe('requireMfa / requireAcr', () => {
     const { app } = appWith(requireAcr(['aal1', 'aal2']));
     expect((await call(app, mintToken({ claims: { acr: 'aal1' } }))).status).toBe(200);
     const res = await call(app, mintToken({ claims: { acr: 'aal0' } }));
-    expect(res.headers['www-authenticate']).toBe(challenge('A different authentication level is required.', 'acr_values="aal1 aal2"'));
+    expect(res.headers['www-authenticate']).toBe(
+      challenge('A different authentication level is required.', 'acr_values="aal1 aal2"'),
+    );
   });
 
-  it('reads max_age against requireAuth\'s clock, or its own `now`', async () => {
+  it("reads max_age against requireAuth's clock, or its own `now`", async () => {
     const token = mintToken({ claims: mfaClaims(100) });
     expect((await call(appWith(requireMfa({ maxAge: 120 })).app, token)).status).toBe(200);
     expect((await call(appWith(requireMfa({ maxAge: 120, now: () => NOW_MS + 30_000 })).app, token)).status).toBe(401);
@@ -81,7 +121,10 @@ describe('requireMfa / requireAcr', () => {
     const app = express();
     app.get('/payouts', requireMfa(), (_req, res) => res.json({}));
     const res = await request(app).get('/payouts');
-    expect({ status: res.status, challenge: res.headers['www-authenticate'] }).toEqual({ status: 401, challenge: 'Bearer realm="authd"' });
+    expect({ status: res.status, challenge: res.headers['www-authenticate'] }).toEqual({
+      status: 401,
+      challenge: 'Bearer realm="authd"',
+    });
   });
 
   it('a token that fails the rules never reaches the step-up check', async () => {
@@ -101,8 +144,14 @@ describe('requireMfa / requireAcr', () => {
   it('checkAssurance is the same decision without Express', () => {
     expect(checkAssurance({ acr: 'aal2', authTime: NOW - 10 }, ['aal2'], { maxAge: 10 }, NOW_MS)).toBeUndefined();
     expect(checkAssurance({ acr: 'aal2', authTime: NOW - 11 }, ['aal2'], { maxAge: 10 }, NOW_MS)).toMatchObject({
-      code: 'insufficient_user_authentication', status: 401, reason: 'stale_authentication', stepUp: { acrValues: ['aal2'], maxAge: 10 },
+      code: 'insufficient_user_authentication',
+      status: 401,
+      reason: 'stale_authentication',
+      stepUp: { acrValues: ['aal2'], maxAge: 10 },
     });
-    expect(checkAssurance({ acr: undefined, authTime: undefined }, ['aal2'], {}, NOW_MS)).toMatchObject({ reason: 'insufficient_acr', stepUp: { acrValues: ['aal2'] } });
+    expect(checkAssurance({ acr: undefined, authTime: undefined }, ['aal2'], {}, NOW_MS)).toMatchObject({
+      reason: 'insufficient_acr',
+      stepUp: { acrValues: ['aal2'] },
+    });
   });
 });

@@ -12,7 +12,9 @@ export const NOW = NOW_MS / 1000;
 
 export const signingKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 export const KID = 'kit-test-key';
-export const JWKS = { keys: [{ ...signingKey.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }] };
+export const JWKS = {
+  keys: [{ ...signingKey.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }],
+};
 
 type Json = Record<string, unknown>;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -27,10 +29,21 @@ function apply(base: Json, changes: Json): Json {
 }
 
 export function accessClaims(changes: Json = {}): Json {
-  return apply({
-    iss: ISSUER, sub: 'user-1', aud: AUDIENCE, exp: NOW + 300, iat: NOW - 10, jti: 'jti-1', client_id: 'web',
-    scope: 'read', roles: ['user'], sid: 'sid-1',
-  }, changes);
+  return apply(
+    {
+      iss: ISSUER,
+      sub: 'user-1',
+      aud: AUDIENCE,
+      exp: NOW + 300,
+      iat: NOW - 10,
+      jti: 'jti-1',
+      client_id: 'web',
+      scope: 'read',
+      roles: ['user'],
+      sid: 'sid-1',
+    },
+    changes,
+  );
 }
 
 /** A token signed with the test key (or `key`), with the header and claims changed as asked. */
@@ -41,10 +54,24 @@ export function mintToken(options: { header?: Json; claims?: Json; key?: crypto.
 }
 
 /** A user's token after a login with a second factor, `ageSeconds` ago. */
-export const mfaClaims = (ageSeconds = 60): Json => ({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: NOW - ageSeconds });
+export const mfaClaims = (ageSeconds = 60): Json => ({
+  acr: 'aal2',
+  amr: ['pwd', 'otp', 'mfa'],
+  auth_time: NOW - ageSeconds,
+});
 
 /** A verifier whose JWKS comes from memory and whose clock stands at NOW_MS. */
 export function testVerifier(options: Partial<VerifierOptions> = {}): Verifier {
-  const fetchJwks: typeof fetch = async () => new Response(JSON.stringify(JWKS), { headers: { 'content-type': 'application/json', 'cache-control': 'max-age=600' } });
-  return createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri: `${ISSUER}/jwks`, fetch: fetchJwks, now: () => NOW_MS, ...options });
+  const fetchJwks: typeof fetch = async () =>
+    new Response(JSON.stringify(JWKS), {
+      headers: { 'content-type': 'application/json', 'cache-control': 'max-age=600' },
+    });
+  return createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwksUri: `${ISSUER}/jwks`,
+    fetch: fetchJwks,
+    now: () => NOW_MS,
+    ...options,
+  });
 }

@@ -6,7 +6,9 @@ import { list, parseWhen } from '../options';
 
 /** `authd audit`: the audit trail. */
 export function registerAuditCommand(program: Command, cli: CliContext): void {
-  program.command('audit').description('print the audit trail, newest first')
+  program
+    .command('audit')
+    .description('print the audit trail, newest first')
     .option('--user <username>', 'only events of this user')
     .option('--type <types>', `only these event types, comma-separated (${AUDIT_EVENT_TYPES.join(', ')})`, list, [])
     .option('--since <when>', 'from this time: an ISO date or a duration ago (15m, 24h, 7d)')
@@ -14,16 +16,29 @@ export function registerAuditCommand(program: Command, cli: CliContext): void {
     .option('--limit <n>', 'at most this many events', '100')
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const rows = await cli.withServices(async (s) => s.audit.query({
-        ...(opts.user && { userId: (await s.users.requireUser(opts.user)).id }),
-        types: opts.type,
-        ...(opts.since && { since: parseWhen(opts.since, s.clock.now()) }),
-        ...(opts.until && { until: parseWhen(opts.until, s.clock.now()) }),
-        limit: Number(opts.limit),
-      }));
-      cli.out(formatRows(rows.map((r) => ({
-        time: r.occurredAt, type: r.type, user: r.userId, client: r.clientId, ip: r.ip, request: r.requestId,
-        details: JSON.stringify(r.details), ...(opts.json && { user_agent: r.userAgent }),
-      })), opts.json));
+      const rows = await cli.withServices(async (s) =>
+        s.audit.query({
+          ...(opts.user && { userId: (await s.users.requireUser(opts.user)).id }),
+          types: opts.type,
+          ...(opts.since && { since: parseWhen(opts.since, s.clock.now()) }),
+          ...(opts.until && { until: parseWhen(opts.until, s.clock.now()) }),
+          limit: Number(opts.limit),
+        }),
+      );
+      cli.out(
+        formatRows(
+          rows.map((r) => ({
+            time: r.occurredAt,
+            type: r.type,
+            user: r.userId,
+            client: r.clientId,
+            ip: r.ip,
+            request: r.requestId,
+            details: JSON.stringify(r.details),
+            ...(opts.json && { user_agent: r.userAgent }),
+          })),
+          opts.json,
+        ),
+      );
     });
 }

@@ -9,7 +9,13 @@ import type { MfaService } from '../../mfa/mfa-service';
 import type { SessionRepository } from '../../sessions/session-repository';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
-import { listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey, type KeyManagementOptions } from '../../tokens/key-management';
+import {
+  listSigningKeys,
+  retireSigningKey,
+  revokeSigningKey,
+  rotateSigningKey,
+  type KeyManagementOptions,
+} from '../../tokens/key-management';
 import type { KeyRing } from '../../tokens/key-ring';
 import { CONFLICT_POLICIES, importRecords, type RowFailure, type UserImporter } from '../../users/user-import';
 import type { AccessTokenClaims } from '../../tokens/token-issuer';
@@ -33,17 +39,32 @@ export interface AdminDeps extends BearerAuthDeps {
   mfa: MfaService;
 }
 
-const newUser = z.object({ username: text(254), password: z.string().max(1024), roles: names().optional(), scopes: names().optional() }).strict();
-const userChanges = z.object({
-  roles: names().optional(), scopes: names().optional(), disabled: z.boolean().optional(), metadata: z.record(z.string(), z.unknown()).optional(),
-  email: text(254).nullable().optional(), email_verified: z.boolean().optional(),
-}).strict();
+const newUser = z
+  .object({
+    username: text(254),
+    password: z.string().max(1024),
+    roles: names().optional(),
+    scopes: names().optional(),
+  })
+  .strict();
+const userChanges = z
+  .object({
+    roles: names().optional(),
+    scopes: names().optional(),
+    disabled: z.boolean().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    email: text(254).nullable().optional(),
+    email_verified: z.boolean().optional(),
+  })
+  .strict();
 export const USER_IMPORT_PATH = '/admin/users/import';
 const IMPORT_BATCH_MAX = 1000;
-const importBatch = z.object({
-  on_conflict: z.enum(CONFLICT_POLICIES as ['skip', 'update']).default('skip'),
-  users: z.array(z.record(z.string(), z.unknown())).min(1).max(IMPORT_BATCH_MAX),
-}).strict();
+const importBatch = z
+  .object({
+    on_conflict: z.enum(CONFLICT_POLICIES as ['skip', 'update']).default('skip'),
+    users: z.array(z.record(z.string(), z.unknown())).min(1).max(IMPORT_BATCH_MAX),
+  })
+  .strict();
 const clientSettings = {
   name: text(200).optional(),
   first_party: z.boolean().optional(),
@@ -62,17 +83,36 @@ const clientSettings = {
   metadata_claims: names(20).optional(),
   require_mfa: z.boolean().optional(),
 };
-const newClient = z.object({ ...clientSettings, client_id: text(64).optional(), name: text(200), type: z.enum(['confidential', 'public']), grant_types: z.array(z.enum(GRANT_TYPES)).max(3) }).strict();
+const newClient = z
+  .object({
+    ...clientSettings,
+    client_id: text(64).optional(),
+    name: text(200),
+    type: z.enum(['confidential', 'public']),
+    grant_types: z.array(z.enum(GRANT_TYPES)).max(3),
+  })
+  .strict();
 const clientChanges = z.object(clientSettings).strict();
-const listUsers = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: text(300).optional(), search: text(254).optional() }).strict();
-const auditQuery = z.object({
-  user_id: z.uuid().optional(),
-  type: z.union([z.enum(AUDIT_EVENT_TYPES), z.string().regex(/^[a-z_,]+$/)]).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  before: z.string().regex(/^\d{1,18}$/).optional(),
-}).strict();
+const listUsers = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: text(300).optional(),
+    search: text(254).optional(),
+  })
+  .strict();
+const auditQuery = z
+  .object({
+    user_id: z.uuid().optional(),
+    type: z.union([z.enum(AUDIT_EVENT_TYPES), z.string().regex(/^[a-z_,]+$/)]).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    before: z
+      .string()
+      .regex(/^\d{1,18}$/)
+      .optional(),
+  })
+  .strict();
 
 function toSettings(body: z.infer<typeof clientChanges>) {
   return {
@@ -110,7 +150,10 @@ async function isLiveSubject(deps: AdminDeps, claims: AccessTokenClaims): Promis
 /** /admin: users, clients, keys and the audit trail, for tokens carrying the admin scope. */
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
-  router.use('/admin', bearerAuth(deps, deps.adminScope, (claims) => isLiveSubject(deps, claims)));
+  router.use(
+    '/admin',
+    bearerAuth(deps, deps.adminScope, (claims) => isLiveSubject(deps, claims)),
+  );
 
   // Users
   router.post('/admin/users', async (req, res) => {
@@ -120,16 +163,29 @@ export function adminRouter(deps: AdminDeps): Router {
   router.post(USER_IMPORT_PATH, express.json({ limit: '2mb', strict: true }), async (req, res) => {
     const body = readJson(req, importBatch);
     const failed: RowFailure[] = [];
-    const totals = await importRecords(body.users.map((record, i) => ({ line: i + 1, record })), deps.userImporter, {
-      policy: body.on_conflict, batchSize: IMPORT_BATCH_MAX, onFailure: (f) => failed.push(f),
-    });
+    const totals = await importRecords(
+      body.users.map((record, i) => ({ line: i + 1, record })),
+      deps.userImporter,
+      {
+        policy: body.on_conflict,
+        batchSize: IMPORT_BATCH_MAX,
+        onFailure: (f) => failed.push(f),
+      },
+    );
     const { created, updated, skipped } = totals;
-    deps.audit.record({ type: 'users_imported', details: { via: 'admin_api', policy: body.on_conflict, created, updated, skipped, failed: failed.length } });
+    deps.audit.record({
+      type: 'users_imported',
+      details: { via: 'admin_api', policy: body.on_conflict, created, updated, skipped, failed: failed.length },
+    });
     res.json({ created, updated, skipped, failed: failed.map((f) => ({ row: f.line, error: f.error })) });
   });
   router.get('/admin/users', async (req, res) => {
     const query = readQuery(req, listUsers);
-    const page = await deps.users.page({ limit: query.limit, ...(query.cursor && { after: query.cursor }), ...(query.search && { search: query.search }) });
+    const page = await deps.users.page({
+      limit: query.limit,
+      ...(query.cursor && { after: query.cursor }),
+      ...(query.search && { search: query.search }),
+    });
     res.json({ users: page.users.map(presentUser), next_cursor: page.next });
   });
   router.get('/admin/users/:id', async (req, res) => {
@@ -152,7 +208,12 @@ export function adminRouter(deps: AdminDeps): Router {
     if (body.metadata !== undefined) user = { ...user, ...(await deps.users.setMetadata(ref, body.metadata)) };
     if (body.email !== undefined || body.email_verified !== undefined) {
       const email = body.email !== undefined ? body.email : user.email;
-      user = { ...user, ...(await deps.users.setEmail(ref, email, { ...(body.email_verified !== undefined && { verified: body.email_verified }) })) };
+      user = {
+        ...user,
+        ...(await deps.users.setEmail(ref, email, {
+          ...(body.email_verified !== undefined && { verified: body.email_verified }),
+        })),
+      };
     }
     res.json(presentUser(user));
   });
@@ -221,10 +282,15 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({ keys: (await listSigningKeys(deps.keyManagement)).map(presentKey) });
   });
   router.post('/admin/keys/rotate', async (req, res) => {
-    const { immediate, revoke_old: revokeOld } = readJson(req, z.object({ immediate: z.boolean().optional(), revoke_old: z.boolean().optional() }).strict());
+    const { immediate, revoke_old: revokeOld } = readJson(
+      req,
+      z.object({ immediate: z.boolean().optional(), revoke_old: z.boolean().optional() }).strict(),
+    );
     const key = await rotateSigningKey(deps.keyManagement, immediate ?? false, revokeOld ?? false);
     await deps.ring.reload();
-    res.status(201).json({ kid: key.kid, activates_at: key.activatesAt.toISOString(), ...(revokeOld && { revoked: key.revoked }) });
+    res
+      .status(201)
+      .json({ kid: key.kid, activates_at: key.activatesAt.toISOString(), ...(revokeOld && { revoked: key.revoked }) });
   });
   router.post('/admin/keys/:kid/revoke', async (req, res) => {
     readJson(req, z.object({}).strict());
@@ -253,7 +319,10 @@ export function adminRouter(deps: AdminDeps): Router {
       ...(q.before && { before: q.before }),
       limit: q.limit,
     });
-    res.json({ events: events.map(presentAudit), next_before: events.length === q.limit ? events[events.length - 1].id : null });
+    res.json({
+      events: events.map(presentAudit),
+      next_before: events.length === q.limit ? events[events.length - 1].id : null,
+    });
   });
 
   return router;

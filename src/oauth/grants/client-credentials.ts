@@ -17,7 +17,8 @@ export const clientCredentialsGrant = {
     if (params.scope !== undefined) {
       scopes = parseScope(params.scope);
       const missing = missingFrom(scopes, client.scopes);
-      if (missing.length) throw invalidScope('The client may not request this scope.', { detail: `client lacks ${missing.join(' ')}` });
+      if (missing.length)
+        throw invalidScope('The client may not request this scope.', { detail: `client lacks ${missing.join(' ')}` });
     }
     const access = await deps.tokens.issueAccessToken({
       subject: client.id,
@@ -27,7 +28,17 @@ export const clientCredentialsGrant = {
       roles: [],
       ttlSeconds: lifetimesFor(client, deps.lifetimes).accessTokenTtl,
     });
-    deps.audit.record({ type: 'client_credentials_granted', clientId: client.id, context, details: { scope: formatScope(scopes), jti: access.jti } });
-    return { access_token: access.token, token_type: 'Bearer' as const, expires_in: access.expiresIn, scope: formatScope(scopes) };
+    deps.audit.record({
+      type: 'client_credentials_granted',
+      clientId: client.id,
+      context,
+      details: { scope: formatScope(scopes), jti: access.jti },
+    });
+    return {
+      access_token: access.token,
+      token_type: 'Bearer' as const,
+      expires_in: access.expiresIn,
+      scope: formatScope(scopes),
+    };
   },
 } satisfies GrantHandler<Params>;

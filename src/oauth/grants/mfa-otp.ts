@@ -36,7 +36,8 @@ export const mfaOtpGrant = {
       throw invalidRequest('Send exactly one of the otp and recovery_code parameters.');
     }
     const challenge = await deps.mfa.claimChallenge(params.mfa_token, client.id);
-    if (!challenge) throw invalidGrant(INVALID_TOKEN, { detail: 'unknown, expired, spent, out of tries or another client\'s' });
+    if (!challenge)
+      throw invalidGrant(INVALID_TOKEN, { detail: "unknown, expired, spent, out of tries or another client's" });
     const user = await deps.users.requireUser({ id: challenge.userId }).catch(() => undefined);
     if (!user || user.disabledAt) throw invalidGrant(INVALID_TOKEN, { detail: 'user gone or disabled' });
 
@@ -44,16 +45,26 @@ export const mfaOtpGrant = {
     const admitted = await admitAttempt(user.usernameNormalized, client, context, deps);
     let accepted: AcceptedFactor | undefined;
     try {
-      accepted = await deps.mfa.verify(user.id, params.otp !== undefined ? { otp: params.otp } : { recoveryCode: params.recovery_code ?? '' });
+      accepted = await deps.mfa.verify(
+        user.id,
+        params.otp !== undefined ? { otp: params.otp } : { recoveryCode: params.recovery_code ?? '' },
+      );
     } catch (error) {
       await deps.throttle.release(user.usernameNormalized, ip, admitted).catch(() => {});
       throw error;
     }
     if (!accepted) {
-      deps.audit.record({ type: 'mfa_failed', clientId: client.id, userId: user.id, context, details: { factor: params.otp !== undefined ? 'otp' : 'recovery_code' } });
+      deps.audit.record({
+        type: 'mfa_failed',
+        clientId: client.id,
+        userId: user.id,
+        context,
+        details: { factor: params.otp !== undefined ? 'otp' : 'recovery_code' },
+      });
       throw invalidGrant(WRONG_CODE, { detail: 'second factor refused' });
     }
-    if (!(await deps.mfa.consumeChallenge(params.mfa_token))) throw invalidGrant(INVALID_TOKEN, { detail: 'spent by a concurrent request' });
+    if (!(await deps.mfa.consumeChallenge(params.mfa_token)))
+      throw invalidGrant(INVALID_TOKEN, { detail: 'spent by a concurrent request' });
     await deps.throttle.succeeded(user.usernameNormalized, ip);
     // The user's scopes as they are now: one taken away in the last minutes is not granted.
     const scopes = intersect(challenge.scopes, scopesOfUser(user.scopes));

@@ -13,7 +13,8 @@ import { admitAttempt, issueUserTokens, mfaRequiredByClient } from './user-token
 const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });
 type Params = z.infer<typeof schema>;
 
-export const UNVERIFIED_EMAIL = 'The email address of this account is not verified: follow the link in the verification mail, or ask for a new one (POST /account/email-verification).';
+export const UNVERIFIED_EMAIL =
+  'The email address of this account is not verified: follow the link in the verification mail, or ask for a new one (POST /account/email-verification).';
 
 /** Normalised when valid; otherwise the raw value, so junk usernames are throttled too. */
 export function throttleName(username: string): string {
@@ -34,7 +35,10 @@ export const passwordGrant = {
     const requested = params.scope !== undefined ? parseScope(params.scope) : undefined;
     if (requested) {
       const notForClient = missingFrom(requested, client.scopes);
-      if (notForClient.length) throw invalidScope('The client may not request this scope.', { detail: `client lacks ${notForClient.join(' ')}` });
+      if (notForClient.length)
+        throw invalidScope('The client may not request this scope.', {
+          detail: `client lacks ${notForClient.join(' ')}`,
+        });
     }
 
     const name = throttleName(params.username);
@@ -49,7 +53,13 @@ export const passwordGrant = {
       throw error;
     }
     if (!login.ok) {
-      deps.audit.record({ type: 'login_failed', clientId: client.id, userId: login.userId ?? null, context, details: { reason: login.reason } });
+      deps.audit.record({
+        type: 'login_failed',
+        clientId: client.id,
+        userId: login.userId ?? null,
+        context,
+        details: { reason: login.reason },
+      });
       // One answer for unknown user, wrong password and disabled user: no account enumeration.
       throw invalidGrant('Invalid username or password.', { detail: login.reason });
     }
@@ -60,7 +70,13 @@ export const passwordGrant = {
     await (hasMfa ? deps.throttle.release(name, ip, admitted) : deps.throttle.succeeded(name, ip));
     // Only after the password: telling "unverified" to someone without it would leak the account.
     if (deps.requireVerifiedEmail && !user.emailVerified) {
-      deps.audit.record({ type: 'login_failed', clientId: client.id, userId: user.id, context, details: { reason: 'email_unverified' } });
+      deps.audit.record({
+        type: 'login_failed',
+        clientId: client.id,
+        userId: user.id,
+        context,
+        details: { reason: 'email_unverified' },
+      });
       throw invalidGrant(UNVERIFIED_EMAIL, { detail: 'email_unverified' });
     }
     // Checked only after the password, so the answer reveals nothing about unknown accounts.
@@ -68,20 +84,33 @@ export const passwordGrant = {
     const userScopes = scopesOfUser(user.scopes);
     if (requested) {
       const notForUser = missingFrom(requested, userScopes);
-      if (notForUser.length) throw invalidScope('The user may not be granted this scope.', { detail: `user lacks ${notForUser.join(' ')}` });
+      if (notForUser.length)
+        throw invalidScope('The user may not be granted this scope.', { detail: `user lacks ${notForUser.join(' ')}` });
       scopes = requested;
     } else {
       scopes = intersect(client.defaultScopes, userScopes);
     }
 
     if (hasMfa) {
-      const mfaToken = await deps.mfa.issueChallenge({ userId: user.id, clientId: client.id, scopes, authTime: new Date(deps.clock.now()) });
-      deps.audit.record({ type: 'login_mfa_required', clientId: client.id, userId: user.id, context });
-      throw new OAuthError('mfa_required', 'A second factor is required: send the mfa_token with an authenticator or recovery code (grant_type urn:authd:params:oauth:grant-type:mfa-otp).', {
-        fields: { mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS },
+      const mfaToken = await deps.mfa.issueChallenge({
+        userId: user.id,
+        clientId: client.id,
+        scopes,
+        authTime: new Date(deps.clock.now()),
       });
+      deps.audit.record({ type: 'login_mfa_required', clientId: client.id, userId: user.id, context });
+      throw new OAuthError(
+        'mfa_required',
+        'A second factor is required: send the mfa_token with an authenticator or recovery code (grant_type urn:authd:params:oauth:grant-type:mfa-otp).',
+        {
+          fields: { mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS },
+        },
+      );
     }
     if (client.requireMfa) throw mfaRequiredByClient();
-    return issueUserTokens({ user, client, scopes, assurance: assuranceOf(undefined, deps.clock.now()), context }, deps);
+    return issueUserTokens(
+      { user, client, scopes, assurance: assuranceOf(undefined, deps.clock.now()), context },
+      deps,
+    );
   },
 } satisfies GrantHandler<Params>;

@@ -22,9 +22,14 @@ function grantableScopes(grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes
   return intersect(intersect(grant.sessionScopes, scopesOfUser(grant.userScopes)), grant.clientScopes);
 }
 
-function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>): void {
+function checkScope(
+  requested: string[] | null,
+  grant: Pick<SessionGrant, 'sessionScopes' | 'userScopes' | 'clientScopes'>,
+): void {
   if (requested && missingFrom(requested, grantableScopes(grant)).length) {
-    throw invalidScope('The requested scope exceeds the scope granted.', { detail: `grantable: ${formatScope(grantableScopes(grant))}` });
+    throw invalidScope('The requested scope exceeds the scope granted.', {
+      detail: `grantable: ${formatScope(grantableScopes(grant))}`,
+    });
   }
 }
 
@@ -34,7 +39,14 @@ function checkScope(requested: string[] | null, grant: Pick<SessionGrant, 'sessi
  * any other reuse (after the window, or of a token whose child was spent in turn) revokes the
  * family. Returns the grant to answer with, undefined to retry the rotation, or throws.
  */
-async function explainRefusal(jti: string, requested: string[] | null, now: Date, deps: GrantDeps, clientId: string, context: RequestContext): Promise<SessionGrant | undefined> {
+async function explainRefusal(
+  jti: string,
+  requested: string[] | null,
+  now: Date,
+  deps: GrantDeps,
+  clientId: string,
+  context: RequestContext,
+): Promise<SessionGrant | undefined> {
   const found = await deps.sessions.inspect(jti, now);
   if (!found) throw invalidGrant(INVALID, { detail: 'unknown refresh token' });
   if (found.sessionRevoked) throw invalidGrant(INVALID, { detail: 'session revoked' });
@@ -46,12 +58,24 @@ async function explainRefusal(jti: string, requested: string[] | null, now: Date
     const child = inGrace ? await deps.sessions.unspentChild(jti, now) : undefined;
     if (child) {
       checkScope(requested, child);
-      deps.audit.record({ type: 'refresh_token_reused_in_grace', clientId, userId: child.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed } });
+      deps.audit.record({
+        type: 'refresh_token_reused_in_grace',
+        clientId,
+        userId: child.userId,
+        context,
+        details: { sid: found.sessionId, ms_since_consumed: sinceConsumed },
+      });
       return child;
     }
     await deps.revoker.revokeSession(found.sessionId, 'refresh_token_reuse');
     const why = inGrace ? 'its child was spent too' : 'after the grace window';
-    deps.audit.record({ type: 'refresh_token_reuse_detected', clientId, userId: found.userId, context, details: { sid: found.sessionId, ms_since_consumed: sinceConsumed, ...(inGrace && { child_spent: true }) } });
+    deps.audit.record({
+      type: 'refresh_token_reuse_detected',
+      clientId,
+      userId: found.userId,
+      context,
+      details: { sid: found.sessionId, ms_since_consumed: sinceConsumed, ...(inGrace && { child_spent: true }) },
+    });
     throw invalidGrant(INVALID, { detail: `refresh token reused ${why}; session revoked` });
   }
   checkScope(requested, found);
@@ -75,16 +99,32 @@ export const refreshTokenGrant = {
     }
     // RFC 6749 §6: a refresh token is bound to the client it was issued to.
     if (claims.clientId !== client.id) throw invalidGrant(INVALID, { detail: `issued to client ${claims.clientId}` });
-    if (claims.revokedKid && !(await confirmRevokedKeyRefreshToken(claims, client.id, { sessions: deps.sessions, audit: deps.audit, now: new Date(deps.clock.now()), context }))) {
-      throw invalidGrant(INVALID, { detail: `signed by revoked key ${claims.revokedKid}, and not a refresh token of the session it claims` });
+    if (
+      claims.revokedKid &&
+      !(await confirmRevokedKeyRefreshToken(claims, client.id, {
+        sessions: deps.sessions,
+        audit: deps.audit,
+        now: new Date(deps.clock.now()),
+        context,
+      }))
+    ) {
+      throw invalidGrant(INVALID, {
+        detail: `signed by revoked key ${claims.revokedKid}, and not a refresh token of the session it claims`,
+      });
     }
 
     const lifetimes = lifetimesFor(client, deps.lifetimes);
     let grant: SessionGrant | undefined;
     for (let attempt = 0; attempt < 2 && !grant; attempt++) {
       const now = new Date(deps.clock.now());
-      const child = { jti: crypto.randomUUID(), kid: deps.tokens.currentKid(), idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000) };
-      grant = (await deps.sessions.rotate(claims.jti, now, child, requested, HELD_BY_EVERY_USER)) ?? (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
+      const child = {
+        jti: crypto.randomUUID(),
+        kid: deps.tokens.currentKid(),
+        idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000),
+      };
+      grant =
+        (await deps.sessions.rotate(claims.jti, now, child, requested, HELD_BY_EVERY_USER)) ??
+        (await explainRefusal(claims.jti, requested, now, deps, client.id, context));
     }
     if (!grant) throw invalidGrant(INVALID, { detail: 'rotation kept failing' });
     // A client that started requiring MFA after this session began: the session cannot go on.
@@ -95,7 +135,10 @@ export const refreshTokenGrant = {
 
     const scopes = requested ?? grantableScopes(grant);
     // Claims about the user come from the user as they are now, not as they were at login.
-    const user = client.userClaims.length || client.metadataClaims.length ? await deps.users.requireUser({ id: grant.userId }) : undefined;
+    const user =
+      client.userClaims.length || client.metadataClaims.length
+        ? await deps.users.requireUser({ id: grant.userId })
+        : undefined;
     const [access, refreshToken] = await Promise.all([
       deps.tokens.issueAccessToken({
         subject: grant.userId,
@@ -108,9 +151,25 @@ export const refreshTokenGrant = {
         ...(user && { userClaims: userClaimsFor(client, user, scopes) }),
         assurance: grant.assurance,
       }),
-      deps.tokens.signRefreshToken(grant.refreshToken, { userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId }),
+      deps.tokens.signRefreshToken(grant.refreshToken, {
+        userId: grant.userId,
+        clientId: grant.clientId,
+        sessionId: grant.sessionId,
+      }),
     ]);
-    deps.audit.record({ type: 'token_refreshed', clientId: client.id, userId: grant.userId, context, details: { sid: grant.sessionId } });
-    return { access_token: access.token, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope: formatScope(scopes) };
+    deps.audit.record({
+      type: 'token_refreshed',
+      clientId: client.id,
+      userId: grant.userId,
+      context,
+      details: { sid: grant.sessionId },
+    });
+    return {
+      access_token: access.token,
+      token_type: 'Bearer' as const,
+      expires_in: access.expiresIn,
+      refresh_token: refreshToken,
+      scope: formatScope(scopes),
+    };
   },
 } satisfies GrantHandler<Params>;

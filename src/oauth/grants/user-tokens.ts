@@ -16,15 +16,30 @@ export const mfaRequiredByClient = () =>
  * Counts a sign-in attempt (a password or a second-factor code) in the login throttle, per user
  * and IP, before any checking work; a refused attempt costs nothing further.
  */
-export async function admitAttempt(throttleUser: string, client: GrantClient, context: RequestContext, deps: GrantDeps, trustedDevice = false): Promise<ThrottleDecision> {
+export async function admitAttempt(
+  throttleUser: string,
+  client: GrantClient,
+  context: RequestContext,
+  deps: GrantDeps,
+  trustedDevice = false,
+): Promise<ThrottleDecision> {
   const decision = await deps.throttle.begin(throttleUser, context.ip ?? 'unknown', { trustedDevice });
   if (decision.allowed) return decision;
-  deps.audit.record({ type: 'login_throttled', clientId: client.id, context, details: { reason: decision.reason, retry_after: decision.retryAfterSeconds } });
-  throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`, {
-    status: 429,
-    headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-    detail: decision.reason,
+  deps.audit.record({
+    type: 'login_throttled',
+    clientId: client.id,
+    context,
+    details: { reason: decision.reason, retry_after: decision.retryAfterSeconds },
   });
+  throw new OAuthError(
+    'temporarily_unavailable',
+    `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`,
+    {
+      status: 429,
+      headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      detail: decision.reason,
+    },
+  );
 }
 
 /** A completed sign-in: a new session (when the client takes refresh tokens) and its first tokens. */
@@ -69,10 +84,15 @@ export async function issueUserTokens(
       userClaims: userClaimsFor(client, user, scopes),
       assurance,
     }),
-    issueRefresh ? deps.tokens.signRefreshToken(refreshRecord, { userId: user.id, clientId: client.id, sessionId }) : undefined,
+    issueRefresh
+      ? deps.tokens.signRefreshToken(refreshRecord, { userId: user.id, clientId: client.id, sessionId })
+      : undefined,
   ]);
   deps.audit.record({
-    type: 'login_succeeded', clientId: client.id, userId: user.id, context,
+    type: 'login_succeeded',
+    clientId: client.id,
+    userId: user.id,
+    context,
     details: { scope: formatScope(scopes), amr: assurance.amr, ...(issueRefresh && { sid: sessionId }) },
   });
   return {
