@@ -33,6 +33,13 @@ export async function findAccount(users: UserRepository, identifier: string): Pr
 
 const MINUTES = (ms: number) => Math.round(ms / 60_000);
 
+/** How the password changed (the entry's `via`), as the notice says it. */
+const PASSWORD_CHANGED_HOW: Record<string, string> = {
+  reset: 'was just reset, and every session of the account was signed out.',
+  account: 'was just changed from the account page, and every other session of the account was signed out.',
+  admin: 'was just set by an administrator, and every session of the account was signed out.',
+};
+
 /**
  * Turns an outbox entry into a message, minting the link's token only now, off the request path:
  * whether the account exists is decided here, where nobody is waiting for the answer. A retry
@@ -47,10 +54,32 @@ export function createAccountMail(deps: AccountMailDeps) {
     return typeof identifier === 'string' ? findAccount(users, identifier) : undefined;
   }
 
+  function emailChangedNotice(user: UserWithHash, previous: unknown): Composed {
+    if (typeof previous !== 'string') return { skipped: 'no_email', userId: user.id };
+    // Not the new address: whoever reads the old mailbox may no longer be the account's owner.
+    return {
+      userId: user.id,
+      message: renderMail(
+        previous,
+        {
+          subject: `The email address of your ${brand.brandName} account was changed`,
+          heading: 'Your email address was changed',
+          paragraphs: [
+            `The email address of the account "${user.username}" was changed, or removed: this address no longer receives its mail, password resets included.`,
+          ],
+          footer: 'If this was not you, tell your administrator at once: password resets now go to another address.',
+        },
+        brand,
+      ),
+    };
+  }
+
   return async function compose(entry: OutboxEntry): Promise<Composed> {
     const user = await resolve(entry);
     if (!user) return { skipped: 'no_account', userId: null };
     if (user.disabledAt) return { skipped: 'user_disabled', userId: user.id };
+    // Goes to the address the user had: the account may have none now.
+    if (entry.kind === 'email_changed') return emailChangedNotice(user, entry.payload.previous);
     if (!user.email) return { skipped: 'no_email', userId: user.id };
 
     switch (entry.kind) {
@@ -97,6 +126,24 @@ export function createAccountMail(deps: AccountMailDeps) {
           ),
         };
       }
+      case 'mfa_disabled':
+        return {
+          userId: user.id,
+          message: renderMail(
+            user.email,
+            {
+              subject: `Two-step verification was turned off for your ${brand.brandName} account`,
+              heading: 'Two-step verification is off',
+              paragraphs: [
+                `Two-step verification of the account "${user.username}" was ${entry.payload.by === 'admin' ? 'reset by an administrator' : 'turned off'}: signing in now needs only the password, and the recovery codes no longer work.`,
+              ],
+              action: { label: 'Open your account', url: `${issuer}/account` },
+              footer:
+                'If this was not you, change your password, turn two-step verification on again and tell your administrator.',
+            },
+            brand,
+          ),
+        };
       case 'password_changed':
         return {
           userId: user.id,
@@ -106,7 +153,7 @@ export function createAccountMail(deps: AccountMailDeps) {
               subject: `Your ${brand.brandName} password was changed`,
               heading: 'Your password was changed',
               paragraphs: [
-                `The password of the account "${user.username}" was just reset, and every session of the account was signed out.`,
+                `The password of the account "${user.username}" ${PASSWORD_CHANGED_HOW[String(entry.payload.via)] ?? PASSWORD_CHANGED_HOW.reset}`,
               ],
               action: { label: 'Sign in', url: `${issuer}/login` },
               footer: 'If this was not you, reset your password now and tell your administrator.',

@@ -3,7 +3,7 @@ import type { Clock } from '../clock';
 import type { Queryable } from '../store/database';
 
 /** What a queued message is about; each kind has its composer (src/mail/account-mail.ts). */
-export type MailKind = 'password_reset' | 'email_verification' | 'password_changed';
+export type MailKind = 'password_reset' | 'email_verification' | 'password_changed' | 'email_changed' | 'mfa_disabled';
 
 export interface OutboxEntry {
   id: string;

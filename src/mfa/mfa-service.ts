@@ -28,11 +28,13 @@ export interface MfaServiceDeps {
   audit: AuditLog;
   /** The issuer shown in authenticator apps (the brand name). */
   issuerName: string;
+  /** Called after a confirmed second factor was removed: queues the notice to the owner. */
+  onRemoved?: (userId: string, by: 'user' | 'admin') => Promise<void>;
 }
 
 const digestToken = (token: string) => crypto.createHash('sha256').update(token).digest('base64url');
 
-export function createMfaService({ repository, keys, clock, audit, issuerName }: MfaServiceDeps) {
+export function createMfaService({ repository, keys, clock, audit, issuerName, onRemoved }: MfaServiceDeps) {
   const now = () => new Date(clock.now());
 
   async function confirmedSecret(userId: string): Promise<Buffer | undefined> {
@@ -110,6 +112,7 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
     async remove(userId: string, by: 'user' | 'admin'): Promise<boolean> {
       const removed = await repository.remove(userId);
       audit.record({ type: by === 'admin' ? 'mfa_reset' : 'mfa_disabled', userId, details: { had_mfa: removed } });
+      if (removed) await onRemoved?.(userId, by);
       return removed;
     },
 
