@@ -25,7 +25,7 @@ const CODE = z.string().max(64);
  * Runs a check of the user's secret (a password, a code) as one counted attempt of the login
  * throttle: refused while locked, counted before the check, a failure stays counted.
  */
-async function throttled<T>(
+export async function throttled<T>(
   req: Request,
   user: UserWithHash,
   throttle: LoginThrottle,
@@ -59,7 +59,7 @@ class WrongCodeError extends OAuthError {
     super('invalid_request', 'The code is wrong or was already used.', { status: 400 });
   }
 }
-const isWrongSecret = (error: unknown) => error instanceof WrongPasswordError || error instanceof WrongCodeError;
+export const isWrongSecret = (error: unknown) => error instanceof WrongPasswordError || error instanceof WrongCodeError;
 
 /** /account/mfa: the signed-in user's own second factor — status, enrolment, recovery codes, disabling. */
 export function accountMfaRouter(deps: AccountMfaDeps): Router {

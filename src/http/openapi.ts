@@ -408,15 +408,18 @@ export function openApiDocument(issuer: string) {
       },
       '/account/email': {
         put: op(
-          'Set or remove the own email address; a changed one is unverified and mailed a verification link',
+          'Set or remove the own email address (needs the current password); a changed one is unverified and mailed a verification link, and the previous address a notice',
           'Account',
           {
             security: bearer,
-            requestBody: json(obj({ email: { type: ['string', 'null'] } }, ['email'])),
+            requestBody: json(
+              obj({ email: { type: ['string', 'null'] }, current_password: str() }, ['email', 'current_password']),
+            ),
             responses: {
               200: ok('Profile', ref('User')),
-              400: error('Not an address'),
+              400: error('Not an address, or a wrong current password'),
               409: error('The address belongs to another user'),
+              429: error('Too many failed attempts'),
             },
           },
         ),

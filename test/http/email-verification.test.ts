@@ -131,7 +131,7 @@ describe.each(backends())('email verification on $name', (backend) => {
     const changed = await request(app)
       .put('/account/email')
       .set('Authorization', `Bearer ${session.body.access_token}`)
-      .send({ email: 'dave@new.example.org' });
+      .send({ email: 'dave@new.example.org', current_password: PASSWORD });
     expect({ status: changed.status, email: changed.body.email, verified: changed.body.email_verified }).toEqual({
       status: 200,
       email: 'dave@new.example.org',
@@ -144,7 +144,7 @@ describe.each(backends())('email verification on $name', (backend) => {
     await request(app)
       .put('/account/email')
       .set('Authorization', `Bearer ${session.body.access_token}`)
-      .send({ email: 'dave@third.example.org' });
+      .send({ email: 'dave@third.example.org', current_password: PASSWORD });
     const second = await mailedToken('dave@third.example.org');
     expect((await verify(first)).body).toEqual(INVALID_LINK);
     expect((await verify(second)).status).toBe(200);
@@ -153,7 +153,7 @@ describe.each(backends())('email verification on $name', (backend) => {
     const taken = await request(app)
       .put('/account/email')
       .set('Authorization', `Bearer ${session.body.access_token}`)
-      .send({ email: 'Carol@example.org' });
+      .send({ email: 'Carol@example.org', current_password: PASSWORD });
     expect({ status: taken.status, body: taken.body }).toEqual({
       status: 409,
       body: { error: 'invalid_request', error_description: 'That email address belongs to another user.' },
