@@ -22,6 +22,8 @@ interface OutboxRow {
   attempts: number;
 }
 
+const PRUNE_BATCH = 1000;
+
 /** How long a claimed entry belongs to the instance that claimed it (a crashed worker's entries come back after it). */
 export const CLAIM_LEASE_MS = 60_000;
 
@@ -45,15 +47,17 @@ export function createOutbox(db: Queryable, clock: Clock) {
       return id;
     },
 
-    async claim(limit: number): Promise<OutboxEntry[]> {
+    /** Due entries that have attempts left; each claim counts as an attempt, answered or not. */
+    async claim(limit: number, maxAttempts: number): Promise<OutboxEntry[]> {
       const now = clock.now();
       const rows = await db.query<OutboxRow>(
         `UPDATE mail_outbox SET locked_until = $2, attempts = attempts + 1
           WHERE id IN (SELECT id FROM mail_outbox
                         WHERE done_at IS NULL AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)
+                          AND attempts < $4
                         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
           RETURNING id, kind, user_id, payload, attempts`,
-        [new Date(now), new Date(now + CLAIM_LEASE_MS), limit],
+        [new Date(now), new Date(now + CLAIM_LEASE_MS), limit, maxAttempts],
       );
       return rows.map((r) => ({ id: r.id, kind: r.kind, userId: r.user_id, payload: r.payload, attempts: r.attempts }));
     },
@@ -78,6 +82,40 @@ export function createOutbox(db: Queryable, clock: Clock) {
         `UPDATE mail_outbox SET done_at = $2, outcome = 'failed', payload = '{}', locked_until = NULL, last_error = $3 WHERE id = $1`,
         [id, new Date(clock.now()), error.slice(0, 500)],
       );
+    },
+
+    /**
+     * Gives up the entries whose every attempt was claimed and never answered: the instance that
+     * held the last lease died on it (a message that crashes the worker must not be taken forever).
+     */
+    async abandonExhausted(maxAttempts: number): Promise<OutboxEntry[]> {
+      const now = new Date(clock.now());
+      const rows = await db.query<OutboxRow>(
+        `UPDATE mail_outbox SET done_at = $1, outcome = 'failed', payload = '{}', locked_until = NULL,
+                last_error = 'lease expired'
+          WHERE done_at IS NULL AND attempts >= $2 AND locked_until IS NOT NULL AND locked_until <= $1
+          RETURNING id, kind, user_id, payload, attempts`,
+        [now, maxAttempts],
+      );
+      return rows.map((r) => ({ id: r.id, kind: r.kind, userId: r.user_id, payload: r.payload, attempts: r.attempts }));
+    },
+
+    /**
+     * Deletes entries done more than `retentionMs` ago (each send is in the audit log), in batches
+     * so that a long backlog never becomes one huge statement; returns how many.
+     */
+    async prune(retentionMs: number): Promise<number> {
+      const before = new Date(clock.now() - retentionMs);
+      let deleted = 0;
+      for (;;) {
+        const rows = await db.query(
+          `DELETE FROM mail_outbox WHERE id IN
+             (SELECT id FROM mail_outbox WHERE done_at IS NOT NULL AND done_at <= $1 LIMIT $2) RETURNING 1`,
+          [before, PRUNE_BATCH],
+        );
+        deleted += rows.length;
+        if (rows.length < PRUNE_BATCH) return deleted;
+      }
     },
 
     /** Entries not yet done, for the readiness check and the tests. */
