@@ -12,23 +12,29 @@ export type Composed = { message: MailMessage; userId: string } | { skipped: str
 export interface AccountMailDeps {
   users: UserRepository;
   tokens: AccountTokens;
+  /** Gives the entry to its first account and queues the same mail for the others (Outbox.split). */
+  split: (entryId: string, userId: string, others: string[]) => Promise<void>;
   issuer: string;
   brand: MailBranding;
 }
 
-/** The account a form's "username or email" names: a username first, then an address. */
-export async function findAccount(users: UserRepository, identifier: string): Promise<UserWithHash | undefined> {
+/**
+ * The accounts a form's "username or email" names: the one with that username and the one with
+ * that address. They can differ (a username may look like an address, even another person's), and
+ * then each gets its own mail: taking only one would let a look-alike username keep the owner of
+ * the address from ever getting a link.
+ */
+export async function findAccounts(users: UserRepository, identifier: string): Promise<UserWithHash[]> {
+  const byName = await users.findByNormalizedUsername(normalizeUsername(identifier)).catch(() => undefined);
+  let byEmail: UserWithHash | undefined;
   try {
-    const byName = await users.findByNormalizedUsername(normalizeUsername(identifier));
-    if (byName) return byName;
+    byEmail = await users.findByNormalizedEmail(normalizeEmail(identifier).normalized);
   } catch {
-    // not a valid username; perhaps an address
+    // not an address
   }
-  try {
-    return await users.findByNormalizedEmail(normalizeEmail(identifier).normalized);
-  } catch {
-    return undefined;
-  }
+  return [byName, byEmail].filter(
+    (u, i, all): u is UserWithHash => u !== undefined && all.findIndex((o) => o?.id === u.id) === i,
+  );
 }
 
 const MINUTES = (ms: number) => Math.round(ms / 60_000);
@@ -51,7 +57,15 @@ export function createAccountMail(deps: AccountMailDeps) {
   async function resolve(entry: OutboxEntry): Promise<UserWithHash | undefined> {
     if (entry.userId) return users.findById(entry.userId);
     const identifier = entry.payload.identifier;
-    return typeof identifier === 'string' ? findAccount(users, identifier) : undefined;
+    if (typeof identifier !== 'string') return undefined;
+    const [first, ...others] = await findAccounts(users, identifier);
+    if (first && others.length)
+      await deps.split(
+        entry.id,
+        first.id,
+        others.map((u) => u.id),
+      );
+    return first;
   }
 
   function emailChangedNotice(user: UserWithHash, previous: unknown): Composed {

@@ -44,6 +44,7 @@ export function createMail(config: Config, deps: MailDeps): Mail | undefined {
     tokens: deps.tokens,
     issuer: config.issuer,
     brand,
+    split: outbox.split,
   });
   const worker = createMailWorker({
     outbox,

@@ -47,6 +47,19 @@ export function createOutbox(db: Queryable, clock: Clock) {
       return id;
     },
 
+    /**
+     * Turns an entry that named several accounts into one per account, in one statement: the entry
+     * keeps the first (a retry of it then looks up no name again), each other gets a new entry due now.
+     */
+    async split(id: string, userId: string, others: string[]): Promise<void> {
+      await db.query(
+        `WITH kept AS (UPDATE mail_outbox SET user_id = $2 WHERE id = $1 RETURNING kind)
+         INSERT INTO mail_outbox (id, kind, user_id, payload, next_attempt_at, created_at)
+         SELECT o.id, kept.kind, o.user_id, '{}', $5, $5 FROM kept, unnest($3::uuid[], $4::uuid[]) AS o (id, user_id)`,
+        [id, userId, others.map(() => crypto.randomUUID()), others, new Date(clock.now())],
+      );
+    },
+
     /** Due entries that have attempts left; each claim counts as an attempt, answered or not. */
     async claim(limit: number, maxAttempts: number): Promise<OutboxEntry[]> {
       const now = clock.now();
