@@ -108,6 +108,16 @@ export function createMfaService({ repository, keys, clock, audit, issuerName, o
       return 'recovery_code';
     },
 
+    /** Ten new recovery codes, shown this once; the old ones stop working with the same commit. */
+    async regenerateRecoveryCodes(userId: string): Promise<string[]> {
+      const codes = generateRecoveryCodes();
+      const digests = codes.map((c) => digestRecoveryCode(keys.recoveryCodes, normalizeRecoveryCode(c) ?? c));
+      if (!(await repository.replaceRecoveryCodes(userId, digests)))
+        throw new DomainError('conflict', 'No second factor is set up.');
+      audit.record({ type: 'mfa_recovery_codes_regenerated', userId, details: { codes: codes.length } });
+      return codes;
+    },
+
     /** Removes the second factor; `by` is 'user' (after password and factor) or 'admin'. */
     async remove(userId: string, by: 'user' | 'admin'): Promise<boolean> {
       const removed = await repository.remove(userId);
