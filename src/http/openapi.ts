@@ -461,6 +461,22 @@ export function openApiDocument(issuer: string) {
           },
         ),
       },
+      '/account/mfa/recovery-codes': {
+        post: op(
+          'Ten new recovery codes, shown once; the old ones stop working at once (needs the password and a current code)',
+          'Account',
+          {
+            security: bearer,
+            requestBody: json(obj({ password: str(), otp: str() }, ['password', 'otp'])),
+            responses: {
+              200: ok('The new codes', obj({ recovery_codes: arr(str()) })),
+              400: error('Wrong password or code'),
+              409: error('No second factor is set up'),
+              429: error('Too many failed attempts'),
+            },
+          },
+        ),
+      },
       '/account/mfa/disable': {
         post: op('Turn the second factor off (needs the password and a current code or a recovery code)', 'Account', {
           security: bearer,
