@@ -1,5 +1,6 @@
 // Two-step verification on the account page: status, enrolment (QR code, key, first code),
-// the recovery codes shown once, and turning it off (password + a code).
+// the recovery codes shown once, new recovery codes (password + a current code), and turning it
+// off (password + a code).
 'use strict';
 (() => {
   const el = (id) => document.getElementById(id);
@@ -7,6 +8,7 @@
   const startForm = el('mfa-start-form');
   const confirmForm = el('mfa-confirm-form');
   const recovery = el('mfa-recovery');
+  const regenerateForm = el('mfa-regenerate-form');
   const disableForm = el('mfa-disable-form');
   let api = null;
 
@@ -19,8 +21,16 @@
     el(id).textContent = text;
     el(id).hidden = false;
   }
-  function only(shown) {
-    for (const part of [startForm, confirmForm, recovery, disableForm]) part.hidden = part !== shown;
+  function only(...shown) {
+    for (const part of [startForm, confirmForm, recovery, regenerateForm, disableForm])
+      part.hidden = !shown.includes(part);
+  }
+  function showCodes(codes) {
+    el('mfa-recovery-codes').replaceChildren(
+      ...codes.map((code) => Object.assign(document.createElement('li'), { textContent: code })),
+    );
+    only(recovery);
+    el('mfa-recovery-done').focus();
   }
 
   async function load() {
@@ -29,7 +39,8 @@
       ? `On since ${new Date(mfa.enrolled_at).toLocaleDateString()}. ${mfa.recovery_codes_left} recovery code(s) left.`
       : 'Off.';
     status.dataset.enabled = String(mfa.enabled);
-    only(mfa.enabled ? disableForm : startForm);
+    if (mfa.enabled) only(regenerateForm, disableForm);
+    else only(startForm);
   }
 
   startForm.addEventListener('submit', async (event) => {
@@ -61,13 +72,24 @@
       return;
     }
     confirmForm.reset();
-    const list = el('mfa-recovery-codes');
-    list.replaceChildren(
-      ...body.recovery_codes.map((code) => Object.assign(document.createElement('li'), { textContent: code })),
-    );
     status.textContent = 'On.';
-    only(recovery);
-    el('mfa-recovery-done').focus();
+    showCodes(body.recovery_codes);
+  });
+
+  regenerateForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    regenerateForm.querySelector('.message').hidden = true;
+    const response = await api(
+      '/account/mfa/recovery-codes',
+      json({ password: regenerateForm.password.value, otp: regenerateForm.code.value.replace(/\s/g, '') }),
+    );
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      say('mfa-regenerate-message', body.error_description || 'No new recovery codes could be made.');
+      return;
+    }
+    regenerateForm.reset();
+    showCodes(body.recovery_codes);
   });
 
   el('mfa-recovery-done').addEventListener('click', () => {

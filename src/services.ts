@@ -198,7 +198,11 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         await revoker.revokeUser(userId, reason);
       },
       onPrivilegesReduced: (userId: string) => revoker.revokeUserAccessTokens(userId),
-      ...(recovery && { onEmailUnverified: recovery.verificationNeeded }),
+      ...(recovery && {
+        onEmailUnverified: recovery.verificationNeeded,
+        onEmailChanged: recovery.emailChanged,
+        onPasswordChanged: recovery.passwordChanged,
+      }),
     };
     const users = createUserService({ ...userDeps, hasher: createPasswordHasher(config.argon2, limiter) });
     const registrationUsers = createUserService({ ...userDeps, hasher: registrationHasher });
@@ -213,6 +217,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       clock,
       audit,
       issuerName: config.mfaIssuerName,
+      ...(recovery && { onRemoved: recovery.secondFactorRemoved }),
     });
     const lifetimes = {
       accessTokenTtl: config.accessTokenTtl,

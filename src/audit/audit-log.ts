@@ -46,6 +46,7 @@ export const AUDIT_EVENT_TYPES = [
   'mfa_disabled',
   'mfa_reset',
   'mfa_recovery_code_used',
+  'mfa_recovery_codes_regenerated',
   'mfa_failed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

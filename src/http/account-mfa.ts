@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import type { LoginThrottle } from '../abuse/login-throttle';
-import { OAuthError } from '../errors';
+import { DomainError, OAuthError } from '../errors';
 import type { MfaService } from '../mfa/mfa-service';
 import { WrongPasswordError, type UserService } from '../users/user-service';
 import type { UserWithHash } from '../users/user-repository';
@@ -25,7 +25,7 @@ const CODE = z.string().max(64);
  * Runs a check of the user's secret (a password, a code) as one counted attempt of the login
  * throttle: refused while locked, counted before the check, a failure stays counted.
  */
-async function throttled<T>(
+export async function throttled<T>(
   req: Request,
   user: UserWithHash,
   throttle: LoginThrottle,
@@ -59,7 +59,7 @@ class WrongCodeError extends OAuthError {
     super('invalid_request', 'The code is wrong or was already used.', { status: 400 });
   }
 }
-const isWrongSecret = (error: unknown) => error instanceof WrongPasswordError || error instanceof WrongCodeError;
+export const isWrongSecret = (error: unknown) => error instanceof WrongPasswordError || error instanceof WrongCodeError;
 
 /** /account/mfa: the signed-in user's own second factor — status, enrolment, recovery codes, disabling. */
 export function accountMfaRouter(deps: AccountMfaDeps): Router {
@@ -87,6 +87,25 @@ export function accountMfaRouter(deps: AccountMfaDeps): Router {
     const user = await deps.currentUser(res);
     const codes = await deps.mfa.confirmEnrolment(user.id, body.code);
     res.json({ recovery_codes: codes });
+  });
+
+  // A new set of recovery codes, shown once; the old ones stop working at once. Needs the password
+  // and a current authenticator code (a recovery code cannot buy ten more).
+  router.post('/account/mfa/recovery-codes', async (req, res) => {
+    const body = readJson(req, z.object({ password: PASSWORD, otp: CODE }).strict());
+    const user = await deps.currentUser(res);
+    if (!(await deps.mfa.isEnabled(user.id))) throw new DomainError('conflict', 'No second factor is set up.');
+    await throttled(
+      req,
+      user,
+      deps.throttle,
+      async () => {
+        await deps.users.confirmPassword(user.id, body.password);
+        if ((await deps.mfa.verify(user.id, { otp: body.otp })) !== 'otp') throw new WrongCodeError();
+      },
+      isWrongSecret,
+    );
+    res.json({ recovery_codes: await deps.mfa.regenerateRecoveryCodes(user.id) });
   });
 
   // Needs the password and a second factor (a current code or a recovery code).

@@ -8,10 +8,11 @@ import type { MfaService } from '../mfa/mfa-service';
 import { DomainError, OAuthError } from '../errors';
 import type { SessionRepository } from '../sessions/session-repository';
 import type { SessionRevoker } from '../sessions/session-revoker';
+import { normalizeEmail } from '../users/email';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './presenters';
 import { bearerAuth, verifiedToken, type BearerAuthDeps } from './bearer-auth';
-import { accountMfaRouter } from './account-mfa';
+import { accountMfaRouter, isWrongSecret, throttled } from './account-mfa';
 import { clientIp } from './request-context';
 import { readJson } from './json-body';
 
@@ -50,10 +51,23 @@ export function accountRouter(deps: AccountDeps): Router {
     res.json(presentUser(await currentUser(res, deps.users)));
   });
 
-  // A changed address is unverified until the link mailed to it is followed.
+  // A changed address is unverified until the link mailed to it is followed. Resets go to the
+  // address, so changing it needs the password (throttled like a login): a stolen access token
+  // alone must not be able to point the account's resets at another mailbox.
   router.put('/account/email', async (req, res) => {
-    const body = readJson(req, z.object({ email: z.string().max(320).nullable() }).strict());
+    const body = readJson(
+      req,
+      z.object({ email: z.string().max(320).nullable(), current_password: z.string().max(1024) }).strict(),
+    );
+    if (body.email !== null) normalizeEmail(body.email); // a mistyped address costs no attempt
     const user = await currentUser(res, deps.users);
+    await throttled(
+      req,
+      user,
+      deps.throttle,
+      () => deps.users.confirmPassword(user.id, body.current_password),
+      isWrongSecret,
+    );
     res.json(presentUser(await deps.users.setEmail({ id: user.id }, body.email)));
   });
 

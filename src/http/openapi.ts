@@ -408,15 +408,18 @@ export function openApiDocument(issuer: string) {
       },
       '/account/email': {
         put: op(
-          'Set or remove the own email address; a changed one is unverified and mailed a verification link',
+          'Set or remove the own email address (needs the current password); a changed one is unverified and mailed a verification link, and the previous address a notice',
           'Account',
           {
             security: bearer,
-            requestBody: json(obj({ email: { type: ['string', 'null'] } }, ['email'])),
+            requestBody: json(
+              obj({ email: { type: ['string', 'null'] }, current_password: str() }, ['email', 'current_password']),
+            ),
             responses: {
               200: ok('Profile', ref('User')),
-              400: error('Not an address'),
+              400: error('Not an address, or a wrong current password'),
               409: error('The address belongs to another user'),
+              429: error('Too many failed attempts'),
             },
           },
         ),
@@ -454,6 +457,22 @@ export function openApiDocument(issuer: string) {
               200: ok('Enrolled', obj({ recovery_codes: arr(str()) })),
               400: error('Wrong code'),
               409: error('Nothing pending, or already enrolled'),
+            },
+          },
+        ),
+      },
+      '/account/mfa/recovery-codes': {
+        post: op(
+          'Ten new recovery codes, shown once; the old ones stop working at once (needs the password and a current code)',
+          'Account',
+          {
+            security: bearer,
+            requestBody: json(obj({ password: str(), otp: str() }, ['password', 'otp'])),
+            responses: {
+              200: ok('The new codes', obj({ recovery_codes: arr(str()) })),
+              400: error('Wrong password or code'),
+              409: error('No second factor is set up'),
+              429: error('Too many failed attempts'),
             },
           },
         ),

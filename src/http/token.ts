@@ -54,8 +54,14 @@ export function tokenHandler(deps: TokenRouteDeps): RequestHandler {
     const validated = validateParams(grant.schema, declared);
     const deviceUser = grantType === 'password' ? throttleName(declared.username) : undefined;
     const trustedDevice = deviceUser !== undefined && deps.devices.vouchesFor(req, deviceUser);
+    const device = {
+      vouchesFor: (username: string) => deps.devices.vouchesFor(req, username),
+      signedIn: (username: string) => {
+        if (client.cookieMode) deps.devices.remember(req, res, username);
+      },
+    };
     const response = await grant.handle(
-      { params: validated, client, context: requestContext(req, res), trustedDevice },
+      { params: validated, client, context: requestContext(req, res), trustedDevice, device },
       deps.grants,
     );
     // A browser that signed in is a known device from now on (see the login throttle).

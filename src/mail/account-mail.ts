@@ -12,26 +12,39 @@ export type Composed = { message: MailMessage; userId: string } | { skipped: str
 export interface AccountMailDeps {
   users: UserRepository;
   tokens: AccountTokens;
+  /** Gives the entry to its first account and queues the same mail for the others (Outbox.split). */
+  split: (entryId: string, userId: string, others: string[]) => Promise<void>;
   issuer: string;
   brand: MailBranding;
 }
 
-/** The account a form's "username or email" names: a username first, then an address. */
-export async function findAccount(users: UserRepository, identifier: string): Promise<UserWithHash | undefined> {
+/**
+ * The accounts a form's "username or email" names: the one with that username and the one with
+ * that address. They can differ (a username may look like an address, even another person's), and
+ * then each gets its own mail: taking only one would let a look-alike username keep the owner of
+ * the address from ever getting a link.
+ */
+export async function findAccounts(users: UserRepository, identifier: string): Promise<UserWithHash[]> {
+  const byName = await users.findByNormalizedUsername(normalizeUsername(identifier)).catch(() => undefined);
+  let byEmail: UserWithHash | undefined;
   try {
-    const byName = await users.findByNormalizedUsername(normalizeUsername(identifier));
-    if (byName) return byName;
+    byEmail = await users.findByNormalizedEmail(normalizeEmail(identifier).normalized);
   } catch {
-    // not a valid username; perhaps an address
+    // not an address
   }
-  try {
-    return await users.findByNormalizedEmail(normalizeEmail(identifier).normalized);
-  } catch {
-    return undefined;
-  }
+  return [byName, byEmail].filter(
+    (u, i, all): u is UserWithHash => u !== undefined && all.findIndex((o) => o?.id === u.id) === i,
+  );
 }
 
 const MINUTES = (ms: number) => Math.round(ms / 60_000);
+
+/** How the password changed (the entry's `via`), as the notice says it. */
+const PASSWORD_CHANGED_HOW: Record<string, string> = {
+  reset: 'was just reset, and every session of the account was signed out.',
+  account: 'was just changed from the account page, and every other session of the account was signed out.',
+  admin: 'was just set by an administrator, and every session of the account was signed out.',
+};
 
 /**
  * Turns an outbox entry into a message, minting the link's token only now, off the request path:
@@ -44,13 +57,43 @@ export function createAccountMail(deps: AccountMailDeps) {
   async function resolve(entry: OutboxEntry): Promise<UserWithHash | undefined> {
     if (entry.userId) return users.findById(entry.userId);
     const identifier = entry.payload.identifier;
-    return typeof identifier === 'string' ? findAccount(users, identifier) : undefined;
+    if (typeof identifier !== 'string') return undefined;
+    const [first, ...others] = await findAccounts(users, identifier);
+    if (first && others.length)
+      await deps.split(
+        entry.id,
+        first.id,
+        others.map((u) => u.id),
+      );
+    return first;
+  }
+
+  function emailChangedNotice(user: UserWithHash, previous: unknown): Composed {
+    if (typeof previous !== 'string') return { skipped: 'no_email', userId: user.id };
+    // Not the new address: whoever reads the old mailbox may no longer be the account's owner.
+    return {
+      userId: user.id,
+      message: renderMail(
+        previous,
+        {
+          subject: `The email address of your ${brand.brandName} account was changed`,
+          heading: 'Your email address was changed',
+          paragraphs: [
+            `The email address of the account "${user.username}" was changed, or removed: this address no longer receives its mail, password resets included.`,
+          ],
+          footer: 'If this was not you, tell your administrator at once: password resets now go to another address.',
+        },
+        brand,
+      ),
+    };
   }
 
   return async function compose(entry: OutboxEntry): Promise<Composed> {
     const user = await resolve(entry);
     if (!user) return { skipped: 'no_account', userId: null };
     if (user.disabledAt) return { skipped: 'user_disabled', userId: user.id };
+    // Goes to the address the user had: the account may have none now.
+    if (entry.kind === 'email_changed') return emailChangedNotice(user, entry.payload.previous);
     if (!user.email) return { skipped: 'no_email', userId: user.id };
 
     switch (entry.kind) {
@@ -97,6 +140,24 @@ export function createAccountMail(deps: AccountMailDeps) {
           ),
         };
       }
+      case 'mfa_disabled':
+        return {
+          userId: user.id,
+          message: renderMail(
+            user.email,
+            {
+              subject: `Two-step verification was turned off for your ${brand.brandName} account`,
+              heading: 'Two-step verification is off',
+              paragraphs: [
+                `Two-step verification of the account "${user.username}" was ${entry.payload.by === 'admin' ? 'reset by an administrator' : 'turned off'}: signing in now needs only the password, and the recovery codes no longer work.`,
+              ],
+              action: { label: 'Open your account', url: `${issuer}/account` },
+              footer:
+                'If this was not you, change your password, turn two-step verification on again and tell your administrator.',
+            },
+            brand,
+          ),
+        };
       case 'password_changed':
         return {
           userId: user.id,
@@ -106,7 +167,7 @@ export function createAccountMail(deps: AccountMailDeps) {
               subject: `Your ${brand.brandName} password was changed`,
               heading: 'Your password was changed',
               paragraphs: [
-                `The password of the account "${user.username}" was just reset, and every session of the account was signed out.`,
+                `The password of the account "${user.username}" ${PASSWORD_CHANGED_HOW[String(entry.payload.via)] ?? PASSWORD_CHANGED_HOW.reset}`,
               ],
               action: { label: 'Sign in', url: `${issuer}/login` },
               footer: 'If this was not you, reset your password now and tell your administrator.',

@@ -21,6 +21,11 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.ra
   return Math.round(delay * (0.8 + 0.4 * random()));
 }
 
+/** How long a done entry stays in the outbox (for a look at what was sent lately); the audit log keeps the record. */
+export const MAIL_RETENTION_MS = 7 * 86_400_000;
+/** How often a worker removes old entries: once an hour is plenty, and keeps the DELETE off every drain. */
+const PRUNE_INTERVAL_MS = 3600_000;
+
 export interface MailWorkerDeps {
   outbox: Outbox;
   compose: ComposeMail;
@@ -31,6 +36,8 @@ export interface MailWorkerDeps {
   retry?: RetryPolicy;
   /** How often the table is looked at when nothing woke the worker (another instance queued, a retry fell due). */
   pollIntervalMs?: number;
+  /** Other housekeeping on the prune schedule (used and expired account tokens). */
+  prune?: () => Promise<unknown>;
 }
 
 export interface MailWorker {
@@ -53,6 +60,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let started = false;
+  let prunedAt = Number.NEGATIVE_INFINITY;
 
   async function handle(entry: OutboxEntry): Promise<void> {
     let userId = entry.userId;
@@ -99,10 +107,35 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
     }
   }
 
+  /** Entries whose last lease ran out unanswered are given up, as a failed last attempt would be. */
+  async function abandonExhausted(): Promise<void> {
+    for (const entry of await deps.outbox.abandonExhausted(retry.maxAttempts)) {
+      deps.audit.record({
+        type: 'mail_failed',
+        userId: entry.userId,
+        details: { kind: entry.kind, attempts: entry.attempts, error: 'lease expired', outbox_id: entry.id },
+      });
+      deps.logger.error(
+        { kind: entry.kind, attempts: entry.attempts },
+        'mail given up: its last attempt never finished',
+      );
+    }
+  }
+
+  async function pruneNow(): Promise<void> {
+    const now = deps.clock.now();
+    if (now - prunedAt < PRUNE_INTERVAL_MS) return;
+    prunedAt = now;
+    await deps.outbox.prune(MAIL_RETENTION_MS);
+    await deps.prune?.();
+  }
+
   async function drainAll(): Promise<number> {
+    await abandonExhausted();
+    await pruneNow();
     let handled = 0;
     for (;;) {
-      const batch = await deps.outbox.claim(BATCH);
+      const batch = await deps.outbox.claim(BATCH, retry.maxAttempts);
       if (!batch.length) return handled;
       for (const entry of batch) await handle(entry);
       handled += batch.length;

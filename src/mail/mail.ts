@@ -39,7 +39,13 @@ export function createMail(config: Config, deps: MailDeps): Mail | undefined {
       : createFileTransport(settings.dir, settings.from, deps.logger);
   const outbox = createOutbox(deps.db, deps.clock);
   const brand = config.hostedPages ?? { brandName: 'authd', brandColor: '#1f6feb', logoUrl: undefined };
-  const compose = createAccountMail({ users: deps.users, tokens: deps.tokens, issuer: config.issuer, brand });
+  const compose = createAccountMail({
+    users: deps.users,
+    tokens: deps.tokens,
+    issuer: config.issuer,
+    brand,
+    split: outbox.split,
+  });
   const worker = createMailWorker({
     outbox,
     compose,
@@ -48,6 +54,7 @@ export function createMail(config: Config, deps: MailDeps): Mail | undefined {
     logger: deps.logger,
     clock: deps.clock,
     retry: deps.retry,
+    prune: () => deps.tokens.prune(),
   });
   return {
     outbox,

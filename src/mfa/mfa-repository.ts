@@ -87,6 +87,27 @@ export function createMfaRepository(db: Database) {
       return rows.length === 1;
     },
 
+    /**
+     * Replaces every recovery code of a user with a confirmed authenticator: the old codes stop
+     * working when the transaction commits, all at once. The authenticator's row lock orders two
+     * replacements, so one set survives, never both. False when there is no confirmed authenticator.
+     */
+    async replaceRecoveryCodes(userId: string, codeDigests: string[]): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const [totp] = await tx.query(
+          'SELECT user_id FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL FOR UPDATE',
+          [userId],
+        );
+        if (!totp) return false;
+        await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+        await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_digest) SELECT $1, unnest($2::text[])', [
+          userId,
+          codeDigests,
+        ]);
+        return true;
+      });
+    },
+
     async recoveryCodesLeft(userId: string): Promise<number> {
       const [row] = await db.query<{ n: string | number }>(
         'SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL',

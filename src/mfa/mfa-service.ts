@@ -28,11 +28,13 @@ export interface MfaServiceDeps {
   audit: AuditLog;
   /** The issuer shown in authenticator apps (the brand name). */
   issuerName: string;
+  /** Called after a confirmed second factor was removed: queues the notice to the owner. */
+  onRemoved?: (userId: string, by: 'user' | 'admin') => Promise<void>;
 }
 
 const digestToken = (token: string) => crypto.createHash('sha256').update(token).digest('base64url');
 
-export function createMfaService({ repository, keys, clock, audit, issuerName }: MfaServiceDeps) {
+export function createMfaService({ repository, keys, clock, audit, issuerName, onRemoved }: MfaServiceDeps) {
   const now = () => new Date(clock.now());
 
   async function confirmedSecret(userId: string): Promise<Buffer | undefined> {
@@ -106,10 +108,21 @@ export function createMfaService({ repository, keys, clock, audit, issuerName }:
       return 'recovery_code';
     },
 
+    /** Ten new recovery codes, shown this once; the old ones stop working with the same commit. */
+    async regenerateRecoveryCodes(userId: string): Promise<string[]> {
+      const codes = generateRecoveryCodes();
+      const digests = codes.map((c) => digestRecoveryCode(keys.recoveryCodes, normalizeRecoveryCode(c) ?? c));
+      if (!(await repository.replaceRecoveryCodes(userId, digests)))
+        throw new DomainError('conflict', 'No second factor is set up.');
+      audit.record({ type: 'mfa_recovery_codes_regenerated', userId, details: { codes: codes.length } });
+      return codes;
+    },
+
     /** Removes the second factor; `by` is 'user' (after password and factor) or 'admin'. */
     async remove(userId: string, by: 'user' | 'admin'): Promise<boolean> {
       const removed = await repository.remove(userId);
       audit.record({ type: by === 'admin' ? 'mfa_reset' : 'mfa_disabled', userId, details: { had_mfa: removed } });
+      if (removed) await onRemoved?.(userId, by);
       return removed;
     },
 

@@ -6,7 +6,7 @@ import { checkPasswordPolicy } from './password-policy';
 
 /** Queues a message (src/mail/outbox.ts); the kinds the recovery flows send. */
 export type QueueMail = (
-  kind: 'password_reset' | 'email_verification' | 'password_changed',
+  kind: 'password_reset' | 'email_verification' | 'password_changed' | 'email_changed' | 'mfa_disabled',
   entry: { userId?: string; payload?: Record<string, unknown> },
 ) => Promise<void>;
 
@@ -20,9 +20,10 @@ export interface AccountRecoveryDeps {
 }
 
 /**
- * Self-service password reset and email verification. The request side only queues: which
- * account a form named, and whether it has an address, is found out by the mail worker, so the
- * answer to the request is the same work, and the same bytes, for every input.
+ * Self-service password reset and email verification, and the notices of account changes. The
+ * request side only queues: which account a form named, and whether it has an address, is found
+ * out by the mail worker, so the answer to the request is the same work, and the same bytes, for
+ * every input.
  */
 export function createAccountRecovery(deps: AccountRecoveryDeps) {
   return {
@@ -32,6 +33,19 @@ export function createAccountRecovery(deps: AccountRecoveryDeps) {
 
     /** Queued after an address was set or changed and is not yet verified. */
     verificationNeeded: (userId: string) => deps.queueMail('email_verification', { userId }),
+
+    /**
+     * Queued after an address was replaced or removed: the previous address is told, so an owner
+     * whose account was pointed at another mailbox hears of it where they still read mail.
+     */
+    emailChanged: (userId: string, previousEmail: string) =>
+      deps.queueMail('email_changed', { userId, payload: { previous: previousEmail } }),
+
+    /** Notices of a credential change the owner should hear of even when it was not them. */
+    passwordChanged: (userId: string, via: 'account' | 'admin') =>
+      deps.queueMail('password_changed', { userId, payload: { via } }),
+    secondFactorRemoved: (userId: string, by: 'user' | 'admin') =>
+      deps.queueMail('mfa_disabled', { userId, payload: { by } }),
 
     /**
      * Sets the new password if the link is still valid. A weak password is refused before the link
@@ -48,7 +62,7 @@ export function createAccountRecovery(deps: AccountRecoveryDeps) {
       if (!userId) return false;
       await deps.revokeUser(userId, 'password_reset');
       deps.audit.record({ type: 'user_password_reset', userId, details: { sessions_revoked: true } });
-      await deps.queueMail('password_changed', { userId });
+      await deps.queueMail('password_changed', { userId, payload: { via: 'reset' } });
       return true;
     },
 

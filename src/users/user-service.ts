@@ -21,6 +21,10 @@ export interface UserServiceDeps {
   onPrivilegesReduced?: (userId: string) => Promise<void>;
   /** Called after an address was set that is not verified: queues the verification mail. */
   onEmailUnverified?: (userId: string) => Promise<void>;
+  /** Called after the password was changed or set (not reset): queues the notice to the owner. */
+  onPasswordChanged?: (userId: string, via: 'account' | 'admin') => Promise<void>;
+  /** Called after an address was replaced or removed: queues the notice to the previous address. */
+  onEmailChanged?: (userId: string, previousEmail: string) => Promise<void>;
 }
 
 const ROLE = /^[\w:.-]{1,64}$/;
@@ -66,6 +70,8 @@ export function createUserService({
   onCredentialsChanged,
   onPrivilegesReduced,
   onEmailUnverified,
+  onEmailChanged,
+  onPasswordChanged,
 }: UserServiceDeps) {
   const record = (type: AuditEventType, user: User, details?: Record<string, unknown>) =>
     audit?.record({ type, userId: user.id, ...(details && { details }) });
@@ -178,6 +184,7 @@ export function createUserService({
       const user = await update(ref, { passwordHash: await hasher.hash(password) });
       record('user_password_changed', user);
       await onCredentialsChanged?.(user.id, 'password_changed');
+      await onPasswordChanged?.(user.id, 'admin');
       return user;
     },
 
@@ -209,6 +216,7 @@ export function createUserService({
       if (!updated) throw new DomainError('not_found', 'No such user.');
       record('user_email_changed', updated, { verified: updated.emailVerified });
       if (updated.email && !updated.emailVerified) await onEmailUnverified?.(updated.id);
+      if (user.email && !unchanged) await onEmailChanged?.(updated.id, user.email);
       return publicUser(updated);
     },
 
@@ -261,6 +269,7 @@ export function createUserService({
       );
       if (!updated) throw new DomainError('conflict', 'The password was changed meanwhile; try again.');
       record('user_password_changed', user, { via: 'account' });
+      await onPasswordChanged?.(user.id, 'account');
       return publicUser(user);
     },
 

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { parseConfig } from '../../src/config';
 import { createMail, describeMail } from '../../src/mail/mail';
-import { backoffMs, DEFAULT_RETRY } from '../../src/mail/mail-worker';
+import { backoffMs, DEFAULT_RETRY, MAIL_RETENTION_MS } from '../../src/mail/mail-worker';
+import { CLAIM_LEASE_MS } from '../../src/mail/outbox';
 import { createPostgresDatabase } from '../../src/store/postgres';
 import { createAccountTokens } from '../../src/users/account-tokens';
 import { createUserRepository } from '../../src/users/user-repository';
@@ -69,6 +70,61 @@ describe.each(backends())('mail outbox on $name', (backend) => {
     );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => Object.keys(r.payload).length === 0)).toBe(true);
+  });
+
+  it('gives up an entry whose claims all ran out without an answer (a worker that crashes on it), instead of taking it forever', async () => {
+    const user = await stack.services.users.create({ username: 'poison', password: PASSWORD });
+    await stack.services.users.setEmail({ id: user.id }, 'poison@example.org', { verified: true });
+    const outbox = stack.services.mail!.outbox;
+    const id = await outbox.enqueue('password_changed', { userId: user.id });
+    // Every attempt is claimed by an instance that dies before it completes: the lease runs out each time.
+    for (let i = 1; i <= DEFAULT_RETRY.maxAttempts; i++) {
+      expect((await outbox.claim(10, DEFAULT_RETRY.maxAttempts)).map((e) => [e.id, e.attempts])).toEqual([[id, i]]);
+      stack.clock.advance(CLAIM_LEASE_MS + 1000);
+    }
+    await stack.services.mail!.worker.drain();
+    expect(smtp.received.splice(0)).toEqual([]);
+    const [row] = await stack.services.db.query<{ outcome: string; attempts: number }>(
+      'SELECT outcome, attempts FROM mail_outbox WHERE id = $1 AND done_at IS NOT NULL',
+      [id],
+    );
+    expect(row).toEqual({ outcome: 'failed', attempts: DEFAULT_RETRY.maxAttempts });
+    await stack.services.audit.flush();
+    const failed = await stack.services.audit.query({ userId: user.id, types: ['mail_failed'] });
+    expect(failed.map((e) => e.details)).toEqual([
+      { kind: 'password_changed', attempts: DEFAULT_RETRY.maxAttempts, error: 'lease expired', outbox_id: id },
+    ]);
+  });
+
+  it('forgets done entries after the retention period (the audit log keeps the record), never pending ones', async () => {
+    const user = await stack.services.users.create({ username: 'retained', password: PASSWORD });
+    await stack.services.users.setEmail({ id: user.id }, 'retained@example.org', { verified: true });
+    const outbox = stack.services.mail!.outbox;
+    const sent = await outbox.enqueue('password_changed', { userId: user.id });
+    await stack.services.mail!.worker.drain();
+    smtp.received.length = 0;
+    stack.clock.advance(MAIL_RETENTION_MS - 3600_000);
+    const waiting = await outbox.enqueue('password_changed', { userId: user.id });
+    await outbox.retryLater(waiting, 10 * 86_400_000, 'held back by the test');
+    await stack.services.mail!.worker.drain();
+    const ids = async () =>
+      (
+        await stack.services.db.query<{ id: string }>('SELECT id FROM mail_outbox WHERE id = ANY($1)', [
+          [sent, waiting],
+        ])
+      )
+        .map((r) => r.id)
+        .sort();
+    expect(await ids()).toEqual([sent, waiting].sort());
+
+    stack.clock.advance(2 * 3600_000);
+    await stack.services.mail!.worker.drain();
+    expect(await ids()).toEqual([waiting]);
+    const [all] = await stack.services.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM mail_outbox WHERE done_at IS NOT NULL AND done_at <= $1',
+      [new Date(stack.clock.now() - MAIL_RETENTION_MS)],
+    );
+    expect(all.n).toBe(0);
   });
 });
 

@@ -26,6 +26,15 @@ export interface GrantRequest {
   context: RequestContext;
   /** The request carries a device cookie that vouches for the username (password grant). */
   trustedDevice?: boolean;
+  /** The device cookie, for a grant that learns the user only as it runs (the MFA step). */
+  device?: DeviceCookie;
+}
+
+export interface DeviceCookie {
+  /** Whether the request's device cookie vouches for this normalised username. */
+  vouchesFor(normalizedUsername: string): boolean;
+  /** A sign-in completed: the browser is a known device of this user from now on (cookie-mode clients). */
+  signedIn(normalizedUsername: string): void;
 }
 
 /** The server-wide token lifetimes, in seconds. */

@@ -31,7 +31,7 @@ export const mfaOtpGrant = {
   grantType: MFA_OTP_GRANT,
   schema,
 
-  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
+  async handle({ params, client, context, device }: GrantRequest & { params: Params }, deps: GrantDeps) {
     if ((params.otp === undefined) === (params.recovery_code === undefined)) {
       throw invalidRequest('Send exactly one of the otp and recovery_code parameters.');
     }
@@ -42,7 +42,9 @@ export const mfaOtpGrant = {
     if (!user || user.disabledAt) throw invalidGrant(INVALID_TOKEN, { detail: 'user gone or disabled' });
 
     const ip = context.ip ?? 'unknown';
-    const admitted = await admitAttempt(user.usernameNormalized, client, context, deps);
+    // The owner's browser gets through a full per-user ceiling here as at the password step.
+    const trustedDevice = device?.vouchesFor(user.usernameNormalized) === true;
+    const admitted = await admitAttempt(user.usernameNormalized, client, context, deps, trustedDevice);
     let accepted: AcceptedFactor | undefined;
     try {
       accepted = await deps.mfa.verify(
@@ -68,6 +70,11 @@ export const mfaOtpGrant = {
     await deps.throttle.succeeded(user.usernameNormalized, ip);
     // The user's scopes as they are now: one taken away in the last minutes is not granted.
     const scopes = intersect(challenge.scopes, scopesOfUser(user.scopes));
-    return issueUserTokens({ user, client, scopes, assurance: assuranceOf(accepted, deps.clock.now()), context }, deps);
+    const tokens = await issueUserTokens(
+      { user, client, scopes, assurance: assuranceOf(accepted, deps.clock.now()), context },
+      deps,
+    );
+    device?.signedIn(user.usernameNormalized);
+    return tokens;
   },
 } satisfies GrantHandler<Params>;
