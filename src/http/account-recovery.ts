@@ -30,6 +30,10 @@ function identifierOf(req: Request): { identifier: string; params: Record<string
   const identifier = (params.username ?? params.email)?.trim();
   if (!identifier) throw invalidRequest('The username (or email) parameter is missing.');
   if (identifier.length > IDENTIFIER_MAX) throw invalidRequest('The username (or email) parameter is too long.');
+  // No username or address has one (and PostgreSQL refuses a NUL in the outbox's jsonb): the same
+  // refusal for everyone, before the throttle, as for a name that is too long.
+  if (/\p{C}/u.test(identifier))
+    throw invalidRequest('The username (or email) parameter must not contain control characters.');
   return { identifier, params };
 }
 
