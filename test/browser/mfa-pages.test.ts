@@ -10,7 +10,8 @@ import { chooseIssuer, prepareBackend, startBrowserServer, type Backend, type Br
  * Two-step verification on the hosted pages in a real headless Chromium against the built server:
  * enrolment on the account page (the test reads the key from the page and computes codes with
  * RFC 6238, as an authenticator app would), sign-in with password + code (keyboard only), with
- * a recovery code, and turning it off. Postgres + Redis when DATABASE_URL and REDIS_URL are set.
+ * a recovery code, ten new recovery codes, and turning it off. Postgres + Redis when DATABASE_URL
+ * and REDIS_URL are set.
  */
 
 const CHROMIUM = process.env.AUTHD_TEST_CHROMIUM || '/usr/bin/chromium';
@@ -50,6 +51,8 @@ if (!fs.existsSync(CHROMIUM)) {
     let url: string;
     let secret: Buffer;
     let recoveryCodes: string[];
+    /** A code of the first set, after the second replaced it. */
+    let oldCode: string;
     /** The highest time step whose code was used: an authenticator code works once. */
     let lastStep = 0;
     const problems: string[] = [];
@@ -188,15 +191,41 @@ if (!fs.existsSync(CHROMIUM)) {
       await shows(page.locator('#mfa-message'), 'That recovery code is wrong or was already used.');
     });
 
-    it('4. turns two-step verification off with the password and a recovery code; the next sign-in is password only', async () => {
+    it('4. makes ten new recovery codes with the password and a current code, shown once; the old ones stop working', async () => {
       await page.fill('#mfa-code', recoveryCodes[1]);
       await Promise.all([page.waitForURL(`${url}/account`), page.press('#mfa-code', 'Enter')]);
+      await page.locator('#mfa-regenerate-form').waitFor({ state: 'visible' });
+      await page.fill('#mfa-regenerate-password', CAROL.password);
+      await page.fill('#mfa-regenerate-code', '000000');
+      await page.press('#mfa-regenerate-code', 'Enter');
+      await shows(page.locator('#mfa-regenerate-message'), 'The code is wrong or was already used.');
+      // The codes of the steps up to now+1 may all be spent already (each works once): wait, as a
+      // person waits for the app's next code, until a fresh one is inside the server's drift window.
+      while (lastStep >= totpStep(Date.now()) + 1) await new Promise((resolve) => setTimeout(resolve, 500));
+      await page.fill('#mfa-regenerate-code', freshCode());
+      await page.press('#mfa-regenerate-code', 'Enter');
+      await page.locator('#mfa-recovery').waitFor({ state: 'visible' });
+      const fresh = (await page.locator('#mfa-recovery-codes li').allTextContents()).map((c) => c.trim());
+      expect(fresh).toHaveLength(10);
+      expect(fresh.filter((c) => recoveryCodes.includes(c))).toEqual([]);
+      expect(await activeId()).toBe('mfa-recovery-done');
+      await page.keyboard.press('Enter');
+      await shows(page.locator('#mfa-status'), /^On since .*\. 10 recovery code\(s\) left\.$/);
+      expect(await page.locator('#mfa-recovery-codes li').count()).toBe(0); // shown once
+      oldCode = recoveryCodes[2];
+      recoveryCodes = fresh;
+    });
+
+    it('5. turns two-step verification off with the password and a recovery code; the next sign-in is password only', async () => {
       await page.locator('#mfa-disable-form').waitFor({ state: 'visible' });
       await page.fill('#mfa-disable-password', CAROL.password);
       await page.fill('#mfa-disable-code', '000000');
       await page.press('#mfa-disable-code', 'Enter');
       await shows(page.locator('#mfa-disable-message'), 'The code is wrong or was already used.');
-      await page.fill('#mfa-disable-code', recoveryCodes[2]);
+      await page.fill('#mfa-disable-code', oldCode);
+      await page.press('#mfa-disable-code', 'Enter');
+      await shows(page.locator('#mfa-disable-message'), 'The code is wrong or was already used.');
+      await page.fill('#mfa-disable-code', recoveryCodes[0]);
       await page.press('#mfa-disable-code', 'Enter');
       await shows(page.locator('#mfa-status'), 'Off.');
 
