@@ -4,11 +4,13 @@
  * A worker's JavaScript is only part of what a request costs: RS256 signing and Argon2 run on
  * libuv's pool (every core already, from one worker), and a local PostgreSQL and Redis need cores
  * of their own. Measured on 2 cores with PostgreSQL and Redis local (bench/README.md, "Levers
- * (round 2)", results/lever-workers.md): two workers were slower than one on every scenario — the
- * second worker's JavaScript only took the core the pool and PostgreSQL were using — so on two
- * cores or fewer `auto` is one worker. With more cores, one core is left to a PostgreSQL on the
- * same machine, and with the database elsewhere every core gets a worker (not measured here: this
- * machine has two).
+ * (round 2)"): on a quiet machine two workers were slower than one on six scenarios of seven
+ * (0.23-0.92x, discovery 1.00x; results/round2-quiet-before.md), and in two loaded runs they
+ * cost 0.85-2.1x the CPU per request, more in nine scenarios of twelve
+ * (results/lever-workers-auto.md): the second worker only took the core the pool and PostgreSQL
+ * were using. So on two cores or fewer `auto` is one worker.
+ * With more cores, one is left to a PostgreSQL on the same machine, and with the database
+ * elsewhere every core gets a worker (not measured: this machine has two).
  */
 export function autoWorkerCount(cores: number, databaseUrl: string | undefined): number {
   // The embedded database belongs to one process.
