@@ -11,7 +11,7 @@ const fmt = (n, digits = 0) =>
 const pct = (n) => (n === null || n === undefined || Number.isNaN(n) ? '–' : `${(n * 100).toFixed(0)}%`);
 const times = (n) => (n === null || n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(2)}×`);
 
-const AUTHD = ['authd-1', 'authd-auto'];
+const AUTHD = ['authd-1', 'authd-auto', 'authd-cores'];
 const PEER_KEYS = ['oidc-memory', 'oidc-pg', 'oauth2-server-pg'];
 
 /** Every target of the issue, for each authd configuration measured: { target, cells: { key: { text, met } } }. */
@@ -118,6 +118,19 @@ function targets(run) {
   return rows;
 }
 
+/** What authd ran with beyond the bench's defaults, so a lever's two files say which is which. */
+function authdOptionsLine(run) {
+  const o = run.authdOptions ?? {};
+  const parts = [
+    o.pgPrepared && 'AUTHD_PG_PREPARED_STATEMENTS=true',
+    o.clientCacheTtl !== undefined && `AUTHD_CLIENT_CACHE_TTL=${o.clientCacheTtl}`,
+    o.cpuProfile && 'under `node --cpu-prof` (rates lower than without)',
+  ].filter(Boolean);
+  const ceilings = Number.isNaN(run.ceilings.signOneCore) ? ['ceilings not measured (`--skip-ceilings`)'] : [];
+  const all = [...parts, ...ceilings];
+  return all.length ? [`authd: ${all.join('; ')}.`] : [];
+}
+
 function markdown(run, targetRows) {
   const m = run.machine;
   const keys = Object.keys(run.servers);
@@ -126,6 +139,7 @@ function markdown(run, targetRows) {
     '',
     `${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, Node ${m.node}; load average (1/5/15 min) ${m.loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${m.loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end (the machine is shared).`,
     `Load: ${run.generator === 'wrk' ? `wrk, its own process, ${run.threads} threads` : 'autocannon, in the harness process (wrk was not available)'}, ${run.connections} keep-alive connections over loopback, ${run.seconds} s per scenario${run.warmupSeconds ? ` after a ${run.warmupSeconds} s warm-up` : ''}; PostgreSQL and Redis on the same machine.${run.smoke ? ' **Smoke run: the figures mean nothing.**' : ''}`,
+    ...authdOptionsLine(run),
     '',
     '| scenario | server | rps | p50 ms | p99 ms | errors | server CPU | Postgres CPU | peak RSS MB | load generator CPU |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -196,6 +210,7 @@ function markdown(run, targetRows) {
 const COLORS = {
   'authd-1': '#1f6feb',
   'authd-auto': '#54aeff',
+  'authd-cores': '#0a3069',
   'oidc-memory': '#8c959f',
   'oidc-pg': '#57606a',
   'oauth2-server-pg': '#bf8700',

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench [-- --seconds 10 --connections 32 --smoke --growth --only a,b --servers x,y --label name]
+// npm run bench [-- --seconds 10 --connections 32 --smoke --growth --only a,b --servers x,y --label name
+//                  --pg-prepared --cpu-prof dir --skip-ceilings]
 // Measures authd (1 worker and AUTHD_WORKERS=auto) and its peers scenario by scenario with one
 // load generator, and the ceilings of the unavoidable work, in one run on one machine; writes
 // one table (Markdown, JSON, SVG) to bench/results/<label>.*. Reports figures, never a pass/fail
@@ -19,6 +20,8 @@ const { startAuthd, authdArgon2, authdEnv, PASSWORD } = require('./servers/authd
 const { PEERS, startPeer } = require('./servers/peers');
 
 const SERVERS = ['authd-1', 'authd-auto', ...Object.keys(PEERS)];
+// Opt-in (--servers): one worker per core, what `auto` meant before it was measured (src/worker-count.ts).
+const EXTRA_SERVERS = ['authd-cores'];
 const SCENARIOS = [
   'client_credentials',
   'refresh_token',
@@ -42,6 +45,12 @@ const { values: opts } = parseArgs({
     servers: { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
     'client-cache-ttl': { type: 'string' },
+    // authd with AUTHD_PG_PREPARED_STATEMENTS=true (named prepared statements).
+    'pg-prepared': { type: 'boolean', default: false },
+    // authd under `node --cpu-prof`, one .cpuprofile per process in this directory (see profile.js).
+    'cpu-prof': { type: 'string' },
+    // A lever pair compares two runs of authd: the ceilings (a minute of CPU) add nothing to it.
+    'skip-ceilings': { type: 'boolean', default: false },
     label: { type: 'string' },
     out: { type: 'string' },
   },
@@ -57,7 +66,9 @@ const list = (value, known, what) => {
   return names;
 };
 const scenarios = list(opts.only, SCENARIOS, 'scenario');
-const servers = list(opts.servers, SERVERS, 'server').filter((s) => !opts['no-peer'] || s.startsWith('authd'));
+const servers = (opts.servers ? list(opts.servers, [...SERVERS, ...EXTRA_SERVERS], 'server') : SERVERS).filter(
+  (s) => !opts['no-peer'] || s.startsWith('authd'),
+);
 const SMOKE = opts.smoke;
 const SECONDS = SMOKE ? 2 : Number(opts.seconds);
 const WARMUP_SECONDS = SMOKE ? 0 : 2;
@@ -66,6 +77,15 @@ const CORES = os.availableParallelism();
 const THREADS = Number(opts.threads ?? Math.min(CORES, CONNECTIONS));
 const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+// How many workers AUTHD_WORKERS=auto starts here (authd's own rule).
+const AUTO_WORKERS = require('../dist/src/worker-count').autoWorkerCount(CORES, ADMIN_URL);
+const AUTHD_WORKERS = { 'authd-1': '1', 'authd-auto': 'auto', 'authd-cores': String(CORES) };
+const authdLabel = (key) =>
+  ({
+    'authd-1': 'authd, 1 worker',
+    'authd-auto': `authd, AUTHD_WORKERS=auto (${AUTO_WORKERS})`,
+    'authd-cores': `authd, ${CORES} workers`,
+  })[key];
 const LABEL = opts.label ?? (SMOKE ? 'smoke' : 'latest');
 const OUT = path.resolve(opts.out ?? path.join(__dirname, 'results'));
 
@@ -109,7 +129,17 @@ async function measure(generator, server, name) {
   return measured;
 }
 
+const NO_CEILINGS = {
+  argon2Verify: Number.NaN,
+  signOneCore: Number.NaN,
+  signConcurrent: Number.NaN,
+  verifyOneCore: Number.NaN,
+  rs256PairSign: Number.NaN,
+  postgresUpdate: Number.NaN,
+};
+
 async function measureCeilings(argon2Config) {
+  if (opts['skip-ceilings']) return { ...NO_CEILINGS, argon2Concurrency: argon2Config.concurrency };
   log('ceilings…');
   const seconds = SMOKE ? 0.3 : Math.min(SECONDS, 5);
   const argon2Verify = await argon2VerifyCeiling({ ...argon2Config, seconds });
@@ -167,16 +197,18 @@ async function main() {
     const server = key.startsWith('authd')
       ? await startAuthd({
           ...common,
-          label: key === 'authd-1' ? 'authd, 1 worker' : 'authd, AUTHD_WORKERS=auto',
+          label: authdLabel(key),
           redisUrl: REDIS_URL,
-          workers: key === 'authd-1' ? '1' : 'auto',
+          workers: AUTHD_WORKERS[key],
           clientCacheTtl: opts['client-cache-ttl'],
+          pgPrepared: opts['pg-prepared'],
+          cpuProfDir: opts['cpu-prof'] && path.resolve(opts['cpu-prof']),
           refreshRuns: (WARMUP_SECONDS ? 2 : 1) * (opts.growth && key === 'authd-1' ? 2 : 1),
         })
       : await startPeer(common);
     const entry = {
       label: server.label,
-      workers: server.authd ? (server.workers === 'auto' ? CORES : 1) : null,
+      workers: server.authd ? (server.workers === 'auto' ? AUTO_WORKERS : Number(server.workers)) : null,
       scenarios: {},
     };
     results[key] = entry;
@@ -218,6 +250,12 @@ async function main() {
     connections: CONNECTIONS,
     seconds: SECONDS,
     warmupSeconds: WARMUP_SECONDS,
+    // What authd was run with, beyond its defaults (a lever's before/after differ here).
+    authdOptions: {
+      pgPrepared: opts['pg-prepared'],
+      ...(opts['client-cache-ttl'] !== undefined && { clientCacheTtl: opts['client-cache-ttl'] }),
+      ...(opts['cpu-prof'] && { cpuProfile: true }),
+    },
     machine: {
       cores: CORES,
       memoryGiB: os.totalmem() / 2 ** 30,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseRedisUrl } from './store/redis';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy';
+import { autoWorkerCount } from './worker-count';
 
 /** Every setting authd reads, typed and frozen. Environment variables are the only source. */
 export interface Config {
@@ -297,7 +298,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   );
   if (budgetSlots < 1)
     problems.push('AUTHD_ARGON2_MEMORY_BUDGET_MIB: too small for even one hash at AUTHD_ARGON2_MEMORY_KIB');
-  const workers = e.AUTHD_WORKERS === 'auto' ? os.availableParallelism() : e.AUTHD_WORKERS;
+  const workers =
+    e.AUTHD_WORKERS === 'auto' ? autoWorkerCount(os.availableParallelism(), e.DATABASE_URL) : e.AUTHD_WORKERS;
   if (workers > 1 && !e.DATABASE_URL)
     problems.push(
       'AUTHD_WORKERS: more than one worker needs DATABASE_URL (the embedded database belongs to one process)',

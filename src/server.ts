@@ -1,6 +1,7 @@
-import type http from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { expressServerOptions } from './http/lean-path';
 import type { Config } from './config';
 import { createDemoAccount, demoInstructions, demoPasswordReminder } from './dev-bootstrap';
 import { ensureHostedPagesClient } from './hosted-pages-client';
@@ -94,7 +95,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     const app = createApp(config, services);
     server = await new Promise<http.Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(s)));
+      const s = http.createServer(expressServerOptions(app), app);
+      s.once('error', reject);
+      s.listen(config.port, config.host, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
     });
   } catch (error) {
     // A start that fails (a missing file, a port in use) must not leave the stores open behind it.

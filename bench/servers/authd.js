@@ -15,7 +15,7 @@ const AUDIENCE = 'https://api.bench.test';
 const ARGON2_BUDGET_MIB = 256;
 
 /** authd's environment for the run: production mode, real Postgres and Redis, quiet logs. */
-function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTtl }) {
+function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTtl, pgPrepared }) {
   return {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
@@ -35,6 +35,7 @@ function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTt
     AUTHD_LOGIN_MAX_FAILURES_PER_USER: '1000000',
     AUTHD_WORKERS: workers,
     ...(clientCacheTtl !== undefined && { AUTHD_CLIENT_CACHE_TTL: clientCacheTtl }),
+    ...(pgPrepared && { AUTHD_PG_PREPARED_STATEMENTS: 'true' }),
   };
 }
 
@@ -234,6 +235,8 @@ async function startAuthd({
   redisUrl,
   workers,
   clientCacheTtl,
+  pgPrepared,
+  cpuProfDir,
   connections,
   refreshRuns,
   passwordHash,
@@ -247,7 +250,7 @@ async function startAuthd({
   };
   try {
     const port = await freePort();
-    const env = authdEnv({ databaseUrl: db.url, redisUrl, keysDir, port, workers, clientCacheTtl });
+    const env = authdEnv({ databaseUrl: db.url, redisUrl, keysDir, port, workers, clientCacheTtl, pgPrepared });
     const pools = await seed(env, {
       users: 1000,
       familySets: refreshRuns,
@@ -255,7 +258,9 @@ async function startAuthd({
       accessTokens: 2000,
       passwordHash,
     });
-    const nodeArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    // Cluster workers inherit the flag: one profile per process, written when it exits.
+    const profDir = cpuProfDir ?? process.env.BENCH_CPU_PROF;
+    const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
     const proc = await startProcess(process.execPath, [...nodeArgs, 'dist/src/cli/main.js', 'serve'], env, port);
     const token = '/oauth/token';
     const scenarios = {

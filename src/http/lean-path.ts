@@ -1,4 +1,4 @@
-import type http from 'node:http';
+import * as http from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 
 /** One route served ahead of express's router: an exact method and path (the query string aside). */
@@ -76,5 +76,30 @@ export function installLeanPath(
     request.params = {};
     (request as { route?: unknown }).route = { path: lean.route.routePath };
     runChain(lean.chain, onError, request, response);
+  };
+}
+
+/**
+ * Server options whose requests and responses are born with express's prototypes (`app.request`,
+ * `app.response`), so the `Object.setPrototypeOf` that express's `app.handle` and the lean path
+ * run on every request finds the prototype already in place: changing an object's prototype
+ * after it is made is slow in V8, and leaves the objects' shapes unknown to the code that follows.
+ * Node's IncomingMessage and ServerResponse are plain constructor functions, so these call them.
+ */
+export function expressServerOptions(app: Express): Pick<http.ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+  const target = app as unknown as { request: object; response: object };
+  const incoming = http.IncomingMessage as unknown as (this: unknown, ...args: unknown[]) => void;
+  const outgoing = http.ServerResponse as unknown as (this: unknown, ...args: unknown[]) => void;
+  function Request(this: unknown, ...args: unknown[]) {
+    incoming.apply(this, args);
+  }
+  Request.prototype = target.request;
+  function Response(this: unknown, ...args: unknown[]) {
+    outgoing.apply(this, args);
+  }
+  Response.prototype = target.response;
+  return {
+    IncomingMessage: Request as unknown as typeof http.IncomingMessage,
+    ServerResponse: Response as unknown as typeof http.ServerResponse,
   };
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Queryable } from '../store/database';
 import { createDatabaseRevocationStore, readLiveRevocations, writeRevocations } from './database-revocation-store';
+import { createIndexTrust } from './index-trust';
 import type { Revocation, RevocationStore } from './revocation-store';
 
 // Sets a revocation unless a later one is already there, and never shortens its expiry.
@@ -17,6 +18,10 @@ if current and tonumber(current) >= tonumber(ARGV[1]) then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
+
+// Re-seed attempts are paced in real time: they wait on a real server, whatever the injected
+// clock (which tests hold still) says about token times.
+const monotonic: Clock = { now: () => performance.now() };
 
 type RedisClient = (Redis | Cluster) & {
   setRevocation(key: string, revokedAtMs: string, ttlMs: string): Promise<number>;
@@ -48,15 +53,9 @@ export function createRedisRevocationStore(
   redis.defineCommand('setRevocation', { numberOfKeys: 1, lua: SET_REVOCATION });
   const fallback = createDatabaseRevocationStore(db, clock);
   let reseeding: Promise<void> | undefined;
-  let lastAttempt = -Infinity;
-  // The index is trusted only after a complete re-seed since the last (re)connection, with no
-  // failed write since. Until then lookups go to the database, without waiting on Redis.
-  let trusted = false;
-  let failedWrites = 0;
-
-  function distrust(): void {
-    trusted = false;
-  }
+  // Until the index is trusted, lookups go to the database, without waiting on Redis.
+  const trust = createIndexTrust(monotonic);
+  const distrust = () => trust.distrust();
 
   function writeToRedis(revocations: readonly Revocation[]): Promise<unknown> {
     const now = clock.now();
@@ -80,15 +79,13 @@ export function createRedisRevocationStore(
   /** Copies every live revocation into Redis, then marks the index complete. One at a time per process. */
   function reseed(): Promise<void> {
     if (reseeding) return reseeding;
-    lastAttempt = Date.now();
+    const attempt = trust.reseedStarted();
     reseeding = (async () => {
-      const failuresBefore = failedWrites;
       try {
         const live = await readLiveRevocations(db, new Date(clock.now()));
         for (let i = 0; i < live.length; i += 500) await writeToRedis(live.slice(i, i + 500));
         await redis.set(EPOCH_KEY, String(clock.now()));
-        // A write that failed meanwhile may be missing from what was just copied.
-        if (failedWrites === failuresBefore) trusted = true;
+        attempt.completed();
         logger.info({ revocations: live.length }, 'revocation index re-seeded from the database');
       } catch (error) {
         distrust();
@@ -102,7 +99,7 @@ export function createRedisRevocationStore(
 
   // While Redis is away every lookup would ask for a re-seed: try at most once a second.
   function reseedSoon(): void {
-    if (Date.now() - lastAttempt >= 1000) void reseed();
+    if (trust.mayRetry()) void reseed();
   }
 
   // A reconnection may reach a Redis restarted empty, restored from an older snapshot, or a
@@ -114,7 +111,7 @@ export function createRedisRevocationStore(
   reconcile.unref();
   // Verifiers reading the index directly wait for the epoch: while it is missing, keep trying.
   const retry = setInterval(() => {
-    if (!trusted) reseedSoon();
+    if (!trust.trusted()) reseedSoon();
   }, 1000);
   retry.unref();
 
@@ -128,8 +125,7 @@ export function createRedisRevocationStore(
       } catch (error) {
         // Durable already. Tell every instance the index is incomplete (a DEL works even when
         // Redis refuses writes for lack of memory); they fall back to the database until a re-seed.
-        failedWrites++;
-        distrust();
+        trust.writeFailed();
         await redis.del(EPOCH_KEY).catch(() => {});
         reseedSoon();
         logger.warn({ err: error }, 'revocation stored in the database but not in Redis');
@@ -137,7 +133,7 @@ export function createRedisRevocationStore(
     },
 
     async isRevoked(token) {
-      if (!trusted) {
+      if (!trust.trusted()) {
         reseedSoon();
         return fallback.isRevoked(token);
       }

@@ -39,3 +39,30 @@ export function createJwtSigner() {
 }
 
 export type JwtSigner = ReturnType<typeof createJwtSigner>;
+
+const rs256Keys = new WeakSet<crypto.KeyObject>();
+function usableForRs256(key: crypto.KeyObject): boolean {
+  if (rs256Keys.has(key)) return true;
+  const usable = key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+  if (usable) rs256Keys.add(key);
+  return usable;
+}
+
+/**
+ * Whether an RS256 compact JWS's signature verifies with `publicKey`: RSASSA-PKCS1-v1_5 with
+ * SHA-256 over its first two segments (RFC 7515 §5.2, RFC 7518 §3.3), through node:crypto's
+ * callback form on libuv's pool. jose's compactVerify goes through WebCrypto, whose JavaScript
+ * costs the main thread about three times as much per verification here (bench/README.md,
+ * "Levers (round 2)"). Only the signature: the caller has checked the header (alg RS256) first.
+ */
+export function verifyRs256(token: string, publicKey: crypto.KeyObject): Promise<boolean> {
+  // As jose would: RS256 takes an RSA key of 2048 bits or more (RFC 7518 §3.3).
+  if (!usableForRs256(publicKey)) return Promise.resolve(false);
+  const dot = token.lastIndexOf('.');
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  return new Promise((resolve) => {
+    crypto.verify('sha256', Buffer.from(token.slice(0, dot)), publicKey, signature, (error, valid) =>
+      resolve(!error && valid),
+    );
+  });
+}

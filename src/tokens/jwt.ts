@@ -1,6 +1,14 @@
-import { CLOCK_SKEW_SECONDS, RULES, TokenRuleError, verifyTokenRules, type VerifierReason } from '@authd/verifier';
+import {
+  CLOCK_SKEW_SECONDS,
+  checkTokenClaims,
+  checkTokenHeader,
+  RULES,
+  TokenRuleError,
+  type VerifierReason,
+} from '@authd/verifier';
 import type { JWTPayload } from 'jose';
 import type crypto from 'node:crypto';
+import { verifyRs256 } from './jwt-signer';
 import { isWellFormedKid } from './key-files';
 import type { KeyRing } from './key-ring';
 
@@ -47,6 +55,10 @@ export interface VerifiedJwt {
  * authd's shape). The issuer judges exp by its own clock (no tolerance, stricter than a kit);
  * nbf/iat in the future get the rule set's skew, since instances' clocks differ a little.
  * Anything else is an InvalidTokenError with the rule's code.
+ *
+ * The steps of the kit's verifyTokenRules, in its order (header, key, signature, claims), with
+ * the kit's own header and claim checks; only the signature goes through node:crypto instead of
+ * jose (the rule set allows RS256 alone, and checkTokenHeader has refused any other alg).
  */
 export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOptions): Promise<VerifiedJwt> {
   let keyRevoked = false;
@@ -58,7 +70,11 @@ export async function verifyJwt(token: string, ring: KeyRing, options: VerifyOpt
     return revokedKey ?? (await ring.verificationKey(kid));
   };
   try {
-    const { payload, kid } = await verifyTokenRules(token, resolveKey, {
+    const { payload, kid } = checkTokenHeader(token, options.typ);
+    const key = await resolveKey(kid);
+    if (!key) throw new TokenRuleError('unknown_key', `kid ${kid}`);
+    if (!(await verifyRs256(token, key))) throw new TokenRuleError('signature', 'the signature does not verify');
+    checkTokenClaims(payload, {
       typ: options.typ,
       issuer: options.issuer,
       ...(options.audience !== undefined && { audience: options.audience }),

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify, SignJWT } from 'jose';
-import { createJwtSigner } from '../../src/tokens/jwt-signer';
+import { createJwtSigner, verifyRs256 } from '../../src/tokens/jwt-signer';
 import { generateSigningKey } from '../../src/tokens/key-files';
 import type { RingKey } from '../../src/tokens/key-ring';
 
@@ -79,5 +79,52 @@ describe('jwt signer', () => {
   it('refuses a key whose private half this instance does not hold', async () => {
     const key = { ...(await ringKey()), privateKey: undefined };
     await expect(createJwtSigner().sign('at+jwt', claims, key)).rejects.toThrow(`no private key for ${key.kid}`);
+  });
+});
+
+describe('RS256 signature check (verifyRs256)', () => {
+  const sign = (privateKey: crypto.KeyObject, alg = 'RS256') =>
+    new SignJWT(claims).setProtectedHeader({ alg, typ: 'at+jwt', kid: 'k' }).sign(privateKey);
+
+  it('accepts what jose signs and refuses any change to the header, the payload or the signature', async () => {
+    const key = await ringKey();
+    const token = await sign(key.privateKey!);
+    expect(await verifyRs256(token, key.publicKey)).toBe(true);
+    const [header, payload, signature] = token.split('.');
+    const otherPayload = Buffer.from(JSON.stringify({ ...claims, sub: 'user-2' })).toString('base64url');
+    const otherHeader = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: 'j' })).toString('base64url');
+    const flipped = `${signature.slice(0, -2)}${signature.at(-2) === 'A' ? 'B' : 'A'}${signature.at(-1)}`;
+    expect(await verifyRs256(`${header}.${otherPayload}.${signature}`, key.publicKey)).toBe(false);
+    expect(await verifyRs256(`${otherHeader}.${payload}.${signature}`, key.publicKey)).toBe(false);
+    expect(await verifyRs256(`${header}.${payload}.${flipped}`, key.publicKey)).toBe(false);
+    expect(await verifyRs256(`${header}.${payload}.`, key.publicKey)).toBe(false);
+    expect(await verifyRs256(`${header}.${payload}.${signature.slice(0, 40)}`, key.publicKey)).toBe(false);
+  });
+
+  it('refuses a signature by another key', async () => {
+    const [signer, other] = [await ringKey(), await ringKey()];
+    expect(await verifyRs256(await sign(signer.privateKey!), other.publicKey)).toBe(false);
+  });
+
+  it('refuses keys RS256 may not use, as jose does: RSA under 2048 bits, or not RSA', async () => {
+    const small = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const token = await new Promise<string>((resolve, reject) => {
+      // jose refuses to sign with it too; node:crypto makes the signature the check must refuse.
+      const input = `${Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: 'k' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      crypto.sign('sha256', Buffer.from(input), small.privateKey, (error, signature) =>
+        error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`),
+      );
+    });
+    expect(
+      crypto.verify(
+        'sha256',
+        Buffer.from(token.slice(0, token.lastIndexOf('.'))),
+        small.publicKey,
+        Buffer.from(token.split('.')[2], 'base64url'),
+      ),
+    ).toBe(true);
+    expect(await verifyRs256(token, small.publicKey)).toBe(false);
+    const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(await verifyRs256(await sign(ec.privateKey, 'ES256'), ec.publicKey)).toBe(false);
   });
 });
