@@ -11,7 +11,7 @@ import { pagesRouter } from './http/pages';
 import { createClientAuthenticator } from './http/client-auth';
 import { createDeviceCookies } from './http/device-cookie';
 import { discoveryRouter, JWKS_PATH, jwksHandler, METADATA_PATHS, metadataHandler } from './http/discovery';
-import { createGrantRegistry } from './http/grant-registry';
+import { authdGrants, createGrantRegistry } from './http/grant-registry';
 import { errorHandler, notFound } from './http/error-handler';
 import { healthRouter } from './http/health';
 import { introspectHandler, introspectRouter } from './http/introspect';
@@ -50,7 +50,7 @@ export function createApp(config: Config, services: Services): express.Express {
   // A user import batch is larger; its route parses it, after the admin token has been checked.
   app.use((req, res, next) => (req.path === USER_IMPORT_PATH ? next() : smallJson(req, res, next)));
 
-  const grants = createGrantRegistry();
+  const grants = createGrantRegistry(authdGrants({ ...services, requireVerifiedEmail: config.requireVerifiedEmail }));
   app.use(healthRouter(services.readinessChecks));
   const wellKnown = wellKnownAnswers({
     issuer: config.issuer,
@@ -67,8 +67,9 @@ export function createApp(config: Config, services: Services): express.Express {
   });
   const secureCookies = config.secureCookies;
   const devices = createDeviceCookies(services.deviceNotes, secureCookies);
-  const token = { authenticate, registry: grants, grants: services.grantDeps, secureCookies, devices };
-  const revoke = { authenticate, revocation: services.revocationDeps, secureCookies };
+  const token = { authenticate, registry: grants, lifetimes: services.lifetimes, secureCookies, devices };
+  const { tokens, revocations, revoker, sessions, clock, audit } = services;
+  const revoke = { authenticate, revocation: { tokens, revocations, revoker, sessions, clock, audit }, secureCookies };
   const introspect = { authenticate, tokens: services.tokens, revocations: services.revocations };
   app.use(tokenRouter(token));
   app.use(revokeRouter(revoke));

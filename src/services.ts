@@ -22,8 +22,7 @@ import { createMfaRepository } from './mfa/mfa-repository';
 import { createMfaService, type MfaService } from './mfa/mfa-service';
 import { deriveMfaKeys } from './mfa/secret-box';
 import type { ReadinessCheck } from './readiness';
-import type { GrantDeps } from './oauth/grants/grant';
-import type { TokenRevocationDeps } from './oauth/token-revocation';
+import type { Lifetimes } from './oauth/grants/grant';
 import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
 import { createRedisRevocationStore } from './revocation/redis-revocation-store';
 import type { RevocationStore } from './revocation/revocation-store';
@@ -76,8 +75,8 @@ export interface Services {
   revocations: RevocationStore;
   revoker: SessionRevoker;
   tokens: TokenIssuer;
-  grantDeps: GrantDeps;
-  revocationDeps: TokenRevocationDeps;
+  /** The server-wide token lifetimes (a client may only shorten them). */
+  lifetimes: Lifetimes;
   audit: AuditLog;
   metrics: Metrics;
   limiter: PrioritizedLimiter;
@@ -112,7 +111,7 @@ export function openDatabase(config: Config): Promise<Database> {
     : createEmbeddedDatabase(config.dataDir);
 }
 
-/** Everything authd runs on, wired once: stores, key ring, domain services, grant dependencies. */
+/** Everything authd runs on, wired once: stores, key ring, domain services. */
 export async function openServices(config: Config, options: OpenOptions = {}): Promise<Services> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -219,25 +218,12 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       issuerName: config.mfaIssuerName,
       ...(recovery && { onRemoved: recovery.secondFactorRemoved }),
     });
-    const lifetimes = {
+    const lifetimes: Lifetimes = {
       accessTokenTtl: config.accessTokenTtl,
       refreshIdleTtl: config.refreshIdleTtl,
       refreshAbsoluteTtl: config.refreshAbsoluteTtl,
       refreshReuseGrace: config.refreshReuseGrace,
     };
-    const grantDeps: GrantDeps = {
-      users,
-      sessions,
-      tokens,
-      revoker,
-      clock,
-      lifetimes,
-      throttle,
-      audit,
-      mfa,
-      requireVerifiedEmail: config.requireVerifiedEmail,
-    };
-    const revocationDeps: TokenRevocationDeps = { tokens, revocations, revoker, sessions, clock, audit };
     const clientCache = createClientCache(clients, clock, config.clientCacheTtlMs);
 
     const readinessChecks: ReadinessCheck[] = [
@@ -286,8 +272,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       revocations,
       revoker,
       tokens,
-      grantDeps,
-      revocationDeps,
+      lifetimes,
       readinessChecks,
       audit,
       metrics,

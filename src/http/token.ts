@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { OAuthError, unauthorizedClient } from '../errors';
-import { lifetimesFor, type GrantDeps } from '../oauth/grants/grant';
+import { lifetimesFor, type Lifetimes } from '../oauth/grants/grant';
 import { MFA_OTP_GRANT } from '../oauth/grants/mfa-otp';
 import { throttleName } from '../oauth/grants/password';
 import { declaredParameters, param, validateParams } from '../oauth/param-schemas';
@@ -18,7 +18,8 @@ const GRANT_TYPE = param('grant_type', 256);
 export interface TokenRouteDeps {
   authenticate: ClientAuthenticator;
   registry: GrantRegistry;
-  grants: GrantDeps;
+  /** The server's lifetimes: a cookie-mode refresh token's cookie lives as long as its session may. */
+  lifetimes: Lifetimes;
   secureCookies: boolean;
   devices: DeviceCookies;
 }
@@ -60,21 +61,19 @@ export function tokenHandler(deps: TokenRouteDeps): RequestHandler {
         if (client.cookieMode) deps.devices.remember(req, res, username);
       },
     };
-    const response = await grant.handle(
-      { params: validated, client, context: requestContext(req, res), trustedDevice, device },
-      deps.grants,
-    );
+    const response = await grant.handle({
+      params: validated,
+      client,
+      context: requestContext(req, res),
+      trustedDevice,
+      device,
+    });
     // A browser that signed in is a known device from now on (see the login throttle).
     if (client.cookieMode && deviceUser !== undefined) deps.devices.remember(req, res, deviceUser);
     if (client.cookieMode && response.refresh_token !== undefined) {
       // Cookie mode: the refresh token never reaches JavaScript.
       const { refresh_token: refreshToken, ...body } = response;
-      setRefreshCookie(
-        res,
-        refreshToken,
-        lifetimesFor(client, deps.grants.lifetimes).refreshAbsoluteTtl,
-        deps.secureCookies,
-      );
+      setRefreshCookie(res, refreshToken, lifetimesFor(client, deps.lifetimes).refreshAbsoluteTtl, deps.secureCookies);
       res.status(200).json(body);
       return;
     }

@@ -13,7 +13,12 @@ import type { RefreshTokenClaims } from '../tokens/token-issuer';
 export async function confirmRevokedKeyRefreshToken(
   claims: RefreshTokenClaims,
   clientId: string,
-  deps: { sessions: SessionRepository; audit: AuditLog; now: Date; context?: RequestContext },
+  deps: {
+    sessions: Pick<SessionRepository, 'inspect'>;
+    audit: Pick<AuditLog, 'record'>;
+    now: Date;
+    context?: RequestContext;
+  },
 ): Promise<boolean> {
   const row = await deps.sessions.inspect(claims.jti, deps.now);
   const confirmed =

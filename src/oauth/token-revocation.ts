@@ -11,12 +11,12 @@ import type { TokenIssuer } from '../tokens/token-issuer';
 import { confirmRevokedKeyRefreshToken } from './revoked-key';
 
 export interface TokenRevocationDeps {
-  tokens: TokenIssuer;
-  revocations: RevocationStore;
-  revoker: SessionRevoker;
-  sessions: SessionRepository;
+  tokens: Pick<TokenIssuer, 'verifyAccessToken' | 'verifyRefreshToken'>;
+  revocations: Pick<RevocationStore, 'revoke'>;
+  revoker: Pick<SessionRevoker, 'revokeSession'>;
+  sessions: Pick<SessionRepository, 'inspect'>;
   clock: Clock;
-  audit: AuditLog;
+  audit: Pick<AuditLog, 'record'>;
 }
 
 type Kind = 'access_token' | 'refresh_token';
@@ -24,7 +24,7 @@ type Kind = 'access_token' | 'refresh_token';
 // Entries outlive the token's exp by the rule set's skew, for verifiers whose clocks run late.
 const SKEW_MS = CLOCK_SKEW_SECONDS * 1000;
 
-async function identify(token: string, hint: string | undefined, tokens: TokenIssuer) {
+async function identify(token: string, hint: string | undefined, tokens: TokenRevocationDeps['tokens']) {
   const order: Kind[] =
     hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
   for (const kind of order) {

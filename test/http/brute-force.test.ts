@@ -74,7 +74,7 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
 
   it('runs no password check (no Argon2) for a refused attempt', async () => {
     const ip = address();
-    const verifyLogin = jest.spyOn(stack.services.grantDeps.users, 'verifyLogin');
+    const verifyLogin = jest.spyOn(stack.services.users, 'verifyLogin');
     const hashing = jest.spyOn(stack.services.limiter, 'run');
     await guessFiveTimes(ip);
     // The spies do see the admitted attempts.
@@ -186,7 +186,7 @@ describe.each(backends({ postgresWithoutRedis: true }))('brute-force protection 
 
   it('admits exactly 5 of 20 parallel wrong guesses over HTTP; the other 15 get 429', async () => {
     const ip = address();
-    const verifyLogin = jest.spyOn(stack.services.grantDeps.users, 'verifyLogin');
+    const verifyLogin = jest.spyOn(stack.services.users, 'verifyLogin');
     const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => login(ip, `${WRONG} ${i}`)));
     const counts: Record<number, number> = {};
     for (const { status } of responses) counts[status] = (counts[status] ?? 0) + 1;

@@ -2,17 +2,25 @@ import { z } from 'zod';
 import { invalidScope } from '../../errors';
 import { SCOPE } from '../param-schemas';
 import { formatScope, missingFrom, parseScope } from '../../scopes/scope';
-import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+import type { TokenIssuer } from '../../tokens/token-issuer';
+import { lifetimesFor, type GrantAudit, type GrantHandler, type GrantRequest, type Lifetimes } from './grant';
 
 const schema = z.object({ scope: SCOPE });
 type Params = z.infer<typeof schema>;
+
+/** A machine client acting for itself: no users, sessions or throttle. */
+export interface ClientCredentialsDeps {
+  tokens: Pick<TokenIssuer, 'issueAccessToken'>;
+  lifetimes: Lifetimes;
+  audit: GrantAudit;
+}
 
 /** RFC 6749 §4.4: a machine client acting for itself; sub is the client id, no refresh token. */
 export const clientCredentialsGrant = {
   grantType: 'client_credentials',
   schema,
 
-  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
+  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: ClientCredentialsDeps) {
     let scopes = client.defaultScopes;
     if (params.scope !== undefined) {
       scopes = parseScope(params.scope);
@@ -41,4 +49,4 @@ export const clientCredentialsGrant = {
       scope: formatScope(scopes),
     };
   },
-} satisfies GrantHandler<Params>;
+} satisfies GrantHandler<Params, ClientCredentialsDeps>;

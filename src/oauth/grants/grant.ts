@@ -1,13 +1,6 @@
 import type { z } from 'zod';
-import type { LoginThrottle } from '../../abuse/login-throttle';
 import type { AuditLog, RequestContext } from '../../audit/audit-log';
-import type { Clock } from '../../clock';
 import type { Client } from '../../clients/client-repository';
-import type { MfaService } from '../../mfa/mfa-service';
-import type { SessionRepository } from '../../sessions/session-repository';
-import type { SessionRevoker } from '../../sessions/session-revoker';
-import type { TokenIssuer } from '../../tokens/token-issuer';
-import type { UserService } from '../../users/user-service';
 
 export interface TokenResponse {
   access_token: string;
@@ -45,25 +38,39 @@ export interface Lifetimes {
   refreshReuseGrace: number;
 }
 
-export interface GrantDeps {
-  users: UserService;
-  sessions: SessionRepository;
-  tokens: TokenIssuer;
-  revoker: SessionRevoker;
-  clock: Clock;
-  lifetimes: Lifetimes;
-  throttle: LoginThrottle;
-  audit: AuditLog;
-  /** AUTHD_REQUIRE_VERIFIED_EMAIL: password logins need a verified address. */
-  requireVerifiedEmail?: boolean;
-  mfa: MfaService;
-}
+/** What every grant that writes an audit event needs of the audit log. */
+export type GrantAudit = Pick<AuditLog, 'record'>;
 
-export interface GrantHandler<Params extends Record<string, string | undefined> = Record<string, string | undefined>> {
+/**
+ * A grant type: its parameters and its use case. `Deps` names only what this grant uses (each
+ * grant declares its own interface, fosite-style); the registry binds them once with bindGrant.
+ */
+export interface GrantHandler<
+  Params extends Record<string, string | undefined> = Record<string, string | undefined>,
+  Deps = unknown,
+> {
   readonly grantType: string;
   /** The parameters this grant reads besides grant_type and client authentication, validated. */
   readonly schema: z.ZodType<Params>;
-  handle(request: GrantRequest & { params: Params }, deps: GrantDeps): Promise<TokenResponse>;
+  handle(request: GrantRequest & { params: Params }, deps: Deps): Promise<TokenResponse>;
+}
+
+/** A grant with its dependencies bound: what the token endpoint calls, with the request alone. */
+export interface BoundGrant<Params extends Record<string, string | undefined> = Record<string, string | undefined>> {
+  readonly grantType: string;
+  readonly schema: z.ZodType<Params>;
+  handle(request: GrantRequest & { params: Params }): Promise<TokenResponse>;
+}
+
+export function bindGrant<Params extends Record<string, string | undefined>, Deps>(
+  handler: GrantHandler<Params, Deps>,
+  deps: Deps,
+): BoundGrant<Params> {
+  return {
+    grantType: handler.grantType,
+    schema: handler.schema,
+    handle: (request) => handler.handle(request, deps),
+  };
 }
 
 /** A client's lifetime overrides may only shorten the server's. */

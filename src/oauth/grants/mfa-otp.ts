@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidRequest } from '../../errors';
-import type { AcceptedFactor } from '../../mfa/mfa-service';
+import type { AcceptedFactor, MfaService } from '../../mfa/mfa-service';
 import { param } from '../param-schemas';
 import { assuranceOf } from '../../sessions/assurance';
 import { intersect } from '../../scopes/scope';
-import type { GrantDeps, GrantHandler, GrantRequest } from './grant';
-import { admitAttempt, issueUserTokens } from './user-tokens';
+import type { UserService } from '../../users/user-service';
+import type { GrantHandler, GrantRequest } from './grant';
+import { admitAttempt, issueUserTokens, type AttemptDeps, type UserTokenDeps } from './user-tokens';
 
 /** The second step of a password sign-in for a user with MFA (authd's own grant type URI). */
 export const MFA_OTP_GRANT = 'urn:authd:params:oauth:grant-type:mfa-otp';
@@ -17,6 +18,11 @@ const schema = z.object({
   recovery_code: param('recovery_code', 64).optional(),
 });
 type Params = z.infer<typeof schema>;
+
+export interface MfaOtpGrantDeps extends UserTokenDeps, AttemptDeps {
+  users: Pick<UserService, 'requireUser'>;
+  mfa: Pick<MfaService, 'claimChallenge' | 'verify' | 'consumeChallenge'>;
+}
 
 const INVALID_TOKEN = 'The mfa_token is invalid, expired or already used; sign in with the password again.';
 const WRONG_CODE = 'The code is wrong or was already used.';
@@ -31,7 +37,7 @@ export const mfaOtpGrant = {
   grantType: MFA_OTP_GRANT,
   schema,
 
-  async handle({ params, client, context, device }: GrantRequest & { params: Params }, deps: GrantDeps) {
+  async handle({ params, client, context, device }: GrantRequest & { params: Params }, deps: MfaOtpGrantDeps) {
     if ((params.otp === undefined) === (params.recovery_code === undefined)) {
       throw invalidRequest('Send exactly one of the otp and recovery_code parameters.');
     }
@@ -77,4 +83,4 @@ export const mfaOtpGrant = {
     device?.signedIn(user.usernameNormalized);
     return tokens;
   },
-} satisfies GrantHandler<Params>;
+} satisfies GrantHandler<Params, MfaOtpGrantDeps>;

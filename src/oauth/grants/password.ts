@@ -7,11 +7,26 @@ import { assuranceOf } from '../../sessions/assurance';
 import type { LoginResult } from '../../users/user-service';
 import { normalizeUsername } from '../../users/username';
 import { intersect, missingFrom, parseScope } from '../../scopes/scope';
-import type { GrantDeps, GrantHandler, GrantRequest } from './grant';
-import { admitAttempt, issueUserTokens, mfaRequiredByClient } from './user-tokens';
+import type { MfaService } from '../../mfa/mfa-service';
+import type { UserService } from '../../users/user-service';
+import type { GrantHandler, GrantRequest } from './grant';
+import {
+  admitAttempt,
+  issueUserTokens,
+  mfaRequiredByClient,
+  type AttemptDeps,
+  type UserTokenDeps,
+} from './user-tokens';
 
 const schema = z.object({ username: param('username', 512), password: passwordParam(), scope: SCOPE });
 type Params = z.infer<typeof schema>;
+
+export interface PasswordGrantDeps extends UserTokenDeps, AttemptDeps {
+  users: Pick<UserService, 'verifyLogin'>;
+  mfa: Pick<MfaService, 'isEnabled' | 'issueChallenge'>;
+  /** AUTHD_REQUIRE_VERIFIED_EMAIL: password logins need a verified address. */
+  requireVerifiedEmail?: boolean;
+}
 
 export const UNVERIFIED_EMAIL =
   'The email address of this account is not verified: follow the link in the verification mail, or ask for a new one (POST /account/email-verification).';
@@ -30,7 +45,7 @@ export const passwordGrant = {
   grantType: 'password',
   schema,
 
-  async handle(request: GrantRequest & { params: Params }, deps: GrantDeps) {
+  async handle(request: GrantRequest & { params: Params }, deps: PasswordGrantDeps) {
     const { params, client, context } = request;
     const requested = params.scope !== undefined ? parseScope(params.scope) : undefined;
     if (requested) {
@@ -113,4 +128,4 @@ export const passwordGrant = {
       deps,
     );
   },
-} satisfies GrantHandler<Params>;
+} satisfies GrantHandler<Params, PasswordGrantDeps>;

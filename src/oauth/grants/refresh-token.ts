@@ -4,17 +4,31 @@ import type { RequestContext } from '../../audit/audit-log';
 import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../param-schemas';
-import type { SessionGrant } from '../../sessions/session-repository';
+import type { Clock } from '../../clock';
+import type { SessionGrant, SessionRepository } from '../../sessions/session-repository';
+import type { SessionRevoker } from '../../sessions/session-revoker';
 import { InvalidTokenError } from '../../tokens/jwt';
-import type { RefreshTokenClaims } from '../../tokens/token-issuer';
+import type { RefreshTokenClaims, TokenIssuer } from '../../tokens/token-issuer';
+import type { UserService } from '../../users/user-service';
 import { userClaimsFor } from '../../tokens/user-claims';
 import { confirmRevokedKeyRefreshToken } from '../revoked-key';
 import { formatScope, intersect, missingFrom, parseScope } from '../../scopes/scope';
 import { mfaRequiredByClient } from './user-tokens';
-import { lifetimesFor, type GrantDeps, type GrantHandler, type GrantRequest } from './grant';
+import { lifetimesFor, type GrantAudit, type GrantHandler, type GrantRequest, type Lifetimes } from './grant';
 
 const schema = z.object({ refresh_token: param('refresh_token', 8192), scope: SCOPE });
 type Params = z.infer<typeof schema>;
+
+export interface RefreshTokenGrantDeps {
+  tokens: Pick<TokenIssuer, 'verifyRefreshToken' | 'currentKid' | 'issueAccessToken' | 'signRefreshToken'>;
+  sessions: Pick<SessionRepository, 'rotate' | 'inspect' | 'unspentChild'>;
+  revoker: Pick<SessionRevoker, 'revokeSession'>;
+  /** Only for clients whose tokens carry claims about the user. */
+  users: Pick<UserService, 'requireUser'>;
+  clock: Clock;
+  lifetimes: Lifetimes;
+  audit: GrantAudit;
+}
 
 const INVALID = 'The refresh token is invalid, expired or revoked.';
 
@@ -43,7 +57,7 @@ async function explainRefusal(
   jti: string,
   requested: string[] | null,
   now: Date,
-  deps: GrantDeps,
+  deps: RefreshTokenGrantDeps,
   clientId: string,
   context: RequestContext,
 ): Promise<SessionGrant | undefined> {
@@ -88,7 +102,7 @@ export const refreshTokenGrant = {
   grantType: 'refresh_token',
   schema,
 
-  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: GrantDeps) {
+  async handle({ params, client, context }: GrantRequest & { params: Params }, deps: RefreshTokenGrantDeps) {
     const requested = params.scope !== undefined ? parseScope(params.scope) : null;
     let claims: RefreshTokenClaims;
     try {
@@ -172,4 +186,4 @@ export const refreshTokenGrant = {
       scope: formatScope(scopes),
     };
   },
-} satisfies GrantHandler<Params>;
+} satisfies GrantHandler<Params, RefreshTokenGrantDeps>;

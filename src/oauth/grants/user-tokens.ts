@@ -1,12 +1,30 @@
 import crypto from 'node:crypto';
-import type { ThrottleDecision } from '../../abuse/login-throttle';
+import type { LoginThrottle, ThrottleDecision } from '../../abuse/login-throttle';
 import type { RequestContext } from '../../audit/audit-log';
+import type { Clock } from '../../clock';
 import { OAuthError, invalidGrant } from '../../errors';
 import type { Assurance } from '../../sessions/assurance';
+import type { SessionRepository } from '../../sessions/session-repository';
+import type { TokenIssuer } from '../../tokens/token-issuer';
 import { userClaimsFor } from '../../tokens/user-claims';
 import type { UserWithHash } from '../../users/user-repository';
 import { formatScope } from '../../scopes/scope';
-import { lifetimesFor, type GrantClient, type GrantDeps, type TokenResponse } from './grant';
+import { lifetimesFor, type GrantAudit, type GrantClient, type Lifetimes, type TokenResponse } from './grant';
+
+/** What a completed sign-in needs: a session store, the token issuer and the lifetimes. */
+export interface UserTokenDeps {
+  tokens: Pick<TokenIssuer, 'issueAccessToken' | 'signRefreshToken' | 'currentKid'>;
+  sessions: Pick<SessionRepository, 'create'>;
+  clock: Clock;
+  lifetimes: Lifetimes;
+  audit: GrantAudit;
+}
+
+/** What counting a sign-in attempt needs. */
+export interface AttemptDeps {
+  throttle: LoginThrottle;
+  audit: GrantAudit;
+}
 
 /** The answer for a client with require_mfa and a user without a second factor. */
 export const mfaRequiredByClient = () =>
@@ -20,7 +38,7 @@ export async function admitAttempt(
   throttleUser: string,
   client: GrantClient,
   context: RequestContext,
-  deps: GrantDeps,
+  deps: AttemptDeps,
   trustedDevice = false,
 ): Promise<ThrottleDecision> {
   const decision = await deps.throttle.begin(throttleUser, context.ip ?? 'unknown', { trustedDevice });
@@ -45,7 +63,7 @@ export async function admitAttempt(
 /** A completed sign-in: a new session (when the client takes refresh tokens) and its first tokens. */
 export async function issueUserTokens(
   input: { user: UserWithHash; client: GrantClient; scopes: string[]; assurance: Assurance; context: RequestContext },
-  deps: GrantDeps,
+  deps: UserTokenDeps,
 ): Promise<TokenResponse> {
   const { user, client, scopes, assurance, context } = input;
   const lifetimes = lifetimesFor(client, deps.lifetimes);
