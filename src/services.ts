@@ -11,7 +11,8 @@ import {
 import { createAuditLog, type AuditLog } from './audit/audit-log';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
-import { createClientRepository, type ClientRepository } from './clients/client-repository';
+import { createClientRepository } from './clients/client-repository';
+import type { ClientStore } from './clients/client-store';
 import { createClientSecretDigester, type ClientSecretDigester } from './clients/client-secret';
 import { ownApi } from './clients/authd-clients';
 import { createClientCache, type ClientCache } from './clients/client-cache';
@@ -26,7 +27,8 @@ import type { Lifetimes } from './oauth/grants/grant';
 import { createDatabaseRevocationStore } from './revocation/database-revocation-store';
 import { createRedisRevocationStore } from './revocation/redis-revocation-store';
 import type { RevocationStore } from './revocation/revocation-store';
-import { createSessionRepository, type SessionRepository } from './sessions/session-repository';
+import { createSessionRepository } from './sessions/session-repository';
+import type { SessionStore } from './sessions/session-store';
 import { createSessionRevoker, type SessionRevoker } from './sessions/session-revoker';
 import type { Database } from './store/database';
 import { createEmbeddedDatabase } from './store/embedded';
@@ -41,7 +43,8 @@ import { createKeyRing, type KeyRing } from './tokens/key-ring';
 import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
 import { createConcurrencyLimiter, type PrioritizedLimiter } from './users/hash-limiter';
 import { createPasswordHasher } from './users/password-hasher';
-import { createUserRepository, type UserRepository } from './users/user-repository';
+import { createUserRepository } from './users/user-repository';
+import type { UserStore } from './users/user-store';
 import { createUserImporter, type UserImporter } from './users/user-import';
 import { createUserService, type UserService } from './users/user-service';
 import { createRecoveryThrottle, type RecoveryThrottle } from './abuse/recovery-throttle';
@@ -59,11 +62,11 @@ export interface Services {
   ring: KeyRing;
   keyManagement: KeyManagementOptions;
   digester: ClientSecretDigester;
-  clients: ClientRepository;
+  clients: ClientStore;
   /** Client records kept a few seconds (client authentication, authd's own APIs). */
   clientCache: ClientCache;
   clientService: ClientService;
-  userRepository: UserRepository;
+  userRepository: UserStore;
   users: UserService;
   userImporter: UserImporter;
   /** The user service self-registration uses: its hashes run in the registration lane. */
@@ -71,7 +74,7 @@ export interface Services {
   registrationThrottle: RegistrationThrottle;
   /** TOTP authenticators, recovery codes and the second step of password sign-ins. */
   mfa: MfaService;
-  sessions: SessionRepository;
+  sessions: SessionStore;
   revocations: RevocationStore;
   revoker: SessionRevoker;
   tokens: TokenIssuer;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { ClientRepository, ClientWithDigest } from './client-repository';
+import type { ClientStore, ClientWithDigest } from './client-store';
 
 /**
  * Client records for client authentication, kept for a few seconds: every token request
@@ -7,7 +7,7 @@ import type { ClientRepository, ClientWithDigest } from './client-repository';
  * (admin API, CLI in-process) invalidate at once; other instances see them within `ttlMs`.
  */
 export function createClientCache(
-  repository: Pick<ClientRepository, 'findById' | 'listScopes'>,
+  repository: Pick<ClientStore, 'findById' | 'listScopes'>,
   clock: Clock,
   ttlMs = 5000,
 ) {

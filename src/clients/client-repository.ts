@@ -1,41 +1,5 @@
 import type { Queryable } from '../store/database';
-
-export const GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
-
-export interface Client {
-  id: string;
-  name: string;
-  /** Confidential clients have a secret; public clients (SPAs, mobile, CLI) do not. */
-  confidential: boolean;
-  firstParty: boolean;
-  /** A resource server allowed to call the introspection endpoint. */
-  canIntrospect: boolean;
-  grantTypes: GrantType[];
-  scopes: string[];
-  defaultScopes: string[];
-  audience: string;
-  accessTokenTtl: number | null;
-  refreshIdleTtl: number | null;
-  refreshAbsoluteTtl: number | null;
-  /** The refresh token travels in an httpOnly cookie instead of the response body. */
-  cookieMode: boolean;
-  /** Origins allowed to call the token endpoint for this client from a browser (CSRF defence in cookie mode). */
-  allowedOrigins: string[];
-  redirectUris: string[];
-  /** preferred_username, email, email_verified: in its access tokens when the scope asks for them. */
-  userClaims: string[];
-  /** Keys of the user's metadata copied into its access tokens as top-level claims. */
-  metadataClaims: string[];
-  /** Only users with a second factor get tokens (the password grant asks for it; others are refused). */
-  requireMfa: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface ClientWithDigest extends Client {
-  secretDigest: string | null;
-}
+import type { ClientSettings, ClientStore, ClientWithDigest, GrantType, NewClient } from './client-store';
 
 interface ClientRow {
   id: string;
@@ -86,15 +50,6 @@ function toClient(row: ClientRow): ClientWithDigest {
   };
 }
 
-export function publicClient({ secretDigest: _digest, ...client }: ClientWithDigest): Client {
-  return client;
-}
-
-/** The settings an operator chooses (everything but identity, secret and timestamps). */
-export type ClientSettings = Omit<Client, 'id' | 'confidential' | 'createdAt' | 'updatedAt'>;
-
-export type NewClient = ClientSettings & { id: string; secretDigest: string | null; now: Date };
-
 const COLUMNS: Array<[keyof ClientSettings, string]> = [
   ['name', 'name'],
   ['firstParty', 'first_party'],
@@ -114,7 +69,7 @@ const COLUMNS: Array<[keyof ClientSettings, string]> = [
   ['requireMfa', 'require_mfa'],
 ];
 
-export function createClientRepository(db: Queryable) {
+export function createClientRepository(db: Queryable): ClientStore {
   return {
     async findById(id: string): Promise<ClientWithDigest | undefined> {
       const [row] = await db.query<ClientRow>('SELECT * FROM clients WHERE id = $1', [id]);
@@ -166,5 +121,3 @@ export function createClientRepository(db: Queryable) {
     },
   };
 }
-
-export type ClientRepository = ReturnType<typeof createClientRepository>;

@@ -10,11 +10,11 @@ import {
   GRANT_TYPES,
   publicClient,
   type Client,
-  type ClientRepository,
+  type ClientStore,
   type ClientSettings,
   type ClientWithDigest,
   type GrantType,
-} from './client-repository';
+} from './client-store';
 
 /** What an operator may set on a client; on update, omitted fields keep their value. */
 export interface ClientSettingsInput {
@@ -156,7 +156,7 @@ function validate(
 }
 
 export function createClientService(deps: {
-  clients: ClientRepository;
+  clients: ClientStore;
   digester: ClientSecretDigester;
   clock: Clock;
   limits: LifetimeLimits;

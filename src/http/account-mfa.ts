@@ -5,7 +5,7 @@ import type { LoginThrottle } from '../abuse/login-throttle';
 import { DomainError, OAuthError } from '../errors';
 import type { MfaService } from '../mfa/mfa-service';
 import { WrongPasswordError, type UserService } from '../users/user-service';
-import type { UserWithHash } from '../users/user-repository';
+import type { UserWithHash } from '../users/user-store';
 import { presentMfaStatus } from './presenters';
 import { clientIp } from './request-context';
 import { readJson } from './json-body';

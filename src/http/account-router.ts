@@ -6,7 +6,7 @@ import { ACCOUNT_SCOPE } from '../clients/authd-clients';
 import type { Clock } from '../clock';
 import type { MfaService } from '../mfa/mfa-service';
 import { DomainError, OAuthError } from '../errors';
-import type { SessionRepository } from '../sessions/session-repository';
+import type { SessionStore } from '../sessions/session-store';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { normalizeEmail } from '../users/email';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
@@ -18,7 +18,7 @@ import { readJson } from './json-body';
 
 export interface AccountDeps extends BearerAuthDeps {
   users: UserService;
-  sessions: SessionRepository;
+  sessions: SessionStore;
   revoker: SessionRevoker;
   throttle: LoginThrottle;
   audit: AuditLog;

@@ -10,7 +10,7 @@ import {
 import type { RequestHandler, Response } from 'express';
 import { auditScope } from '../audit/audit-log';
 import { isOwnClient, type OwnApi } from '../clients/authd-clients';
-import type { Client } from '../clients/client-repository';
+import type { Client } from '../clients/client-store';
 import { revocationIdentity } from '../oauth/introspection';
 import type { RevocationStore } from '../revocation/revocation-store';
 import { InvalidTokenError } from '../tokens/jwt';

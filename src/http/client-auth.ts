@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { AuditLog } from '../audit/audit-log';
-import { publicClient, type ClientRepository, type ClientWithDigest } from '../clients/client-repository';
+import { publicClient, type ClientStore, type ClientWithDigest } from '../clients/client-store';
 import type { ClientSecretDigester } from '../clients/client-secret';
 import { CLIENT_ID } from '../clients/client-service';
 import { OAuthError, invalidClient, invalidRequest } from '../errors';
@@ -49,7 +49,7 @@ function presentedCredentials(req: Request, params: Record<string, string>): Pre
 export async function authenticateClient(
   req: Request,
   params: Record<string, string>,
-  clients: Pick<ClientRepository, 'findById'>,
+  clients: Pick<ClientStore, 'findById'>,
   digester: ClientSecretDigester,
 ): Promise<{ client: ClientWithDigest; method: ClientAuthMethod }> {
   const presented = presentedCredentials(req, params);
@@ -71,7 +71,7 @@ export type ClientAuthenticator = (req: Request, res: Response, params: Record<s
 
 /** Client authentication for the token, revocation and introspection endpoints; failures are audited. */
 export function createClientAuthenticator(deps: {
-  clients: Pick<ClientRepository, 'findById'>;
+  clients: Pick<ClientStore, 'findById'>;
   digester: ClientSecretDigester;
   audit: AuditLog;
 }): ClientAuthenticator {

@@ -1,9 +1,9 @@
 import type { AuditRecord } from '../audit/audit-log';
-import type { Client } from '../clients/client-repository';
+import type { Client } from '../clients/client-store';
 import type { MfaStatus } from '../mfa/mfa-service';
-import type { SessionSummary } from '../sessions/session-repository';
+import type { SessionSummary } from '../sessions/session-store';
 import type { KeySummary } from '../tokens/key-management';
-import type { User } from '../users/user-repository';
+import type { User } from '../users/user-store';
 import { describeDevice } from './device-name';
 
 /** The wire shapes (snake_case) of the admin and account APIs. */

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Client } from '../clients/client-repository';
+import type { Client } from '../clients/client-store';
 import { OAuthError } from '../errors';
 
 const REFRESH_COOKIE = 'authd_rt';

@@ -1,6 +1,6 @@
 import { ACCOUNT_TOKEN_TTL_MS, type AccountTokens } from '../users/account-tokens';
 import { normalizeEmail } from '../users/email';
-import type { UserRepository, UserWithHash } from '../users/user-repository';
+import type { UserStore, UserWithHash } from '../users/user-store';
 import { normalizeUsername } from '../users/username';
 import type { OutboxEntry } from './outbox';
 import { renderMail, type MailBranding } from './templates';
@@ -10,7 +10,7 @@ import type { MailMessage } from './transport';
 export type Composed = { message: MailMessage; userId: string } | { skipped: string; userId: string | null };
 
 export interface AccountMailDeps {
-  users: UserRepository;
+  users: UserStore;
   tokens: AccountTokens;
   /** Gives the entry to its first account and queues the same mail for the others (Outbox.split). */
   split: (entryId: string, userId: string, others: string[]) => Promise<void>;
@@ -24,7 +24,7 @@ export interface AccountMailDeps {
  * then each gets its own mail: taking only one would let a look-alike username keep the owner of
  * the address from ever getting a link.
  */
-export async function findAccounts(users: UserRepository, identifier: string): Promise<UserWithHash[]> {
+export async function findAccounts(users: UserStore, identifier: string): Promise<UserWithHash[]> {
   const byName = await users.findByNormalizedUsername(normalizeUsername(identifier)).catch(() => undefined);
   let byEmail: UserWithHash | undefined;
   try {

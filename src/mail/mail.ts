@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Database } from '../store/database';
 import type { AccountTokens } from '../users/account-tokens';
-import type { UserRepository } from '../users/user-repository';
+import type { UserStore } from '../users/user-store';
 import { createAccountMail } from './account-mail';
 import { createMailWorker, type MailWorker, type RetryPolicy } from './mail-worker';
 import { createOutbox, type MailKind, type Outbox } from './outbox';
@@ -24,7 +24,7 @@ export interface MailDeps {
   clock: Clock;
   logger: Logger;
   audit: AuditLog;
-  users: UserRepository;
+  users: UserStore;
   tokens: AccountTokens;
   retry?: RetryPolicy;
 }

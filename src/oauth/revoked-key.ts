@@ -1,5 +1,5 @@
 import type { AuditLog, RequestContext } from '../audit/audit-log';
-import type { SessionRepository } from '../sessions/session-repository';
+import type { SessionStore } from '../sessions/session-store';
 import type { RefreshTokenClaims } from '../tokens/token-issuer';
 
 /**
@@ -14,7 +14,7 @@ export async function confirmRevokedKeyRefreshToken(
   claims: RefreshTokenClaims,
   clientId: string,
   deps: {
-    sessions: Pick<SessionRepository, 'inspect'>;
+    sessions: Pick<SessionStore, 'inspect'>;
     audit: Pick<AuditLog, 'record'>;
     now: Date;
     context?: RequestContext;

@@ -4,7 +4,7 @@ import type { Clock } from '../clock';
 import { OAuthError } from '../errors';
 import type { GrantClient } from './grants/grant';
 import type { RevocationStore } from '../revocation/revocation-store';
-import type { SessionRepository } from '../sessions/session-repository';
+import type { SessionStore } from '../sessions/session-store';
 import type { SessionRevoker } from '../sessions/session-revoker';
 import { InvalidTokenError } from '../tokens/jwt';
 import type { TokenIssuer } from '../tokens/token-issuer';
@@ -14,7 +14,7 @@ export interface TokenRevocationDeps {
   tokens: Pick<TokenIssuer, 'verifyAccessToken' | 'verifyRefreshToken'>;
   revocations: Pick<RevocationStore, 'revoke'>;
   revoker: Pick<SessionRevoker, 'revokeSession'>;
-  sessions: Pick<SessionRepository, 'inspect'>;
+  sessions: Pick<SessionStore, 'inspect'>;
   clock: Clock;
   audit: Pick<AuditLog, 'record'>;
 }

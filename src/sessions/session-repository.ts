@@ -1,55 +1,6 @@
 import type { Queryable } from '../store/database';
-import type { Acr, Assurance } from './assurance';
-
-/** What a new refresh token row needs; the token itself is a JWT re-creatable from these fields. */
-export interface RefreshTokenRecord {
-  jti: string;
-  kid: string;
-  issuedAt: Date;
-  expiresAt: Date;
-}
-
-export interface NewSession {
-  id: string;
-  userId: string;
-  clientId: string;
-  scopes: string[];
-  createdAt: Date;
-  expiresAt: Date;
-  ip: string | null;
-  userAgent: string | null;
-  firstToken: RefreshTokenRecord;
-  /** What the login proved; every token of the session carries it. */
-  assurance: Assurance;
-}
-
-/** A session with what the token endpoint needs to re-check its user and client. */
-export interface SessionGrant {
-  sessionId: string;
-  userId: string;
-  clientId: string;
-  sessionScopes: string[];
-  userScopes: string[];
-  clientScopes: string[];
-  roles: string[];
-  refreshToken: RefreshTokenRecord;
-  assurance: Assurance;
-}
-
-/** Why a refresh token could not be rotated, read after the fact. */
-export interface RefreshTokenInspection {
-  sessionId: string;
-  userId: string;
-  clientId: string;
-  consumedAt: Date | null;
-  expired: boolean;
-  sessionRevoked: boolean;
-  sessionExpired: boolean;
-  userDisabled: boolean;
-  sessionScopes: string[];
-  userScopes: string[];
-  clientScopes: string[];
-}
+import type { Acr } from './assurance';
+import type { NewSession, RefreshTokenInspection, SessionGrant, SessionStore, SessionSummary } from './session-store';
 
 interface GrantRow {
   session_id: string;
@@ -129,21 +80,7 @@ JOIN clients c ON c.id = s.client_id
 WHERE t.parent_jti = $1 AND t.consumed_at IS NULL AND t.expires_at > $2
   AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL`;
 
-/** A session as its owner or an operator sees it. */
-export interface SessionSummary {
-  id: string;
-  clientId: string;
-  scopes: string[];
-  createdAt: Date;
-  lastUsedAt: Date;
-  expiresAt: Date;
-  revokedAt: Date | null;
-  revokedReason: string | null;
-  ip: string | null;
-  userAgent: string | null;
-}
-
-export function createSessionRepository(db: Queryable) {
+export function createSessionRepository(db: Queryable): SessionStore {
   return {
     /** A user's sessions, newest first; live ones only unless includeEnded. */
     async listForUser(userId: string, now: Date, includeEnded = false): Promise<SessionSummary[]> {
@@ -307,5 +244,3 @@ export function createSessionRepository(db: Queryable) {
     },
   };
 }
-
-export type SessionRepository = ReturnType<typeof createSessionRepository>;

@@ -1,7 +1,7 @@
 import { CLOCK_SKEW_SECONDS } from '@authd/verifier';
 import type { Clock } from '../clock';
 import type { RevocationStore } from '../revocation/revocation-store';
-import type { SessionRepository } from './session-repository';
+import type { SessionStore } from './session-store';
 
 /**
  * Ends sessions: marks the family revoked in the database (its refresh tokens stop rotating) and
@@ -9,7 +9,7 @@ import type { SessionRepository } from './session-repository';
  * detection, token revocation (RFC 7009), the CLI, and the account and admin APIs.
  */
 export function createSessionRevoker(deps: {
-  sessions: SessionRepository;
+  sessions: SessionStore;
   revocations: RevocationStore;
   clock: Clock;
   maxAccessTokenTtl: number;

@@ -5,7 +5,8 @@ import type { RevocationStore } from '../revocation/revocation-store';
 import type { Database } from '../store/database';
 import { withStartupLock } from '../store/startup-lock';
 import { generateSigningKey, loadPrivateKey, savePrivateKey } from './key-files';
-import { createKeyRepository, keyState, type KeyState, type SigningKeyRecord } from './key-repository';
+import { createKeyRepository } from './key-repository';
+import { keyState, type KeyState, type SigningKeyRecord } from './key-store';
 
 export interface KeyManagementOptions {
   db: Database;

@@ -1,17 +1,6 @@
 import type { JWK } from 'jose';
 import type { Queryable } from '../store/database';
-
-export interface SigningKeyRecord {
-  kid: string;
-  publicJwk: JWK;
-  createdAt: Date;
-  activatesAt: Date;
-  retiresAt: Date | null;
-  /** Set when the key was declared compromised: from then on nothing it signed is trusted. */
-  revokedAt: Date | null;
-}
-
-export type KeyState = 'standby' | 'active' | 'retired' | 'expired' | 'revoked';
+import type { KeyStore, SigningKeyRecord } from './key-store';
 
 interface KeyRow {
   kid: string;
@@ -31,20 +20,7 @@ const toRecord = (row: KeyRow): SigningKeyRecord => ({
   revokedAt: row.revoked_at,
 });
 
-/**
- * A key's state is a function of time alone, so every instance agrees without coordination:
- * standby until activates_at, active until retires_at, retired while tokens it signed may live.
- * A revoked key is revoked for good: its tokens are forgeries as far as anyone can tell.
- */
-export function keyState(key: SigningKeyRecord, now: number, maxTokenLifetimeMs: number): KeyState {
-  if (key.revokedAt !== null) return 'revoked';
-  if (now < key.activatesAt.getTime()) return 'standby';
-  if (key.retiresAt === null || now < key.retiresAt.getTime()) return 'active';
-  if (now < key.retiresAt.getTime() + maxTokenLifetimeMs) return 'retired';
-  return 'expired';
-}
-
-export function createKeyRepository(db: Queryable) {
+export function createKeyRepository(db: Queryable): KeyStore {
   return {
     async list(): Promise<SigningKeyRecord[]> {
       return (await db.query<KeyRow>('SELECT * FROM signing_keys ORDER BY activates_at, kid')).map(toRecord);
@@ -97,5 +73,3 @@ export function createKeyRepository(db: Queryable) {
     },
   };
 }
-
-export type KeyRepository = ReturnType<typeof createKeyRepository>;

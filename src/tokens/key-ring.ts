@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Clock } from '../clock';
 import { loadPrivateKey } from './key-files';
-import { keyState, type KeyRepository, type KeyState, type SigningKeyRecord } from './key-repository';
+import { keyState, type KeyStore, type KeyState, type SigningKeyRecord } from './key-store';
 
 export interface RingKey extends SigningKeyRecord {
   publicKey: crypto.KeyObject;
@@ -16,7 +16,7 @@ export interface PublishedKeySet {
 }
 
 export interface KeyRingOptions {
-  repository: KeyRepository;
+  repository: KeyStore;
   keysDir: string;
   clock: Clock;
   /** How long a retired key keeps verifying and being published: the longest token lifetime. */

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock';
 import { formatScope } from '../scopes/scope';
-import type { RefreshTokenRecord } from '../sessions/session-repository';
+import type { RefreshTokenRecord } from '../sessions/session-store';
 import { assuranceClaims, type Acr, type Assurance } from '../sessions/assurance';
 import { ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, verifyJwt } from './jwt';
 import { createJwtSigner } from './jwt-signer';

@@ -1,4 +1,4 @@
-import type { UserRepository } from './user-repository';
+import type { UserStore } from './user-store';
 import { usernameSkeleton } from './username';
 
 /**
@@ -7,7 +7,7 @@ import { usernameSkeleton } from './username';
  * and is returned so the operator can be told.
  */
 export async function backfillUsernameSkeletons(
-  users: Pick<UserRepository, 'withoutSkeleton' | 'setSkeleton'>,
+  users: Pick<UserStore, 'withoutSkeleton' | 'setSkeleton'>,
 ): Promise<{ filled: number; lookAlikes: string[] }> {
   let filled = 0;
   const lookAlikes: string[] = [];

@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { IMPORT_FIELDS } from './user-import';
-import type { UserWithHash } from './user-repository';
+import type { UserWithHash } from './user-store';
 
 /**
  * The user file format of `authd users import` and `export`, as JSON Lines (one object a line)

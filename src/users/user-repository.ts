@@ -1,22 +1,5 @@
 import type { Queryable } from '../store/database';
-
-export interface User {
-  id: string;
-  username: string;
-  email: string | null;
-  emailVerified: boolean;
-  roles: string[];
-  scopes: string[];
-  metadata: Record<string, unknown>;
-  disabledAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface UserWithHash extends User {
-  passwordHash: string;
-  usernameNormalized: string;
-}
+import type { NewUser, UserChanges, UserStore, UserWithHash } from './user-store';
 
 interface UserRow {
   id: string;
@@ -51,25 +34,7 @@ function toUser(row: UserRow): UserWithHash {
   };
 }
 
-/** Strips the hash: what may leave the domain (CLI output, API responses). */
-export function publicUser({ passwordHash: _hash, usernameNormalized: _key, ...user }: UserWithHash): User {
-  return user;
-}
-
-export interface NewUser {
-  id: string;
-  username: string;
-  usernameNormalized: string;
-  /** UTS #39 skeleton: unique, so a look-alike of an existing name cannot be created. */
-  usernameSkeleton: string;
-  passwordHash: string;
-  roles: string[];
-  scopes: string[];
-  email?: { email: string; normalized: string } | null;
-  now: Date;
-}
-
-export function createUserRepository(db: Queryable) {
+export function createUserRepository(db: Queryable): UserStore {
   return {
     async findByNormalizedUsername(normalized: string): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>('SELECT * FROM users WHERE username_normalized = $1', [normalized]);
@@ -203,11 +168,7 @@ export function createUserRepository(db: Queryable) {
       return row && toUser(row);
     },
 
-    async update(
-      id: string,
-      changes: { passwordHash?: string; roles?: string[]; scopes?: string[]; disabled?: boolean },
-      now: Date,
-    ): Promise<UserWithHash | undefined> {
+    async update(id: string, changes: UserChanges, now: Date): Promise<UserWithHash | undefined> {
       const [row] = await db.query<UserRow>(
         `UPDATE users SET
            password_hash = COALESCE($2, password_hash),
@@ -230,5 +191,3 @@ export function createUserRepository(db: Queryable) {
     },
   };
 }
-
-export type UserRepository = ReturnType<typeof createUserRepository>;

@@ -7,11 +7,11 @@ import type { PasswordHasher } from './password-hasher';
 import { checkPasswordPolicy } from './password-policy';
 import { normalizeEmail } from './email';
 import { checkMetadata } from './user-metadata';
-import { publicUser, type User, type UserRepository, type UserWithHash } from './user-repository';
+import { publicUser, type User, type UserStore, type UserWithHash } from './user-store';
 import { displayUsername, normalizeUsername, usernameSkeleton } from './username';
 
 export interface UserServiceDeps {
-  users: UserRepository;
+  users: UserStore;
   hasher: PasswordHasher;
   clock: Clock;
   audit?: AuditLog;
@@ -87,7 +87,7 @@ export function createUserService({
     return user;
   }
 
-  async function update(ref: UserRef, changes: Parameters<UserRepository['update']>[1]): Promise<User> {
+  async function update(ref: UserRef, changes: Parameters<UserStore['update']>[1]): Promise<User> {
     const user = await requireUser(ref);
     const updated = await users.update(user.id, changes, new Date(clock.now()));
     if (!updated) throw new DomainError('not_found', 'No such user.');

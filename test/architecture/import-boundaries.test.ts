@@ -47,6 +47,16 @@ describe('import boundaries', () => {
       rule: 'the domain never imports oauth or http',
     },
     {
+      description: 'a grant importing a store implementation',
+      edges: { 'src/oauth/grants/x.ts': ['src/sessions/session-repository.ts'] },
+      rule: 'use cases and the edge depend on store interfaces, never on a repository',
+    },
+    {
+      description: 'the edge importing a store implementation',
+      edges: { 'src/http/x.ts': ['src/clients/client-repository.ts'] },
+      rule: 'use cases and the edge depend on store interfaces, never on a repository',
+    },
+    {
       description: 'the kit importing the server',
       edges: { 'packages/verifier/src/a.ts': ['src/errors.ts'] },
       rule: 'the verifier kit imports nothing outside itself',
@@ -74,7 +84,12 @@ describe('import boundaries', () => {
         graphOf({
           'src/app.ts': ['src/http/token.ts', 'src/services.ts', 'pkg:express'],
           'src/http/token.ts': ['src/oauth/grants/password.ts', 'pkg:express'],
-          'src/oauth/grants/password.ts': ['src/users/user-service.ts', 'src/scopes/scope.ts'],
+          'src/oauth/grants/password.ts': [
+            'src/users/user-service.ts',
+            'src/scopes/scope.ts',
+            'src/users/user-store.ts',
+          ],
+          'src/services.ts': ['src/users/user-repository.ts', 'src/users/user-store.ts'],
           'src/users/user-service.ts': ['src/scopes/scope.ts', 'src/errors.ts'],
           'src/revocation/redis-revocation-store.ts': ['pkg:@authd/verifier'],
           'packages/verifier/src/index.ts': [

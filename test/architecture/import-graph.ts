@@ -61,6 +61,9 @@ export function isEdge(file: string): boolean {
 const DOMAIN = ['src/users/', 'src/clients/', 'src/tokens/', 'src/sessions/', 'src/revocation/'];
 const isCore = (file: string) => file.startsWith('src/') && !isEdge(file);
 const isDomain = (file: string) => DOMAIN.some((dir) => file.startsWith(dir));
+/** A store implementation (SQL): only the composition root, the CLI and its own folder open one. */
+const isStoreImplementation = (file: string) => /^src\/[^/]+\/[^/]+-repository\.ts$/.test(file);
+const isStoreConsumer = (file: string) => file.startsWith('src/oauth/') || file.startsWith('src/http/');
 /** Express and its middleware belong to the edge alone. */
 const HTTP_PACKAGES = new Set(['pkg:express', 'pkg:helmet', 'pkg:supertest']);
 
@@ -104,6 +107,9 @@ export function checkBoundaries(graph: ImportGraph, options: BoundaryOptions): s
       if (isCore(file) && HTTP_PACKAGES.has(target)) flag(file, target, 'express types live only in the HTTP edge');
       if (isDomain(file) && (target.startsWith('src/oauth/') || target.startsWith('src/http/'))) {
         flag(file, target, 'the domain never imports oauth or http');
+      }
+      if (isStoreConsumer(file) && isStoreImplementation(target)) {
+        flag(file, target, 'use cases and the edge depend on store interfaces, never on a repository');
       }
     }
   }

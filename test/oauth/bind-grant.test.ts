@@ -1,4 +1,4 @@
-import { publicClient } from '../../src/clients/client-repository';
+import { publicClient } from '../../src/clients/client-store';
 import { clientCredentialsGrant, type ClientCredentialsDeps } from '../../src/oauth/grants/client-credentials';
 import { bindGrant, type GrantClient, type GrantHandler } from '../../src/oauth/grants/grant';
 import { passwordGrant, type PasswordGrantDeps } from '../../src/oauth/grants/password';

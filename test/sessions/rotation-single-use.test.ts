@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { createSessionRepository, type SessionGrant } from '../../src/sessions/session-repository';
+import { createSessionRepository } from '../../src/sessions/session-repository';
+import type { SessionGrant } from '../../src/sessions/session-store';
 import type { Queryable } from '../../src/store/database';
 import { backends, openStack, type TestStack } from '../support/backends';
 

@@ -4,7 +4,7 @@
  * and the reload on an unknown kid with its cooldown. Keys live in an in-memory signing_keys table.
  */
 import crypto from 'node:crypto';
-import { keyState } from '../../src/tokens/key-repository';
+import { keyState } from '../../src/tokens/key-store';
 import { NoSigningKeyError } from '../../src/tokens/key-ring';
 import { createTestClock } from '../support/clock';
 import { createKeyTable, HOUR, LIFETIME_MS } from './ring-fixture';

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../src/store/database';
 import { generateSigningKey, savePrivateKey, type GeneratedKey } from '../../src/tokens/key-files';
-import { createKeyRepository, type SigningKeyRecord } from '../../src/tokens/key-repository';
+import { createKeyRepository } from '../../src/tokens/key-repository';
+import type { SigningKeyRecord } from '../../src/tokens/key-store';
 import { createKeyRing, type KeyRing } from '../../src/tokens/key-ring';
 import { tempDir } from '../support/backends';
 import type { TestClock } from '../support/clock';

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { LoginThrottle } from '../../abuse/login-throttle';
 import { AUDIT_EVENT_TYPES, type AuditLog } from '../../audit/audit-log';
 import type { ClientService } from '../../clients/client-service';
-import { GRANT_TYPES } from '../../clients/client-repository';
+import { GRANT_TYPES } from '../../clients/client-store';
 import { DomainError } from '../../errors';
 import type { MfaService } from '../../mfa/mfa-service';
-import type { SessionRepository } from '../../sessions/session-repository';
+import type { SessionStore } from '../../sessions/session-store';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
 import {
@@ -29,7 +29,7 @@ export interface AdminDeps extends BearerAuthDeps {
   users: UserService;
   userImporter: UserImporter;
   clientService: ClientService;
-  sessions: SessionRepository;
+  sessions: SessionStore;
   revoker: SessionRevoker;
   audit: AuditLog;
   keyManagement: KeyManagementOptions;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { AuditLog, RequestContext } from '../../audit/audit-log';
-import type { Client } from '../../clients/client-repository';
+import type { Client } from '../../clients/client-store';
 
 export interface TokenResponse {
   access_token: string;

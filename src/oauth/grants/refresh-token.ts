@@ -5,7 +5,7 @@ import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidScope } from '../../errors';
 import { param, SCOPE } from '../param-schemas';
 import type { Clock } from '../../clock';
-import type { SessionGrant, SessionRepository } from '../../sessions/session-repository';
+import type { SessionGrant, SessionStore } from '../../sessions/session-store';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import { InvalidTokenError } from '../../tokens/jwt';
 import type { RefreshTokenClaims, TokenIssuer } from '../../tokens/token-issuer';
@@ -21,7 +21,7 @@ type Params = z.infer<typeof schema>;
 
 export interface RefreshTokenGrantDeps {
   tokens: Pick<TokenIssuer, 'verifyRefreshToken' | 'currentKid' | 'issueAccessToken' | 'signRefreshToken'>;
-  sessions: Pick<SessionRepository, 'rotate' | 'inspect' | 'unspentChild'>;
+  sessions: Pick<SessionStore, 'rotate' | 'inspect' | 'unspentChild'>;
   revoker: Pick<SessionRevoker, 'revokeSession'>;
   /** Only for clients whose tokens carry claims about the user. */
   users: Pick<UserService, 'requireUser'>;

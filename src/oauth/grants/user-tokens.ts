@@ -4,17 +4,17 @@ import type { RequestContext } from '../../audit/audit-log';
 import type { Clock } from '../../clock';
 import { OAuthError, invalidGrant } from '../../errors';
 import type { Assurance } from '../../sessions/assurance';
-import type { SessionRepository } from '../../sessions/session-repository';
+import type { SessionStore } from '../../sessions/session-store';
 import type { TokenIssuer } from '../../tokens/token-issuer';
 import { userClaimsFor } from '../../tokens/user-claims';
-import type { UserWithHash } from '../../users/user-repository';
+import type { UserWithHash } from '../../users/user-store';
 import { formatScope } from '../../scopes/scope';
 import { lifetimesFor, type GrantAudit, type GrantClient, type Lifetimes, type TokenResponse } from './grant';
 
 /** What a completed sign-in needs: a session store, the token issuer and the lifetimes. */
 export interface UserTokenDeps {
   tokens: Pick<TokenIssuer, 'issueAccessToken' | 'signRefreshToken' | 'currentKid'>;
-  sessions: Pick<SessionRepository, 'create'>;
+  sessions: Pick<SessionStore, 'create'>;
   clock: Clock;
   lifetimes: Lifetimes;
   audit: GrantAudit;
