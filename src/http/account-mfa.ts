@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
+import { checkThrottled } from '../abuse/login-attempt';
 import type { LoginThrottle } from '../abuse/login-throttle';
 import { DomainError, OAuthError } from '../errors';
 import type { MfaService } from '../mfa/mfa-service';
@@ -21,44 +22,16 @@ export interface AccountMfaDeps {
 const PASSWORD = z.string().max(1024);
 const CODE = z.string().max(64);
 
-/**
- * Runs a check of the user's secret (a password, a code) as one counted attempt of the login
- * throttle: refused while locked, counted before the check, a failure stays counted.
- */
-export async function throttled<T>(
-  req: Request,
-  user: UserWithHash,
-  throttle: LoginThrottle,
-  check: () => Promise<T>,
-  isFailure: (error: unknown) => boolean,
-): Promise<T> {
-  const ip = clientIp(req) ?? 'unknown';
-  const decision = await throttle.begin(user.usernameNormalized, ip);
-  if (!decision.allowed) {
-    throw new OAuthError(
-      'temporarily_unavailable',
-      `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`,
-      {
-        status: 429,
-        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-      },
-    );
-  }
-  try {
-    const result = await check();
-    await throttle.succeeded(user.usernameNormalized, ip);
-    return result;
-  } catch (error) {
-    if (!isFailure(error)) await throttle.release(user.usernameNormalized, ip, decision).catch(() => {});
-    throw error;
-  }
-}
-
 class WrongCodeError extends OAuthError {
   constructor() {
     super('invalid_request', 'The code is wrong or was already used.', { status: 400 });
   }
 }
+/** A check of the user's secret counts in the login throttle like a login (see checkThrottled). */
+export const attempter = (req: Request, user: UserWithHash) => ({
+  username: user.usernameNormalized,
+  ip: clientIp(req),
+});
 export const isWrongSecret = (error: unknown) => error instanceof WrongPasswordError || error instanceof WrongCodeError;
 
 /** /account/mfa: the signed-in user's own second factor — status, enrolment, recovery codes, disabling. */
@@ -75,7 +48,12 @@ export function accountMfaRouter(deps: AccountMfaDeps): Router {
   router.post('/account/mfa/totp', async (req, res) => {
     const body = readJson(req, z.object({ password: PASSWORD }).strict());
     const user = await deps.currentUser(res);
-    await throttled(req, user, deps.throttle, () => deps.users.confirmPassword(user.id, body.password), isWrongSecret);
+    await checkThrottled(
+      deps.throttle,
+      attempter(req, user),
+      () => deps.users.confirmPassword(user.id, body.password),
+      isWrongSecret,
+    );
     const { secret, uri } = await deps.mfa.startEnrolment(user);
     // Rendered here: the secret never goes to a third-party QR service.
     res.json({ secret, otpauth_uri: uri, qr_svg: renderSVG(uri, { border: 2 }) });
@@ -95,10 +73,9 @@ export function accountMfaRouter(deps: AccountMfaDeps): Router {
     const body = readJson(req, z.object({ password: PASSWORD, otp: CODE }).strict());
     const user = await deps.currentUser(res);
     if (!(await deps.mfa.isEnabled(user.id))) throw new DomainError('conflict', 'No second factor is set up.');
-    await throttled(
-      req,
-      user,
+    await checkThrottled(
       deps.throttle,
+      attempter(req, user),
       async () => {
         await deps.users.confirmPassword(user.id, body.password);
         if ((await deps.mfa.verify(user.id, { otp: body.otp })) !== 'otp') throw new WrongCodeError();
@@ -118,10 +95,9 @@ export function accountMfaRouter(deps: AccountMfaDeps): Router {
       throw new OAuthError('invalid_request', 'Send exactly one of otp and recovery_code.');
     }
     const user = await deps.currentUser(res);
-    await throttled(
-      req,
-      user,
+    await checkThrottled(
       deps.throttle,
+      attempter(req, user),
       async () => {
         await deps.users.confirmPassword(user.id, body.password);
         const factor = body.otp !== undefined ? { otp: body.otp } : { recoveryCode: body.recovery_code ?? '' };

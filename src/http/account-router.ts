@@ -1,5 +1,6 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
+import { checkThrottled } from '../abuse/login-attempt';
 import type { LoginThrottle } from '../abuse/login-throttle';
 import type { AuditLog } from '../audit/audit-log';
 import { ACCOUNT_SCOPE } from '../clients/authd-clients';
@@ -12,7 +13,7 @@ import { normalizeEmail } from '../users/email';
 import { assertPasswordPolicy, WrongPasswordError, type UserService } from '../users/user-service';
 import { presentSession, presentUser } from './presenters';
 import { bearerAuth, verifiedToken, type BearerAuthDeps } from './bearer-auth';
-import { accountMfaRouter, isWrongSecret, throttled } from './account-mfa';
+import { accountMfaRouter, attempter, isWrongSecret } from './account-mfa';
 import { clientIp } from './request-context';
 import { readJson } from './json-body';
 
@@ -61,10 +62,9 @@ export function accountRouter(deps: AccountDeps): Router {
     );
     if (body.email !== null) normalizeEmail(body.email); // a mistyped address costs no attempt
     const user = await currentUser(res, deps.users);
-    await throttled(
-      req,
-      user,
+    await checkThrottled(
       deps.throttle,
+      attempter(req, user),
       () => deps.users.confirmPassword(user.id, body.current_password),
       isWrongSecret,
     );
@@ -79,27 +79,13 @@ export function accountRouter(deps: AccountDeps): Router {
     );
     const user = await currentUser(res, deps.users);
     assertPasswordPolicy(body.new_password); // a weak new password is no failed attempt
-    const ip = clientIp(req) ?? 'unknown';
-    const decision = await deps.throttle.begin(user.usernameNormalized, ip);
-    if (!decision.allowed) {
-      throw new OAuthError(
-        'temporarily_unavailable',
-        `Too many failed attempts; try again in ${decision.retryAfterSeconds} seconds.`,
-        {
-          status: 429,
-          headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-        },
-      );
-    }
-    try {
-      await deps.users.changePassword(user.id, body.current_password, body.new_password);
-    } catch (error) {
-      // Only a wrong current password counts against the user; anything else gives the attempt back.
-      if (!(error instanceof WrongPasswordError))
-        await deps.throttle.release(user.usernameNormalized, ip, decision).catch(() => {});
-      throw error;
-    }
-    await deps.throttle.succeeded(user.usernameNormalized, ip);
+    // Only a wrong current password counts against the user; anything else gives the attempt back.
+    await checkThrottled(
+      deps.throttle,
+      { username: user.usernameNormalized, ip: clientIp(req) },
+      () => deps.users.changePassword(user.id, body.current_password, body.new_password),
+      (error) => error instanceof WrongPasswordError,
+    );
     const revoked = await deps.revoker.revokeOtherSessions(user.id, verifiedToken(res).sid ?? null, 'password_changed');
     res.json({ revoked_sessions: revoked.length });
   });

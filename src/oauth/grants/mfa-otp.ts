@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { scopesOfUser } from '../../clients/authd-clients';
 import { invalidGrant, invalidRequest } from '../../errors';
-import type { AcceptedFactor, MfaService } from '../../mfa/mfa-service';
+import type { MfaService } from '../../mfa/mfa-service';
 import { param } from '../param-schemas';
 import { assuranceOf } from '../../sessions/assurance';
 import { intersect } from '../../scopes/scope';
@@ -47,20 +47,11 @@ export const mfaOtpGrant = {
     const user = await deps.users.requireUser({ id: challenge.userId }).catch(() => undefined);
     if (!user || user.disabledAt) throw invalidGrant(INVALID_TOKEN, { detail: 'user gone or disabled' });
 
-    const ip = context.ip ?? 'unknown';
     // The owner's browser gets through a full per-user ceiling here as at the password step.
     const trustedDevice = device?.vouchesFor(user.usernameNormalized) === true;
-    const admitted = await admitAttempt(user.usernameNormalized, client, context, deps, trustedDevice);
-    let accepted: AcceptedFactor | undefined;
-    try {
-      accepted = await deps.mfa.verify(
-        user.id,
-        params.otp !== undefined ? { otp: params.otp } : { recoveryCode: params.recovery_code ?? '' },
-      );
-    } catch (error) {
-      await deps.throttle.release(user.usernameNormalized, ip, admitted).catch(() => {});
-      throw error;
-    }
+    const attempt = await admitAttempt(user.usernameNormalized, client, context, deps, trustedDevice);
+    const factor = params.otp !== undefined ? { otp: params.otp } : { recoveryCode: params.recovery_code ?? '' };
+    const accepted = await attempt.check(() => deps.mfa.verify(user.id, factor));
     if (!accepted) {
       deps.audit.record({
         type: 'mfa_failed',
@@ -73,7 +64,7 @@ export const mfaOtpGrant = {
     }
     if (!(await deps.mfa.consumeChallenge(params.mfa_token)))
       throw invalidGrant(INVALID_TOKEN, { detail: 'spent by a concurrent request' });
-    await deps.throttle.succeeded(user.usernameNormalized, ip);
+    await attempt.succeeded();
     // The user's scopes as they are now: one taken away in the last minutes is not granted.
     const scopes = intersect(challenge.scopes, scopesOfUser(user.scopes));
     const tokens = await issueUserTokens(

@@ -4,7 +4,6 @@ import { OAuthError, invalidGrant, invalidScope } from '../../errors';
 import { param, passwordParam, SCOPE } from '../param-schemas';
 import { MFA_TOKEN_TTL_SECONDS } from '../../mfa/mfa-service';
 import { assuranceOf } from '../../sessions/assurance';
-import type { LoginResult } from '../../users/user-service';
 import { normalizeUsername } from '../../users/username';
 import { intersect, missingFrom, parseScope } from '../../scopes/scope';
 import type { MfaService } from '../../mfa/mfa-service';
@@ -57,16 +56,9 @@ export const passwordGrant = {
     }
 
     const name = throttleName(params.username);
-    const ip = context.ip ?? 'unknown';
-    const admitted = await admitAttempt(name, client, context, deps, request.trustedDevice === true);
-    let login: LoginResult;
-    try {
-      login = await deps.users.verifyLogin(params.username, params.password);
-    } catch (error) {
-      // Not checked at all (hashing at capacity, a store down): neither a success nor a failure.
-      await deps.throttle.release(name, ip, admitted).catch(() => {});
-      throw error;
-    }
+    const attempt = await admitAttempt(name, client, context, deps, request.trustedDevice === true);
+    // A thrown error means not checked at all (hashing at capacity, a store down): the attempt is given back.
+    const login = await attempt.check(() => deps.users.verifyLogin(params.username, params.password));
     if (!login.ok) {
       deps.audit.record({
         type: 'login_failed',
@@ -82,7 +74,7 @@ export const passwordGrant = {
     const hasMfa = await deps.mfa.isEnabled(user.id);
     // The sign-in is complete only after the second factor: until then the counters stay as they
     // are (so a known password cannot reset the count of wrong codes), only this attempt is given back.
-    await (hasMfa ? deps.throttle.release(name, ip, admitted) : deps.throttle.succeeded(name, ip));
+    await (hasMfa ? attempt.release() : attempt.succeeded());
     // Only after the password: telling "unverified" to someone without it would leak the account.
     if (deps.requireVerifiedEmail && !user.emailVerified) {
       deps.audit.record({

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
-import type { LoginThrottle, ThrottleDecision } from '../../abuse/login-throttle';
+import { beginLoginAttempt, type LoginAttempt } from '../../abuse/login-attempt';
+import type { LoginThrottle } from '../../abuse/login-throttle';
 import type { RequestContext } from '../../audit/audit-log';
 import type { Clock } from '../../clock';
-import { OAuthError, invalidGrant } from '../../errors';
+import { invalidGrant } from '../../errors';
 import type { Assurance } from '../../sessions/assurance';
 import type { SessionStore } from '../../sessions/session-store';
 import type { TokenIssuer } from '../../tokens/token-issuer';
@@ -32,30 +33,27 @@ export const mfaRequiredByClient = () =>
 
 /**
  * Counts a sign-in attempt (a password or a second-factor code) in the login throttle, per user
- * and IP, before any checking work; a refused attempt costs nothing further.
+ * and IP, before any checking work; a refused attempt is audited and costs nothing further.
  */
-export async function admitAttempt(
+export function admitAttempt(
   throttleUser: string,
   client: GrantClient,
   context: RequestContext,
   deps: AttemptDeps,
   trustedDevice = false,
-): Promise<ThrottleDecision> {
-  const decision = await deps.throttle.begin(throttleUser, context.ip ?? 'unknown', { trustedDevice });
-  if (decision.allowed) return decision;
-  deps.audit.record({
-    type: 'login_throttled',
-    clientId: client.id,
-    context,
-    details: { reason: decision.reason, retry_after: decision.retryAfterSeconds },
-  });
-  throw new OAuthError(
-    'temporarily_unavailable',
-    `Too many failed login attempts; try again in ${decision.retryAfterSeconds} seconds.`,
+): Promise<LoginAttempt> {
+  return beginLoginAttempt(
+    deps.throttle,
+    { username: throttleUser, ip: context.ip, trustedDevice },
     {
-      status: 429,
-      headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-      detail: decision.reason,
+      noun: 'login attempts',
+      onRefused: (decision) =>
+        deps.audit.record({
+          type: 'login_throttled',
+          clientId: client.id,
+          context,
+          details: { reason: decision.reason, retry_after: decision.retryAfterSeconds },
+        }),
     },
   );
 }
