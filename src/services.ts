@@ -38,6 +38,7 @@ import { readinessCause } from './store/connection-errors';
 import { connectRedis, lastRedisError, type RedisConnection } from './store/redis';
 import { loadOrCreateClientSecretKey, loadOrCreateMfaKey } from './tokens/key-files';
 import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
+import { createKeyManager, type KeyManager } from './tokens/key-manager';
 import { createKeyRepository } from './tokens/key-repository';
 import { createKeyRing, type KeyRing } from './tokens/key-ring';
 import { createTokenIssuer, type TokenIssuer } from './tokens/token-issuer';
@@ -60,6 +61,9 @@ export interface Services {
   db: Database;
   redis: RedisConnection | undefined;
   ring: KeyRing;
+  /** Rotate, retire, revoke: each reloads this instance's ring before it returns. */
+  keys: KeyManager;
+  /** What the key life-cycle functions run on (tests and the key manager). */
   keyManagement: KeyManagementOptions;
   digester: ClientSecretDigester;
   clients: ClientStore;
@@ -251,6 +255,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
       db,
       redis,
       ring,
+      keys: createKeyManager(keyManagement, ring),
       keyManagement,
       digester,
       clients,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { listSigningKeys, retireSigningKey, revokeSigningKey, rotateSigningKey } from '../../tokens/key-management';
 import type { CliContext } from '../context';
 import { formatRows } from '../format';
 
@@ -10,7 +9,7 @@ export function registerKeyCommands(keys: Command, cli: CliContext): void {
     .description('list signing keys and their states')
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const rows = await cli.withServices((s) => listSigningKeys(s.keyManagement));
+      const rows = await cli.withServices((s) => s.keys.list());
       cli.out(
         formatRows(
           rows.map((k) => ({
@@ -37,7 +36,7 @@ export function registerKeyCommands(keys: Command, cli: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const key = await cli.withServices((s) =>
-        rotateSigningKey(s.keyManagement, Boolean(opts.immediate), Boolean(opts.revokeOld)),
+        s.keys.rotate({ immediate: Boolean(opts.immediate), revokeOld: Boolean(opts.revokeOld) }),
       );
       const revoked = key.revoked ?? [];
       cli.answer(
@@ -57,7 +56,7 @@ export function registerKeyCommands(keys: Command, cli: CliContext): void {
     )
     .option('--json', 'print JSON')
     .action(async (kid: string, opts) => {
-      const { liveRefreshTokens } = await cli.withServices((s) => revokeSigningKey(s.keyManagement, kid));
+      const { liveRefreshTokens } = await cli.withServices((s) => s.keys.revoke(kid));
       cli.answer(
         opts,
         { kid, revoked: true, live_refresh_tokens: liveRefreshTokens },
@@ -71,7 +70,7 @@ export function registerKeyCommands(keys: Command, cli: CliContext): void {
     .option('--force', 'retire even the last active key')
     .option('--json', 'print JSON')
     .action(async (kid: string, opts) => {
-      await cli.withServices((s) => retireSigningKey(s.keyManagement, kid, Boolean(opts.force)));
+      await cli.withServices((s) => s.keys.retire(kid, { force: Boolean(opts.force) }));
       cli.answer(opts, { kid, retired: true }, `key ${kid} retired`);
     });
 }

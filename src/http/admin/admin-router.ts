@@ -9,14 +9,7 @@ import type { MfaService } from '../../mfa/mfa-service';
 import type { SessionStore } from '../../sessions/session-store';
 import type { SessionRevoker } from '../../sessions/session-revoker';
 import type { Clock } from '../../clock';
-import {
-  listSigningKeys,
-  retireSigningKey,
-  revokeSigningKey,
-  rotateSigningKey,
-  type KeyManagementOptions,
-} from '../../tokens/key-management';
-import type { KeyRing } from '../../tokens/key-ring';
+import type { KeyManager } from '../../tokens/key-manager';
 import { CONFLICT_POLICIES, importRecords, type RowFailure, type UserImporter } from '../../users/user-import';
 import type { AccessTokenClaims } from '../../tokens/token-issuer';
 import type { UserService } from '../../users/user-service';
@@ -32,8 +25,7 @@ export interface AdminDeps extends BearerAuthDeps {
   sessions: SessionStore;
   revoker: SessionRevoker;
   audit: AuditLog;
-  keyManagement: KeyManagementOptions;
-  ring: KeyRing;
+  keys: KeyManager;
   clock: Clock;
   throttle: Pick<LoginThrottle, 'unlock'>;
   mfa: MfaService;
@@ -279,29 +271,26 @@ export function adminRouter(deps: AdminDeps): Router {
 
   // Keys
   router.get('/admin/keys', async (_req, res) => {
-    res.json({ keys: (await listSigningKeys(deps.keyManagement)).map(presentKey) });
+    res.json({ keys: (await deps.keys.list()).map(presentKey) });
   });
   router.post('/admin/keys/rotate', async (req, res) => {
     const { immediate, revoke_old: revokeOld } = readJson(
       req,
       z.object({ immediate: z.boolean().optional(), revoke_old: z.boolean().optional() }).strict(),
     );
-    const key = await rotateSigningKey(deps.keyManagement, immediate ?? false, revokeOld ?? false);
-    await deps.ring.reload();
+    const key = await deps.keys.rotate({ immediate: immediate ?? false, revokeOld: revokeOld ?? false });
     res
       .status(201)
       .json({ kid: key.kid, activates_at: key.activatesAt.toISOString(), ...(revokeOld && { revoked: key.revoked }) });
   });
   router.post('/admin/keys/:kid/revoke', async (req, res) => {
     readJson(req, z.object({}).strict());
-    const { liveRefreshTokens } = await revokeSigningKey(deps.keyManagement, req.params.kid);
-    await deps.ring.reload();
+    const { liveRefreshTokens } = await deps.keys.revoke(req.params.kid);
     res.json({ kid: req.params.kid, live_refresh_tokens: liveRefreshTokens });
   });
   router.post('/admin/keys/:kid/retire', async (req, res) => {
     const { force } = readJson(req, z.object({ force: z.boolean().optional() }).strict());
-    await retireSigningKey(deps.keyManagement, req.params.kid, force ?? false);
-    await deps.ring.reload();
+    await deps.keys.retire(req.params.kid, { force: force ?? false });
     res.status(204).end();
   });
 
