@@ -4,6 +4,7 @@ import { ownApi } from './clients/authd-clients';
 import type { Config } from './config';
 import { accountRecoveryRouter } from './http/account-recovery';
 import { accountRouter } from './http/account-router';
+import { apiErrorCodes } from './http/api-error-code';
 import { adminRouter, USER_IMPORT_PATH } from './http/admin/admin-router';
 import { cors } from './http/cors';
 import { openApiDocument } from './http/openapi';
@@ -26,6 +27,9 @@ import { noStore } from './http/no-store';
 import { tokenHandler, tokenRouter } from './http/token';
 import { wellKnownAnswers } from './http/well-known';
 import type { Services } from './services';
+
+/** The anonymous /account endpoints (mailed links, a forgotten password): OAuth-style errors, no API code. */
+const ACCOUNT_RECOVERY_PATHS = ['/account/password-reset', '/account/email-verification'];
 
 /** The HTTP surface. Every dependency comes in through `services`; nothing lives at module level. */
 export function createApp(config: Config, services: Services): express.Express {
@@ -126,6 +130,8 @@ export function createApp(config: Config, services: Services): express.Express {
     app.use(registerRouter({ users: services.registrationUsers, throttle: services.registrationThrottle }));
 
   app.use(notFound);
+  // authd's own APIs add a stable code to every error; the anonymous recovery endpoints keep the OAuth shape.
+  app.use(['/admin', '/account'], apiErrorCodes({ except: ACCOUNT_RECOVERY_PATHS }));
   const onError = errorHandler(services.logger);
   app.use(onError);
   // The OAuth endpoints and the well-known documents skip the router (bench/README.md, "Levers (round 2)").

@@ -92,13 +92,64 @@ export class UnavailableError extends Error {
   }
 }
 
+/**
+ * The stable, machine-readable `code` of every error body of authd's own APIs (/admin, /account),
+ * beside the human `error_description`, which may be reworded. New codes may be added; a code's
+ * meaning never changes. The first group are the OAuth codes an API error falls back to.
+ */
+export const API_ERROR_CODES = [
+  'invalid_request',
+  'access_denied',
+  'server_error',
+  'temporarily_unavailable',
+  'too_many_attempts',
+  'unsupported_media_type',
+  'not_found',
+  'conflict',
+  'user_not_found',
+  'username_taken',
+  'username_confusable',
+  'email_taken',
+  'invalid_username',
+  'invalid_email',
+  'invalid_metadata',
+  'invalid_name',
+  'weak_password',
+  'wrong_password',
+  'password_changed_concurrently',
+  'client_not_found',
+  'client_exists',
+  'invalid_client_settings',
+  'public_client_has_no_secret',
+  'key_not_found',
+  'key_already_revoked',
+  'key_already_retired',
+  'only_active_key',
+  'immediate_rotation_required',
+  'session_not_found',
+  'unknown_event_type',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+type DomainErrorKind = 'invalid' | 'conflict' | 'not_found';
+const KIND_CODE: Record<DomainErrorKind, ApiErrorCode> = {
+  invalid: 'invalid_request',
+  conflict: 'conflict',
+  not_found: 'not_found',
+};
+
 /** A rule of the domain was broken (bad input, a duplicate, a missing record); the message is safe to show. */
 export class DomainError extends Error {
+  /** Stable across releases (the API's `code`); the message is not. */
+  readonly code: ApiErrorCode;
+
   constructor(
-    readonly kind: 'invalid' | 'conflict' | 'not_found',
+    readonly kind: DomainErrorKind,
     message: string,
+    code?: ApiErrorCode,
   ) {
     super(message);
     this.name = 'DomainError';
+    this.code = code ?? KIND_CODE[kind];
   }
 }

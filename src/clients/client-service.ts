@@ -135,7 +135,8 @@ function validate(
     metadataClaims: [...new Set(input.metadataClaims ?? [])],
   };
   problems.push(...claimSettingProblems(claims));
-  if (problems.length) throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`);
+  if (problems.length)
+    throw new DomainError('invalid', `Invalid client: ${problems.join('; ')}.`, 'invalid_client_settings');
   return {
     cookieMode: input.cookieMode ?? false,
     requireMfa: input.requireMfa ?? false,
@@ -170,7 +171,7 @@ export function createClientService(deps: {
 }) {
   async function require(id: string): Promise<ClientWithDigest> {
     const client = await deps.clients.findById(id);
-    if (!client) throw new DomainError('not_found', `No client with id "${id}".`);
+    if (!client) throw new DomainError('not_found', `No client with id "${id}".`, 'client_not_found');
     return client;
   }
 
@@ -194,7 +195,7 @@ export function createClientService(deps: {
         deps.ownApi,
       );
       const updated = await deps.clients.update(id, settings, new Date(deps.clock.now()));
-      if (!updated) throw new DomainError('not_found', `No client with id "${id}".`);
+      if (!updated) throw new DomainError('not_found', `No client with id "${id}".`, 'client_not_found');
       deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_updated', clientId: id, details: { changed: Object.keys(changes) } });
       return publicClient(updated);
@@ -203,7 +204,8 @@ export function createClientService(deps: {
     /** A new secret for a confidential client, returned once; the old one stops working at once. */
     async rotateSecret(id: string): Promise<string> {
       const client = await require(id);
-      if (!client.confidential) throw new DomainError('invalid', 'A public client has no secret.');
+      if (!client.confidential)
+        throw new DomainError('invalid', 'A public client has no secret.', 'public_client_has_no_secret');
       const secret = generateClientSecret();
       await deps.clients.replaceSecretDigest(id, deps.digester.digest(secret), new Date(deps.clock.now()));
       deps.onChanged?.(id);
@@ -214,7 +216,8 @@ export function createClientService(deps: {
     async delete(id: string): Promise<void> {
       await require(id);
       await deps.revokeClientSessions?.(id);
-      if (!(await deps.clients.delete(id))) throw new DomainError('not_found', `No client with id "${id}".`);
+      if (!(await deps.clients.delete(id)))
+        throw new DomainError('not_found', `No client with id "${id}".`, 'client_not_found');
       deps.onChanged?.(id);
       deps.audit?.record({ type: 'client_deleted', clientId: id });
     },
@@ -224,7 +227,11 @@ export function createClientService(deps: {
       const fields = validate(input, deps.limits, deps.ownApi);
       const id = input.id ?? `c_${crypto.randomBytes(12).toString('base64url')}`;
       if (!CLIENT_ID.test(id))
-        throw new DomainError('invalid', 'Invalid client: id must be 3 to 64 letters, digits or _.:-.');
+        throw new DomainError(
+          'invalid',
+          'Invalid client: id must be 3 to 64 letters, digits or _.:-.',
+          'invalid_client_settings',
+        );
       const secret = input.confidential ? generateClientSecret() : undefined;
       const inserted = await deps.clients.insert({
         id,
@@ -232,7 +239,7 @@ export function createClientService(deps: {
         secretDigest: secret === undefined ? null : deps.digester.digest(secret),
         now: new Date(deps.clock.now()),
       });
-      if (!inserted) throw new DomainError('conflict', `A client with id "${id}" exists.`);
+      if (!inserted) throw new DomainError('conflict', `A client with id "${id}" exists.`, 'client_exists');
       deps.onChanged?.(id);
       deps.audit?.record({
         type: 'client_created',

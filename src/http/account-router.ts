@@ -99,7 +99,8 @@ export function accountRouter(deps: AccountDeps): Router {
   router.delete('/account/sessions/:id', async (req, res) => {
     const user = await currentUser(res, deps.users);
     const sessions = await deps.sessions.listForUser(user.id, new Date(deps.clock.now()));
-    if (!sessions.some((s) => s.id === req.params.id)) throw new DomainError('not_found', 'No such session.');
+    if (!sessions.some((s) => s.id === req.params.id))
+      throw new DomainError('not_found', 'No such session.', 'session_not_found');
     await deps.revoker.revokeSession(req.params.id, 'revoked_by_user');
     deps.audit.record({
       type: 'session_revoked',

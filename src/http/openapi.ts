@@ -3,6 +3,8 @@
  * test/http/openapi.test.ts checks that every route the app serves is described here and the
  * other way round.
  */
+import { API_ERROR_CODES } from '../errors';
+
 type Schema = Record<string, unknown>;
 
 const str = (description?: string): Schema => ({ type: 'string', ...(description && { description }) });
@@ -30,8 +32,31 @@ function op(summary: string, tag: string, extra: Record<string, unknown> = {}) {
   return { summary, tags: [tag], ...extra };
 }
 
+/**
+ * The bearer-authenticated operations (/admin, /account) answer their own errors as ApiError,
+ * with a stable code; a refused bearer token keeps RFC 6750's shape (401, and the admin API's 403).
+ */
+function withApiErrors<T extends { paths: object }>(document: T, bearerRefusals: ReadonlySet<unknown>): T {
+  type Operation = { security?: unknown; responses?: object };
+  for (const operations of Object.values(document.paths) as Array<Record<string, Operation>>) {
+    for (const operation of Object.values(operations)) {
+      if (operation.security !== bearer || !operation.responses) continue;
+      const responses = operation.responses as Record<string, { description: string; content?: unknown }>;
+      for (const [status, response] of Object.entries(responses)) {
+        if (status === '401' || bearerRefusals.has(response) || Number(status) < 400) continue;
+        responses[status] = { description: response.description, ...json(ref('ApiError')) };
+      }
+    }
+  }
+  return document;
+}
+
 export function openApiDocument(issuer: string) {
   const adminResponses = { 401: error('No or invalid bearer token'), 403: error('The token lacks the admin scope') };
+  return withApiErrors(buildDocument(issuer, adminResponses), new Set(Object.values(adminResponses)));
+}
+
+function buildDocument(issuer: string, adminResponses: Record<number, ReturnType<typeof error>>) {
   return {
     openapi: '3.1.0',
     info: { title: 'authd', version: '0.1.0', description: 'A standalone OAuth2 token issuer.' },
@@ -48,6 +73,19 @@ export function openApiDocument(issuer: string) {
         },
       },
       schemas: {
+        ApiError: obj(
+          {
+            error: str('The OAuth-style code (invalid_request, access_denied, temporarily_unavailable, …)'),
+            code: {
+              type: 'string',
+              enum: [...API_ERROR_CODES],
+              description:
+                "authd's own APIs: a stable machine-readable code to branch on (the description may be reworded). New codes may be added.",
+            },
+            error_description: str(),
+          },
+          ['error', 'code'],
+        ),
         Error: obj(
           {
             error: str('RFC 6749 §5.2 code, or mfa_required'),

@@ -67,7 +67,11 @@ export async function rotateSigningKey(
   revokeOld = false,
 ): Promise<SigningKeyRecord & { revoked?: string[] }> {
   if (revokeOld && !immediate)
-    throw new DomainError('invalid', 'Revoking the old keys needs an immediate rotation: nothing else could sign.');
+    throw new DomainError(
+      'invalid',
+      'Revoking the old keys needs an immediate rotation: nothing else could sign.',
+      'immediate_rotation_required',
+    );
   return withStartupLock(options.db, async () => {
     const now = options.clock.now();
     const activatesAt = new Date(immediate ? now : now + options.standbyMs);
@@ -120,14 +124,15 @@ export async function revokeSigningKey(
     const now = options.clock.now();
     const keys = await createKeyRepository(options.db).list();
     const key = keys.find((k) => k.kid === kid);
-    if (!key) throw new DomainError('not_found', `No signing key with kid ${kid}.`);
+    if (!key) throw new DomainError('not_found', `No signing key with kid ${kid}.`, 'key_not_found');
     const state = keyState(key, now, options.maxTokenLifetimeMs);
-    if (state === 'revoked') throw new DomainError('invalid', `Key ${kid} is already revoked.`);
+    if (state === 'revoked') throw new DomainError('invalid', `Key ${kid} is already revoked.`, 'key_already_revoked');
     const othersActive = keys.some((k) => k.kid !== kid && keyState(k, now, options.maxTokenLifetimeMs) === 'active');
     if (state === 'active' && !othersActive) {
       throw new DomainError(
         'invalid',
         'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
+        'only_active_key',
       );
     }
     return { liveRefreshTokens: await revokeKey(options, key, now) };
@@ -141,12 +146,13 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
     const repository = createKeyRepository(options.db);
     const keys = await repository.list();
     const key = keys.find((k) => k.kid === kid);
-    if (!key) throw new DomainError('not_found', `No signing key with kid ${kid}.`);
+    if (!key) throw new DomainError('not_found', `No signing key with kid ${kid}.`, 'key_not_found');
     const othersActive = keys.some((k) => k.kid !== kid && keyState(k, now, options.maxTokenLifetimeMs) === 'active');
     if (!othersActive && !force) {
       throw new DomainError(
         'invalid',
         'This is the only active key: run "authd keys rotate" first (or "rotate --immediate" in an emergency), or pass --force to stop signing altogether.',
+        'only_active_key',
       );
     }
     if (!(await repository.retire(kid, new Date(now)))) {
@@ -157,6 +163,7 @@ export async function retireSigningKey(options: KeyManagementOptions, kid: strin
         state === 'revoked'
           ? `Key ${kid} is already revoked.`
           : `Key ${kid} is already retired; it still verifies the tokens it signed until they expire. If it leaked, run "authd keys revoke ${kid}".`,
+        state === 'revoked' ? 'key_already_revoked' : 'key_already_retired',
       );
     }
     // Retiring a key that never signed cancels its rotation: the keys it was to replace stay active.

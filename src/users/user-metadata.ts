@@ -9,7 +9,7 @@ export type UserMetadata = Record<string, unknown>;
 /** A plain JSON object of at most METADATA_MAX_BYTES, keys shaped like claim names. */
 export function checkMetadata(value: unknown): UserMetadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new DomainError('invalid', 'Metadata must be a JSON object.');
+    throw new DomainError('invalid', 'Metadata must be a JSON object.', 'invalid_metadata');
   const bad = Object.keys(value).find((key) => !METADATA_KEY.test(key));
   if (bad !== undefined)
     throw new DomainError(
@@ -18,6 +18,10 @@ export function checkMetadata(value: unknown): UserMetadata {
     );
   const size = Buffer.byteLength(JSON.stringify(value));
   if (size > METADATA_MAX_BYTES)
-    throw new DomainError('invalid', `Metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (this is ${size}).`);
+    throw new DomainError(
+      'invalid',
+      `Metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (this is ${size}).`,
+      'invalid_metadata',
+    );
   return value as UserMetadata;
 }

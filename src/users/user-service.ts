@@ -32,19 +32,19 @@ const ROLE = /^[\w:.-]{1,64}$/;
 export function checkNames(values: string[], what: 'role' | 'scope'): string[] {
   const valid = what === 'role' ? (v: string) => ROLE.test(v) : isScopeToken;
   const bad = values.find((v) => !valid(v));
-  if (bad !== undefined) throw new DomainError('invalid', `Invalid ${what} name: "${bad}".`);
+  if (bad !== undefined) throw new DomainError('invalid', `Invalid ${what} name: "${bad}".`, 'invalid_name');
   return [...new Set(values)];
 }
 
 function checkPassword(password: string): void {
   const problem = checkPasswordPolicy(password);
-  if (problem) throw new DomainError('invalid', problem);
+  if (problem) throw new DomainError('invalid', problem, 'weak_password');
 }
 
 /** The current password given to a password change was wrong: a failed attempt, for the throttle. */
 export class WrongPasswordError extends DomainError {
   constructor() {
-    super('invalid', 'The current password is wrong.');
+    super('invalid', 'The current password is wrong.', 'wrong_password');
   }
 }
 
@@ -79,18 +79,18 @@ export function createUserService({
   async function requireUser(ref: UserRef): Promise<UserWithHash> {
     if (typeof ref !== 'string') {
       const byId = UUID.test(ref.id) ? await users.findById(ref.id) : undefined;
-      if (!byId) throw new DomainError('not_found', 'No such user.');
+      if (!byId) throw new DomainError('not_found', 'No such user.', 'user_not_found');
       return byId;
     }
     const user = await users.findByNormalizedUsername(normalizeUsername(ref));
-    if (!user) throw new DomainError('not_found', `No user named "${displayUsername(ref)}".`);
+    if (!user) throw new DomainError('not_found', `No user named "${displayUsername(ref)}".`, 'user_not_found');
     return user;
   }
 
   async function update(ref: UserRef, changes: Parameters<UserStore['update']>[1]): Promise<User> {
     const user = await requireUser(ref);
     const updated = await users.update(user.id, changes, new Date(clock.now()));
-    if (!updated) throw new DomainError('not_found', 'No such user.');
+    if (!updated) throw new DomainError('not_found', 'No such user.', 'user_not_found');
     return publicUser(updated);
   }
 
@@ -142,10 +142,14 @@ export function createUserService({
       });
       if (!inserted) {
         if (await users.findByNormalizedUsername(normalized))
-          throw new DomainError('conflict', 'That username is taken.');
+          throw new DomainError('conflict', 'That username is taken.', 'username_taken');
         if (email && (await users.findByNormalizedEmail(email.normalized)))
-          throw new DomainError('conflict', 'That email address belongs to another user.');
-        throw new DomainError('conflict', 'That username looks like one that is taken (confusable characters).');
+          throw new DomainError('conflict', 'That email address belongs to another user.', 'email_taken');
+        throw new DomainError(
+          'conflict',
+          'That username looks like one that is taken (confusable characters).',
+          'username_confusable',
+        );
       }
       record('user_created', inserted, { roles, scopes });
       if (email) await onEmailUnverified?.(inserted.id);
@@ -212,8 +216,9 @@ export function createUserService({
         options.verified ?? (unchanged && user.emailVerified),
         new Date(clock.now()),
       );
-      if (updated === 'taken') throw new DomainError('conflict', 'That email address belongs to another user.');
-      if (!updated) throw new DomainError('not_found', 'No such user.');
+      if (updated === 'taken')
+        throw new DomainError('conflict', 'That email address belongs to another user.', 'email_taken');
+      if (!updated) throw new DomainError('not_found', 'No such user.', 'user_not_found');
       record('user_email_changed', updated, { verified: updated.emailVerified });
       if (updated.email && !updated.emailVerified) await onEmailUnverified?.(updated.id);
       if (user.email && !unchanged) await onEmailChanged?.(updated.id, user.email);
@@ -225,7 +230,7 @@ export function createUserService({
       const checked = checkMetadata(metadata);
       const user = await requireUser(ref);
       const updated = await users.replaceMetadata(user.id, checked, new Date(clock.now()));
-      if (!updated) throw new DomainError('not_found', 'No such user.');
+      if (!updated) throw new DomainError('not_found', 'No such user.', 'user_not_found');
       record('user_metadata_changed', updated, { keys: Object.keys(checked) });
       return publicUser(updated);
     },
@@ -267,7 +272,12 @@ export function createUserService({
         await hasher.hash(newPassword),
         new Date(clock.now()),
       );
-      if (!updated) throw new DomainError('conflict', 'The password was changed meanwhile; try again.');
+      if (!updated)
+        throw new DomainError(
+          'conflict',
+          'The password was changed meanwhile; try again.',
+          'password_changed_concurrently',
+        );
       record('user_password_changed', user, { via: 'account' });
       await onPasswordChanged?.(user.id, 'account');
       return publicUser(user);

@@ -9,11 +9,11 @@ export const USERNAME_MAX_LENGTH = 254; // long enough for any email address
  */
 export function normalizeUsername(raw: string): string {
   const trimmed = raw.normalize('NFKC').trim();
-  if (trimmed.length === 0) throw new DomainError('invalid', 'Username must not be empty.');
+  if (trimmed.length === 0) throw new DomainError('invalid', 'Username must not be empty.', 'invalid_username');
   if ([...trimmed].length > USERNAME_MAX_LENGTH)
-    throw new DomainError('invalid', `Username must be at most ${USERNAME_MAX_LENGTH} characters.`);
+    throw new DomainError('invalid', `Username must be at most ${USERNAME_MAX_LENGTH} characters.`, 'invalid_username');
   if (/[\s\p{C}]/u.test(trimmed))
-    throw new DomainError('invalid', 'Username must not contain spaces or control characters.');
+    throw new DomainError('invalid', 'Username must not contain spaces or control characters.', 'invalid_username');
   return trimmed.toLowerCase();
 }
 

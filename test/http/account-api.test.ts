@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import request from 'supertest';
+import { API_ERROR_CODES } from '../../src/errors';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { basic, decodeJwt, PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
 
@@ -20,7 +21,7 @@ const INVALID_GRANT_REFRESH = {
   error: 'invalid_grant',
   error_description: 'The refresh token is invalid, expired or revoked.',
 };
-const NO_SUCH_SESSION = { error: 'invalid_request', error_description: 'No such session.' };
+const NO_SUCH_SESSION = { error: 'invalid_request', code: 'session_not_found', error_description: expect.any(String) };
 const NOT_A_USER = { error: 'access_denied', error_description: 'This token does not belong to a user.' };
 
 interface Login {
@@ -29,8 +30,20 @@ interface Login {
   sid: string;
 }
 
+/**
+ * An error answer. authd's own APIs (/admin, /account) add a stable `code` to every error they
+ * answer (the one given, or else one of API_ERROR_CODES); bearer refusals (RFC 6750, with their
+ * challenge) and the OAuth endpoints carry none.
+ */
 function expectError(res: Response, status: number, body: Record<string, unknown>): void {
-  expect({ status: res.status, body: res.body }).toEqual({ status, body });
+  const { code, ...rest } = res.body as Record<string, unknown>;
+  const { code: expectedCode, ...expected } = body;
+  expect({ status: res.status, body: rest }).toEqual({ status, body: expected });
+  const path = (res as unknown as { req: { path: string } }).req.path;
+  const ownApi = /^\/(admin|account)(\/|\?|$)/.test(path) && res.headers['www-authenticate'] === undefined;
+  if (!ownApi) expect({ path, code }).toEqual({ path, code: undefined });
+  else if (expectedCode !== undefined) expect({ path, code }).toEqual({ path, code: expectedCode });
+  else expect(API_ERROR_CODES).toContain(code);
   expect(res.headers['cache-control']).toBe('no-store');
 }
 
@@ -230,7 +243,11 @@ describe.each(backends())('account API on $name', (backend) => {
         current_password: 'not my password at all',
         new_password: NEW_PASSWORD,
       });
-      expectError(res, 400, { error: 'invalid_request', error_description: 'The current password is wrong.' });
+      expectError(res, 400, {
+        error: 'invalid_request',
+        code: 'wrong_password',
+        error_description: expect.any(String),
+      });
 
       expectError(await login('self', dave.username, NEW_PASSWORD), 400, INVALID_GRANT_LOGIN);
       expect((await login('self', dave.username, PASSWORD)).status).toBe(200);
@@ -250,7 +267,7 @@ describe.each(backends())('account API on $name', (backend) => {
       expectError(
         await as(current.accessToken).post('/account/password', { current_password: PASSWORD, new_password: weak }),
         400,
-        { error: 'invalid_request', error_description: description },
+        { error: 'invalid_request', code: 'weak_password', error_description: description },
       );
       expect((await login('self', user.username, PASSWORD)).status).toBe(200);
       expect((await refresh(other.refreshToken)).status).toBe(200);
@@ -339,6 +356,7 @@ describe.each(backends())('account API on $name', (backend) => {
       });
       expectError(locked, 429, {
         error: 'temporarily_unavailable',
+        code: 'too_many_attempts',
         error_description: 'Too many failed attempts; try again in 60 seconds.',
       });
       expect(locked.headers['retry-after']).toBe('60');

@@ -72,7 +72,7 @@ describe.each(backends())('email change on $name', (backend) => {
     const wrong = await change(user.bearer, { email: 'thief@evil.example', current_password: 'not the password' });
     expect({ status: wrong.status, body: wrong.body }).toEqual({
       status: 400,
-      body: { error: 'invalid_request', error_description: 'The current password is wrong.' },
+      body: { error: 'invalid_request', code: 'wrong_password', error_description: 'The current password is wrong.' },
     });
     const removal = await change(user.bearer, { email: null, current_password: 'not the password' });
     expect(removal.status).toBe(400);

@@ -156,7 +156,11 @@ describe.each(backends())('email verification on $name', (backend) => {
       .send({ email: 'Carol@example.org', current_password: PASSWORD });
     expect({ status: taken.status, body: taken.body }).toEqual({
       status: 409,
-      body: { error: 'invalid_request', error_description: 'That email address belongs to another user.' },
+      body: {
+        error: 'invalid_request',
+        code: 'email_taken',
+        error_description: 'That email address belongs to another user.',
+      },
     });
   });
 

@@ -301,23 +301,32 @@ describe.each(backends({ postgresWithoutRedis: true }))('signing-key compromise 
 
       expect(answer(await admin('post', `/admin/keys/${old}/revoke`))).toEqual({
         status: 400,
-        body: { error: 'invalid_request', error_description: `Key ${old} is already revoked.` },
+        body: {
+          error: 'invalid_request',
+          code: 'key_already_revoked',
+          error_description: `Key ${old} is already revoked.`,
+        },
       });
       expect(answer(await admin('post', `/admin/keys/${'A'.repeat(43)}/revoke`))).toEqual({
         status: 404,
-        body: { error: 'invalid_request', error_description: `No signing key with kid ${'A'.repeat(43)}.` },
+        body: { error: 'invalid_request', code: 'key_not_found', error_description: expect.any(String) },
       });
       expect(answer(await admin('post', `/admin/keys/${currentKid()}/revoke`))).toEqual({
         status: 400,
         body: {
           error: 'invalid_request',
+          code: 'only_active_key',
           error_description:
             'This is the only active key: run "authd keys rotate --immediate --revoke-old" to replace and revoke it in one step.',
         },
       });
       expect(answer(await admin('post', `/admin/keys/${old}/revoke`, { force: true }))).toEqual({
         status: 400,
-        body: { error: 'invalid_request', error_description: expect.stringContaining('force') },
+        body: {
+          error: 'invalid_request',
+          code: 'invalid_request',
+          error_description: expect.stringContaining('force'),
+        },
       });
     });
 
@@ -326,7 +335,8 @@ describe.each(backends({ postgresWithoutRedis: true }))('signing-key compromise 
         status: 400,
         body: {
           error: 'invalid_request',
-          error_description: 'Revoking the old keys needs an immediate rotation: nothing else could sign.',
+          code: 'immediate_rotation_required',
+          error_description: expect.any(String),
         },
       });
       const old = currentKid();

@@ -113,12 +113,16 @@ describe.each(backends())('recovery code regeneration on $name', (backend) => {
     const wrongPassword = await regenerate(user.bearer, { password: 'not it', otp: codeNow(user.secret) });
     expect({ status: wrongPassword.status, body: wrongPassword.body }).toEqual({
       status: 400,
-      body: { error: 'invalid_request', error_description: 'The current password is wrong.' },
+      body: { error: 'invalid_request', code: 'wrong_password', error_description: 'The current password is wrong.' },
     });
     const wrongCode = await regenerate(user.bearer, { password: PASSWORD, otp: '000000' });
     expect({ status: wrongCode.status, body: wrongCode.body }).toEqual({
       status: 400,
-      body: { error: 'invalid_request', error_description: 'The code is wrong or was already used.' },
+      body: {
+        error: 'invalid_request',
+        code: 'invalid_request',
+        error_description: 'The code is wrong or was already used.',
+      },
     });
     const notACurrentCode = await regenerate(user.bearer, { password: PASSWORD, recovery_code: user.codes[1] });
     expect(notACurrentCode.status).toBe(400);
@@ -127,6 +131,7 @@ describe.each(backends())('recovery code regeneration on $name', (backend) => {
     const replay = await regenerate(user.bearer, { password: PASSWORD, otp: accepted });
     expect(replay.body).toEqual({
       error: 'invalid_request',
+      code: 'invalid_request',
       error_description: 'The code is wrong or was already used.',
     });
   });

@@ -170,7 +170,7 @@ describe.each(backends())('MFA on $name', (backend) => {
       const wrongPassword = await account(bearer).post('/account/mfa/totp', { password: 'not the password' });
       expect({ status: wrongPassword.status, body: wrongPassword.body }).toEqual({
         status: 400,
-        body: { error: 'invalid_request', error_description: 'The current password is wrong.' },
+        body: { error: 'invalid_request', code: 'wrong_password', error_description: 'The current password is wrong.' },
       });
 
       const started = await account(bearer).post('/account/mfa/totp', { password: PASSWORD });
@@ -507,6 +507,7 @@ describe.each(backends())('MFA on $name', (backend) => {
       }
       expect((await (await admin()).patch('/admin/clients/machine', { require_mfa: true })).body).toEqual({
         error: 'invalid_request',
+        code: 'invalid_client_settings',
         error_description: 'Invalid client: require MFA applies to user sign-ins: it needs the password grant.',
       });
     });
@@ -529,12 +530,16 @@ describe.each(backends())('MFA on $name', (backend) => {
       });
       expect({ status: noPassword.status, body: noPassword.body }).toEqual({
         status: 400,
-        body: { error: 'invalid_request', error_description: 'The current password is wrong.' },
+        body: { error: 'invalid_request', code: 'wrong_password', error_description: 'The current password is wrong.' },
       });
       const noCode = await account(bearer).post('/account/mfa/disable', { password: PASSWORD, otp: '000000' });
       expect({ status: noCode.status, body: noCode.body }).toEqual({
         status: 400,
-        body: { error: 'invalid_request', error_description: 'The code is wrong or was already used.' },
+        body: {
+          error: 'invalid_request',
+          code: 'invalid_request',
+          error_description: 'The code is wrong or was already used.',
+        },
       });
       expect(
         (

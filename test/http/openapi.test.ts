@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app';
+import { API_ERROR_CODES } from '../../src/errors';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
 
@@ -277,6 +278,26 @@ describe('the OpenAPI document', () => {
     const used = new Set(refs.map((r) => r.ref));
     for (const schema of Object.keys(doc.components.schemas))
       expect({ schema, used: used.has(`#/components/schemas/${schema}`) }).toEqual({ schema, used: true });
+  });
+
+  it("names ApiError (a stable code from API_ERROR_CODES) for the admin and account APIs' own errors", async () => {
+    const apiError = doc.components.schemas.ApiError as Schema & { required?: string[] };
+    expect(propertySchema(doc, apiError, 'code')).toMatchObject({ type: 'string', enum: [...API_ERROR_CODES] });
+    expect(apiError.required).toEqual(['error', 'code']);
+    let named = 0;
+    for (const [name, op] of operations(doc)) {
+      if (!op.security?.some((requirement) => 'bearer' in requirement)) continue;
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        if (Number(status) < 400) continue;
+        // A refused bearer token (401, and the admin API's missing scope) answers in RFC 6750's shape.
+        const bearerRefusal = status === '401' || (status === '403' && name.includes(' /admin'));
+        const schema = (response.content?.['application/json'] as { schema?: Schema } | undefined)?.schema;
+        const expected = `#/components/schemas/${bearerRefusal ? 'Error' : 'ApiError'}`;
+        expect({ name, status, ref: schema?.$ref }).toEqual({ name, status, ref: expected });
+        if (!bearerRefusal) named++;
+      }
+    }
+    expect(named).toBeGreaterThan(20);
   });
 
   // The links a mail carries and the forms for a forgotten password: anonymous by nature.

@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app';
+import { API_ERROR_CODES } from '../../src/errors';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { PASSWORD, token } from '../support/fixtures';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp';
@@ -40,9 +41,18 @@ function expectSane(res: request.Response, what: string): void {
   if (res.status >= 500) throw new Error(`${what} answered ${res.status}: ${res.text.slice(0, 300)}`);
   if (INTERNALS.test(res.text ?? '')) throw new Error(`${what} leaks internals: ${res.text.slice(0, 300)}`);
   if (res.status >= 400) {
-    const keys = Object.keys(res.body ?? {}).sort();
-    if (keys.join(',') !== 'error,error_description')
-      throw new Error(`${what}: error body is not {error, error_description}: ${res.text.slice(0, 200)}`);
+    const { code, ...rest } = (res.body ?? {}) as Record<string, unknown>;
+    const keys = Object.keys(rest).sort();
+    // The account API's own errors also carry their stable code (API_ERROR_CODES); the OAuth
+    // endpoints, the anonymous recovery endpoints and bearer refusals do not.
+    const path = (res as unknown as { req: { path: string } }).req.path;
+    const plain =
+      !/^\/(admin|account)(\/|\?|$)/.test(path) ||
+      /^\/account\/(password-reset|email-verification)(\/|\?|$)/.test(path) ||
+      res.headers['www-authenticate'] !== undefined;
+    const codeOk = plain ? code === undefined : (API_ERROR_CODES as readonly unknown[]).includes(code);
+    if (keys.join(',') !== 'error,error_description' || !codeOk)
+      throw new Error(`${what}: error body is not {error, error_description[, code]}: ${res.text.slice(0, 200)}`);
   }
 }
 

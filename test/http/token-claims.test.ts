@@ -339,6 +339,7 @@ describe.each(backends())('user claims in access tokens on $name', (backend) => 
         status: 400,
         body: {
           error: 'invalid_request',
+          code: 'invalid_metadata',
           error_description: 'Metadata must be at most 1024 bytes as JSON (this is 1111).',
         },
       });

@@ -88,7 +88,11 @@ describe.each(backends())('user email on $name', (backend) => {
     const taken = await patch({ email: 'one@OTHER.example' });
     expect({ status: taken.status, body: taken.body }).toEqual({
       status: 409,
-      body: { error: 'invalid_request', error_description: 'That email address belongs to another user.' },
+      body: {
+        error: 'invalid_request',
+        code: 'email_taken',
+        error_description: 'That email address belongs to another user.',
+      },
     });
     const malformed = await patch({ email: 'alice at example' });
     expect({ status: malformed.status, error: malformed.body.error }).toEqual({

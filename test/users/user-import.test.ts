@@ -400,6 +400,7 @@ describe.each(backends())('user import on $name', (backend) => {
     it('refuses a malformed batch with invalid_request, and any caller without the admin scope before reading the body', async () => {
       expect((await post({ users: [] })).body).toEqual({
         error: 'invalid_request',
+        code: 'invalid_request',
         error_description: 'users: Too small: expected array to have >=1 items',
       });
       expect((await post({ users: [{ username: 'x' }], on_conflict: 'replace' })).status).toBe(400);

@@ -299,7 +299,7 @@ export function adminRouter(deps: AdminDeps): Router {
     const q = readQuery(req, auditQuery);
     const types = q.type?.split(',').filter(Boolean);
     const unknown = types?.find((t) => !(AUDIT_EVENT_TYPES as readonly string[]).includes(t));
-    if (unknown) throw new DomainError('invalid', `Unknown event type "${unknown}".`);
+    if (unknown) throw new DomainError('invalid', `Unknown event type "${unknown}".`, 'unknown_event_type');
     const events = await deps.audit.query({
       ...(q.user_id && { userId: q.user_id }),
       ...(types && { types }),
