@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
-import { API_ERROR_CODES } from '../../src/errors';
 import { rotateSigningKey } from '../../src/tokens/key-management';
+import { expectError } from './expect-error';
 import { backends, openStack, type TestStack } from '../support/backends';
 import { basic, decodeJwt, PASSWORD, seed, token, type Fixtures } from '../support/fixtures';
 
@@ -46,23 +46,6 @@ function expectBearerChallenge(res: Response, status: number, challenge: string,
     cacheControl: res.headers['cache-control'],
     body: res.body,
   }).toEqual({ status, challenge, cacheControl: 'no-store', body });
-}
-
-/**
- * An error answer. authd's own APIs (/admin, /account) add a stable `code` to every error they
- * answer (the one given, or else one of API_ERROR_CODES); bearer refusals (RFC 6750, with their
- * challenge) and the OAuth endpoints carry none.
- */
-function expectError(res: Response, status: number, body: Record<string, unknown>): void {
-  const { code, ...rest } = res.body as Record<string, unknown>;
-  const { code: expectedCode, ...expected } = body;
-  expect({ status: res.status, body: rest }).toEqual({ status, body: expected });
-  const path = (res as unknown as { req: { path: string } }).req.path;
-  const ownApi = /^\/(admin|account)(\/|\?|$)/.test(path) && res.headers['www-authenticate'] === undefined;
-  if (!ownApi) expect({ path, code }).toEqual({ path, code: undefined });
-  else if (expectedCode !== undefined) expect({ path, code }).toEqual({ path, code: expectedCode });
-  else expect(API_ERROR_CODES).toContain(code);
-  expect(res.headers['cache-control']).toBe('no-store');
 }
 
 describe.each(backends())('admin API on $name', (backend) => {
