@@ -2,35 +2,39 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
 import type { Database } from '../../src/store/database';
-import { createEmbeddedDatabase } from '../../src/store/embedded';
 import { createPostgresDatabase } from '../../src/store/postgres';
 import { createTestClock, type TestClock } from './clock';
-const { TEMPLATE } = require('./pglite-template') as { TEMPLATE: string };
+import { openEmbeddedDatabase, postgresTemplateDatabase } from './templates';
 
 export type BackendName = 'embedded' | 'postgres' | 'postgres+redis';
 
 export interface Backend {
   name: BackendName;
-  /** Opens a fresh, empty database for one test suite. */
-  openDatabase(): Promise<{ db: Database; url?: string; drop(): Promise<void> }>;
+  /**
+   * Opens a fresh database for one test suite: empty, as a first start finds it, or with every
+   * migration already applied (`migrated`, from a template: see test/support/templates.ts).
+   */
+  openDatabase(options?: { migrated?: boolean }): Promise<{ db: Database; url?: string; drop(): Promise<void> }>;
   redisUrl?: string;
 }
 
 const { DATABASE_URL, REDIS_URL, CI } = process.env;
 
-/** A new database on the server named by DATABASE_URL, dropped afterwards. */
-export async function createScratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/** A new database on the server named by DATABASE_URL (a copy of `template` when given), dropped afterwards. */
+export async function createScratchDatabase(template?: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `authd_test_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: DATABASE_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  try {
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  } finally {
+    await admin.end();
+  }
   const url = new URL(DATABASE_URL!);
   url.pathname = `/${name}`;
   return {
@@ -42,30 +46,6 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
       await c.end();
     },
   };
-}
-
-let template: Blob | undefined;
-
-/**
- * A new in-memory embedded database, started from the tarball of an empty cluster that
- * global-setup.js made (test/support/pglite-template.js) instead of running initdb again: the
- * same empty database, the same code path, a quarter of the CPU. Without the tarball it is made
- * the ordinary way.
- */
-async function createFreshEmbeddedDatabase(): Promise<Database> {
-  if (!template && fs.existsSync(TEMPLATE)) template = new Blob([fs.readFileSync(TEMPLATE)]);
-  if (!template) return createEmbeddedDatabase(undefined);
-  const original = PGlite.create;
-  const create = original.bind(PGlite) as (options?: PGliteOptions) => Promise<PGlite>;
-  const loadDataDir = template;
-  PGlite.create = ((options?: PGliteOptions) => create({ ...options, loadDataDir })) as typeof PGlite.create;
-  try {
-    // createEmbeddedDatabase calls PGlite.create before its first await, so only this call sees the
-    // tarball; were that to change, the database would merely be made the slow way.
-    return createEmbeddedDatabase(undefined);
-  } finally {
-    PGlite.create = original;
-  }
 }
 
 export interface BackendOptions {
@@ -81,8 +61,10 @@ function postgresBackend(name: 'postgres' | 'postgres+redis'): Backend {
   return {
     name,
     ...(name === 'postgres+redis' && { redisUrl: REDIS_URL }),
-    async openDatabase() {
-      const scratch = await createScratchDatabase();
+    async openDatabase(options = {}) {
+      const scratch = await createScratchDatabase(
+        options.migrated ? await postgresTemplateDatabase(DATABASE_URL!) : undefined,
+      );
       const db = createPostgresDatabase({ connectionString: scratch.url });
       return {
         db,
@@ -111,8 +93,8 @@ export function backends(options: BackendOptions = {}): Backend[] {
   const list: Backend[] = [
     {
       name: 'embedded',
-      async openDatabase() {
-        const db = await createFreshEmbeddedDatabase();
+      async openDatabase(options = {}) {
+        const db = await openEmbeddedDatabase(options);
         return { db, drop: () => db.close() };
       },
     },
@@ -153,7 +135,7 @@ export async function openStack(
   env: Record<string, string> = {},
   clock = createTestClock(),
 ): Promise<TestStack> {
-  const opened = await backend.openDatabase();
+  const opened = await backend.openDatabase({ migrated: true });
   const keysDir = tempDir('authd-keys-');
   const config = parseConfig({
     AUTHD_ISSUER: 'https://authd.test',
