@@ -18,9 +18,12 @@ module.exports = {
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }] },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: Math.round(30000 * factor),
-  // Most suites wait on child processes, PostgreSQL and Redis rather than on the CPU, so two
-  // workers keep a 2-core machine busy; more than four would only fight over the cores and the
-  // database's connections (each suite opens small pools of its own).
+  // One worker per core, at least two and at most four. The suite is CPU-bound: a run costs jest
+  // and its child processes about 1,300 CPU-seconds (/usr/bin/time, 2026-12), PostgreSQL's not
+  // counted, and took 840 s on the idle 2-core machine, so both cores were already busy most of
+  // the time; a worker beyond the cores would only take turns on them (the suites that mostly wait
+  // — faults, topology, browser — are too few to keep a third one busy), and more than four would
+  // crowd the database's connections (each suite opens small pools of its own).
   maxWorkers: Math.min(4, Math.max(2, cores)),
   // Printed once per run, not once per suite (test/support/backends.ts used to).
   globalSetup: '<rootDir>/test/support/global-setup.js',
