@@ -7,6 +7,7 @@ import { readMigrations } from '../../src/store/migrate';
 import { backends, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
 import { dataDirEnv, runCli, useCli } from '../support/cli';
 import { ROOT } from '../support/processes';
+import { seedDataDir } from '../support/templates';
 import { scaled } from '../support/timing';
 
 jest.setTimeout(scaled(120_000));
@@ -482,6 +483,7 @@ describe('authd CLI (child process)', () => {
 
   beforeAll(() => {
     root = tempDir('authd-cli-proc-');
+    seedDataDir(path.join(root, 'data'));
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 

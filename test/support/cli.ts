@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
 import type { Database } from '../../src/store/database';
 import { FAST_ARGON2, silentLogger, tempDir, type Backend } from './backends';
+import { seedDataDir } from './templates';
 
 /**
  * The one way tests run `authd <args>`: in this process, on streams of their own (nothing spies on
@@ -131,8 +132,12 @@ export function useCli(backend: Backend, extraEnv: Env = {}): CliSuite {
   return suite;
 }
 
-/** An environment for commands on an embedded data directory of their own (each opens and releases it). */
+/**
+ * An environment for commands on an embedded data directory of their own (each opens and releases
+ * it), the directory already holding an empty cluster (seedDataDir: no initdb in the test).
+ */
 export function dataDirEnv(root: string): Env {
+  seedDataDir(path.join(root, 'data'));
   return {
     PATH: process.env.PATH,
     NODE_ENV: 'test',
