@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config';
 import { openServices } from '../../src/services';
 import { createScratchDatabase, FAST_ARGON2, silentLogger, tempDir } from '../support/backends';
 import { freePort, portAnswers, ROOT, waitFor } from '../support/processes';
+import { seedDataDir } from '../support/templates';
 
 /*
  * The built server (dist/) as its own process for the browser tests. Unlike startServerProcess it
@@ -105,6 +106,7 @@ export async function prepareBackend(): Promise<Backend> {
     };
   }
 
+  seedDataDir(path.join(root, 'data')); // the pages are the subject here, not a first start's initdb
   const env = { ...baseEnv(), AUTHD_KEYS_DIR: keysDir, AUTHD_DATA_DIR: path.join(root, 'data') };
   return {
     name: 'embedded',
