@@ -6,6 +6,7 @@ import { readUserFile } from '../../src/users/user-file-format';
 import { importRecords } from '../../src/users/user-import';
 import { backends, silentLogger, tempDir } from '../support/backends';
 import { useCli } from '../support/cli';
+import { seedDataDir } from '../support/templates';
 import { scaled } from '../support/timing';
 
 /** `authd users import` and `authd users export`, run as commands on each database. */
@@ -203,6 +204,7 @@ describe.each(backends())('users import / export CLI on $name', (backend) => {
 
     // Into a fresh embedded database: the same ids, and the old password logs in.
     const other = tempDir('authd-import-other-');
+    seedDataDir(other); // an empty cluster, as after initdb (the import is the subject here)
     const config = parseConfig({
       ...suite.env,
       DATABASE_URL: '',
