@@ -158,13 +158,15 @@ describe(`examples/protected-api against authd as a process (${onPostgres ? 'Pos
     api.stderr!.on('data', (d) => {
       apiOutput += d;
     });
-    const deadline = Date.now() + 20_000;
-    while (!(await portAnswers(apiPort))) {
+    const started = `protected-api on ${apiUrl} (issuer ${issuer}, audience ${AUDIENCE})`;
+    const deadline = Date.now() + scaled(20_000);
+    // The port can answer before the start line has come through the pipe: wait for both.
+    while (!apiOutput.includes(started) || !(await portAnswers(apiPort))) {
       if (api.exitCode !== null) throw new Error(`protected-api exited with ${api.exitCode}: ${apiOutput}`);
       if (Date.now() > deadline) throw new Error(`protected-api did not come up: ${apiOutput}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(apiOutput).toContain(`protected-api on ${apiUrl} (issuer ${issuer}, audience ${AUDIENCE})`);
+    expect(apiOutput).toContain(started);
   });
 
   afterAll(async () => {
