@@ -35,7 +35,7 @@ import { createEmbeddedDatabase } from './store/embedded';
 import { migrate } from './store/migrate';
 import { createPostgresDatabase } from './store/postgres';
 import { readinessCause } from './store/connection-errors';
-import { connectRedis, lastRedisError, type RedisConnection } from './store/redis';
+import { closeRedis, connectRedis, lastRedisError, type RedisConnection } from './store/redis';
 import { loadOrCreateClientSecretKey, loadOrCreateMfaKey } from './tokens/key-files';
 import { ensureSigningKey, type KeyManagementOptions } from './tokens/key-management';
 import { createKeyManager, type KeyManager } from './tokens/key-manager';
@@ -128,7 +128,7 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
   try {
     db = options.db ?? (await openDatabase(config));
   } catch (error) {
-    redis?.disconnect();
+    if (redis) closeRedis(redis);
     throw error;
   }
   try {
@@ -295,12 +295,12 @@ export async function openServices(config: Config, options: OpenOptions = {}): P
         await mail?.close();
         await audit.close();
         await revocations.close();
-        redis?.disconnect();
+        if (redis) closeRedis(redis);
         if (!options.db) await db.close();
       },
     };
   } catch (error) {
-    redis?.disconnect();
+    if (redis) closeRedis(redis);
     if (!options.db) await db.close().catch(() => {});
     throw error;
   }

@@ -3,6 +3,8 @@ import { UnavailableError } from '../errors';
 
 export type RedisConnection = Redis | Cluster;
 
+const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
+
 interface Endpoint {
   host: string;
   port: number;
@@ -81,7 +83,6 @@ export function redisClientOptions(url: string, keyPrefix: string): RedisClientO
     ...(parsed.password && { password: parsed.password }),
     ...(parsed.tls && { tls: {} }),
   };
-  const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
   if (parsed.kind === 'cluster') {
     return {
       kind: 'cluster',
@@ -137,7 +138,36 @@ export async function connectRedis(url: string, keyPrefix: string): Promise<Redi
     redis.disconnect(); // or it keeps reconnecting in the background and holds the process open
     throw new UnavailableError('redis', { cause: lastErrors.get(redis) ?? error });
   }
+  reconnectUnlessClosed(redis);
   return redis;
+}
+
+const closedOnPurpose = new WeakSet<RedisConnection>();
+
+/** Ends a connection from connectRedis for good (any other end is reconnected). */
+export function closeRedis(redis: RedisConnection): void {
+  closedOnPurpose.add(redis);
+  redis.disconnect();
+}
+
+/**
+ * ioredis can give a connection up for good (status "end") unasked. In Sentinel mode, when the
+ * master dies without a word (SIGKILL, a lost host), the dead connection's failover detector stays
+ * subscribed; its +switch-master then lands in the middle of the reconnect's sentinel lookup,
+ * which fails with "Connection is closed" and is never retried (redis/ioredis#1683). Every
+ * command would fail from then on, so any end that closeRedis did not ask for starts a new connect.
+ */
+function reconnectUnlessClosed(redis: RedisConnection): void {
+  let attempts = 0;
+  redis.on('ready', () => {
+    attempts = 0;
+  });
+  redis.on('end', () => {
+    if (closedOnPurpose.has(redis)) return;
+    setTimeout(() => {
+      if (!closedOnPurpose.has(redis)) redis.connect().catch(() => {}); // a failure ends it again: retried
+    }, retryStrategy(++attempts)).unref();
+  });
 }
 
 const lastErrors = new WeakMap<RedisConnection, Error>();

@@ -195,7 +195,13 @@ export async function expectNothingLost(
       },
       scaled(30_000),
       250,
-    );
+    ).catch(async (error: unknown) => {
+      const ready = await fetch(`${instance.url}/health/ready`).then((r) => r.text(), String);
+      throw new Error(
+        `${(error as Error).message}; last answer ${serving?.status} ${JSON.stringify(serving?.body)}; ` +
+          `/health/ready ${ready}; its log:\n${instance.server.output().split('\n').slice(-40).join('\n')}`,
+      );
+    });
     const fresh = tokensOf(serving!);
     expect((await refresh(instance.url, fresh.refresh)).status).toBe(200);
     expect((await introspect(topology, instance.url, fresh.access)).body).toMatchObject({ active: true });
