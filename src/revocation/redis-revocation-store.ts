@@ -23,6 +23,13 @@ return 1`;
 // clock (which tests hold still) says about token times.
 const monotonic: Clock = { now: () => performance.now() };
 
+/**
+ * After a reconnection, how long to wait before the copy that makes the index trusted again: more
+ * than the spread of the instances' reconnections after a failover (each retries at most every
+ * 2 s), so the copy includes revocations the late ones could write only to the database.
+ */
+const RECONNECT_SETTLE_MS = 5000;
+
 type RedisClient = (Redis | Cluster) & {
   setRevocation(key: string, revokedAtMs: string, ttlMs: string): Promise<number>;
 };
@@ -34,6 +41,8 @@ export interface RedisRevocationStoreOptions {
   logger: Logger;
   /** Full re-seed period, a safety net for writes that reached Postgres but not Redis. */
   reconcileIntervalMs?: number;
+  /** See RECONNECT_SETTLE_MS. */
+  reconnectSettleMs?: number;
 }
 
 /**
@@ -54,7 +63,8 @@ export function createRedisRevocationStore(
   const fallback = createDatabaseRevocationStore(db, clock);
   let reseeding: Promise<void> | undefined;
   // Until the index is trusted, lookups go to the database, without waiting on Redis.
-  const trust = createIndexTrust(monotonic);
+  const settleMs = options.reconnectSettleMs ?? RECONNECT_SETTLE_MS;
+  const trust = createIndexTrust(monotonic, 1000, settleMs);
   const distrust = () => trust.distrust();
 
   function writeToRedis(revocations: readonly Revocation[]): Promise<unknown> {
@@ -103,10 +113,14 @@ export function createRedisRevocationStore(
   }
 
   // A reconnection may reach a Redis restarted empty, restored from an older snapshot, or a
-  // replica that is behind: whatever its epoch says, rebuild the index from the database.
+  // replica that is behind: whatever its epoch says, rebuild the index from the database, once
+  // the other instances have had time to reconnect too (index-trust.ts says why).
   redis.on('close', distrust);
-  redis.on('ready', () => void reseed());
-  void reseed();
+  redis.on('ready', () => {
+    trust.reconnected();
+    setTimeout(() => void reseed(), settleMs).unref();
+  });
+  void reseed(); // the first connection, made before this store existed
   const reconcile = setInterval(() => void reseed(), options.reconcileIntervalMs ?? 5 * 60_000);
   reconcile.unref();
   // Verifiers reading the index directly wait for the epoch: while it is missing, keep trying.

@@ -61,4 +61,33 @@ describe('the revocation index trust', () => {
     clock.advance(1000);
     expect(trust.mayRetry()).toBe(true);
   });
+
+  it('after a reconnection, only a copy that starts once the connection has settled trusts it again', () => {
+    const clock = createTestClock();
+    const trust = createIndexTrust(clock, 1000, 5000);
+    trust.reseedStarted().completed();
+    expect(trust.trusted()).toBe(true);
+
+    trust.reconnected();
+    expect(trust.trusted()).toBe(false);
+    clock.advance(4999);
+    // Another instance may still write revocations to the database only: this copy may lack them.
+    const early = trust.reseedStarted();
+    clock.advance(1);
+    early.completed();
+    expect(trust.trusted()).toBe(false);
+
+    trust.reseedStarted().completed();
+    expect(trust.trusted()).toBe(true);
+  });
+
+  it('attempts no re-seed before the connection has settled', () => {
+    const clock = createTestClock();
+    const trust = createIndexTrust(clock, 1000, 5000);
+    trust.reconnected();
+    clock.advance(4999);
+    expect(trust.mayRetry()).toBe(false);
+    clock.advance(1);
+    expect(trust.mayRetry()).toBe(true);
+  });
 });

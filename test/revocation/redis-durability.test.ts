@@ -558,4 +558,80 @@ describe('Redis revocation index: flush, restart, outage', () => {
       await snapshotting.remove();
     }
   });
+
+  it("a failover's late reconnection: a revocation only the database got, from an instance still cut off, is in the copy that makes the index trusted again", async () => {
+    // A second instance reaching the same Redis through a proxy this test can cut: after a
+    // failover, the instance whose retry delay has not yet run out.
+    const proxy = await startCuttableProxy(redisServer.url);
+    const late = await openServices(parseConfig({ ...configEnv(), REDIS_URL: proxy.url }), {
+      logger: silentLogger,
+      clock,
+    });
+    try {
+      const lateApp = createApp(config, late);
+      clock.advance(1000);
+      const issued = await login((await newUser()).username);
+      await waitUntilAnsweredFromRedis('the index to be trusted', issued.access);
+
+      proxy.cut();
+      await waitUntil('the late instance to lose Redis', () => late.redis!.status !== 'ready', 5_000);
+      // This instance reconnects at once (to the promoted replica, as it were)...
+      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await waitUntil('this instance to reconnect', () => services.redis!.status === 'ready', 10_000);
+      // ...and the late one revokes meanwhile: its Redis write fails, and so does its DEL of the epoch.
+      const revoked = await request(lateApp)
+        .post('/oauth/revoke')
+        .type('form')
+        .send({ client_id: 'web', token: issued.access });
+      expect(revoked.status).toBe(200);
+      expect(await admin.exists(key(`jti:${issued.jti}`))).toBe(0);
+
+      // Never active here, before or after this instance trusts its index again.
+      await waitUntil('this instance to answer from Redis again', async () => {
+        const spy = jest.spyOn(services.db, 'query');
+        try {
+          expect(await introspect(issued.access)).toMatchObject({ active: false });
+          return revocationQueries(spy) === 0;
+        } finally {
+          spy.mockRestore();
+        }
+      });
+      expect(await admin.exists(key(`jti:${issued.jti}`))).toBe(1);
+    } finally {
+      proxy.restore();
+      await late.close();
+      await proxy.close();
+    }
+  });
 });
+
+/** A TCP proxy to a Redis URL's port that can drop every connection and refuse new ones. */
+async function startCuttableProxy(target: string) {
+  const targetPort = Number(new URL(target).port);
+  const sockets = new Set<net.Socket>();
+  let open = true;
+  const server = net.createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
