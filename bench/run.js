@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench [-- --seconds 10 --connections 32 --smoke --growth --only a,b --servers x,y --label name
-//                  --pg-prepared --cpu-prof dir --skip-ceilings]
+//                  --pg-prepared --authd-env NAME=VALUE --cpu-prof dir --skip-ceilings]
 // Measures authd (1 worker and AUTHD_WORKERS=auto) and its peers scenario by scenario with one
 // load generator, and the ceilings of the unavoidable work, in one run on one machine; writes
 // one table (Markdown, JSON, SVG) to bench/results/<label>.*. Reports figures, never a pass/fail
@@ -47,6 +47,8 @@ const { values: opts } = parseArgs({
     'client-cache-ttl': { type: 'string' },
     // authd with AUTHD_PG_PREPARED_STATEMENTS=true (named prepared statements).
     'pg-prepared': { type: 'boolean', default: false },
+    // NAME=VALUE, repeatable: more environment for authd (a lever switch that is not a bench option).
+    'authd-env': { type: 'string', multiple: true, default: [] },
     // authd under `node --cpu-prof`, one .cpuprofile per process in this directory (see profile.js).
     'cpu-prof': { type: 'string' },
     // A lever pair compares two runs of authd: the ceilings (a minute of CPU) add nothing to it.
@@ -68,6 +70,13 @@ const list = (value, known, what) => {
 const scenarios = list(opts.only, SCENARIOS, 'scenario');
 const servers = (opts.servers ? list(opts.servers, [...SERVERS, ...EXTRA_SERVERS], 'server') : SERVERS).filter(
   (s) => !opts['no-peer'] || s.startsWith('authd'),
+);
+const AUTHD_EXTRA_ENV = Object.fromEntries(
+  opts['authd-env'].map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new Error(`--authd-env NAME=VALUE, not ${pair}`);
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+  }),
 );
 const SMOKE = opts.smoke;
 const SECONDS = SMOKE ? 2 : Number(opts.seconds);
@@ -94,11 +103,8 @@ const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 let ARGON2_CONCURRENCY = 1;
 
 async function measure(generator, server, name) {
-  const runs =
-    name === 'refresh_token' && WARMUP_SECONDS
-      ? [await server.scenario(name), await server.scenario(name)]
-      : [await server.scenario(name)];
-  if (!runs[0]) return undefined;
+  const warmup = await server.scenario(name);
+  if (!warmup) return undefined;
   // Smoke: password logins only as many at once as Argon2 slots, and for 6 s, so even a loaded
   // machine completes some (a refused or unfinished login is not what the smoke looks for).
   const connections = SMOKE && name === 'password' ? ARGON2_CONCURRENCY : CONNECTIONS;
@@ -110,13 +116,17 @@ async function measure(generator, server, name) {
     timeoutSeconds: name === 'password' ? 10 : 5,
   };
   // Warm-up, not measured: connection pools fill, the JIT settles (refresh: its own token families).
-  if (WARMUP_SECONDS) await load(generator, { ...options, seconds: WARMUP_SECONDS, scenario: runs[0] });
+  if (WARMUP_SECONDS) await load(generator, { ...options, seconds: WARMUP_SECONDS, scenario: warmup });
+  // Refresh: the measured run's families are taken only now. oidc-provider's memory adapter is an
+  // LRU of 1,000 entries, so a warm-up's rotations evict families logged in before it, and every
+  // measured refresh was a 400 (invalid_grant).
+  const scenario = name === 'refresh_token' && WARMUP_SECONDS ? await server.scenario(name) : warmup;
   const serverCpu = cpuMeter(() => tree(server.pid));
   const postgresCpu = cpuMeter(() => (server.database ? postgresBackends(server.database) : []));
   resetPeakRss(tree(server.pid));
   serverCpu.start();
   postgresCpu.start();
-  const result = await load(generator, { ...options, seconds, scenario: runs.at(-1) });
+  const result = await load(generator, { ...options, seconds, scenario });
   const measured = {
     ...result,
     serverCpu: serverCpu.stop(),
@@ -202,6 +212,7 @@ async function main() {
           workers: AUTHD_WORKERS[key],
           clientCacheTtl: opts['client-cache-ttl'],
           pgPrepared: opts['pg-prepared'],
+          extraEnv: AUTHD_EXTRA_ENV,
           cpuProfDir: opts['cpu-prof'] && path.resolve(opts['cpu-prof']),
           refreshRuns: (WARMUP_SECONDS ? 2 : 1) * (opts.growth && key === 'authd-1' ? 2 : 1),
         })
@@ -254,6 +265,7 @@ async function main() {
     authdOptions: {
       pgPrepared: opts['pg-prepared'],
       ...(opts['client-cache-ttl'] !== undefined && { clientCacheTtl: opts['client-cache-ttl'] }),
+      ...(opts['authd-env'].length && { env: AUTHD_EXTRA_ENV }),
       ...(opts['cpu-prof'] && { cpuProfile: true }),
     },
     machine: {

@@ -15,7 +15,7 @@ const AUDIENCE = 'https://api.bench.test';
 const ARGON2_BUDGET_MIB = 256;
 
 /** authd's environment for the run: production mode, real Postgres and Redis, quiet logs. */
-function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTtl, pgPrepared }) {
+function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTtl, pgPrepared, extraEnv }) {
   return {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
@@ -36,6 +36,7 @@ function authdEnv({ databaseUrl, redisUrl, keysDir, port, workers, clientCacheTt
     AUTHD_WORKERS: workers,
     ...(clientCacheTtl !== undefined && { AUTHD_CLIENT_CACHE_TTL: clientCacheTtl }),
     ...(pgPrepared && { AUTHD_PG_PREPARED_STATEMENTS: 'true' }),
+    ...extraEnv,
   };
 }
 
@@ -236,6 +237,7 @@ async function startAuthd({
   workers,
   clientCacheTtl,
   pgPrepared,
+  extraEnv,
   cpuProfDir,
   connections,
   refreshRuns,
@@ -250,7 +252,16 @@ async function startAuthd({
   };
   try {
     const port = await freePort();
-    const env = authdEnv({ databaseUrl: db.url, redisUrl, keysDir, port, workers, clientCacheTtl, pgPrepared });
+    const env = authdEnv({
+      databaseUrl: db.url,
+      redisUrl,
+      keysDir,
+      port,
+      workers,
+      clientCacheTtl,
+      pgPrepared,
+      extraEnv,
+    });
     const pools = await seed(env, {
       users: 1000,
       familySets: refreshRuns,
