@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { RequestContext } from '../../audit/audit-log';
 import { HELD_BY_EVERY_USER, scopesOfUser } from '../../clients/authd-clients';
@@ -7,6 +6,7 @@ import { param, SCOPE } from '../param-schemas';
 import type { Clock } from '../../clock';
 import type { SessionGrant, SessionStore } from '../../sessions/session-store';
 import type { SessionRevoker } from '../../sessions/session-revoker';
+import { timeOrderedUuid } from '../../store/time-ordered-id';
 import { InvalidTokenError } from '../../tokens/jwt';
 import type { RefreshTokenClaims, TokenIssuer } from '../../tokens/token-issuer';
 import type { UserService } from '../../users/user-service';
@@ -132,7 +132,7 @@ export const refreshTokenGrant = {
     for (let attempt = 0; attempt < 2 && !grant; attempt++) {
       const now = new Date(deps.clock.now());
       const child = {
-        jti: crypto.randomUUID(),
+        jti: timeOrderedUuid(now.getTime()),
         kid: deps.tokens.currentKid(),
         idleExpiresAt: new Date(now.getTime() + lifetimes.refreshIdleTtl * 1000),
       };

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { beginLoginAttempt, type LoginAttempt } from '../../abuse/login-attempt';
 import type { LoginThrottle } from '../../abuse/login-throttle';
 import type { RequestContext } from '../../audit/audit-log';
@@ -6,6 +5,7 @@ import type { Clock } from '../../clock';
 import { invalidGrant } from '../../errors';
 import type { Assurance } from '../../sessions/assurance';
 import type { SessionStore } from '../../sessions/session-store';
+import { timeOrderedUuid } from '../../store/time-ordered-id';
 import type { TokenIssuer } from '../../tokens/token-issuer';
 import { userClaimsFor } from '../../tokens/user-claims';
 import type { UserWithHash } from '../../users/user-store';
@@ -66,10 +66,10 @@ export async function issueUserTokens(
   const { user, client, scopes, assurance, context } = input;
   const lifetimes = lifetimesFor(client, deps.lifetimes);
   const now = deps.clock.now();
-  const sessionId = crypto.randomUUID();
+  const sessionId = timeOrderedUuid(now);
   const issueRefresh = client.grantTypes.includes('refresh_token');
   const refreshRecord = {
-    jti: crypto.randomUUID(),
+    jti: timeOrderedUuid(now),
     kid: deps.tokens.currentKid(),
     issuedAt: new Date(now),
     expiresAt: new Date(now + Math.min(lifetimes.refreshIdleTtl, lifetimes.refreshAbsoluteTtl) * 1000),
