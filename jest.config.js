@@ -27,4 +27,6 @@ module.exports = {
   maxWorkers: Math.min(4, Math.max(2, cores)),
   // Printed once per run, not once per suite (test/support/backends.ts used to).
   globalSetup: '<rootDir>/test/support/global-setup.js',
+  // Kills any server a force-exited worker left running (test/topology/processes.ts records them).
+  globalTeardown: '<rootDir>/test/support/global-teardown.js',
 };

@@ -1,8 +1,13 @@
 // Runs once in jest's parent process, before any suite.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { makePgliteTemplate } = require('./pglite-template');
 
 module.exports = async () => {
   await makePgliteTemplate();
+  // Where test/topology/processes.ts records its children for global-teardown.js; the workers inherit it.
+  process.env.AUTHD_TEST_LEFTOVERS = fs.mkdtempSync(path.join(os.tmpdir(), 'authd-test-leftovers-'));
   const { DATABASE_URL, REDIS_URL, CI, TEST_TIME_FACTOR } = process.env;
   if (!(DATABASE_URL && REDIS_URL) && CI !== 'true') {
     process.stderr.write(

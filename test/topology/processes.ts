@@ -22,6 +22,22 @@ function kill(pid: number, signal: NodeJS.Signals, group = running.get(pid) ?? f
   }
 }
 
+/**
+ * Each running child is also recorded as a file in the suite's leftover folder (set up by
+ * test/support/global-setup.js), so test/support/global-teardown.js can kill what a force-exited or
+ * killed jest worker could not.
+ */
+function recordForTeardown(pid: number, command: string, group: boolean): void {
+  const dir = process.env.AUTHD_TEST_LEFTOVERS;
+  if (dir && Number.isInteger(pid)) fs.writeFileSync(path.join(dir, String(pid)), JSON.stringify({ command, group }));
+}
+
+function forget(pid: number): void {
+  running.delete(pid);
+  const dir = process.env.AUTHD_TEST_LEFTOVERS;
+  if (dir) fs.rmSync(path.join(dir, String(pid)), { force: true });
+}
+
 function killAll(): void {
   for (const pid of running.keys()) kill(pid, 'SIGKILL');
 }
@@ -124,13 +140,14 @@ export class ProcessGroup {
     fs.closeSync(out);
     const pid = child.pid!;
     running.set(pid, true);
+    recordForTeardown(pid, command, true);
     const exit = new Promise<number | null>((resolve) =>
       child.once('exit', (code) => {
-        running.delete(pid);
+        forget(pid);
         resolve(code);
       }),
     );
-    child.once('error', () => running.delete(pid));
+    child.once('error', () => forget(pid));
     const managed: Managed = {
       name,
       child,
@@ -151,7 +168,8 @@ export class ProcessGroup {
     hookExit();
     const pid = child.pid!;
     running.set(pid, false);
-    child.once('exit', () => running.delete(pid));
+    recordForTeardown(pid, path.basename(child.spawnfile), false);
+    child.once('exit', () => forget(pid));
   }
 
   /** Waits for port to accept connections, failing early (with its log) if the process exits. */
