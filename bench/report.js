@@ -144,22 +144,21 @@ function markdown(run, targetRows) {
     '| scenario | server | rps | p50 ms | p99 ms | errors | server CPU | Postgres CPU | peak RSS MB | load generator CPU |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const resultRow = (name, label, r) =>
+    `| ${name} | ${label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`;
   const scenarioNames = [...new Set(keys.flatMap((k) => Object.keys(run.servers[k].scenarios)))];
   for (const name of scenarioNames) {
     for (const key of keys) {
       const r = run.servers[key].scenarios[name];
-      if (!r) continue;
-      lines.push(
-        `| ${name} | ${run.servers[key].label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.errors)} | ${pct(r.serverCpu)} | ${pct(r.postgresCpu)} | ${fmt(r.peakRssMb)} | ${pct(r.generatorCpu)} |`,
-      );
+      if (r) lines.push(resultRow(name, run.servers[key].label, r));
     }
   }
   for (const key of keys) {
     const g = run.servers[key].growth;
-    if (g)
-      lines.push(
-        `| refresh_token, ${fmt(g.refreshTokens)} tokens / ${fmt(g.users)} users | ${run.servers[key].label} | ${fmt(g.result.rps)} | ${fmt(g.result.p50, 1)} | ${fmt(g.result.p99, 1)} | ${fmt(g.result.errors)} | ${pct(g.result.serverCpu)} | ${pct(g.result.postgresCpu)} | ${fmt(g.result.peakRssMb)} | ${pct(g.result.generatorCpu)} |`,
-      );
+    if (!g) continue;
+    const label = run.servers[key].label;
+    lines.push(resultRow('refresh_token, right before the growth seed', label, g.baseResult));
+    lines.push(resultRow(`refresh_token, ${fmt(g.refreshTokens)} tokens / ${fmt(g.users)} users`, label, g.result));
   }
   const passwordAnswers = keys
     .filter((k) => run.servers[k].scenarios.password)
