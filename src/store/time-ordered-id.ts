@@ -10,8 +10,7 @@ import crypto from 'node:crypto';
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
   const bytes = crypto.randomBytes(16);
-  const ms = BigInt(now);
-  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes.writeUIntBE(Math.trunc(now), 0, 6);
   bytes[6] = (bytes[6] & 0x0f) | 0x70;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
